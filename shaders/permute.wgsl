@@ -1,0 +1,32 @@
+// Permute (general transpose) of a tensor of rank <= 8.
+//
+// Bindings: 1 x (input, contiguous), 2 out [n] (contiguous in the output's shape).
+// Params: n; rank; outShape[0..7] (output dims, padded with 1); inStrides[0..7]: for output
+//   axis d, the stride in x of the input axis that becomes d.
+// out[i] = x[sum_d idx_d(i) * inStrides[d]] where idx is i's multi-index in outShape.
+// Dispatch: grid(n, 256).
+
+struct Params {
+  n: u32,
+  rank: u32,
+  outShape: array<vec4u, 2>,
+  inStrides: array<vec4u, 2>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn permute(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (i >= params.n) { return; }
+  var rest = i;
+  var offset = 0u;
+  for (var d = i32(params.rank) - 1; d >= 0; d--) {
+    let dim = params.outShape[d / 4][d % 4];
+    offset += (rest % dim) * params.inStrides[d / 4][d % 4];
+    rest /= dim;
+  }
+  out[i] = x[offset];
+}

@@ -1,0 +1,148 @@
+// The autograd graph. Each op output that depends on a tensor with
+// requiresGrad gets a GradFn: its inputs, a backward function and the extra
+// tensors it saved. loss.backward() walks the graph in reverse topological
+// order.
+//
+// Gradient convention (the one place it is written down):
+// - A GradFn's backward(dOut) returns one gradient per input (null where the
+//   input needs none), each of the input's shape. It may return dOut itself.
+// - Gradients of intermediate tensors are summed out of place as they arrive.
+// - Gradients of leaves (tensors created with requiresGrad) are summed into
+//   leaf.grad in place, across backward() calls too, as in PyTorch: gradient
+//   accumulation is several backward() calls before one optimizer step, and
+//   the optimizer's zeroGrad() disposes them.
+// - Once a node's backward has run, its output and its saved tensors are
+//   disposed (unless the output is the root or marked retained), so the
+//   graph's buffers go back to the pool during the backward pass itself.
+
+import { Tensor, installBackward, keep, ones } from './tensor.js';
+import { add, addInPlace, copy } from './ops/elementwise.js';
+
+export interface GradFn {
+  /** The op's name, for error messages. */
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  /** Returns one gradient per input, of that input's shape, or null. */
+  readonly backward: (dOut: Tensor) => (Tensor | null)[];
+  /** Tensors the op created only for backward (mean, rstd, …); freed after it. */
+  readonly saved: readonly Tensor[];
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording a graph (evaluation, optimizer updates, backward itself). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+/**
+ * Attaches a GradFn to an op's output when grad is enabled and an input needs
+ * a gradient; otherwise disposes `saved` at once. Returns `out`.
+ */
+export function record(
+  out: Tensor,
+  name: string,
+  inputs: readonly Tensor[],
+  backward: (dOut: Tensor) => (Tensor | null)[],
+  saved: readonly Tensor[] = [],
+): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { name, inputs, backward, saved };
+  } else {
+    for (const t of saved) t.dispose();
+  }
+  return out;
+}
+
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  // Iterative DFS: BERT-base's graph is deep enough to matter for recursion.
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (visited.has(t)) continue;
+    visited.add(t);
+    stack.push([t, true]);
+    for (const input of t.gradFn?.inputs ?? []) {
+      if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
+    }
+  }
+  return order; // inputs before the tensors computed from them
+}
+
+function backward(root: Tensor): void {
+  if (root.size !== 1) throw new Error(`backward() needs a scalar; got shape [${root.shape.join(', ')}]`);
+  if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything with requiresGrad');
+  noGrad(() => {
+    const grads = new Map<Tensor, Tensor>([[root, ones(root.shape)]]);
+    const order = topologicalOrder(root);
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      const fn = t.gradFn;
+      const dOut = grads.get(t);
+      grads.delete(t);
+      if (!fn) {
+        if (dOut) accumulateIntoLeaf(t, dOut);
+        continue;
+      }
+      if (dOut) {
+        const inputGrads = fn.backward(dOut);
+        const returned = new Set<Tensor>();
+        fn.inputs.forEach((input, k) => {
+          let g = inputGrads[k];
+          if (!g || !input.requiresGrad) {
+            if (g && g !== dOut && !returned.has(g)) g.dispose();
+            return;
+          }
+          if (g.shape.join() !== input.shape.join()) {
+            throw new Error(`${fn.name} backward: gradient [${g.shape.join(', ')}] for input [${input.shape.join(', ')}]`);
+          }
+          // dOut, or one tensor returned for two inputs, gets a handle of its own.
+          if (g === dOut || returned.has(g)) g = g.view(g.shape);
+          returned.add(g);
+          const existing = grads.get(input);
+          if (existing) {
+            grads.set(input, add(existing, g));
+            existing.dispose();
+            g.dispose();
+          } else {
+            grads.set(input, g);
+          }
+        });
+        dOut.dispose();
+      }
+      for (const s of fn.saved) s.dispose();
+      t.gradFn = null;
+      if (t !== root && !t.retained) t.dispose();
+    }
+  });
+}
+
+function accumulateIntoLeaf(leaf: Tensor, g: Tensor): void {
+  if (leaf.grad) {
+    addInPlace(leaf.grad, g);
+    g.dispose();
+  } else {
+    // A handle that shares storage with another gradient must not be summed into in place later.
+    leaf.grad = keep(copy(g));
+    g.dispose();
+  }
+}
+
+installBackward(backward);

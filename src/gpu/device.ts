@@ -1,0 +1,109 @@
+// The WebGPU device the engine runs on: one shared GPUDevice, from the `webgpu`
+// package (Dawn) in Node or from `navigator.gpu` in a browser, or handed in by
+// another WebGPU project through useDevice().
+
+import { Runtime } from './runtime.js';
+
+/** Features turned on whenever the adapter has them. */
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups'];
+
+export const NO_ADAPTER_HELP =
+  'No WebGPU adapter found. On a machine without a GPU, install Mesa\'s lavapipe ' +
+  '(a Vulkan driver that runs on the CPU): `bash scripts/install-lavapipe.sh` ' +
+  '(Debian 12: mesa-vulkan-drivers from bookworm-backports). With a GPU, install its Vulkan driver.';
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A short name for file names and tables, e.g. "llvmpipe". */
+  name: string;
+}
+
+let runtime: Runtime | null = null;
+// Dawn's node bindings free the instance when its GPU object is collected, and
+// the device's pending events with it: hold it for the life of the process.
+let instance: GPU | null = null;
+let pending: Promise<Runtime> | null = null;
+
+async function findGPU(): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  // Node: Dawn's bindings. Imported lazily so browser bundles never need it.
+  const moduleName = 'webgpu';
+  const dawn = (await import(moduleName)) as { create(flags: string[]): GPU; globals: object };
+  Object.assign(globalThis, dawn.globals);
+  return dawn.create([]);
+}
+
+async function createDevice(): Promise<Runtime> {
+  const gpu = (instance ??= await findGPU());
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      // BERT-base's word embedding alone is 89 MB: ask for the adapter's maximum.
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: adapter.limits.maxComputeWorkgroupSizeY,
+    },
+  });
+  return new Runtime(device, describeAdapter(adapter.info));
+}
+
+function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription {
+  const vendor = info?.vendor ?? '';
+  const architecture = info?.architecture ?? '';
+  const device = info?.device ?? '';
+  const description = info?.description ?? '';
+  const name = (description || device || architecture || vendor || 'unknown-adapter')
+    .toLowerCase().replace(/\(.*?\)/g, '').trim().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown-adapter';
+  return { vendor, architecture, device, description, name };
+}
+
+/** Opens (once) and returns the shared device. Every other call returns the same one. */
+export async function getDevice(): Promise<GPUDevice> {
+  return (await init()).device;
+}
+
+/** Opens the shared device and the engine's runtime on it; idempotent. */
+export async function init(): Promise<Runtime> {
+  if (runtime) return runtime;
+  pending ??= createDevice().then((r) => (runtime = r)).finally(() => (pending = null));
+  return pending;
+}
+
+/**
+ * Runs the engine on a device that another WebGPU project created. The device
+ * should have the limits the models need (see getDevice for what is asked for).
+ */
+export function useDevice(device: GPUDevice, adapter?: Partial<AdapterDescription>): Runtime {
+  runtime?.release();
+  runtime = new Runtime(device, { ...describeAdapter(undefined), name: 'external-device', ...adapter });
+  return runtime;
+}
+
+/** The runtime ops record into; throws if no device has been opened yet. */
+export function gpu(): Runtime {
+  if (!runtime) throw new Error('No WebGPU device yet: `await init()` (or getDevice()/useDevice()) before creating tensors');
+  return runtime;
+}
+
+/** True once a device has been opened. */
+export function hasDevice(): boolean {
+  return runtime !== null;
+}
+
+/** Destroys the shared device (tests and command-line tools call this before exiting). */
+export function closeDevice(): void {
+  runtime?.release();
+  runtime?.device.destroy();
+  runtime = null;
+}

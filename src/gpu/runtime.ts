@@ -1,0 +1,210 @@
+// Recording and submission. Ops record dispatches into one command encoder
+// (inside one open compute pass where they can); the work is submitted once, at
+// a sync point: a readback or an explicit flush(). Uploads are recorded as
+// copies from staging buffers, so they are ordered with the dispatches around
+// them even when a pooled buffer is reused within one submission.
+
+import type { AdapterDescription } from './device.js';
+import { BufferPool } from './pool.js';
+import { PipelineCache, type Kernel, type OverrideConstants } from './pipelines.js';
+
+/** A uniform value: a plain number is a u32; wrap others. */
+export type Param = number | { f32: number } | { i32: number };
+
+/** A storage binding: a whole buffer, or its first `size` bytes. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
+
+export interface DispatchOptions {
+  bindings: Binding[];
+  params?: Param[];
+  workgroups: [number, number?, number?];
+  constants?: OverrideConstants;
+}
+
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
+const UNIFORM_CHUNK = 256 * UNIFORM_SLOT;
+const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/**
+ * Workgroup counts for `n` invocations in groups of `size`, spread over x and y
+ * when x alone would pass the 65,535 limit. Shaders rebuild the flat index as
+ * (workgroup_id.y * num_workgroups.x + workgroup_id.x) * size + local_index.
+ */
+export function grid(n: number, size: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / size));
+  if (groups <= MAX_WORKGROUPS_PER_DIM) return [groups, 1];
+  return [MAX_WORKGROUPS_PER_DIM, Math.ceil(groups / MAX_WORKGROUPS_PER_DIM)];
+}
+
+export class Runtime {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly uniformChunks: { buffer: GPUBuffer; data: ArrayBuffer }[] = [];
+  private uniformOffset = 0; // bytes used in this recording, over all chunks
+  private readonly stagingToDestroy: GPUBuffer[] = [];
+  private lostMessage: string | null = null;
+  private firstError: string | null = null;
+  private released = false;
+  /** Dispatches recorded since the runtime was created (for tests and the bench). */
+  dispatchCount = 0;
+
+  constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription) {
+    this.pool = new BufferPool(device);
+    this.pipelines = new PipelineCache(device);
+    device.lost.then((info) => {
+      if (!this.released) this.lostMessage = `WebGPU device was lost (${info.reason}): ${info.message}`;
+    });
+    device.onuncapturederror = (event: GPUUncapturedErrorEvent) => {
+      this.firstError ??= event.error.message;
+    };
+  }
+
+  get features(): ReadonlySet<string> {
+    return this.device.features as unknown as ReadonlySet<string>;
+  }
+
+  /** Records one compute dispatch. Binding 0 is the uniform block built from `params`. */
+  dispatch(kernel: Kernel, options: DispatchOptions): void {
+    this.check();
+    if (kernel.storage.length !== options.bindings.length) {
+      throw new Error(`${kernel.shader}.${kernel.entryPoint}: expected ${kernel.storage.length} storage bindings, got ${options.bindings.length}`);
+    }
+    const pipeline = this.pipelines.get(kernel, options.constants);
+    const entries: GPUBindGroupEntry[] = options.bindings.map((b, i) =>
+      'buffer' in b
+        ? { binding: i + 1, resource: { buffer: b.buffer, size: align4(b.size) } }
+        : { binding: i + 1, resource: { buffer: b as GPUBuffer } },
+    );
+    entries.unshift({ binding: 0, resource: this.writeUniforms(options.params ?? []) });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = options.workgroups;
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+  }
+
+  /** Records an upload of `data` into the start of `target`. */
+  upload(data: ArrayBufferView, target: GPUBuffer): void {
+    this.check();
+    const bytes = align4(data.byteLength);
+    if (bytes === 0) return;
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.commandEncoder().copyBufferToBuffer(staging, 0, target, 0, bytes);
+    this.stagingToDestroy.push(staging);
+  }
+
+  /** Records a copy of `bytes` bytes between the starts of two buffers. */
+  copy(source: GPUBuffer, target: GPUBuffer, bytes: number): void {
+    this.check();
+    this.commandEncoder().copyBufferToBuffer(source, 0, target, 0, align4(bytes));
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.check();
+    if (!this.encoder) return;
+    this.endPass();
+    for (let used = 0, i = 0; used < this.uniformOffset; used += UNIFORM_CHUNK, i++) {
+      const chunk = this.uniformChunks[i];
+      this.device.queue.writeBuffer(chunk.buffer, 0, chunk.data, 0, Math.min(UNIFORM_CHUNK, this.uniformOffset - used));
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.uniformOffset = 0;
+    for (const b of this.stagingToDestroy) b.destroy();
+    this.stagingToDestroy.length = 0;
+  }
+
+  /** Submits, then resolves when the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  /** Submits and reads back the first `bytes` bytes of `source`. */
+  async read(source: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    this.check();
+    const size = align4(bytes);
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.commandEncoder().copyBufferToBuffer(source, 0, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.check();
+      throw e;
+    }
+    const result = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    this.check();
+    return result;
+  }
+
+  /** Called when another runtime replaces this one or the device is closed. */
+  release(): void {
+    this.released = true;
+  }
+
+  private check(): void {
+    if (this.released) throw new Error('this WebGPU runtime was closed (closeDevice() or useDevice() replaced it)');
+    if (this.lostMessage) throw new Error(this.lostMessage);
+    if (this.firstError) {
+      const message = this.firstError;
+      this.firstError = null;
+      throw new Error(`WebGPU validation error: ${message}`);
+    }
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    this.endPass();
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) {
+      this.encoder ??= this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  private writeUniforms(params: Param[]): GPUBufferBinding {
+    const chunkIndex = Math.floor(this.uniformOffset / UNIFORM_CHUNK);
+    const offset = this.uniformOffset % UNIFORM_CHUNK;
+    if (chunkIndex === this.uniformChunks.length) {
+      const buffer = this.device.createBuffer({ size: UNIFORM_CHUNK, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      this.uniformChunks.push({ buffer, data: new ArrayBuffer(UNIFORM_CHUNK) });
+    }
+    const chunk = this.uniformChunks[chunkIndex];
+    if (params.length * 4 > UNIFORM_SLOT) throw new Error(`too many uniform params (${params.length})`);
+    const view = new DataView(chunk.data, offset, UNIFORM_SLOT);
+    params.forEach((p, i) => {
+      if (typeof p === 'number') view.setUint32(i * 4, p, true);
+      else if ('f32' in p) view.setFloat32(i * 4, p.f32, true);
+      else view.setInt32(i * 4, p.i32, true);
+    });
+    this.uniformOffset += UNIFORM_SLOT;
+    return { buffer: chunk.buffer, offset, size: Math.max(16, align16(params.length * 4)) };
+  }
+}
+
+function align4(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
+function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
+}

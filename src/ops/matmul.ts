@@ -1,0 +1,123 @@
+// matmul (2-D and batched) and linear (y = x·Wᵀ + b, the bias added in the
+// matmul's epilogue), with their backward products.
+//
+// Shapes: a [...batch, M, K] (or [...batch, K, M] with transposeA),
+//         b [...batch, K, N] (or [...batch, N, K] with transposeB) or 2-D, shared by every batch;
+//         out [...batch, M, N].
+
+import { gpu } from '../gpu/device.js';
+import type { Runtime } from '../gpu/runtime.js';
+import type { Kernel } from '../gpu/pipelines.js';
+import { record } from '../autograd.js';
+import { Tensor, empty, keep, zeros } from '../tensor.js';
+import { sumRows } from './reduce.js';
+
+const MATMUL_SIMPLE: Kernel = { shader: 'matmul', entryPoint: 'matmul_simple', storage: ['read', 'read', 'read', 'write'] };
+
+export interface MatmulOptions {
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+interface Product {
+  batch: number[];
+  M: number;
+  N: number;
+  K: number;
+}
+
+function productShape(a: Tensor, b: Tensor, { transposeA = false, transposeB = false }: MatmulOptions): Product {
+  const describe = () => `matmul: [${a.shape.join(', ')}]${transposeA ? 'ᵀ' : ''} · [${b.shape.join(', ')}]${transposeB ? 'ᵀ' : ''}`;
+  if (a.rank < 2 || b.rank < 2) throw new Error(`${describe()}: operands need rank >= 2`);
+  const [a0, a1] = a.shape.slice(-2);
+  const [b0, b1] = b.shape.slice(-2);
+  const [M, K] = transposeA ? [a1, a0] : [a0, a1];
+  const [Kb, N] = transposeB ? [b1, b0] : [b0, b1];
+  if (K !== Kb) throw new Error(`${describe()}: inner dimensions ${K} and ${Kb} differ`);
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  if (batchB.length && batchA.join() !== batchB.join()) throw new Error(`${describe()}: batch dimensions differ`);
+  return { batch: batchA, M, N, K };
+}
+
+let dummyBias: { runtime: Runtime; tensor: Tensor } | null = null;
+
+/** A 1-element buffer bound where a kernel without bias still declares one. */
+function noBias(): Tensor {
+  const runtime = gpu();
+  if (dummyBias?.runtime !== runtime) dummyBias = { runtime, tensor: keep(zeros([1])) };
+  return dummyBias.tensor;
+}
+
+/** Records out = op(a)·op(b) (+ bias) into a new tensor; no graph. */
+export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, bias?: Tensor): Tensor {
+  const { batch, M, N, K } = productShape(a, b, options);
+  if (bias && (bias.rank !== 1 || bias.size !== N)) throw new Error(`matmul: bias [${bias.shape.join(', ')}] for ${N} output columns`);
+  const batchSize = batch.reduce((x, y) => x * y, 1);
+  const out = empty([...batch, M, N]);
+  gpu().dispatch(MATMUL_SIMPLE, {
+    bindings: [a.binding, b.binding, (bias ?? noBias()).binding, out.binding],
+    params: [M, N, K, M * K, b.rank > 2 ? K * N : 0],
+    workgroups: [Math.ceil(N / 32), Math.ceil(M / 32), batchSize],
+    constants: { TRANS_A: Number(!!options.transposeA), TRANS_B: Number(!!options.transposeB), HAS_BIAS: Number(!!bias) },
+  });
+  return out;
+}
+
+/**
+ * Gradients of C = op(A)·op(B) with respect to A and B, in A's and B's own
+ * (stored) layouts. With B 2-D and A batched, B's gradient sums over the batch.
+ */
+function matmulBackward(a: Tensor, b: Tensor, dC: Tensor, tA: boolean, tB: boolean): [Tensor | null, Tensor | null] {
+  let dA: Tensor | null = null;
+  let dB: Tensor | null = null;
+  if (a.requiresGrad) {
+    // A = [M,K]: dA = dC·op(B)ᵀ.  A = [K,M] (tA): dA = op(B)·dCᵀ.
+    dA = tA ? matmulForward(b, dC, { transposeA: tB, transposeB: true }) : matmulForward(dC, b, { transposeB: !tB });
+  }
+  if (b.requiresGrad) {
+    // B = [K,N]: dB = op(A)ᵀ·dC.  B = [N,K] (tB): dB = dCᵀ·op(A).
+    const [lhs, rhs] = b.rank === 2 && a.rank > 2 ? [flatten(a), flatten(dC)] : [a, dC];
+    dB = tB ? matmulForward(rhs, lhs, { transposeA: true, transposeB: tA }) : matmulForward(lhs, rhs, { transposeA: !tA });
+    if (lhs !== a) {
+      lhs.dispose();
+      rhs.dispose();
+    }
+  }
+  return [dA, dB];
+}
+
+/** [..., R, C] -> [(...)·R, C] view. */
+function flatten(t: Tensor): Tensor {
+  return t.view([t.size / t.shape[t.rank - 1], t.shape[t.rank - 1]]);
+}
+
+/** op(a)·op(b) for 2-D or batched operands (b may be 2-D and shared by a's batch). */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const tA = !!options.transposeA;
+  const tB = !!options.transposeB;
+  if (tA && a.rank > 2 && b.rank === 2) {
+    throw new Error('matmul: a transposed batched operand with a shared 2-D operand is not supported; transpose explicitly');
+  }
+  const out = matmulForward(a, b, options);
+  return record(out, 'matmul', [a, b], (dOut) => matmulBackward(a, b, dOut, tA, tB));
+}
+
+/** y = x·Wᵀ + b with weight [out, in] as in Hugging Face checkpoints; x [..., in] -> [..., out]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  if (weight.rank !== 2 || x.shape[x.rank - 1] !== weight.shape[1]) {
+    throw new Error(`linear: input [${x.shape.join(', ')}] for weight [${weight.shape.join(', ')}] (expects [..., ${weight.shape[1]}])`);
+  }
+  const x2 = flatten(x);
+  const y = matmulForward(x2, weight, { transposeB: true }, bias).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(y, 'linear', inputs, (dY) => {
+    const dY2 = flatten(dY);
+    // dX = dY·W [rows, in]; dW = dYᵀ·X [out, in]; db = column sums of dY.
+    const dX = x.requiresGrad ? matmulForward(dY2, weight).reshapeOwned(x.shape) : null;
+    const dW = weight.requiresGrad ? matmulForward(dY2, x2, { transposeA: true }) : null;
+    const dB = bias?.requiresGrad ? sumRows(dY2) : null;
+    dY2.dispose();
+    return bias ? [dX, dW, dB] : [dX, dW];
+  }, [x2]);
+}

@@ -1,0 +1,60 @@
+// reshape (a view: no copy), permute and transpose (a copy through
+// shaders/permute.wgsl), each with its backward.
+
+import { gpu } from '../gpu/device.js';
+import { grid } from '../gpu/runtime.js';
+import type { Kernel } from '../gpu/pipelines.js';
+import { record } from '../autograd.js';
+import { Tensor, empty } from '../tensor.js';
+
+const PERMUTE: Kernel = { shader: 'permute', entryPoint: 'permute', storage: ['read', 'write'] };
+const MAX_RANK = 8;
+
+/** The same data in another shape (one dim may be -1). Shares x's buffer. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
+  const size = resolved.reduce((a, b) => a * b, 1);
+  if (size !== x.size || shape.filter((d) => d === -1).length > 1) {
+    throw new Error(`reshape: cannot view [${x.shape.join(', ')}] (${x.size} elements) as [${shape.join(', ')}]`);
+  }
+  const out = x.view(resolved);
+  return record(out, 'reshape', [x], (dOut) => [dOut.view(x.shape)]);
+}
+
+/** Reorders the axes: out.shape[d] = x.shape[axes[d]]. */
+export function permute(x: Tensor, axes: readonly number[]): Tensor {
+  const rank = x.rank;
+  if (axes.length !== rank || [...axes].sort((a, b) => a - b).some((a, i) => a !== i)) {
+    throw new Error(`permute: [${axes.join(', ')}] is not a permutation of the ${rank} axes of [${x.shape.join(', ')}]`);
+  }
+  if (rank > MAX_RANK) throw new Error(`permute: rank ${rank} is above ${MAX_RANK}`);
+  const out = permuted(x, axes);
+  const inverse = axes.map((_, d) => axes.indexOf(d));
+  return record(out, 'permute', [x], (dOut) => [permuted(dOut, inverse)]);
+}
+
+/** Swaps the last two axes. */
+export function transpose(x: Tensor): Tensor {
+  if (x.rank < 2) throw new Error(`transpose: needs rank >= 2, got [${x.shape.join(', ')}]`);
+  const axes = x.shape.map((_, d) => d);
+  [axes[x.rank - 2], axes[x.rank - 1]] = [axes[x.rank - 1], axes[x.rank - 2]];
+  return permute(x, axes);
+}
+
+function permuted(x: Tensor, axes: readonly number[]): Tensor {
+  const strides: number[] = [];
+  for (let d = x.rank - 1, s = 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= x.shape[d];
+  }
+  const outShape = axes.map((a) => x.shape[a]);
+  const out = empty(outShape, x.dtype);
+  const pad = (v: number[]) => [...v, ...Array(MAX_RANK - v.length).fill(1)];
+  gpu().dispatch(PERMUTE, {
+    bindings: [x.binding, out.binding],
+    params: [x.size, x.rank, 0, 0, ...pad(outShape), ...pad(axes.map((a) => strides[a]))],
+    workgroups: grid(x.size, 256),
+  });
+  return out;
+}

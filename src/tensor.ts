@@ -1,0 +1,243 @@
+// Tensor: a shape, a dtype and a GPU buffer, plus what autograd needs
+// (requiresGrad, grad, gradFn). Buffers come from the runtime's pool and go
+// back to it on dispose(); views (reshape) share one refcounted storage.
+//
+// Lifetime: tensors created inside tidy(fn) are disposed when fn returns,
+// except what fn returns and what keep() marks. backward() also frees the
+// graph's intermediate outputs as soon as their gradients are computed.
+
+import { gpu } from './gpu/device.js';
+import type { GradFn } from './autograd.js';
+
+export type DType = 'f32' | 'i32';
+
+const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4 };
+
+/** A pooled GPU buffer shared by a tensor and its views. */
+class Storage {
+  refs = 1;
+  constructor(readonly buffer: GPUBuffer) {}
+
+  release(): void {
+    if (--this.refs === 0) gpu().pool.release(this.buffer);
+  }
+}
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
+  requiresGrad: boolean;
+  /** Gradient of the last backward() with respect to this tensor (leaves only). */
+  grad: Tensor | null = null;
+  /** How this tensor was computed, while its graph is alive. */
+  gradFn: GradFn | null = null;
+  /** Survives backward()'s release of the graph's intermediates. */
+  retained = false;
+  private storage: Storage | null;
+
+  /** Internal: use tensor(), zeros(), … or an op. */
+  constructor(shape: readonly number[], dtype: DType, storage?: Storage) {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(', ')}]`);
+    }
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = shape.reduce((a, b) => a * b, 1);
+    this.requiresGrad = false;
+    if (storage) storage.refs++;
+    this.storage = storage ?? new Storage(gpu().pool.acquire(Math.max(4, this.byteLength)));
+    track(this);
+  }
+
+  get byteLength(): number {
+    return this.size * BYTES_PER_ELEMENT[this.dtype];
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** The GPUBuffer holding the data (its first byteLength bytes), for other WebGPU code. */
+  get buffer(): GPUBuffer {
+    if (!this.storage) throw new Error(`tensor [${this.shape.join(', ')}] was disposed`);
+    return this.storage.buffer;
+  }
+
+  /** The storage binding ops pass to dispatch(). */
+  get binding(): { buffer: GPUBuffer; size: number } {
+    return { buffer: this.buffer, size: Math.max(4, this.byteLength) };
+  }
+
+  /** A new tensor of `shape` over the same storage (same element count). */
+  view(shape: readonly number[]): Tensor {
+    if (!this.storage) throw new Error(`tensor [${this.shape.join(', ')}] was disposed`);
+    return new Tensor(shape, this.dtype, this.storage);
+  }
+
+  /** view(shape), then disposes this handle: for results computed in one shape and returned in another. */
+  reshapeOwned(shape: readonly number[]): Tensor {
+    const v = this.view(shape);
+    this.dispose();
+    return v;
+  }
+
+  /** Reads the values back (submits pending work). */
+  async toArray(): Promise<Float32Array> {
+    if (this.dtype !== 'f32') throw new Error(`toArray() reads f32 tensors; this one is ${this.dtype} (use toInt32Array())`);
+    return new Float32Array(await gpu().read(this.buffer, this.byteLength));
+  }
+
+  async toInt32Array(): Promise<Int32Array> {
+    if (this.dtype !== 'i32') throw new Error(`toInt32Array() reads i32 tensors; this one is ${this.dtype}`);
+    return new Int32Array(await gpu().read(this.buffer, this.byteLength));
+  }
+
+  /** The value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item() needs a one-element tensor, got shape [${this.shape.join(', ')}]`);
+    return (await this.toArray())[0];
+  }
+
+  /** Backpropagates from this scalar: fills .grad of every leaf that requires it. */
+  backward(): void {
+    backwardHook(this);
+  }
+
+  /** Returns the buffer to the pool. Idempotent. */
+  dispose(): void {
+    if (!this.storage) return;
+    this.storage.release();
+    this.storage = null;
+    this.gradFn = null;
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}[${this.shape.join(', ')}]${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
+
+// autograd.ts installs the backward pass here (it imports this module, not the reverse).
+let backwardHook: (root: Tensor) => void = () => {
+  throw new Error('autograd is not loaded');
+};
+export function installBackward(fn: (root: Tensor) => void): void {
+  backwardHook = fn;
+}
+
+// ---------------------------------------------------------------- scopes ----
+
+const scopes: Set<Tensor>[] = [];
+
+function track(t: Tensor): void {
+  scopes.at(-1)?.add(t);
+}
+
+/**
+ * Runs fn and disposes every tensor it created, except the tensors it returns
+ * (a tensor, an array of them, or an object's values) and those passed to keep().
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  const survivors = new Set(collectTensors(result));
+  for (const t of scope) {
+    if (survivors.has(t)) scopes.at(-1)?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/** Exempts tensors from the enclosing tidy() scopes' disposal. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const scope of scopes) scope.delete(t);
+  return t;
+}
+
+function collectTensors(value: unknown): Tensor[] {
+  if (value instanceof Tensor) return [value];
+  if (Array.isArray(value)) return value.flatMap(collectTensors);
+  if (value && typeof value === 'object' && !(value instanceof Promise)) return Object.values(value).flatMap(collectTensors);
+  return [];
+}
+
+// -------------------------------------------------------------- creation ----
+
+export interface TensorOptions {
+  requiresGrad?: boolean;
+  dtype?: DType;
+}
+
+/** An uninitialised tensor (ops write every element before anyone reads it). */
+export function empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  return new Tensor(shape, dtype);
+}
+
+/** A tensor holding `data` (row-major), uploaded in the current recording. */
+export function tensor(data: Float32Array | Int32Array | number[], shape?: readonly number[], options: TensorOptions = {}): Tensor {
+  const dtype = options.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
+  const values = dtype === 'i32'
+    ? (data instanceof Int32Array ? data : Int32Array.from(data))
+    : (data instanceof Float32Array ? data : Float32Array.from(data));
+  const s = shape ?? [values.length];
+  const size = s.reduce((a, b) => a * b, 1);
+  if (size !== values.length) throw new Error(`tensor(): ${values.length} values do not fill shape [${s.join(', ')}] (${size} elements)`);
+  const t = new Tensor(s, dtype);
+  gpu().upload(values, t.buffer);
+  t.requiresGrad = options.requiresGrad ?? false;
+  return t;
+}
+
+export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const data = options.dtype === 'i32' ? new Int32Array(size).fill(value) : new Float32Array(size).fill(value);
+  return tensor(data, shape, options);
+}
+
+export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+/** Normal(0, std²) samples from a seeded generator (SplitMix32 + Box-Muller): same seed, same values. */
+export function randn(shape: readonly number[], options: TensorOptions & { seed?: number; std?: number; mean?: number } = {}): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const next = splitmix32(options.seed ?? 0);
+  const data = new Float32Array(size);
+  const std = options.std ?? 1;
+  const mean = options.mean ?? 0;
+  for (let i = 0; i < size; i += 2) {
+    const u1 = (next() + 1) / 4294967297; // (0, 1): log(u1) is finite
+    const u2 = next() / 4294967296;
+    const r = Math.sqrt(-2 * Math.log(u1));
+    data[i] = mean + std * r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < size) data[i + 1] = mean + std * r * Math.sin(2 * Math.PI * u2);
+  }
+  return tensor(data, shape, options);
+}
+
+/** SplitMix32: a small, well-mixed 32-bit generator for seeded initialisation. */
+export function splitmix32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
