@@ -1,0 +1,75 @@
+// Benchmark harness: validate once, warm up, then time. Each timing is the
+// wall time of `iterations` recorded runs submitted together and awaited, so
+// per-dispatch submission cost is not counted; the median of several samples
+// is reported (the machines are shared and noisy).
+
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gpu } from '../src/gpu/device.js';
+
+export interface Measurement {
+  /** Section of the table, e.g. "matmul" or "layernorm". */
+  group: string;
+  name: string;
+  /** Median milliseconds per run. */
+  ms: number;
+  /** Every sample, ms per run. */
+  samples: number[];
+  gflops?: number;
+  gbps?: number;
+  /** Anything else worth a column (ratios, tokens/s, bytes). */
+  extra?: Record<string, number | string>;
+}
+
+export interface TimingOptions {
+  warmup?: number;
+  iterations?: number;
+  samples?: number;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Milliseconds per call of `record` (which records GPU work), median over samples. */
+export async function timeGpu(record: () => void, { warmup = 2, iterations = 5, samples = 5 }: TimingOptions = {}): Promise<number[]> {
+  const runtime = gpu();
+  for (let i = 0; i < warmup; i++) record();
+  await runtime.sync();
+  const out: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const start = performance.now();
+    for (let i = 0; i < iterations; i++) record();
+    await runtime.sync();
+    out.push((performance.now() - start) / iterations);
+  }
+  return out;
+}
+
+export class Report {
+  readonly rows: Measurement[] = [];
+
+  add(m: Omit<Measurement, 'ms'> & { ms?: number }): Measurement {
+    const full = { ...m, ms: m.ms ?? median(m.samples) } as Measurement;
+    this.rows.push(full);
+    const parts = [`${full.group.padEnd(14)} ${full.name.padEnd(44)} ${full.ms.toFixed(3).padStart(10)} ms`];
+    if (full.gflops !== undefined) parts.push(`${full.gflops.toFixed(2).padStart(8)} GFLOP/s`);
+    if (full.gbps !== undefined) parts.push(`${full.gbps.toFixed(2).padStart(8)} GB/s`);
+    for (const [k, v] of Object.entries(full.extra ?? {})) parts.push(`${k} ${typeof v === 'number' ? v.toFixed(3) : v}`);
+    console.log(parts.join('  '));
+    return full;
+  }
+
+  /** Writes bench/results/<adapter>.json (temporary name, then rename). */
+  write(dir = 'bench/results'): string {
+    const runtime = gpu();
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `${runtime.adapter.name}.json`);
+    const body = { adapter: runtime.adapter, date: new Date().toISOString(), node: process.version, results: this.rows };
+    writeFileSync(`${path}.tmp`, JSON.stringify(body, null, 2));
+    renameSync(`${path}.tmp`, path);
+    return path;
+  }
+}
