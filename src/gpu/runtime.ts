@@ -47,8 +47,9 @@ export class Runtime {
   private lostMessage: string | null = null;
   private firstError: string | null = null;
   private released = false;
-  /** Dispatches recorded since the runtime was created (for tests and the bench). */
+  /** Dispatches recorded and submissions made since the runtime was created (for tests and the bench). */
   dispatchCount = 0;
+  submitCount = 0;
 
   constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription) {
     this.pool = new BufferPool(device);
@@ -115,6 +116,7 @@ export class Runtime {
       this.device.queue.writeBuffer(chunk.buffer, 0, chunk.data, 0, Math.min(UNIFORM_CHUNK, this.uniformOffset - used));
     }
     this.device.queue.submit([this.encoder.finish()]);
+    this.submitCount++;
     this.encoder = null;
     this.uniformOffset = 0;
     for (const b of this.stagingToDestroy) b.destroy();

@@ -15,7 +15,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
   const size = resolved.reduce((a, b) => a * b, 1);
-  if (size !== x.size || shape.filter((d) => d === -1).length > 1) {
+  if (size !== x.size || !resolved.every(Number.isInteger) || shape.filter((d) => d === -1).length > 1) {
     throw new Error(`reshape: cannot view [${x.shape.join(', ')}] (${x.size} elements) as [${shape.join(', ')}]`);
   }
   const out = x.view(resolved);

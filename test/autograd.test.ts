@@ -1,0 +1,106 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tensor, randn, tidy, keep, noGrad, linear, add, mul, mean, sum, scale, gpu } from '../src/index.js';
+import { addInPlace } from '../src/ops/elementwise.js';
+import { setupDevice, assertClose } from './helpers.js';
+
+test.before(setupDevice);
+
+test('backward fills .grad of every leaf it depends on, and only those', async () => {
+  const x = tensor([1, 2, 3], [3], { requiresGrad: true });
+  const y = tensor([4, 5, 6], [3], { requiresGrad: true });
+  const unused = tensor([1, 1, 1], [3], { requiresGrad: true });
+  const c = tensor([2, 2, 2], [3]);
+  tidy(() => sum(mul(add(x, c), y)).backward());
+  assertClose(await x.grad!.toArray(), [4, 5, 6], { atol: 0, rtol: 0 }, 'dx');
+  assertClose(await y.grad!.toArray(), [3, 4, 5], { atol: 0, rtol: 0 }, 'dy');
+  assert.is(unused.grad, null);
+  assert.is(c.grad, null);
+});
+
+test('gradients accumulate across backward() calls until zeroed', async () => {
+  const w = tensor([1, -1], [2], { requiresGrad: true });
+  for (let i = 0; i < 3; i++) tidy(() => sum(scale(w, 2)).backward());
+  assertClose(await w.grad!.toArray(), [6, 6], { atol: 0, rtol: 0 }, 'three backward passes');
+});
+
+test('noGrad records no graph', () => {
+  const w = tensor([1, 2], [2], { requiresGrad: true });
+  const out = noGrad(() => scale(w, 3));
+  assert.is(out.gradFn, null);
+  assert.is(out.requiresGrad, false);
+  assert.throws(() => sum(out).backward(), /does not depend on anything with requiresGrad/);
+});
+
+test('backward releases the graph: intermediates are disposed, the root and retained tensors stay', async () => {
+  const w = tensor([1, 2], [2], { requiresGrad: true });
+  const h = scale(w, 2);
+  const kept = scale(h, 1);
+  kept.retained = true;
+  const loss = sum(kept);
+  loss.backward();
+  assert.ok(h.disposed, 'intermediate disposed');
+  assert.not.ok(kept.disposed, 'retained tensor kept');
+  assert.is(await loss.item(), 6);
+  assert.throws(() => h.buffer, /was disposed/);
+});
+
+test('tidy disposes what it created except what it returns and what keep() marks', () => {
+  let inner = tensor([1], [1]);
+  let kept = inner;
+  const returned = tidy(() => {
+    inner = tensor([2], [1]);
+    kept = keep(tensor([3], [1]));
+    return tensor([4], [1]);
+  });
+  assert.ok(inner.disposed);
+  assert.not.ok(kept.disposed);
+  assert.not.ok(returned.disposed);
+});
+
+test('GPU memory stays flat over 50 training iterations; one submission per step; no new pipelines after warm-up', async () => {
+  // Two-layer network: mean((relu-free) W2·(W1·x + b1) + b2 - target)², plain SGD update.
+  const w1 = randn([16, 8], { seed: 1, std: 0.3, requiresGrad: true });
+  const b1 = randn([16], { seed: 2, std: 0.1, requiresGrad: true });
+  const w2 = randn([4, 16], { seed: 3, std: 0.3, requiresGrad: true });
+  const b2 = randn([4], { seed: 4, std: 0.1, requiresGrad: true });
+  const params = [w1, b1, w2, b2];
+  const x = randn([32, 8], { seed: 5 });
+  const target = randn([32, 4], { seed: 6 });
+  const runtime = gpu();
+  let inUseAt2 = 0;
+  let pipelinesAt2 = 0;
+  let firstLoss = 0;
+  let lastLoss = 0;
+  for (let step = 1; step <= 50; step++) {
+    const submitsBefore = runtime.submitCount;
+    const loss = tidy(() => {
+      const out = linear(linear(x, w1, b1), w2, b2);
+      const diff = add(out, scale(target, -1));
+      const l = mean(mul(diff, diff));
+      l.backward();
+      noGrad(() => {
+        for (const p of params) {
+          addInPlace(p, scale(p.grad!, -0.05));
+          p.grad!.dispose();
+          p.grad = null;
+        }
+      });
+      return l;
+    });
+    runtime.flush();
+    assert.is(runtime.submitCount - submitsBefore, 1, `step ${step}: one submission`);
+    if (step === 1) firstLoss = await loss.item();
+    if (step === 50) lastLoss = await loss.item();
+    loss.dispose();
+    if (step === 2) {
+      inUseAt2 = runtime.pool.snapshot().bytesInUse;
+      pipelinesAt2 = runtime.pipelines.created;
+    }
+  }
+  assert.is(runtime.pool.snapshot().bytesInUse, inUseAt2, 'pool bytes in use after step 50 equal those after step 2');
+  assert.is(runtime.pipelines.created, pipelinesAt2, 'no pipeline created after warm-up');
+  assert.ok(lastLoss < firstLoss * 0.8, `training reduced the loss (${firstLoss} -> ${lastLoss})`);
+});
+
+test.run();

@@ -1,0 +1,105 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tensor, tidy, add, mul, scale, sum, mean, reshape, permute, transpose, type Tensor } from '../../src/index.js';
+import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
+import { addRef, mulRef, mulBackwardRef, broadcastBackwardRef, permuteRef } from '../ref/elementwise.js';
+
+// One float32 rounding per element.
+const ELEMENTWISE_TOL = { atol: 1e-6, rtol: 1e-6 };
+// Data movement (permute) is exact: compare with the float32-rounded reference.
+const EXACT = { atol: 0, rtol: 0 };
+// Sums of up to ~10^5 float32 terms in a fixed tree order.
+const REDUCE_TOL = { atol: 1e-4, rtol: 1e-5 };
+
+test.before(setupDevice);
+
+/** Runs sum(f(inputs) * dOut).backward() and returns the output and the inputs' gradients. */
+async function forwardBackward(f: (xs: Tensor[]) => Tensor, inputs: { data: Float64Array; shape: number[] }[], dOut: Float64Array) {
+  const xs = inputs.map(({ data, shape }) => tensor(toF32(data), shape, { requiresGrad: true }));
+  const y = tidy(() => {
+    const out = f(xs);
+    out.retained = true;
+    sum(mul(out, tensor(toF32(dOut), out.shape))).backward();
+    return out;
+  });
+  const result = { y: await y.toArray(), grads: await Promise.all(xs.map((x) => x.grad!.toArray())) };
+  for (const t of [y, ...xs, ...xs.map((x) => x.grad!)]) t.dispose();
+  return result;
+}
+
+test('reference gradients of mul with broadcast match finite differences', () => {
+  const a = randomArray(12, 1);
+  const b = randomArray(4, 2);
+  const dOut = randomArray(12, 3);
+  checkReferenceGradients(([x, y]) => mulRef(x, y), [a, b], dOut, mulBackwardRef(a, b, dOut), 'mul');
+  checkReferenceGradients(([x, y]) => addRef(x, y), [a, b], dOut, [dOut, broadcastBackwardRef(dOut, 4)], 'add');
+});
+
+test('add and mul, same shape and with a broadcast operand', async () => {
+  for (const [aShape, bShape] of [[[5, 7], [5, 7]], [[3, 5, 7], [7]], [[2, 3, 33], [3, 33]]]) {
+    const n = aShape.reduce((p, q) => p * q);
+    const m = bShape.reduce((p, q) => p * q);
+    const a = randomArray(n, 10);
+    const b = randomArray(m, 11);
+    const dOut = randomArray(n, 12);
+    const inputs = [{ data: a, shape: aShape }, { data: b, shape: bShape }];
+    const sumResult = await forwardBackward(([x, y]) => add(x, y), inputs, dOut);
+    assertClose(sumResult.y, addRef(a, b), ELEMENTWISE_TOL, `add ${aShape}+${bShape}`);
+    assertClose(sumResult.grads[0], dOut, ELEMENTWISE_TOL, 'add dA');
+    assertClose(sumResult.grads[1], broadcastBackwardRef(dOut, m), REDUCE_TOL, 'add dB');
+    const product = await forwardBackward(([x, y]) => mul(x, y), inputs, dOut);
+    const [dA, dB] = mulBackwardRef(a, b, dOut);
+    assertClose(product.y, mulRef(a, b), ELEMENTWISE_TOL, `mul ${aShape}*${bShape}`);
+    assertClose(product.grads[0], dA, ELEMENTWISE_TOL, 'mul dA');
+    assertClose(product.grads[1], dB, REDUCE_TOL, 'mul dB');
+  }
+});
+
+test('a tensor used twice gets the sum of both gradients', async () => {
+  const a = randomArray(6, 20);
+  const dOut = randomArray(6, 21);
+  const r = await forwardBackward(([x]) => add(mul(x, x), scale(x, 3)), [{ data: a, shape: [2, 3] }], dOut);
+  assertClose(r.grads[0], a.map((v, i) => dOut[i] * (2 * v + 3)), ELEMENTWISE_TOL, 'd(x² + 3x)');
+});
+
+test('scale, sum and mean, including sizes past one reduction chunk', async () => {
+  for (const n of [1, 255, 4097, 100_003]) {
+    const a = randomArray(n, n);
+    const dOut = randomArray(1, 5);
+    const total = a.reduce((p, q) => p + q, 0);
+    const s = await forwardBackward(([x]) => sum(scale(x, -2)), [{ data: a, shape: [n] }], dOut);
+    assertClose(s.y, [-2 * total], REDUCE_TOL, `sum of ${n}`);
+    assertClose(s.grads[0], new Float64Array(n).fill(-2 * dOut[0]), ELEMENTWISE_TOL, `d sum of ${n}`);
+    const m = await forwardBackward(([x]) => mean(x), [{ data: a, shape: [n] }], dOut);
+    assertClose(m.y, [total / n], REDUCE_TOL, `mean of ${n}`);
+    assertClose(m.grads[0], new Float64Array(n).fill(dOut[0] / n), ELEMENTWISE_TOL, `d mean of ${n}`);
+  }
+});
+
+test('reshape shares the buffer; permute and transpose move data and gradients', async () => {
+  const shape = [2, 3, 4, 5];
+  const x = randomArray(120, 30);
+  for (const axes of [[0, 2, 1, 3], [3, 2, 1, 0], [1, 0, 3, 2]]) {
+    const dOut = randomArray(120, 31);
+    const r = await forwardBackward(([t]) => permute(t, axes), [{ data: x, shape }], dOut);
+    assertClose(r.y, toF32(permuteRef(x, shape, axes)), EXACT, `permute ${axes}`);
+    const inverse = axes.map((_, d) => axes.indexOf(d));
+    assertClose(r.grads[0], toF32(permuteRef(dOut, axes.map((a) => shape[a]), inverse)), EXACT, `d permute ${axes}`);
+  }
+  const dOut = randomArray(120, 32);
+  const t = await forwardBackward(([v]) => transpose(reshape(v, [6, -1])), [{ data: x, shape }], dOut);
+  assertClose(t.y, toF32(permuteRef(x, [6, 20], [1, 0])), EXACT, 'transpose of a reshape');
+  assertClose(t.grads[0], toF32(permuteRef(dOut, [20, 6], [1, 0])), EXACT, 'd transpose of a reshape');
+  const v = tensor(toF32(x), shape);
+  const view = reshape(v, [120]);
+  assert.is(view.buffer, v.buffer, 'reshape must not copy');
+  assert.throws(() => reshape(v, [7, -1]), /cannot view \[2, 3, 4, 5\] \(120 elements\) as \[7, -1\]/);
+});
+
+test('shape errors name both shapes', () => {
+  const a = tensor(new Float32Array(6), [2, 3]);
+  const b = tensor(new Float32Array(2), [2]);
+  assert.throws(() => add(a, b), /\[2\] does not broadcast onto \[2, 3\]/);
+});
+
+test.run();
