@@ -63,7 +63,8 @@ function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription {
   const architecture = info?.architecture ?? '';
   const device = info?.device ?? '';
   const description = info?.description ?? '';
-  const name = (description || device || architecture || vendor || 'unknown-adapter')
+  // "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)" -> "llvmpipe"; "NVIDIA H100 80GB HBM3" -> "nvidia-h100-80gb-hbm3"
+  const name = (description || device || architecture || vendor || 'unknown-adapter').split(':')[0]
     .toLowerCase().replace(/\(.*?\)/g, '').trim().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown-adapter';
   return { vendor, architecture, device, description, name };
 }
