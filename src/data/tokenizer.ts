@@ -1,0 +1,359 @@
+// BERT tokenizer: text -> integer ids, masks and token types as typed arrays.
+//
+// The tokenizing itself (normalizer, pre-tokenizer, WordPiece, decoder) is
+// Hugging Face's own pure-JS implementation, `@huggingface/tokenizers`, fed
+// either the checkpoint's tokenizer.json or, for older checkpoints that ship
+// only vocab.txt, the equivalent tokenizer.json that `transformers` builds when
+// it converts a slow BertTokenizer to a fast one (wordPieceTokenizerJson).
+// This file adds what that library leaves to its callers: special tokens from
+// tokenizer_config.json / special_tokens_map.json, truncation, padding into a
+// rectangular batch, and the [CLS] A [SEP] B [SEP] template applied to ids.
+//
+// Shapes: B = batch, T = padded sequence length; every output is row-major [B, T].
+
+import { Tokenizer } from '@huggingface/tokenizers';
+
+/** One text, or a sentence pair (A, B) encoded as [CLS] A [SEP] B [SEP]. */
+export type TextInput = string | [string, string];
+
+export interface EncodeOptions {
+  /** 'longest': pad to the longest sequence of the batch; 'max_length': to maxLength; false (default): no padding. */
+  padding?: 'longest' | 'max_length' | false;
+  /** Cut sequences to maxLength (longest_first for pairs, as transformers). Default false. */
+  truncation?: boolean;
+  /** Length limit for truncation and padding 'max_length'; default modelMaxLength. */
+  maxLength?: number;
+  /** Add [CLS]/[SEP] (default true). */
+  addSpecialTokens?: boolean;
+}
+
+/** A rectangular batch: each array row-major [B, T]; padding positions have attentionMask 0. */
+export interface BatchEncoding {
+  inputIds: Int32Array;
+  attentionMask: Int32Array;
+  tokenTypeIds: Int32Array;
+  shape: [number, number];
+}
+
+/** One unpadded sequence. */
+export interface EncodedText {
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+}
+
+/** The JSON files of a tokenizer folder, already parsed (browser-friendly entry point). */
+export interface TokenizerFiles {
+  /** tokenizer.json; when absent, vocabTxt is required. */
+  tokenizerJson?: TokenizerJson;
+  /** The text of vocab.txt: one token per line, the line number is the id. */
+  vocabTxt?: string;
+  tokenizerConfig?: Record<string, unknown>;
+  specialTokensMap?: Record<string, unknown>;
+  /** The model's name or folder, for error messages and the cased/uncased default. */
+  name?: string;
+}
+
+// The parts of tokenizer.json this file reads itself (the library reads the rest).
+type TemplateItem = { SpecialToken: { id: string; type_id: number } } | { Sequence: { id: 'A' | 'B'; type_id: number } };
+interface TokenizerJson {
+  added_tokens: { id: number; content: string; special: boolean; normalized: boolean; lstrip: boolean; rstrip: boolean; single_word: boolean }[];
+  post_processor:
+    | { type: 'TemplateProcessing'; single: TemplateItem[]; pair: TemplateItem[]; special_tokens: Record<string, { id: string; ids: number[]; tokens: string[] }> }
+    | { type: 'BertProcessing'; cls: [string, number]; sep: [string, number] }
+    | null;
+  [key: string]: unknown;
+}
+
+/** A template resolved to ids: each part is either special ids or the A / B sequence with its token type. */
+type Template = ({ ids: number[]; typeId: number } | { sequence: 'A' | 'B'; typeId: number })[];
+
+// transformers' VERY_LARGE_INTEGER (int(1e30)) marks "no limit" in tokenizer_config.json.
+const NO_MODEL_MAX_LENGTH = 1e29;
+
+export class BertTokenizer {
+  readonly clsTokenId: number;
+  readonly sepTokenId: number;
+  readonly padTokenId: number;
+  readonly maskTokenId: number;
+  readonly unkTokenId: number;
+  /** Number of ids, added tokens included (len(tokenizer) in transformers). */
+  readonly vocabSize: number;
+  /** model_max_length from tokenizer_config.json, undefined when it sets none. */
+  readonly modelMaxLength: number | undefined;
+  private readonly single: Template;
+  private readonly pair: Template;
+
+  private constructor(private readonly impl: Tokenizer, json: TokenizerJson, config: Record<string, unknown>, name: string) {
+    const special = (key: string, fallback: string): number => {
+      const token = tokenContent(config[key]) ?? fallback;
+      const id = impl.token_to_id(token);
+      if (id === undefined) throw new Error(`tokenizer ${name}: ${key} ${JSON.stringify(token)} is not in the vocabulary`);
+      return id;
+    };
+    this.clsTokenId = special('cls_token', '[CLS]');
+    this.sepTokenId = special('sep_token', '[SEP]');
+    this.padTokenId = special('pad_token', '[PAD]');
+    this.maskTokenId = special('mask_token', '[MASK]');
+    this.unkTokenId = special('unk_token', '[UNK]');
+    this.vocabSize = impl.get_vocab(true).size;
+    const max = config.model_max_length;
+    this.modelMaxLength = typeof max === 'number' && max < NO_MODEL_MAX_LENGTH ? max : undefined;
+    [this.single, this.pair] = resolveTemplates(json, name);
+  }
+
+  /** From parsed files: tokenizer.json when given, else the WordPiece equivalent of vocab.txt. */
+  static fromFiles(files: TokenizerFiles): BertTokenizer {
+    const name = files.name ?? 'tokenizer';
+    // Entries of special_tokens_map.json override those of tokenizer_config.json, as in transformers.
+    const config = { ...files.tokenizerConfig, ...files.specialTokensMap };
+    let json = files.tokenizerJson;
+    if (!json) {
+      if (files.vocabTxt === undefined) throw new Error(`tokenizer ${name}: neither tokenizer.json nor vocab.txt given`);
+      json = wordPieceTokenizerJson(files.vocabTxt, config, name);
+    }
+    return new BertTokenizer(new Tokenizer(json, config), json, config, name);
+  }
+
+  /** Tokens of one text, without special tokens (for inspection). */
+  tokenize(text: string): string[] {
+    return this.impl.tokenize(text, { add_special_tokens: false });
+  }
+
+  /** One text or pair -> unpadded ids and token types, truncated to maxLength when asked. */
+  encodeOne(text: TextInput, options: Omit<EncodeOptions, 'padding'> = {}): EncodedText {
+    const [textA, textB] = typeof text === 'string' ? [text, null] : text;
+    let a = this.impl.encode(textA, { add_special_tokens: false }).ids;
+    let b = textB === null ? null : this.impl.encode(textB, { add_special_tokens: false }).ids;
+    const addSpecial = options.addSpecialTokens ?? true;
+    const template = b === null ? this.single : this.pair;
+    if (options.truncation) {
+      const maxLength = this.lengthLimit(options.maxLength, 'truncation');
+      const specials = addSpecial ? template.reduce((n, part) => n + ('ids' in part ? part.ids.length : 0), 0) : 0;
+      const budget = maxLength - specials;
+      if (budget < 0) throw new Error(`maxLength ${maxLength} is shorter than the ${specials} special tokens`);
+      [a, b] = truncateLongestFirst(a, b, budget);
+    }
+    const ids: number[] = [];
+    const types: number[] = [];
+    for (const part of template) {
+      const piece = 'ids' in part ? (addSpecial ? part.ids : []) : part.sequence === 'A' ? a : b!;
+      for (const id of piece) {
+        ids.push(id);
+        types.push(part.typeId);
+      }
+    }
+    return { inputIds: Int32Array.from(ids), tokenTypeIds: Int32Array.from(types) };
+  }
+
+  /** Texts (or pairs) -> a rectangular batch [B, T]. A single string is a batch of one. */
+  encode(texts: string | string[] | [string, string][], options: EncodeOptions = {}): BatchEncoding {
+    const batch: TextInput[] = typeof texts === 'string' ? [texts] : texts;
+    const rows = batch.map((text) => this.encodeOne(text, options));
+    const longest = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0);
+    let length: number;
+    if (options.padding === 'max_length') {
+      length = this.lengthLimit(options.maxLength, "padding 'max_length'");
+      const over = rows.findIndex((r) => r.inputIds.length > length);
+      if (over >= 0) {
+        throw new Error(`text ${over} has ${rows[over].inputIds.length} tokens, more than maxLength ${length}: pass truncation: true`);
+      }
+    } else if (options.padding === 'longest') {
+      length = longest;
+    } else {
+      const ragged = rows.findIndex((r) => r.inputIds.length !== longest);
+      if (ragged >= 0) {
+        throw new Error(
+          `texts have different lengths (text ${ragged}: ${rows[ragged].inputIds.length} tokens, longest ${longest}) and padding is off: ` +
+            `pass padding: 'longest', or use encodeOne for unpadded sequences`,
+        );
+      }
+      length = longest;
+    }
+    return padBatch(rows, length, this.padTokenId);
+  }
+
+  /** Ids -> text; skipSpecialTokens drops [CLS], [SEP], [PAD], ... */
+  decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';
+    return this.impl.decode(Array.from(ids), { skip_special_tokens: options.skipSpecialTokens ?? false });
+  }
+
+  convertIdsToTokens(ids: ArrayLike<number>): string[] {
+    return Array.from(ids, (id) => {
+      const token = this.impl.id_to_token(id);
+      if (token === undefined) throw new Error(`token id ${id} is outside the vocabulary (size ${this.vocabSize})`);
+      return token;
+    });
+  }
+
+  convertTokensToIds(tokens: string[]): number[] {
+    return tokens.map((t) => this.impl.token_to_id(t) ?? this.unkTokenId);
+  }
+
+  private lengthLimit(maxLength: number | undefined, what: string): number {
+    const limit = maxLength ?? this.modelMaxLength;
+    if (limit === undefined) throw new Error(`${what} needs maxLength: this tokenizer's config sets no model_max_length`);
+    if (!Number.isInteger(limit) || limit <= 0) throw new Error(`${what}: maxLength must be a positive integer, got ${limit}`);
+    return limit;
+  }
+}
+
+/** Rows -> [B, T] arrays padded on the right with padId (attention 0, token type 0). */
+export function padBatch(rows: EncodedText[], length: number, padId: number): BatchEncoding {
+  const B = rows.length;
+  const inputIds = new Int32Array(B * length).fill(padId);
+  const attentionMask = new Int32Array(B * length);
+  const tokenTypeIds = new Int32Array(B * length);
+  rows.forEach((row, b) => {
+    const n = row.inputIds.length;
+    if (n > length) throw new Error(`row ${b} has ${n} tokens, more than the batch length ${length}`);
+    inputIds.set(row.inputIds, b * length);
+    attentionMask.fill(1, b * length, b * length + n);
+    tokenTypeIds.set(row.tokenTypeIds, b * length);
+  });
+  return { inputIds, attentionMask, tokenTypeIds, shape: [B, length] };
+}
+
+/**
+ * transformers' 'longest_first': while the pair is over budget, drop the last
+ * token of the longer sequence (of B when they tie).
+ */
+function truncateLongestFirst(a: number[], b: number[] | null, budget: number): [number[], number[] | null] {
+  if (b === null) return [a.slice(0, Math.max(budget, 0)), null];
+  let na = a.length;
+  let nb = b.length;
+  while (na + nb > budget && na + nb > 0) {
+    if (na > nb) na--;
+    else nb--;
+  }
+  return [a.slice(0, na), b.slice(0, nb)];
+}
+
+/** The single and pair templates of tokenizer.json's post_processor, with special tokens as ids. */
+function resolveTemplates(json: TokenizerJson, name: string): [Template, Template] {
+  const pp = json.post_processor;
+  if (pp?.type === 'BertProcessing') {
+    const [cls, sep] = [{ ids: [pp.cls[1]], typeId: 0 }, { ids: [pp.sep[1]], typeId: 0 }];
+    return [
+      [cls, { sequence: 'A', typeId: 0 }, sep],
+      [cls, { sequence: 'A', typeId: 0 }, sep, { sequence: 'B', typeId: 1 }, { ids: [pp.sep[1]], typeId: 1 }],
+    ];
+  }
+  if (pp?.type !== 'TemplateProcessing') {
+    throw new Error(`tokenizer ${name}: post_processor ${JSON.stringify((pp as { type?: string } | null)?.type ?? null)} is not supported (TemplateProcessing or BertProcessing expected)`);
+  }
+  const resolve = (items: TemplateItem[]): Template =>
+    items.map((item) => {
+      if ('Sequence' in item) return { sequence: item.Sequence.id, typeId: item.Sequence.type_id };
+      const special = pp.special_tokens[item.SpecialToken.id];
+      if (!special) throw new Error(`tokenizer ${name}: template token ${item.SpecialToken.id} has no entry in special_tokens`);
+      return { ids: special.ids, typeId: item.SpecialToken.type_id };
+    });
+  return [resolve(pp.single), resolve(pp.pair)];
+}
+
+/** A special token in a config: a string or an AddedToken object {content, ...}. */
+function tokenContent(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  return undefined;
+}
+
+/**
+ * The tokenizer.json that transformers' BertConverter (convert_slow_tokenizer.py)
+ * builds from vocab.txt: BertNormalizer, BertPreTokenizer, WordPiece with
+ * [UNK] and "##", [CLS] $A [SEP] / [CLS] $A [SEP] $B:1 [SEP]:1, WordPiece decoder.
+ * do_lower_case: tokenizer_config.json's value; without one, true unless the
+ * model's name says "cased" but not "uncased" (BertTokenizer's default is true;
+ * the Hub's bert-base-cased configs set it false).
+ */
+export function wordPieceTokenizerJson(vocabTxt: string, config: Record<string, unknown>, name: string): TokenizerJson {
+  // load_vocab: one token per line, trailing "\n" stripped; a later duplicate line wins the token -> id entry.
+  const lines = vocabTxt.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const vocab: Record<string, number> = Object.create(null);
+  lines.forEach((token, id) => (vocab[token] = id));
+  const base = name.split(/[\\/]/).filter(Boolean).at(-1) ?? '';
+  const lowercase = typeof config.do_lower_case === 'boolean' ? config.do_lower_case : !(/cased/i.test(base) && !/uncased/i.test(base));
+  const token = (key: string, fallback: string): string => tokenContent(config[key]) ?? fallback;
+  const [cls, sep, unk] = [token('cls_token', '[CLS]'), token('sep_token', '[SEP]'), token('unk_token', '[UNK]')];
+  for (const [key, t] of [['cls_token', cls], ['sep_token', sep], ['unk_token', unk]]) {
+    if (!(t in vocab)) throw new Error(`tokenizer ${name}: ${key} ${JSON.stringify(t)} is not in vocab.txt`);
+  }
+  const specials = [token('pad_token', '[PAD]'), unk, cls, sep, token('mask_token', '[MASK]')];
+  const additional = Array.isArray(config.additional_special_tokens) ? config.additional_special_tokens.map(tokenContent) : [];
+  const added = [...new Set([...specials, ...additional])]
+    .filter((t): t is string => t !== undefined && t in vocab)
+    .map((content) => ({ id: vocab[content], content, special: true, normalized: false, lstrip: false, rstrip: false, single_word: false }))
+    .sort((x, y) => x.id - y.id);
+  const special = (t: string) => ({ id: t, ids: [vocab[t]], tokens: [t] });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: config.tokenize_chinese_chars ?? true,
+      strip_accents: config.strip_accents ?? null,
+      lowercase,
+    },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: sep, type_id: 1 } },
+      ],
+      special_tokens: { [cls]: special(cls), [sep]: special(sep) },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: unk, continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+}
+
+export interface FromPretrainedOptions {
+  /** Build from vocab.txt even when tokenizer.json exists (older checkpoints ship only vocab.txt). */
+  fromVocab?: boolean;
+}
+
+export const AutoTokenizer = {
+  /**
+   * From a local folder holding tokenizer.json or vocab.txt, plus
+   * tokenizer_config.json and special_tokens_map.json when present.
+   */
+  async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<BertTokenizer> {
+    const { readFile, stat } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+    if (!isDir) {
+      throw new Error(`tokenizer: ${JSON.stringify(dir)} is not a local directory; download the model first (e.g. npm run weights -- <hub id>) and pass its folder`);
+    }
+    const readJson = async (file: string): Promise<Record<string, unknown> | undefined> => {
+      const text = await readFile(join(dir, file), 'utf8').catch(() => undefined);
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(text) as Record<string, unknown>;
+      } catch (e) {
+        throw new Error(`tokenizer: ${join(dir, file)} is not valid JSON: ${(e as Error).message}`);
+      }
+    };
+    const tokenizerJson = options.fromVocab ? undefined : ((await readJson('tokenizer.json')) as TokenizerJson | undefined);
+    const vocabTxt = tokenizerJson ? undefined : await readFile(join(dir, 'vocab.txt'), 'utf8').catch(() => undefined);
+    if (!tokenizerJson && vocabTxt === undefined) {
+      throw new Error(`tokenizer: ${dir} has ${options.fromVocab ? 'no vocab.txt' : 'neither tokenizer.json nor vocab.txt'}`);
+    }
+    return BertTokenizer.fromFiles({
+      tokenizerJson,
+      vocabTxt,
+      tokenizerConfig: await readJson('tokenizer_config.json'),
+      specialTokensMap: await readJson('special_tokens_map.json'),
+      name: dir,
+    });
+  },
+};
