@@ -1,0 +1,62 @@
+// gelu (exact erf form, as BERT's) and tanh (BERT's pooler), each with its
+// backward; kernels in shaders/activation.wgsl. Shapes: any; elementwise.
+
+import { gpu } from '../gpu/device.js';
+import { grid } from '../gpu/runtime.js';
+import type { Kernel } from '../gpu/pipelines.js';
+import { record } from '../autograd.js';
+import { Tensor, empty } from '../tensor.js';
+
+const UNARY = ['read', 'write'] as const;
+const BINARY = ['read', 'read', 'write'] as const;
+const GELU_FORWARD: Kernel = { shader: 'activation', entryPoint: 'gelu_forward', storage: UNARY };
+const GELU_BACKWARD: Kernel = { shader: 'activation', entryPoint: 'gelu_backward', storage: BINARY };
+const TANH_FORWARD: Kernel = { shader: 'activation', entryPoint: 'tanh_forward', storage: UNARY };
+const TANH_BACKWARD: Kernel = { shader: 'activation', entryPoint: 'tanh_backward', storage: BINARY };
+
+function checkF32(op: string, x: Tensor): void {
+  if (x.dtype !== 'f32') throw new Error(`${op}: expects an f32 tensor, got ${x.dtype} [${x.shape.join(', ')}]`);
+}
+
+/** Records one flat elementwise kernel over `inputs` (all of out's size) into a new tensor; no graph. */
+function elementwise(kernel: Kernel, inputs: Tensor[], shape: readonly number[]): Tensor {
+  const out = empty(shape);
+  gpu().dispatch(kernel, { bindings: [...inputs.map((t) => t.binding), out.binding], params: [out.size], workgroups: grid(out.size, 256) });
+  return out;
+}
+
+/** GELU forward, no graph: x·Φ(x). */
+export function geluForward(x: Tensor): Tensor {
+  return elementwise(GELU_FORWARD, [x], x.shape);
+}
+
+/** GELU backward, no graph: dOut·(Φ(x) + x·φ(x)). */
+export function geluBackward(x: Tensor, dOut: Tensor): Tensor {
+  return elementwise(GELU_BACKWARD, [x, dOut], x.shape);
+}
+
+/** tanh forward, no graph. */
+export function tanhForward(x: Tensor): Tensor {
+  return elementwise(TANH_FORWARD, [x], x.shape);
+}
+
+/** tanh backward from the saved output y, no graph: dOut·(1 - y²). */
+export function tanhBackward(y: Tensor, dOut: Tensor): Tensor {
+  return elementwise(TANH_BACKWARD, [y, dOut], y.shape);
+}
+
+/** GELU, exact erf form: 0.5·x·(1 + erf(x/√2)). */
+export function gelu(x: Tensor): Tensor {
+  checkF32('gelu', x);
+  const out = geluForward(x);
+  return record(out, 'gelu', [x], (dOut) => [geluBackward(x, dOut)]);
+}
+
+/** tanh(x); backward uses the saved output. */
+export function tanh(x: Tensor): Tensor {
+  checkF32('tanh', x);
+  const out = tanhForward(x);
+  // A handle of its own on out's storage: backward reads y even if the caller disposed `out`.
+  const y = out.view(out.shape);
+  return record(out, 'tanh', [x], (dOut) => [tanhBackward(y, dOut)], [y]);
+}
