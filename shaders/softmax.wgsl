@@ -1,0 +1,96 @@
+// Softmax over the last dim of x [rows, cols], with BERT's optional key mask,
+// and its backward.
+//
+//   softmax_forward:  y[r, j] = exp(z[r, j] - m_r) / sum_j' exp(z[r, j'] - m_r),  m_r = max_j z[r, j],
+//                     z[r, j] = x[r, j] + (mask[b, j] == 0 ? f32 min : 0),  b = r / rowsPerBatch
+//                     (Hugging Face adds (1 - mask) * torch.finfo(float32).min; a fully masked row
+//                     becomes uniform, as there). Per-thread online (max, sum) pairs (Milakov &
+//                     Gimelshein 2018) merged by a tree: x is read twice (once for the pairs, once to write y).
+//   softmax_backward: dx[r, j] = y[r, j] * (dy[r, j] - sum_j' dy[r, j'] * y[r, j']).
+//
+// Bindings, forward:  1 x [rows, cols], 2 mask [rows / rowsPerBatch, cols] as u32 bits (f32 or i32
+//                     0/1; any nonzero bit pattern but -0.0 keeps the key; unread when !HAS_MASK),
+//                     3 y [rows, cols].
+// Bindings, backward: 1 y [rows, cols], 2 dy [rows, cols], 3 dx [rows, cols].
+// Dispatch: one workgroup of WG threads per row, grid(rows, 1); row = wid.y * nwg.x + wid.x.
+// Reductions are fixed-order trees in workgroup memory (deterministic).
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  rowsPerBatch: u32,  // rows sharing one mask row (heads * Tq)
+}
+
+override HAS_MASK: bool = false;
+const WG: u32 = 128u;
+const F32_MIN: f32 = -3.4028234663852886e38;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<u32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+@group(0) @binding(1) var<storage, read> yIn: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+var<workgroup> redMax: array<f32, WG>;
+var<workgroup> redSum: array<f32, WG>;
+
+fn masked_logit(row: u32, j: u32) -> f32 {
+  let v = x[row * params.cols + j];
+  if (HAS_MASK) {
+    let b = row / params.rowsPerBatch;
+    if ((mask[b * params.cols + j] & 0x7fffffffu) == 0u) { return v + F32_MIN; }
+  }
+  return v;
+}
+
+@compute @workgroup_size(WG)
+fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= params.rows) { return; }
+  // Online (max, sum of exp(z - max)) over this thread's strided columns.
+  var m = F32_MIN;
+  var s = 0.0;
+  for (var j = lid; j < params.cols; j += WG) {
+    let z = masked_logit(row, j);
+    let mNew = max(m, z);
+    s = s * exp(m - mNew) + exp(z - mNew);
+    m = mNew;
+  }
+  redMax[lid] = m;
+  redSum[lid] = s;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      let m2 = redMax[lid + stride];
+      let mNew = max(redMax[lid], m2);
+      redSum[lid] = redSum[lid] * exp(redMax[lid] - mNew) + redSum[lid + stride] * exp(m2 - mNew);
+      redMax[lid] = mNew;
+    }
+    workgroupBarrier();
+  }
+  let rowMax = redMax[0];
+  let invSum = 1.0 / redSum[0];
+  for (var j = lid; j < params.cols; j += WG) {
+    y[row * params.cols + j] = exp(masked_logit(row, j) - rowMax) * invSum;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn softmax_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= params.rows) { return; }
+  let base = row * params.cols;
+  var acc = 0.0;
+  for (var j = lid; j < params.cols; j += WG) { acc += dy[base + j] * yIn[base + j]; }
+  redSum[lid] = acc;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { redSum[lid] += redSum[lid + stride]; }
+    workgroupBarrier();
+  }
+  let dot = redSum[0];
+  for (var j = lid; j < params.cols; j += WG) { dx[base + j] = yIn[base + j] * (dy[base + j] - dot); }
+}

@@ -1,0 +1,56 @@
+// softmax over the last dim, with BERT's optional attention mask, and its
+// backward dx = y * (dy - sum(dy * y)). Forward saves only y.
+//
+// Shapes: x [..., Tk]; with a mask, x is [B, heads, Tq, Tk] and mask [B, Tk]
+// (0/1, f32 or i32): keys with mask 0 get the float32 minimum added, as in
+// Hugging Face's BERT, so a fully masked row comes out uniform.
+
+import { gpu } from '../gpu/device.js';
+import { grid } from '../gpu/runtime.js';
+import type { Kernel } from '../gpu/pipelines.js';
+import { record } from '../autograd.js';
+import { Tensor, empty } from '../tensor.js';
+
+const SOFTMAX_FORWARD: Kernel = { shader: 'softmax', entryPoint: 'softmax_forward', storage: ['read', 'read', 'write'] };
+const SOFTMAX_BACKWARD: Kernel = { shader: 'softmax', entryPoint: 'softmax_backward', storage: ['read', 'read', 'write'] };
+
+export interface SoftmaxOptions {
+  /** [B, Tk] of 0/1 (f32 or i32), broadcast over heads and queries of x [B, heads, Tq, Tk]. */
+  mask?: Tensor;
+}
+
+/** Throws unless mask [B, Tk] fits scores [B, heads, Tq, Tk]. */
+export function checkAttentionMask(op: string, mask: Tensor, B: number, Tk: number, what: string): void {
+  if (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== Tk) {
+    throw new Error(`${op}: mask [${mask.shape.join(', ')}] does not fit ${what} (expects [${B}, ${Tk}])`);
+  }
+}
+
+export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
+  if (x.rank < 1 || x.dtype !== 'f32') throw new Error(`softmax: expects an f32 tensor of rank >= 1, got ${x.dtype} [${x.shape.join(', ')}]`);
+  const cols = x.shape[x.rank - 1];
+  const rows = x.size / Math.max(1, cols);
+  if (mask) {
+    if (x.rank !== 4) throw new Error(`softmax: a mask needs x [B, heads, Tq, Tk], got [${x.shape.join(', ')}]`);
+    checkAttentionMask('softmax', mask, x.shape[0], cols, `x [${x.shape.join(', ')}]`);
+  }
+  const y = empty(x.shape);
+  if (x.size === 0) return y;
+  gpu().dispatch(SOFTMAX_FORWARD, {
+    // Without a mask x is bound again in the mask slot; the kernel never reads it.
+    bindings: [x.binding, (mask ?? x).binding, y.binding],
+    params: [rows, cols, mask ? x.shape[1] * x.shape[2] : 1],
+    workgroups: grid(rows, 1),
+    constants: { HAS_MASK: Number(!!mask) },
+  });
+  const ySaved = y.view(y.shape);
+  return record(y, 'softmax', [x], (dOut) => {
+    const dx = empty(x.shape);
+    gpu().dispatch(SOFTMAX_BACKWARD, {
+      bindings: [ySaved.binding, dOut.binding, dx.binding],
+      params: [rows, cols, 1],
+      workgroups: grid(rows, 1),
+    });
+    return [dx];
+  }, [ySaved]);
+}
