@@ -1,0 +1,235 @@
+// TrainingArguments: Hugging Face's TrainingArguments, camelCased, with the
+// same meanings and defaults (transformers/training_args.py), validated up
+// front so that a bad value fails before any work with the field's name.
+
+export type IntervalStrategy = 'no' | 'steps' | 'epoch';
+export type SchedulerType = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
+
+/** What a caller may pass: every field but outputDir is optional. */
+export interface TrainingArgumentsInit {
+  outputDir: string;
+  numTrainEpochs?: number;
+  /** > 0 overrides numTrainEpochs (training runs exactly this many optimizer steps). */
+  maxSteps?: number;
+  perDeviceTrainBatchSize?: number;
+  perDeviceEvalBatchSize?: number;
+  learningRate?: number;
+  weightDecay?: number;
+  adamBeta1?: number;
+  adamBeta2?: number;
+  adamEpsilon?: number;
+  /** Linear warmup steps; when > 0 it overrides warmupRatio. */
+  warmupSteps?: number;
+  /** Fraction of the total steps used for warmup. */
+  warmupRatio?: number;
+  lrSchedulerType?: SchedulerType;
+  /** Global gradient-norm clip; 0 turns clipping off. */
+  maxGradNorm?: number;
+  /** Micro-batches per optimizer step: exactly one batch gradientAccumulationSteps times larger. */
+  gradientAccumulationSteps?: number;
+  evalStrategy?: IntervalStrategy;
+  /** The older name of evalStrategy (transformers < 4.41), still accepted. */
+  evaluationStrategy?: IntervalStrategy;
+  /** Steps between evaluations (evalStrategy 'steps'); defaults to loggingSteps. A value < 1 is a ratio of the total steps. */
+  evalSteps?: number;
+  /** Steps between training-loss logs; a value < 1 is a ratio of the total steps. */
+  loggingSteps?: number;
+  saveStrategy?: IntervalStrategy;
+  /** Steps between checkpoints (saveStrategy 'steps'); a value < 1 is a ratio of the total steps. */
+  saveSteps?: number;
+  /** Keep at most this many checkpoints (the best one is never deleted). */
+  saveTotalLimit?: number | null;
+  loadBestModelAtEnd?: boolean;
+  /** An evaluation key with or without the `eval_` prefix; defaults to 'loss' with loadBestModelAtEnd. */
+  metricForBestModel?: string | null;
+  /** Defaults to false when metricForBestModel ends in 'loss', true otherwise. */
+  greaterIsBetter?: boolean | null;
+  seed?: number;
+  /** Seed for the data order; defaults to seed. */
+  dataSeed?: number | null;
+  /** No progress bar even on a terminal (plain log lines instead). */
+  disableTqdm?: boolean;
+}
+
+const DEFAULTS = {
+  numTrainEpochs: 3,
+  maxSteps: -1,
+  perDeviceTrainBatchSize: 8,
+  perDeviceEvalBatchSize: 8,
+  learningRate: 5e-5,
+  weightDecay: 0,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEpsilon: 1e-8,
+  warmupSteps: 0,
+  warmupRatio: 0,
+  lrSchedulerType: 'linear' as SchedulerType,
+  maxGradNorm: 1.0,
+  gradientAccumulationSteps: 1,
+  evalStrategy: 'no' as IntervalStrategy,
+  loggingSteps: 500,
+  saveStrategy: 'steps' as IntervalStrategy,
+  saveSteps: 500,
+  saveTotalLimit: null as number | null,
+  loadBestModelAtEnd: false,
+  seed: 42,
+  disableTqdm: false,
+};
+
+const KNOWN_FIELDS = new Set<string>([
+  'outputDir', 'evaluationStrategy', 'evalSteps', 'metricForBestModel', 'greaterIsBetter', 'dataSeed',
+  ...Object.keys(DEFAULTS),
+]);
+const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
+const SCHEDULERS: readonly SchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup'];
+
+function camelCase(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function fail(field: string, value: unknown, expected: string): never {
+  throw new Error(`TrainingArguments.${field}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+}
+
+function integer(field: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) fail(field, value, `an integer >= ${min}`);
+  return value;
+}
+
+function finite(field: string, value: number, min: number, max = Infinity, maxExclusive = false): number {
+  const above = maxExclusive ? value < max : value <= max;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || !above) {
+    fail(field, value, `a number in [${min}, ${max}${maxExclusive ? ')' : ']'}`);
+  }
+  return value;
+}
+
+/** Steps between events: an integer >= 1, or a ratio in (0, 1) of the total steps (as transformers allows). */
+function interval(field: string, value: number): number {
+  if (typeof value === 'number' && value > 0 && value < 1) return value;
+  return integer(field, value, 1);
+}
+
+function oneOf<T extends string>(field: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) fail(field, value, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  return value;
+}
+
+export class TrainingArguments {
+  readonly outputDir: string;
+  readonly numTrainEpochs: number;
+  readonly maxSteps: number;
+  readonly perDeviceTrainBatchSize: number;
+  readonly perDeviceEvalBatchSize: number;
+  readonly learningRate: number;
+  readonly weightDecay: number;
+  readonly adamBeta1: number;
+  readonly adamBeta2: number;
+  readonly adamEpsilon: number;
+  readonly warmupSteps: number;
+  readonly warmupRatio: number;
+  readonly lrSchedulerType: SchedulerType;
+  readonly maxGradNorm: number;
+  readonly gradientAccumulationSteps: number;
+  readonly evalStrategy: IntervalStrategy;
+  readonly evalSteps: number;
+  readonly loggingSteps: number;
+  readonly saveStrategy: IntervalStrategy;
+  readonly saveSteps: number;
+  readonly saveTotalLimit: number | null;
+  readonly loadBestModelAtEnd: boolean;
+  readonly metricForBestModel: string | null;
+  readonly greaterIsBetter: boolean | null;
+  readonly seed: number;
+  readonly dataSeed: number;
+  readonly disableTqdm: boolean;
+
+  constructor(init: TrainingArgumentsInit) {
+    if (!init || typeof init !== 'object') throw new Error('TrainingArguments: expected an object with at least outputDir');
+    for (const key of Object.keys(init)) {
+      if (KNOWN_FIELDS.has(key)) continue;
+      const hint = KNOWN_FIELDS.has(camelCase(key)) ? ` (did you mean '${camelCase(key)}'?)` : '';
+      throw new Error(`TrainingArguments: unknown field '${key}'${hint}`);
+    }
+    const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(init).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & TrainingArgumentsInit;
+
+    if (typeof o.outputDir !== 'string' || o.outputDir === '') fail('outputDir', o.outputDir, 'a non-empty path');
+    this.outputDir = o.outputDir;
+    this.numTrainEpochs = finite('numTrainEpochs', o.numTrainEpochs, 0);
+    if (o.maxSteps !== -1) integer('maxSteps', o.maxSteps, 1);
+    this.maxSteps = o.maxSteps;
+    if (this.maxSteps <= 0 && this.numTrainEpochs === 0) fail('numTrainEpochs', 0, 'a number > 0 when maxSteps is not set');
+    this.perDeviceTrainBatchSize = integer('perDeviceTrainBatchSize', o.perDeviceTrainBatchSize, 1);
+    this.perDeviceEvalBatchSize = integer('perDeviceEvalBatchSize', o.perDeviceEvalBatchSize, 1);
+    this.learningRate = finite('learningRate', o.learningRate, 0);
+    this.weightDecay = finite('weightDecay', o.weightDecay, 0);
+    this.adamBeta1 = finite('adamBeta1', o.adamBeta1, 0, 1, true);
+    this.adamBeta2 = finite('adamBeta2', o.adamBeta2, 0, 1, true);
+    if (!(o.adamEpsilon > 0)) fail('adamEpsilon', o.adamEpsilon, 'a number > 0');
+    this.adamEpsilon = finite('adamEpsilon', o.adamEpsilon, 0);
+    this.warmupSteps = integer('warmupSteps', o.warmupSteps, 0);
+    this.warmupRatio = finite('warmupRatio', o.warmupRatio, 0, 1);
+    this.lrSchedulerType = oneOf('lrSchedulerType', o.lrSchedulerType, SCHEDULERS);
+    this.maxGradNorm = finite('maxGradNorm', o.maxGradNorm, 0);
+    this.gradientAccumulationSteps = integer('gradientAccumulationSteps', o.gradientAccumulationSteps, 1);
+
+    if (init.evalStrategy !== undefined && init.evaluationStrategy !== undefined && init.evalStrategy !== init.evaluationStrategy) {
+      throw new Error(`TrainingArguments: evalStrategy '${init.evalStrategy}' and its older name evaluationStrategy '${init.evaluationStrategy}' disagree; pass one`);
+    }
+    const evalStrategy = init.evalStrategy ?? init.evaluationStrategy ?? DEFAULTS.evalStrategy;
+    this.evalStrategy = oneOf(init.evalStrategy !== undefined ? 'evalStrategy' : 'evaluationStrategy', evalStrategy, STRATEGIES);
+    this.loggingSteps = interval('loggingSteps', o.loggingSteps);
+    // transformers: eval_steps defaults to logging_steps.
+    this.evalSteps = o.evalSteps === undefined ? this.loggingSteps : interval('evalSteps', o.evalSteps);
+    this.saveStrategy = oneOf('saveStrategy', o.saveStrategy, STRATEGIES);
+    this.saveSteps = interval('saveSteps', o.saveSteps);
+    this.saveTotalLimit = o.saveTotalLimit === null ? null : integer('saveTotalLimit', o.saveTotalLimit, 1);
+
+    this.loadBestModelAtEnd = Boolean(o.loadBestModelAtEnd);
+    if (this.loadBestModelAtEnd) {
+      if (this.evalStrategy === 'no') fail('evalStrategy', 'no', "'steps' or 'epoch' with loadBestModelAtEnd (there is nothing to pick the best model by)");
+      if (this.saveStrategy !== this.evalStrategy) {
+        fail('saveStrategy', this.saveStrategy, `the same as evalStrategy ('${this.evalStrategy}') with loadBestModelAtEnd`);
+      }
+      if (this.saveStrategy === 'steps' && this.saveSteps >= 1 && this.evalSteps >= 1 && this.saveSteps % this.evalSteps !== 0) {
+        fail('saveSteps', this.saveSteps, `a multiple of evalSteps (${this.evalSteps}) with loadBestModelAtEnd`);
+      }
+    }
+    const metric = o.metricForBestModel ?? (this.loadBestModelAtEnd ? 'loss' : null);
+    if (metric !== null && (typeof metric !== 'string' || metric === '')) fail('metricForBestModel', metric, 'a metric name such as "accuracy"');
+    this.metricForBestModel = metric;
+    if (o.greaterIsBetter !== undefined && o.greaterIsBetter !== null && typeof o.greaterIsBetter !== 'boolean') {
+      fail('greaterIsBetter', o.greaterIsBetter, 'true or false');
+    }
+    this.greaterIsBetter = o.greaterIsBetter ?? (metric === null ? null : !metric.endsWith('loss'));
+    this.seed = integer('seed', o.seed, 0);
+    this.dataSeed = o.dataSeed === undefined || o.dataSeed === null ? this.seed : integer('dataSeed', o.dataSeed, 0);
+    this.disableTqdm = Boolean(o.disableTqdm);
+  }
+
+  /** Per-device batch times accumulation: the batch one optimizer step sees. */
+  get totalTrainBatchSize(): number {
+    return this.perDeviceTrainBatchSize * this.gradientAccumulationSteps;
+  }
+
+  /** Warmup steps for a run of `totalSteps` (warmupSteps wins over warmupRatio, as in transformers). */
+  warmupStepsFor(totalSteps: number): number {
+    return this.warmupSteps > 0 ? this.warmupSteps : Math.ceil(totalSteps * this.warmupRatio);
+  }
+
+  /** An interval (loggingSteps, evalSteps, saveSteps) in steps for a run of `totalSteps`: ratios resolved. */
+  static resolveInterval(value: number, totalSteps: number): number {
+    return value < 1 ? Math.max(1, Math.ceil(totalSteps * value)) : value;
+  }
+
+  /** The arguments under transformers' snake_case names (training_args.json, the model card). */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(this)) out[snakeCase(key)] = value;
+    return out;
+  }
+}
