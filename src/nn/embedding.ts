@@ -1,0 +1,21 @@
+// Embedding(V, H): a lookup table [V, H], rows picked by i32 ids.
+// Initialised normal(0, std) as Hugging Face does (its zeroing of the padding row at
+// init is not reproduced: fine-tuning starts from a checkpoint's rows).
+
+import { Tensor, randn } from '../tensor.js';
+import { embedding } from '../ops/embedding.js';
+import { Module, nextInitSeed } from './module.js';
+
+export class Embedding extends Module {
+  weight: Tensor;
+
+  constructor(readonly numEmbeddings: number, readonly dim: number, { std = 0.02 }: { std?: number } = {}) {
+    super();
+    this.weight = this.parameter(randn([numEmbeddings, dim], { std, seed: nextInitSeed() }));
+  }
+
+  /** ids i32 [B, T] -> [B, T, H]. */
+  forward(ids: Tensor): Tensor {
+    return embedding(ids, this.weight);
+  }
+}

@@ -1,0 +1,21 @@
+// LayerNorm(H, eps) over the last dim: weight (γ) 1, bias (β) 0 at init.
+
+import { Tensor, ones, zeros } from '../tensor.js';
+import { layerNorm } from '../ops/layernorm.js';
+import { Module } from './module.js';
+
+export class LayerNorm extends Module {
+  weight: Tensor;
+  bias: Tensor;
+
+  constructor(readonly size: number, readonly eps = 1e-12) {
+    super();
+    this.weight = this.parameter(ones([size]));
+    this.bias = this.parameter(zeros([size]));
+  }
+
+  /** x [..., H] -> [..., H]. */
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}

@@ -1,0 +1,23 @@
+// Linear(in, out): y = x·Wᵀ + b, weight [out, in] and bias [out] as in
+// Hugging Face checkpoints. Initialised as Hugging Face's _init_weights:
+// weight ~ normal(0, std), bias 0.
+
+import { Tensor, randn, zeros } from '../tensor.js';
+import { linear } from '../ops/matmul.js';
+import { Module, nextInitSeed } from './module.js';
+
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, { std = 0.02 }: { std?: number } = {}) {
+    super();
+    this.weight = this.parameter(randn([outFeatures, inFeatures], { std, seed: nextInitSeed() }));
+    this.bias = this.parameter(zeros([outFeatures]));
+  }
+
+  /** x [..., in] -> [..., out]. */
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}

@@ -1,0 +1,94 @@
+// Module: the base of every layer. Parameters and submodules are plain
+// properties whose names mirror Hugging Face's modeling_bert.py
+// (`attention.self.query`, `LayerNorm`), so a parameter's Hugging Face name is
+// its property path: namedParameters() walks the tree, and arrays of modules
+// give `layer.0`, `layer.1`, …  Loading a checkpoint is a walk of that map.
+
+import { Tensor, keep, splitmix32 } from '../tensor.js';
+
+// Seeds for parameter initialisation: one seeded stream for the process, as
+// PyTorch's global generator is for Hugging Face's _init_weights.
+let initSeeds = splitmix32(0);
+
+/** Restarts the stream of initialisation seeds: the same seed gives the same initial weights. */
+export function setInitSeed(seed: number): void {
+  initSeeds = splitmix32(seed);
+}
+
+/** The next seed for a randn() initialisation. */
+export function nextInitSeed(): number {
+  return initSeeds();
+}
+
+/** Tensors registered with Module.parameter(): trainable state, as opposed to buffers or inputs. */
+const PARAMETERS = new WeakSet<Tensor>();
+
+export abstract class Module {
+  /** Dropout is active while true; train()/eval() set it on the whole tree. */
+  training = true;
+
+  /** Marks `t` as a parameter (requiresGrad, survives tidy()) and returns it. */
+  protected parameter(t: Tensor): Tensor {
+    t.requiresGrad = true;
+    PARAMETERS.add(keep(t));
+    return t;
+  }
+
+  /** Direct children: [property name, module], in declaration order (arrays as `name.i`). */
+  children(): [string, Module][] {
+    const out: [string, Module][] = [];
+    for (const [key, value] of Object.entries(this)) {
+      if (value instanceof Module) out.push([key, value]);
+      else if (Array.isArray(value)) value.forEach((m, i) => m instanceof Module && out.push([`${key}.${i}`, m]));
+    }
+    return out;
+  }
+
+  /**
+   * Every parameter by its dotted path (Hugging Face's name, relative to this
+   * module). A tensor reachable twice (tied weights) appears once, under the
+   * first path, as in PyTorch.
+   */
+  namedParameters(prefix = '', seen = new Set<Tensor>()): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [key, value] of Object.entries(this)) {
+      if (value instanceof Tensor && PARAMETERS.has(value) && !seen.has(value)) {
+        seen.add(value);
+        out.set(prefix + key, value);
+      }
+    }
+    for (const [key, child] of this.children()) {
+      for (const [name, t] of child.namedParameters(`${prefix}${key}.`, seen)) out.set(name, t);
+    }
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return [...this.namedParameters().values()];
+  }
+
+  /** Sets the training flag on this module and every descendant. */
+  train(mode = true): this {
+    this.training = mode;
+    for (const [, child] of this.children()) child.train(mode);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Disposes every parameter's gradient (the next backward() allocates fresh ones). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Frees every parameter's GPU buffer (and gradient). The module is unusable afterwards. */
+  dispose(): void {
+    this.zeroGrad();
+    for (const p of this.parameters()) p.dispose();
+  }
+}
