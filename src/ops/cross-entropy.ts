@@ -1,0 +1,67 @@
+// crossEntropy(logits [N, C], labels [N]): mean over non-ignored rows of
+// logsumexp(logits_n) - logits_n[label_n], log-softmax fused; backward
+// dlogits = (softmax - onehot) / count on counted rows, 0 on ignored ones.
+// Forward saves only the per-row (max, sum of exp) [N, 2] and 1 / count.
+//
+// Labels as an Int32Array are checked here (a label outside [0, C) that is not
+// ignoreIndex throws, naming the value and its row). A label Tensor cannot be
+// checked without a readback: a bad label there makes the loss NaN.
+// When every label is ignored the loss is 0 and the gradient 0 (Hugging Face
+// gives NaN; a NaN would poison the optimizer).
+
+import { gpu } from '../gpu/device.js';
+import { grid } from '../gpu/runtime.js';
+import type { Kernel } from '../gpu/pipelines.js';
+import { record } from '../autograd.js';
+import { Tensor, empty, tensor } from '../tensor.js';
+
+const CE_ROWS: Kernel = { shader: 'cross_entropy', entryPoint: 'ce_rows', storage: ['read', 'read', 'write', 'write'] };
+const CE_REDUCE: Kernel = { shader: 'cross_entropy', entryPoint: 'ce_reduce', storage: ['read', 'write', 'write'] };
+const CE_BACKWARD: Kernel = { shader: 'cross_entropy', entryPoint: 'ce_backward', storage: ['read', 'read', 'read', 'read', 'read', 'write'] };
+const NAN_BITS = 0x7fc00000;
+
+export interface CrossEntropyOptions {
+  /** Rows with this label are left out of the mean (default -100, as in PyTorch). */
+  ignoreIndex?: number;
+}
+
+function checkLabels(labels: Int32Array, C: number, ignoreIndex: number): void {
+  labels.forEach((label, row) => {
+    if (label !== ignoreIndex && (label < 0 || label >= C)) {
+      throw new Error(`crossEntropy: label ${label} in row ${row} is outside [0, ${C}) and is not the ignore index ${ignoreIndex}`);
+    }
+  });
+}
+
+export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, { ignoreIndex = -100 }: CrossEntropyOptions = {}): Tensor {
+  if (logits.rank !== 2 || logits.dtype !== 'f32') throw new Error(`crossEntropy: logits must be f32 [N, C], got ${logits.dtype} [${logits.shape.join(', ')}]`);
+  const [N, C] = logits.shape;
+  const labelCount = labels instanceof Tensor ? labels.size : labels.length;
+  if (labelCount !== N || (labels instanceof Tensor && (labels.dtype !== 'i32' || labels.rank !== 1))) {
+    const described = labels instanceof Tensor ? `${labels.dtype} [${labels.shape.join(', ')}]` : `${labels.length} labels`;
+    throw new Error(`crossEntropy: labels must be i32 [${N}] for logits [${N}, ${C}], got ${described}`);
+  }
+  if (!Number.isInteger(ignoreIndex)) throw new Error(`crossEntropy: ignoreIndex ${ignoreIndex} is not an integer`);
+  if (!(labels instanceof Tensor)) checkLabels(labels, C, ignoreIndex);
+  // The kernels' copy of the labels: an upload of the array, or a view sharing the caller's tensor.
+  const labelTensor = labels instanceof Tensor ? labels.view([N]) : tensor(labels, [N]);
+  const params = [N, C, { i32: ignoreIndex }, NAN_BITS];
+
+  const stats = empty([N, 2]);
+  const rowLoss = empty([N, 2]);
+  gpu().dispatch(CE_ROWS, { bindings: [logits.binding, labelTensor.binding, stats.binding, rowLoss.binding], params, workgroups: grid(N, 1) });
+  const loss = empty([]);
+  const invCount = empty([1]);
+  gpu().dispatch(CE_REDUCE, { bindings: [rowLoss.binding, loss.binding, invCount.binding], params, workgroups: [1] });
+  rowLoss.dispose();
+
+  return record(loss, 'crossEntropy', [logits], (dLoss) => {
+    const dx = empty(logits.shape);
+    gpu().dispatch(CE_BACKWARD, {
+      bindings: [logits.binding, labelTensor.binding, stats.binding, dLoss.binding, invCount.binding, dx.binding],
+      params,
+      workgroups: grid(N, 1),
+    });
+    return [dx];
+  }, [stats, invCount, labelTensor]);
+}
