@@ -1,0 +1,276 @@
+// Hugging Face checkpoint folders (Node): config.json plus model.safetensors, or a sharded
+// model.safetensors.index.json whose weight_map names the shard of each tensor. Loading
+// normalises legacy names, skips integer buffers, and matches the checkpoint against a model's
+// parameters the way transformers' from_pretrained does (base-model prefix added or stripped,
+// tied weights skipped, missing / unexpected / mismatched reported). Saving writes each file to a
+// temporary name and renames it, and omits tied duplicates as transformers does.
+
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { join, normalize, isAbsolute, sep } from 'node:path';
+import { readSafetensors, writeSafetensors, INTEGER_DTYPES, type TensorData } from './safetensors.js';
+import { parseBertConfig, serializeBertConfig, type BertConfig } from './config.js';
+import { writeFileAtomic } from './files.js';
+
+export const CONFIG_NAME = 'config.json';
+export const WEIGHTS_NAME = 'model.safetensors';
+export const WEIGHTS_INDEX_NAME = 'model.safetensors.index.json';
+
+/**
+ * BERT's tied parameters (BertForMaskedLM._tied_weights_keys): the MLM decoder shares its weight
+ * with bert.embeddings.word_embeddings.weight and its bias with cls.predictions.bias. They are not
+ * loaded (the model ties them) and not saved (safetensors holds no aliases; transformers drops them).
+ */
+export const TIED_WEIGHTS: readonly string[] = ['cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'];
+
+/** A float32 weight in C order, as loaded. */
+export interface WeightTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface Checkpoint {
+  config: BertConfig;
+  /** By normalised name (LayerNorm.gamma/beta renamed weight/bias). */
+  tensors: Map<string, WeightTensor>;
+  /** Integer tensors that were not loaded (BERT's I64 `embeddings.position_ids` buffer). */
+  skipped: string[];
+  /** The weight files read, relative to the folder. */
+  files: string[];
+}
+
+/** Reads a checkpoint folder: config.json and model.safetensors (or its sharded index). */
+export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  const configPath = join(dir, CONFIG_NAME);
+  const config = parseBertConfig(await readText(configPath), configPath);
+  const tensors = new Map<string, WeightTensor>();
+  const sourceOf = new Map<string, string>(); // normalised name -> original name, for collision errors
+  const skipped: string[] = [];
+
+  const addFile = (bytes: Uint8Array, path: string, expect?: (name: string) => void) => {
+    for (const [name, tensor] of readSafetensors(bytes, path).tensors) {
+      expect?.(name);
+      if (INTEGER_DTYPES.has(tensor.dtype)) {
+        skipped.push(name);
+        continue;
+      }
+      if (!tensor.data) throw new Error(`${path}: tensor '${name}' has dtype ${tensor.dtype}, which cannot be loaded (F32, F16, BF16 or F64 only)`);
+      const normalised = normalizeName(name);
+      const previous = sourceOf.get(normalised);
+      if (previous !== undefined) throw new Error(`${path}: tensors '${previous}' and '${name}' are both '${normalised}'`);
+      sourceOf.set(normalised, name);
+      tensors.set(normalised, { shape: tensor.shape, data: tensor.data });
+    }
+  };
+
+  const single = join(dir, WEIGHTS_NAME);
+  const indexPath = join(dir, WEIGHTS_INDEX_NAME);
+  let files: string[];
+  // transformers prefers the single file when both are present; so do we.
+  if (await exists(single)) {
+    addFile(await readBytes(single), single);
+    files = [WEIGHTS_NAME];
+  } else if (await exists(indexPath)) {
+    const weightMap = parseIndex(await readText(indexPath), indexPath);
+    files = [...new Set(weightMap.values())].sort();
+    const seen = new Set<string>();
+    for (const shard of files) {
+      const shardPath = join(dir, shard);
+      addFile(await readBytes(shardPath), shardPath, (name) => {
+        const listed = weightMap.get(name);
+        if (listed !== shard) {
+          throw new Error(`${shardPath}: holds tensor '${name}', which ${indexPath} ${listed ? `maps to ${listed}` : 'does not list'}`);
+        }
+        seen.add(name);
+      });
+    }
+    for (const [name, shard] of weightMap) {
+      if (!seen.has(name)) throw new Error(`${indexPath}: maps tensor '${name}' to ${shard}, which does not hold it`);
+    }
+  } else {
+    const present = await readdir(dir).catch(() => [] as string[]);
+    const other = present.find((f) => f === 'pytorch_model.bin' || f === 'tf_model.h5' || f === 'flax_model.msgpack');
+    throw new Error(
+      `${dir}: no ${WEIGHTS_NAME} or ${WEIGHTS_INDEX_NAME}` +
+        (other ? ` (found ${other}: only safetensors is read; convert it, e.g. with transformers' save_pretrained(safe_serialization=True))` : ''),
+    );
+  }
+  return { config, tensors, skipped, files };
+}
+
+/** Legacy TensorFlow-era names: LayerNorm.gamma / LayerNorm.beta are LayerNorm.weight / LayerNorm.bias. */
+export function normalizeName(name: string): string {
+  if (name.endsWith('LayerNorm.gamma')) return `${name.slice(0, -'gamma'.length)}weight`;
+  if (name.endsWith('LayerNorm.beta')) return `${name.slice(0, -'beta'.length)}bias`;
+  return name;
+}
+
+/** `bert.encoder.x` -> `encoder.x`; a name without the prefix is returned as it is. */
+export function stripPrefix(name: string, prefix = 'bert'): string {
+  return name.startsWith(`${prefix}.`) ? name.slice(prefix.length + 1) : name;
+}
+
+export interface WeightMatch {
+  /** Model parameter name -> checkpoint tensor (shapes equal). */
+  assign: Map<string, WeightTensor>;
+  /** Model parameters the checkpoint lacks: they keep their fresh initialisation. */
+  missing: string[];
+  /** Checkpoint tensors (checkpoint names) the model has no parameter for. */
+  unexpected: string[];
+  /** Present in both with different shapes (model name). */
+  mismatched: { name: string; expected: number[]; got: number[] }[];
+}
+
+export interface MatchOptions {
+  /** The base model's attribute name (transformers' base_model_prefix). */
+  prefix?: string;
+  /** Names the model ties to another parameter: never assigned, missing or unexpected. */
+  tied?: readonly string[];
+  /** Checkpoint tensors to drop without reporting (e.g. /^bert\.pooler\./ for a model without a pooler). */
+  ignoreUnexpected?: readonly RegExp[];
+}
+
+/**
+ * Matches a model's parameters (name -> shape) with a checkpoint's tensors. As in transformers,
+ * a head model (parameters `bert.*`) loads a bare BertModel checkpoint (`embeddings.*`) by adding
+ * the prefix, and a bare BertModel loads a head checkpoint by stripping it.
+ */
+export function matchWeights(
+  expected: ReadonlyMap<string, readonly number[]> | Iterable<readonly [string, readonly number[]]>,
+  tensors: ReadonlyMap<string, WeightTensor>,
+  { prefix = 'bert', tied = TIED_WEIGHTS, ignoreUnexpected = [] }: MatchOptions = {},
+): WeightMatch {
+  const params = [...expected];
+  const withPrefix = (n: string) => n.startsWith(`${prefix}.`);
+  const modelHasPrefix = params.some(([n]) => withPrefix(n));
+  const checkpointHasPrefix = [...tensors.keys()].some(withPrefix);
+  const checkpointName = (modelName: string): string => {
+    if (modelHasPrefix && !checkpointHasPrefix) return stripPrefix(modelName, prefix);
+    if (!modelHasPrefix && checkpointHasPrefix) return `${prefix}.${modelName}`;
+    return modelName;
+  };
+  const isTied = (modelName: string) => tied.includes(modelName) || tied.includes(stripPrefix(modelName, prefix));
+
+  const result: WeightMatch = { assign: new Map(), missing: [], unexpected: [], mismatched: [] };
+  const used = new Set<string>();
+  for (const [name, shape] of params) {
+    if (isTied(name)) continue;
+    const key = checkpointName(name);
+    const tensor = tensors.get(key);
+    if (!tensor) {
+      result.missing.push(name);
+      continue;
+    }
+    used.add(key);
+    if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
+      result.mismatched.push({ name, expected: [...shape], got: [...tensor.shape] });
+    } else {
+      result.assign.set(name, tensor);
+    }
+  }
+  for (const key of tensors.keys()) {
+    if (used.has(key) || tied.includes(key) || tied.includes(stripPrefix(key, prefix))) continue;
+    if (ignoreUnexpected.some((re) => re.test(key))) continue;
+    result.unexpected.push(key);
+  }
+  result.missing.sort();
+  result.unexpected.sort();
+  return result;
+}
+
+/** transformers' from_pretrained messages for a match, one line each. */
+export function describeMatch(match: WeightMatch, modelName: string, checkpoint: string): string[] {
+  const lines: string[] = [];
+  if (match.unexpected.length > 0) {
+    lines.push(`Some weights of the model checkpoint at ${checkpoint} were not used when initializing ${modelName}: ${pyList(match.unexpected)}`);
+  }
+  if (match.missing.length > 0) {
+    lines.push(`Some weights of ${modelName} were not initialized from the model checkpoint at ${checkpoint} and are newly initialized: ${pyList(match.missing)}`);
+  }
+  if (match.mismatched.length > 0) {
+    const list = match.mismatched.map((m) => `${m.name}: found shape ${shapeText(m.got)} in the checkpoint and ${shapeText(m.expected)} in the model instantiated`);
+    lines.push(`Some weights of ${modelName} were not initialized from the model checkpoint at ${checkpoint} and are newly initialized because the shapes did not match: ${list.join('; ')}`);
+  }
+  if (match.missing.length === 0 && match.mismatched.length === 0) {
+    lines.push(`All the weights of ${modelName} were initialized from the model checkpoint at ${checkpoint}.`);
+  }
+  return lines;
+}
+
+/** Refuses shape mismatches unless the caller asked to re-initialise them (ignoreMismatchedSizes). */
+export function assertNoMismatch(match: WeightMatch, modelName: string, checkpoint: string): void {
+  if (match.mismatched.length === 0) return;
+  const list = match.mismatched.map((m) => `size mismatch for ${m.name}: the checkpoint has shape ${shapeText(m.got)}, the model expects ${shapeText(m.expected)}`);
+  throw new Error(
+    `Error loading ${checkpoint} into ${modelName}: ${list.join('; ')}. ` +
+      'Pass ignoreMismatchedSizes: true to initialise these weights anew (e.g. a classifier with a different number of labels).',
+  );
+}
+
+export interface SaveOptions {
+  /** Names left out of model.safetensors because the model ties them (default TIED_WEIGHTS). */
+  tied?: readonly string[];
+}
+
+/**
+ * Writes config.json and model.safetensors (F32, metadata {"format": "pt"}, which transformers
+ * requires) into `dir`, each to a temporary name then renamed. Weights first: a crash in between
+ * leaves new weights under the old config, never a torn file.
+ */
+export async function saveCheckpoint(
+  dir: string,
+  config: BertConfig,
+  tensors: ReadonlyMap<string, TensorData>,
+  { tied = TIED_WEIGHTS }: SaveOptions = {},
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const kept = [...tensors].filter(([name]) => !tied.includes(name) && !tied.includes(stripPrefix(name)));
+  await writeFileAtomic(join(dir, WEIGHTS_NAME), writeSafetensors(kept, { format: 'pt' }));
+  await writeFileAtomic(join(dir, CONFIG_NAME), serializeBertConfig({ ...config, torch_dtype: 'float32' }));
+}
+
+/** weight_map of a sharded index, with shard names checked to stay inside the folder. */
+function parseIndex(text: string, path: string): Map<string, string> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new Error(`${path}: no weight_map object {tensor name: shard file}`);
+  }
+  const out = new Map<string, string>();
+  for (const [name, shard] of Object.entries(weightMap)) {
+    if (typeof shard !== 'string' || shard === '' || isAbsolute(shard) || normalize(shard).split(sep).includes('..')) {
+      throw new Error(`${path}: weight_map['${name}'] is ${JSON.stringify(shard)}, not a shard file in the folder`);
+    }
+    out.set(name, shard);
+  }
+  if (out.size === 0) throw new Error(`${path}: weight_map is empty`);
+  return out;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function readText(path: string): Promise<string> {
+  return new TextDecoder().decode(await readBytes(path));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+function pyList(names: string[]): string {
+  return `[${names.map((n) => `'${n}'`).join(', ')}]`;
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
