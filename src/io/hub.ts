@@ -1,0 +1,461 @@
+// Hugging Face Hub downloads into the cache layout of Python's huggingface_hub,
+// so a model fetched here is found by `transformers` and the other way round.
+//
+// Why not the official `@huggingface/hub` package: its `downloadFileToCacheDir`
+// (v2.17) names the snapshot folder after the file's last commit instead of
+// the repository's head commit, writes no refs/<revision>, has no offline mode
+// (HF_HUB_OFFLINE), no resume of an interrupted download and no progress, and
+// it asks the paths-info API first. Each of those breaks sharing the cache with
+// Python, so this is a small client on fetch that follows huggingface_hub's
+// file_download.py instead.
+//
+// Layout (huggingface_hub's, on Linux):
+//   $HF_HUB_CACHE | $HF_HOME/hub | $XDG_CACHE_HOME/huggingface/hub | ~/.cache/huggingface/hub
+//     models--org--name/            (datasets--org--name/ for data sets)
+//       blobs/<etag>                the file's bytes; <etag>.incomplete while downloading
+//       refs/<revision>             the commit hash that <revision> pointed to
+//       snapshots/<commit>/<file>   relative symlink to ../../blobs/<etag>
+//       .no_exist/<commit>/<file>   empty marker: the Hub said 404 for this optional file
+//
+// Protocol: a HEAD of {endpoint}/{repo}/resolve/{revision}/{file} (with
+// /datasets/ before the repo for data sets), not following absolute redirects
+// (large files redirect to a CDN), gives X-Repo-Commit, the etag
+// (X-Linked-Etag, else ETag) and the size (X-Linked-Size, else Content-Length);
+// then a GET of the redirect target (or the same URL) brings the bytes.
+
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+
+export type RepoType = 'model' | 'dataset';
+
+/** One progress event of one file download; `total` is null when the server gave no size. */
+export interface DownloadProgress {
+  repo: string;
+  file: string;
+  received: number;
+  total: number | null;
+  done: boolean;
+}
+
+export interface HubOptions {
+  /** Branch, tag or commit hash. Default 'main'. */
+  revision?: string;
+  repoType?: RepoType;
+  /** Defaults from the environment, read at each call: HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE/HF_HOME, HF_HUB_OFFLINE. */
+  endpoint?: string;
+  token?: string;
+  cacheDir?: string;
+  offline?: boolean;
+  /** 'auto' (default): a live line on a TTY, occasional log lines otherwise; 'off'; or a callback. */
+  progress?: 'auto' | 'off' | ((p: DownloadProgress) => void);
+  /** How many times a download cut off mid-file resumes within the same call. Default 3. */
+  retries?: number;
+}
+
+const COMMIT_HASH = /^[0-9a-f]{40}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function isTrue(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'ON', 'YES', 'TRUE'].includes(value.toUpperCase());
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+}
+
+/** The hub cache folder, resolved as huggingface_hub's constants.py does. */
+export function hubCacheDir(): string {
+  const env = process.env;
+  const explicit = env.HF_HUB_CACHE ?? env.HUGGINGFACE_HUB_CACHE;
+  if (explicit) return resolve(expandHome(explicit));
+  const home = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface');
+  return resolve(expandHome(home), 'hub');
+}
+
+interface Settings {
+  revision: string;
+  repoType: RepoType;
+  endpoint: string;
+  token: string | undefined;
+  cacheDir: string;
+  offline: boolean;
+  progress: (p: DownloadProgress) => void;
+  retries: number;
+}
+
+function settings(options: HubOptions): Settings {
+  const progress = options.progress ?? 'auto';
+  return {
+    revision: options.revision ?? 'main',
+    repoType: options.repoType ?? 'model',
+    endpoint: (options.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, ''),
+    token: options.token ?? (process.env.HF_TOKEN || undefined),
+    cacheDir: options.cacheDir ?? hubCacheDir(),
+    offline: options.offline ?? isTrue(process.env.HF_HUB_OFFLINE),
+    progress: progress === 'auto' ? consoleProgress() : progress === 'off' ? () => {} : progress,
+    retries: options.retries ?? 3,
+  };
+}
+
+/** models--org--name or datasets--org--name. */
+export function repoFolderName(repo: string, repoType: RepoType): string {
+  return [`${repoType}s`, ...repo.split('/')].join('--');
+}
+
+function checkRepoId(repo: string): void {
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo) || repo.split('/').some((part) => part === '.' || part === '..')) {
+    throw new Error(`'${repo}' is neither an existing local path nor a Hub repository id like 'org/name'`);
+  }
+}
+
+/** A repository file name must stay inside the snapshot folder. */
+function checkFileName(repo: string, file: string): void {
+  if (!file || isAbsolute(file) || file.startsWith('\\') || file.split(/[\\/]/).some((part) => part === '..' || part === '')) {
+    throw new Error(`${repo}: invalid file name '${file}' (must be a relative path inside the repository)`);
+  }
+}
+
+/**
+ * True when `idOrDir` names something on disk (or is written as a path: `./x`,
+ * `/x`, `~/x`), so it is used as is rather than looked up on the Hub; an
+ * existing folder wins over a Hub id of the same name, as in `transformers`.
+ */
+export function isLocalPath(idOrDir: string): boolean {
+  return /^(\.{1,2}|~)?[\\/]/.test(idOrDir) || idOrDir === '.' || existsSync(expandHome(idOrDir));
+}
+
+function resolveUrl(s: Settings, repo: string, file: string, revision: string): string {
+  const prefix = s.repoType === 'dataset' ? 'datasets/' : '';
+  const path = file.split('/').map(encodeURIComponent).join('/');
+  return `${s.endpoint}/${prefix}${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
+}
+
+function requestHeaders(s: Settings, url: string): Record<string, string> {
+  // Identity encoding: Content-Length must be the size of the bytes we store.
+  const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'shadergrad-hub/0.1' };
+  // The token goes to the Hub only, never to the CDN a large file redirects to.
+  if (s.token && new URL(url).origin === new URL(s.endpoint).origin) headers.authorization = `Bearer ${s.token}`;
+  return headers;
+}
+
+/** The commit a revision points to in the cache (a commit hash is itself), or null when the cache does not know it. */
+async function cachedCommit(storage: string, revision: string): Promise<string | null> {
+  if (COMMIT_HASH.test(revision)) return revision;
+  try {
+    return (await readFile(join(storage, 'refs', revision), 'utf8')).trim();
+  } catch {
+    return null;
+  }
+}
+
+interface Metadata {
+  commit: string;
+  etag: string;
+  size: number | null;
+  /** Where the bytes are: the redirect target for large files. */
+  location: string;
+}
+
+function describeRepo(s: Settings, repo: string): string {
+  return `${s.repoType === 'dataset' ? 'data set' : 'model'} ${repo}`;
+}
+
+/**
+ * HEAD of the resolve URL. A file the Hub reports missing (404 EntryNotFound)
+ * gives `missing` with the commit when the Hub sent one.
+ */
+async function fetchMetadata(s: Settings, repo: string, file: string, revision: string): Promise<Metadata | { missing: true; commit: string | null }> {
+  let url = resolveUrl(s, repo, file, revision);
+  for (let hops = 0; ; hops++) {
+    const response = await fetch(url, { method: 'HEAD', headers: requestHeaders(s, url), redirect: 'manual' });
+    const location = response.headers.get('location');
+    const redirect = response.status >= 300 && response.status < 400 && location !== null;
+    // Relative redirects (a renamed repository) are followed; an absolute one is the CDN.
+    if (redirect && location.startsWith('/') && hops < 5) {
+      url = new URL(location, url).href;
+      continue;
+    }
+    const commit = response.headers.get('x-repo-commit');
+    if (response.status === 404 || response.status === 401 || response.status === 403) {
+      const code = response.headers.get('x-error-code');
+      if (response.status === 404 && (code === null || code === 'EntryNotFound')) {
+        return { missing: true, commit: commit && COMMIT_HASH.test(commit) ? commit : null };
+      }
+      const what = code === 'RevisionNotFound' ? `revision '${revision}' not found` : code === 'GatedRepo'
+        ? 'the repository is gated: accept its terms on the Hub and set HF_TOKEN'
+        : `repository not found or not accessible (HTTP ${response.status}${s.token ? '' : '; set HF_TOKEN for a private or gated one'})`;
+      throw new Error(`${describeRepo(s, repo)}, file ${file}: ${what} (${url})`);
+    }
+    if (response.status >= 400) {
+      throw new Error(`${describeRepo(s, repo)}, file ${file}: HTTP ${response.status} ${response.statusText} from ${url}`);
+    }
+    const rawEtag = response.headers.get('x-linked-etag') ?? response.headers.get('etag');
+    const etag = rawEtag?.replace(/^W\//, '').replace(/^"|"$/g, '');
+    if (!commit || !COMMIT_HASH.test(commit) || !etag || !/^[\w.-]+$/.test(etag)) {
+      throw new Error(`${describeRepo(s, repo)}, file ${file}: ${url} answered without a valid X-Repo-Commit and ETag; is HF_ENDPOINT (${s.endpoint}) a Hugging Face Hub?`);
+    }
+    const sizeHeader = response.headers.get('x-linked-size') ?? response.headers.get('content-length');
+    const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : null;
+    return { commit, etag, size, location: redirect ? new URL(location, url).href : url };
+  }
+}
+
+/** A relative symlink snapshots/<commit>/<file> -> blobs/<etag>; a copy where links are refused. */
+async function linkPointer(blob: string, pointer: string): Promise<void> {
+  await mkdir(dirname(pointer), { recursive: true });
+  await rm(pointer, { force: true });
+  try {
+    await symlink(relative(dirname(pointer), blob), pointer);
+  } catch {
+    await copyFile(blob, pointer);
+  }
+}
+
+/** A download cut off mid-file; its .incomplete file is kept for resuming. */
+class InterruptedDownload extends Error {}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Streams `meta.location` into `blob`.incomplete, resuming from its current
+ * length with a Range request, and renames it to `blob` once its size (and,
+ * for an LFS file whose etag is a sha256, its hash) is right. Throws, leaving
+ * the .incomplete file for the next resume, when the connection drops.
+ */
+async function downloadBlob(s: Settings, repo: string, file: string, meta: Metadata, blob: string): Promise<void> {
+  const incomplete = `${blob}.incomplete`;
+  const offset = existsSync(incomplete) ? statSync(incomplete).size : 0;
+  if (meta.size !== null && offset > meta.size) await rm(incomplete);
+  const start = meta.size !== null && offset > meta.size ? 0 : offset;
+  const headers = requestHeaders(s, meta.location);
+  if (start > 0) headers.range = `bytes=${start}-`;
+  const response = await fetch(meta.location, { headers });
+  let resumeAt = 0;
+  if (response.status === 206 && start > 0) {
+    const range = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
+    if (!range || Number(range[1]) !== start) {
+      await response.body?.cancel();
+      await rm(incomplete, { force: true });
+      throw new Error(`${describeRepo(s, repo)}, file ${file}: server resumed at the wrong offset (${response.headers.get('content-range')}); the partial download was removed, run again`);
+    }
+    resumeAt = start;
+  } else if (response.status === 416 && start > 0 && start === meta.size) {
+    await response.body?.cancel();
+    resumeAt = start; // the previous run had every byte but stopped before the rename
+  } else if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`${describeRepo(s, repo)}, file ${file}: HTTP ${response.status} ${response.statusText} from ${meta.location}`);
+  }
+  // A 200 to a Range request means the server ignored it: start again from byte 0.
+  const handle = await open(incomplete, resumeAt > 0 ? 'a' : 'w');
+  let received = resumeAt;
+  try {
+    if (response.status !== 416 && response.body) {
+      s.progress({ repo, file, received, total: meta.size, done: false });
+      for await (const chunk of response.body) {
+        await handle.write(chunk);
+        received += chunk.byteLength;
+        s.progress({ repo, file, received, total: meta.size, done: false });
+      }
+    }
+  } catch (cause) {
+    throw new InterruptedDownload(`${describeRepo(s, repo)}, file ${file}: download interrupted after ${received} of ${meta.size ?? '?'} bytes (${(cause as Error).message}); ${incomplete} is kept and the next call resumes it`, { cause });
+  } finally {
+    await handle.close();
+  }
+  const size = (await stat(incomplete)).size;
+  if (meta.size !== null && size !== meta.size) {
+    if (size > meta.size) await rm(incomplete);
+    throw new Error(`${describeRepo(s, repo)}, file ${file}: got ${size} bytes, expected ${meta.size} (${incomplete}${size > meta.size ? ' removed' : ' kept for resuming'})`);
+  }
+  if (SHA256.test(meta.etag) && (await sha256File(incomplete)) !== meta.etag) {
+    await rm(incomplete);
+    throw new Error(`${describeRepo(s, repo)}, file ${file}: sha256 of the downloaded bytes differs from the etag ${meta.etag}; the download was removed, run again`);
+  }
+  s.progress({ repo, file, received, total: meta.size, done: true });
+  await rename(incomplete, blob);
+}
+
+function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError; // fetch rejects with a TypeError when the server cannot be reached
+}
+
+interface Resolved {
+  /** The snapshot path, or null for a missing optional file. */
+  path: string | null;
+  /** The commit it belongs to, when known. */
+  commit: string | null;
+}
+
+/**
+ * One file of a repository into the cache. Offline (HF_HUB_OFFLINE=1), or
+ * when the Hub cannot be reached, a cached copy is used; without one a
+ * required file fails naming the repository, the file and the cache folder.
+ */
+async function hubFile(s: Settings, repo: string, file: string, revision: string, optional: boolean): Promise<Resolved> {
+  checkFileName(repo, file);
+  const storage = join(s.cacheDir, repoFolderName(repo, s.repoType));
+  if (COMMIT_HASH.test(revision) && existsSync(join(storage, 'snapshots', revision, file))) {
+    return { path: join(storage, 'snapshots', revision, file), commit: revision }; // a commit never changes
+  }
+  const fromCache = async (why: string): Promise<Resolved> => {
+    const commit = await cachedCommit(storage, revision);
+    const pointer = commit && join(storage, 'snapshots', commit, file);
+    if (pointer && existsSync(pointer)) return { path: pointer, commit };
+    if (optional) return { path: null, commit };
+    throw new Error(`${describeRepo(s, repo)}, file ${file} (revision ${revision}): not in the cache at ${storage}, and ${why}`);
+  };
+  if (s.offline) return fromCache('HF_HUB_OFFLINE is set, so it cannot be downloaded');
+
+  let meta: Awaited<ReturnType<typeof fetchMetadata>>;
+  try {
+    meta = await fetchMetadata(s, repo, file, revision);
+  } catch (error) {
+    if (!isNetworkError(error)) throw error;
+    return fromCache(`${s.endpoint} cannot be reached (${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message})`);
+  }
+  if (meta.commit && revision !== meta.commit) {
+    await mkdir(dirname(join(storage, 'refs', revision)), { recursive: true });
+    await writeFile(join(storage, 'refs', revision), meta.commit);
+  }
+  if ('missing' in meta) {
+    if (!optional) throw new Error(`${describeRepo(s, repo)}: file ${file} not found at revision ${revision} (${resolveUrl(s, repo, file, revision)}, HTTP 404)`);
+    if (meta.commit) {
+      // Remembered as huggingface_hub does, so that offline runs know the file is absent.
+      const marker = join(storage, '.no_exist', meta.commit, file);
+      await mkdir(dirname(marker), { recursive: true });
+      await writeFile(marker, '');
+    }
+    return { path: null, commit: meta.commit };
+  }
+  const pointer = join(storage, 'snapshots', meta.commit, file);
+  if (existsSync(pointer)) return { path: pointer, commit: meta.commit };
+  const blob = join(storage, 'blobs', meta.etag);
+  await mkdir(dirname(blob), { recursive: true });
+  for (let attempt = 0; !existsSync(blob); attempt++) {
+    try {
+      await downloadBlob(s, repo, file, meta, blob);
+    } catch (error) {
+      if (!(error instanceof InterruptedDownload) || attempt >= s.retries) throw error;
+    }
+  }
+  await linkPointer(blob, pointer);
+  return { path: pointer, commit: meta.commit };
+}
+
+/** Downloads (or finds in the cache) `files` and `optional` of a Hub repository; returns the paths and the commit. */
+async function hubFiles(s: Settings, repo: string, files: string[], optional: string[]): Promise<{ paths: Record<string, string>; commit: string | null }> {
+  checkRepoId(repo);
+  const paths: Record<string, string> = {};
+  let revision = s.revision;
+  let commit: string | null = null;
+  for (const file of [...files, ...optional.filter((f) => !files.includes(f))]) {
+    const resolved = await hubFile(s, repo, file, revision, !files.includes(file));
+    if (resolved.path) paths[file] = resolved.path;
+    // Pin the commit the first answer came from, so every file is from the same snapshot.
+    if (resolved.commit) revision = commit = resolved.commit;
+  }
+  return { paths, commit };
+}
+
+/**
+ * Local paths of `files` (and of those of `optional` that exist), keyed by
+ * file name. A local folder is used as is; a Hub id is downloaded into the cache.
+ */
+export async function resolveModelFiles(
+  idOrDir: string,
+  files: string[],
+  options: HubOptions & { optional?: string[] } = {},
+): Promise<Record<string, string>> {
+  const optional = options.optional ?? [];
+  if (!isLocalPath(idOrDir)) return (await hubFiles(settings(options), idOrDir, files, optional)).paths;
+  const dir = resolve(expandHome(idOrDir));
+  const paths: Record<string, string> = {};
+  for (const file of [...files, ...optional]) {
+    const path = join(dir, file);
+    if (existsSync(path)) paths[file] = path;
+    else if (files.includes(file)) throw new Error(`${dir}: missing ${file}`);
+  }
+  return paths;
+}
+
+interface TreeEntry {
+  type: 'file' | 'directory';
+  path: string;
+}
+
+/** Every file path of a repository at `revision`, from the Hub's tree API (following its Link pagination). */
+export async function listRepoFiles(repo: string, options: HubOptions = {}): Promise<string[]> {
+  checkRepoId(repo);
+  const s = settings(options);
+  if (s.offline) throw new Error(`${describeRepo(s, repo)}: cannot list its files, HF_HUB_OFFLINE is set`);
+  let url: string | null = `${s.endpoint}/api/${s.repoType}s/${repo}/tree/${encodeURIComponent(s.revision)}?recursive=true`;
+  const files: string[] = [];
+  while (url) {
+    const response: Response = await fetch(url, { headers: requestHeaders(s, url) });
+    if (!response.ok) throw new Error(`${describeRepo(s, repo)}: listing files failed, HTTP ${response.status} from ${url}`);
+    for (const entry of (await response.json()) as TreeEntry[]) if (entry.type === 'file') files.push(entry.path);
+    url = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') ?? '')?.[1] ?? null;
+  }
+  return files;
+}
+
+/**
+ * Downloads `files` of a repository (all of them, listed by the tree API, when
+ * omitted) and returns its snapshot folder, snapshots/<commit>. Offline, a
+ * cached snapshot of the revision is returned.
+ */
+export async function snapshotDownload(repo: string, options: HubOptions & { files?: string[] } = {}): Promise<string> {
+  checkRepoId(repo);
+  const s = settings(options);
+  const storage = join(s.cacheDir, repoFolderName(repo, s.repoType));
+  let files = options.files;
+  if (!files && s.offline) {
+    const commit = await cachedCommit(storage, s.revision);
+    const dir = commit && join(storage, 'snapshots', commit);
+    if (dir && existsSync(dir)) return dir;
+    throw new Error(`${describeRepo(s, repo)} (revision ${s.revision}): no snapshot in the cache at ${storage}, and HF_HUB_OFFLINE is set`);
+  }
+  files ??= await listRepoFiles(repo, options);
+  if (files.length === 0) throw new Error(`${describeRepo(s, repo)}: no files to download`);
+  const { commit } = await hubFiles(s, repo, files, []);
+  return join(storage, 'snapshots', commit as string);
+}
+
+function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB'];
+  let i = 0;
+  for (; n >= 1000 && i < units.length - 1; i++) n /= 1000;
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/**
+ * The default progress display on stderr: one line rewritten in place on a
+ * TTY (at most 10 times a second), otherwise a line at the start, one every
+ * 10 seconds and one at the end.
+ */
+function consoleProgress(): (p: DownloadProgress) => void {
+  const tty = process.stderr.isTTY === true;
+  const started = new Map<string, { at: number; bytes: number; shown: number }>();
+  return (p) => {
+    const key = `${p.repo}/${p.file}`;
+    const now = Date.now();
+    let state = started.get(key);
+    if (!state) started.set(key, (state = { at: now, bytes: p.received, shown: 0 }));
+    if (!p.done && now - state.shown < (tty ? 100 : 10_000)) return;
+    state.shown = now;
+    const seconds = Math.max((now - state.at) / 1000, 1e-3);
+    const line = `${p.repo} ${p.file}: ${formatBytes(p.received)} / ${p.total === null ? '?' : formatBytes(p.total)}`
+      + `  ${formatBytes((p.received - state.bytes) / seconds)}/s`;
+    if (tty) process.stderr.write(`\r\x1b[K${line}${p.done ? '\n' : ''}`);
+    else process.stderr.write(`${p.done ? 'downloaded' : 'downloading'} ${line}\n`);
+    if (p.done) started.delete(key);
+  };
+}
