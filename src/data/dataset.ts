@@ -1,0 +1,264 @@
+// Dataset: an immutable list of rows with the operations of Hugging Face
+// `datasets` that fine-tuning needs (shuffle, select, map, filter,
+// trainTestSplit), and loadDataset, which reads a folder or files of CSV,
+// JSON lines or Parquet into named splits and checks every text and label
+// before training starts.
+
+import { splitmix32 } from '../tensor.js';
+import { readTable, TABLE_EXTENSIONS, type Row, type Table } from './loaders.js';
+
+export type { Row } from './loaders.js';
+
+/** What is known about the columns: which hold the text and the label, and the label names. */
+export interface Features {
+  textColumn?: string;
+  /** Second text of a sentence pair. */
+  textPairColumn?: string;
+  labelColumn?: string;
+  numLabels?: number;
+  labelNames?: string[];
+}
+
+export class Dataset<R extends Row = Row> {
+  readonly features: Features;
+  private readonly rows: readonly R[];
+
+  constructor(rows: readonly R[], features: Features = {}) {
+    this.rows = rows;
+    this.features = features;
+  }
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  /** Column names of the first row (all rows share them when loaded from a file). */
+  get columnNames(): string[] {
+    return this.rows.length ? Object.keys(this.rows[0]) : [];
+  }
+
+  get(i: number): R {
+    if (!Number.isInteger(i) || i < 0 || i >= this.rows.length) throw new Error(`row ${i} is outside the dataset (length ${this.rows.length})`);
+    return this.rows[i];
+  }
+
+  /** All values of one column, in row order. */
+  column<K extends keyof R & string>(name: K): R[K][] {
+    if (this.rows.length && !(name in this.rows[0])) throw new Error(`no column ${JSON.stringify(name)} (columns: ${this.columnNames.join(', ')})`);
+    return this.rows.map((r) => r[name]);
+  }
+
+  [Symbol.iterator](): Iterator<R> {
+    return this.rows[Symbol.iterator]();
+  }
+
+  /** The rows at these indices, in this order (repeats allowed). */
+  select(indices: ArrayLike<number>): Dataset<R> {
+    return new Dataset(Array.from(indices, (i) => this.get(i)), this.features);
+  }
+
+  /** A permutation fixed by the seed: same seed, same order, on every platform. */
+  shuffle(options: { seed?: number } = {}): Dataset<R> {
+    return this.select(permutation(this.rows.length, options.seed ?? 0));
+  }
+
+  filter(keep: (row: R, index: number) => boolean): Dataset<R> {
+    return new Dataset(this.rows.filter(keep), this.features);
+  }
+
+  /**
+   * Each row updated with the columns fn returns (as datasets' map). With
+   * batched, fn gets batchSize rows at a time as columns ({text: [...], label: [...]})
+   * and returns columns of the same length.
+   */
+  map<U extends Row>(fn: (row: R, index: number) => U): Dataset<Omit<R, keyof U> & U>;
+  map<U extends Row>(
+    fn: (batch: { [K in keyof R]: R[K][] }, indices: number[]) => { [K in keyof U]: U[K][] },
+    options: { batched: true; batchSize?: number },
+  ): Dataset<Omit<R, keyof U> & U>;
+  map(fn: (input: never, index: never) => Row, options: { batched?: boolean; batchSize?: number } = {}): Dataset<Row> {
+    type Updated = Omit<R, string> & Row;
+    if (!options.batched) {
+      const apply = fn as unknown as (row: R, index: number) => Row;
+      return new Dataset<Updated>(this.rows.map((row, i) => ({ ...row, ...apply(row, i) })), this.features);
+    }
+    const apply = fn as unknown as (batch: Record<string, unknown[]>, indices: number[]) => Record<string, unknown[]>;
+    const batchSize = options.batchSize ?? 1000;
+    const out: Row[] = [];
+    for (let start = 0; start < this.rows.length; start += batchSize) {
+      const rows = this.rows.slice(start, start + batchSize);
+      const indices = rows.map((_, i) => start + i);
+      const batch: Record<string, unknown[]> = {};
+      for (const name of this.columnNames) batch[name] = rows.map((r) => r[name]);
+      const result = apply(batch, indices);
+      for (const [name, values] of Object.entries(result)) {
+        if (values.length !== rows.length) {
+          throw new Error(`map: column ${name} of the batch at row ${start} has ${values.length} values for ${rows.length} rows`);
+        }
+      }
+      rows.forEach((row, i) => {
+        const update: Row = {};
+        for (const [name, values] of Object.entries(result)) update[name] = values[i];
+        out.push({ ...row, ...update });
+      });
+    }
+    return new Dataset<Updated>(out as Updated[], this.features);
+  }
+
+  /**
+   * Random train / test split as datasets' train_test_split: testSize is a
+   * fraction in (0, 1) (ceil(testSize * n) rows) or a row count; the rows are
+   * shuffled with the seed first.
+   */
+  trainTestSplit(options: { testSize: number; seed?: number }): { train: Dataset<R>; test: Dataset<R> } {
+    const n = this.rows.length;
+    const { testSize } = options;
+    const nTest = testSize > 0 && testSize < 1 ? Math.ceil(testSize * n) : testSize;
+    if (!Number.isInteger(nTest) || nTest <= 0 || nTest >= n) {
+      throw new Error(`trainTestSplit: testSize ${testSize} leaves ${nTest} test rows of ${n}; both splits must be non-empty`);
+    }
+    const order = permutation(n, options.seed ?? 0);
+    return { test: this.select(order.subarray(0, nTest)), train: this.select(order.subarray(nTest)) };
+  }
+}
+
+/**
+ * Fisher-Yates with splitmix32 (src/tensor.ts) as the generator: position i
+ * swaps with j = floor(u * (i + 1)), u = next() / 2^32 uniform in [0, 1).
+ */
+export function permutation(n: number, seed: number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const next = splitmix32(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor((next() / 4294967296) * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+export type SplitName = 'train' | 'validation' | 'test';
+
+export interface LoadDatasetOptions {
+  /** Column holding the text (default 'text'). */
+  textColumn?: string;
+  /** Column holding the second text of a pair, if any. */
+  textPairColumn?: string;
+  /** Column holding the integer class (default 'label'); null when the data has no labels. */
+  labelColumn?: string | null;
+  /** Number of classes; labels must be in [0, numLabels). Default: labelNames.length, else max label + 1 over all splits. */
+  numLabels?: number;
+  /** Class names; a label given as one of these names is converted to its index. */
+  labelNames?: string[];
+}
+
+// Split keywords as datasets' data_files.py: a keyword counts when bounded by
+// the start or end of the path or one of "-._ 0-9/" (so "pretrain" is not train).
+const SPLIT_KEYWORDS: [SplitName, string[]][] = [
+  ['train', ['train', 'training']],
+  ['validation', ['validation', 'valid', 'val', 'dev']],
+  ['test', ['test', 'testing', 'eval', 'evaluation']],
+];
+
+/** The split a file belongs to by its name (folders above it are not looked at), or undefined. */
+export function splitFromFileName(path: string): SplitName | undefined {
+  const name = (path.split(/[\\/]/).at(-1) ?? '').toLowerCase().replace(/\.[a-z]+$/, '');
+  for (const [split, keywords] of SPLIT_KEYWORDS) {
+    for (const keyword of keywords) {
+      if (new RegExp(`(^|[-._ 0-9/])${keyword}($|[-._ 0-9/])`).test(name)) return split;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Reads a local data set into splits. `source`: a folder (its CSV, JSON lines
+ * and Parquet files), a file, a list of files, or {split: file(s)}. Splits come
+ * from the file names (topic_train.csv -> train, topic_valid.csv -> validation);
+ * with no split in any name, everything is train. Every row's text and label is
+ * checked here; a bad one throws an Error naming the file, row and value.
+ */
+export async function loadDataset(
+  source: string | string[] | Partial<Record<SplitName, string | string[]>>,
+  options: LoadDatasetOptions = {},
+): Promise<Partial<Record<SplitName, Dataset>>> {
+  const files = await splitFiles(source);
+  const textColumn = options.textColumn ?? 'text';
+  const labelColumn = options.labelColumn === undefined ? 'label' : options.labelColumn;
+  const { labelNames } = options;
+  const numLabelsGiven = options.numLabels ?? labelNames?.length;
+  if (labelNames && options.numLabels !== undefined && labelNames.length !== options.numLabels) {
+    throw new Error(`loadDataset: ${labelNames.length} labelNames but numLabels ${options.numLabels}`);
+  }
+
+  const tables = new Map<SplitName, Table[]>();
+  for (const [split, paths] of files) tables.set(split, await Promise.all(paths.map(readTable)));
+
+  let maxLabel = -1;
+  for (const [split, list] of tables) {
+    if (list.every((t) => t.rows.length === 0)) throw new Error(`split ${split} is empty (${files.get(split)!.join(', ')})`);
+    for (const table of list) {
+      table.rows.forEach((row, i) => {
+        const at = () => `${table.file}: ${table.where(i)}`;
+        for (const column of [textColumn, options.textPairColumn]) {
+          if (column === undefined) continue;
+          if (!(column in row)) throw new Error(`${at()}: no column ${JSON.stringify(column)} (columns: ${Object.keys(row).join(', ')})`);
+          const text = row[column];
+          if (typeof text !== 'string' || text === '') throw new Error(`${at()}: missing text in column ${column}: ${JSON.stringify(text)}`);
+        }
+        if (labelColumn === null) return;
+        if (!(labelColumn in row)) throw new Error(`${at()}: no column ${JSON.stringify(labelColumn)} (columns: ${Object.keys(row).join(', ')})`);
+        const label = toLabel(row[labelColumn], labelNames);
+        if (label === undefined) throw new Error(`${at()}: label ${JSON.stringify(row[labelColumn])} is not an integer${labelNames ? ' or a label name' : ''}`);
+        if (label < 0 || (numLabelsGiven !== undefined && label >= numLabelsGiven)) {
+          throw new Error(`${at()}: label ${label} is outside [0, ${numLabelsGiven ?? 'numLabels'})`);
+        }
+        row[labelColumn] = label;
+        maxLabel = Math.max(maxLabel, label);
+      });
+    }
+  }
+
+  const features: Features = { textColumn, textPairColumn: options.textPairColumn };
+  if (labelColumn !== null) Object.assign(features, { labelColumn, numLabels: numLabelsGiven ?? maxLabel + 1, labelNames });
+  const out: Partial<Record<SplitName, Dataset>> = {};
+  for (const [split, list] of tables) out[split] = new Dataset(list.flatMap((t) => t.rows), features);
+  return out;
+}
+
+/** An integer label, from a number, a decimal string (CSV), or a label name. */
+function toLabel(value: unknown, names: string[] | undefined): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  if (/^\s*[-+]?\d+\s*$/.test(value)) return Number(value);
+  const index = names?.indexOf(value) ?? -1;
+  return index >= 0 ? index : undefined;
+}
+
+async function splitFiles(source: string | string[] | Partial<Record<SplitName, string | string[]>>): Promise<Map<SplitName, string[]>> {
+  const out = new Map<SplitName, string[]>();
+  if (typeof source === 'object' && !Array.isArray(source)) {
+    for (const [split, paths] of Object.entries(source)) out.set(split as SplitName, typeof paths === 'string' ? [paths] : paths);
+    return out;
+  }
+  const { readdir, stat } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  let paths: string[];
+  if (typeof source === 'string') {
+    const info = await stat(source).catch(() => undefined);
+    if (!info) throw new Error(`loadDataset: ${JSON.stringify(source)} is neither a local folder nor a file; download the data set first`);
+    paths = info.isDirectory()
+      ? (await readdir(source)).filter((f) => TABLE_EXTENSIONS.some((ext) => f.toLowerCase().endsWith(ext))).sort().map((f) => join(source, f))
+      : [source];
+    if (paths.length === 0) throw new Error(`loadDataset: ${source} holds no ${TABLE_EXTENSIONS.join(' / ')} files`);
+  } else {
+    paths = source;
+  }
+  const named = paths.map((p) => [p, splitFromFileName(p)] as const);
+  if (named.every(([, split]) => split === undefined)) return new Map([['train', paths]]);
+  for (const [path, split] of named) {
+    if (split === undefined) throw new Error(`loadDataset: cannot tell the split of ${path} (no train / validation / valid / dev / test in its name)`);
+    out.set(split, [...(out.get(split) ?? []), path]);
+  }
+  return out;
+}
