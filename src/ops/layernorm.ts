@@ -1,0 +1,118 @@
+// layerNorm over the last dim, and addLayerNorm = layerNorm(x + residual) in one
+// kernel (BERT's "add & norm"); kernels in shaders/layernorm.wgsl.
+// Shapes: x, residual [..., H]; weight, bias [H]; mean, rstd [rows] with rows = x.size / H.
+
+import { gpu } from '../gpu/device.js';
+import { grid } from '../gpu/runtime.js';
+import type { Kernel } from '../gpu/pipelines.js';
+import { record } from '../autograd.js';
+import { Tensor, empty } from '../tensor.js';
+import { sumRows } from './reduce.js';
+
+const FORWARD: Kernel = { shader: 'layernorm', entryPoint: 'layernorm_forward', storage: ['read', 'read', 'read', 'read', 'write', 'write', 'write'] };
+const BACKWARD: Kernel = { shader: 'layernorm', entryPoint: 'layernorm_backward', storage: ['read', 'read', 'read', 'read', 'read', 'read', 'write'] };
+const BACKWARD_PARAMS: Kernel = {
+  shader: 'layernorm',
+  entryPoint: 'layernorm_backward_params',
+  storage: ['read', 'read', 'write', 'read', 'read', 'read', 'write'],
+};
+const MIN_ROWS_PER_BLOCK = 32; // rows each dweight/dbias partial sums
+const MAX_WORKGROUPS_Y = 65535;
+
+export interface LayerNormForward {
+  out: Tensor;
+  /** [rows]: each row's mean and 1/√(var + eps), for backward. */
+  mean: Tensor;
+  rstd: Tensor;
+}
+
+export interface LayerNormGrads {
+  /** Gradient of the normalised input (x, and residual too when there is one). */
+  dx: Tensor;
+  dWeight: Tensor | null;
+  dBias: Tensor | null;
+}
+
+function check(op: string, x: Tensor, residual: Tensor | null, weight: Tensor, bias: Tensor): void {
+  const H = x.shape[x.rank - 1];
+  const describe = (t: Tensor) => `[${t.shape.join(', ')}]`;
+  if (x.rank < 1 || x.dtype !== 'f32') throw new Error(`${op}: x must be an f32 tensor of rank >= 1, got ${x.dtype} ${describe(x)}`);
+  if (weight.rank !== 1 || weight.size !== H || bias.rank !== 1 || bias.size !== H) {
+    throw new Error(`${op}: weight ${describe(weight)} and bias ${describe(bias)} must both be [${H}] for x ${describe(x)}`);
+  }
+  if (residual && residual.shape.join() !== x.shape.join()) throw new Error(`${op}: residual ${describe(residual)} differs from x ${describe(x)}`);
+}
+
+/** Records the forward kernel; no graph. */
+export function layerNormForward(x: Tensor, residual: Tensor | null, weight: Tensor, bias: Tensor, eps: number): LayerNormForward {
+  const H = weight.size;
+  const rows = x.size / H;
+  const out = empty(x.shape);
+  const mean = empty([rows]);
+  const rstd = empty([rows]);
+  gpu().dispatch(FORWARD, {
+    bindings: [x.binding, (residual ?? x).binding, weight.binding, bias.binding, out.binding, mean.binding, rstd.binding],
+    params: [rows, H, { f32: eps }, 0],
+    workgroups: grid(rows, 1),
+    constants: { HAS_RESIDUAL: Number(!!residual) },
+  });
+  return { out, mean, rstd };
+}
+
+/** Records the backward kernels; no graph. dWeight/dBias only when `params` is set. */
+export function layerNormBackward(
+  x: Tensor, residual: Tensor | null, weight: Tensor, mean: Tensor, rstd: Tensor, dOut: Tensor, params: boolean,
+): LayerNormGrads {
+  const H = weight.size;
+  const rows = x.size / H;
+  const inputs = [x.binding, (residual ?? x).binding];
+  const constants = { HAS_RESIDUAL: Number(!!residual) };
+  const dx = empty(x.shape);
+  gpu().dispatch(BACKWARD, {
+    bindings: [...inputs, weight.binding, mean.binding, rstd.binding, dOut.binding, dx.binding],
+    params: [rows, H, { f32: 0 }, 0],
+    workgroups: grid(rows, 1),
+    constants,
+  });
+  if (!params) return { dx, dWeight: null, dBias: null };
+  const rowsPerBlock = Math.max(MIN_ROWS_PER_BLOCK, Math.ceil(rows / MAX_WORKGROUPS_Y));
+  const blocks = Math.max(1, Math.ceil(rows / rowsPerBlock));
+  const dWeightPart = empty([blocks, H]);
+  const dBiasPart = empty([blocks, H]);
+  gpu().dispatch(BACKWARD_PARAMS, {
+    bindings: [...inputs, dWeightPart.binding, mean.binding, rstd.binding, dOut.binding, dBiasPart.binding],
+    params: [rows, H, { f32: 0 }, rowsPerBlock],
+    workgroups: [Math.ceil(H / 256), blocks],
+    constants,
+  });
+  const dWeight = sumRows(dWeightPart);
+  const dBias = sumRows(dBiasPart);
+  dWeightPart.dispose();
+  dBiasPart.dispose();
+  return { dx, dWeight, dBias };
+}
+
+function normalized(op: string, x: Tensor, residual: Tensor | null, weight: Tensor, bias: Tensor, eps: number): Tensor {
+  check(op, x, residual, weight, bias);
+  const { out, mean, rstd } = layerNormForward(x, residual, weight, bias, eps);
+  const inputs = residual ? [x, residual, weight, bias] : [x, weight, bias];
+  return record(out, op, inputs, (dOut) => {
+    const { dx, dWeight, dBias } = layerNormBackward(x, residual, weight, mean, rstd, dOut, weight.requiresGrad || bias.requiresGrad);
+    if (!residual) return [dx, dWeight, dBias];
+    // x and residual share one gradient; each input that needs it gets a handle of its own.
+    const dX = x.requiresGrad ? dx : null;
+    const dResidual = residual.requiresGrad ? (dX ? dx.view(dx.shape) : dx) : null;
+    if (!dX && !dResidual) dx.dispose();
+    return [dX, dResidual, dWeight, dBias];
+  }, [mean, rstd]);
+}
+
+/** (x - mean)/√(var + eps)·weight + bias over the last dim (BERT: eps = 1e-12). */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12): Tensor {
+  return normalized('layerNorm', x, null, weight, bias, eps);
+}
+
+/** layerNorm(x + residual) in one kernel; the gradient of x and of residual is the same tensor. */
+export function addLayerNorm(x: Tensor, residual: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12): Tensor {
+  return normalized('addLayerNorm', x, residual, weight, bias, eps);
+}

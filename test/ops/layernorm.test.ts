@@ -1,0 +1,127 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tensor, tidy, sum, mul, add } from '../../src/index.js';
+import type { Tensor } from '../../src/tensor.js';
+import { layerNorm, addLayerNorm } from '../../src/ops/layernorm.js';
+import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
+import { layerNormRef, layerNormBackwardRef } from '../ref/transformer-a.js';
+
+// float32 sums over H = 768 columns (tree order) and, for dweight/dbias, over 1,024 rows:
+// errors ~ sqrt(terms)·eps·|terms| stay well under these.
+const LAYERNORM_TOL = { atol: 3e-5, rtol: 1e-4 };
+// Rows of 1000 + U(-1, 1): the float32 mean itself is only good to a few ulp of 1000 (~1e-4), which
+// shifts ŝ by ~1e-4·rstd (rstd ≈ 1.7; measured 2.7e-4 on lavapipe). A one-pass E[x²] - E[x]² in
+// float32 is off by up to 2.1 in a variance of 0.33 on the same rows.
+const LAYERNORM_OFFSET_TOL = { atol: 1e-3, rtol: 1e-3 };
+const EPS = 1e-12; // BERT's
+
+test.before(setupDevice);
+
+test('layerNorm reference gradients match finite differences', () => {
+  const [rows, H] = [3, 5];
+  const x = randomArray(rows * H, 1);
+  const w = randomArray(H, 2);
+  const b = randomArray(H, 3);
+  const dOut = randomArray(rows * H, 4);
+  checkReferenceGradients(([xs, ws, bs]) => layerNormRef(xs, ws, bs, 1e-5).y, [x, w, b], dOut, layerNormBackwardRef(x, w, b, 1e-5, dOut), 'layerNorm');
+});
+
+interface Case {
+  shape: number[];
+  offset?: number;
+  residual?: boolean;
+  tol?: { atol: number; rtol: number };
+}
+
+/** Forward and every gradient of sum(op(...) * dOut) against the float64 reference. */
+async function check({ shape, offset = 0, residual = false, tol = LAYERNORM_TOL }: Case): Promise<void> {
+  const H = shape[shape.length - 1];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const f32 = (a: Float64Array) => Float64Array.from(toF32(a));
+  const x = f32(randomArray(n, 11).map((v) => offset + v));
+  const r = residual ? f32(randomArray(n, 12)) : null;
+  const w = f32(randomArray(H, 13).map((v) => 1 + 0.5 * v));
+  const b = f32(randomArray(H, 14));
+  const dOut = f32(randomArray(n, 15));
+  // The kernel adds in float32: the reference normalises the same float32 sum.
+  const s = r ? f32(x.map((v, i) => v + r[i])) : x;
+  const expected = layerNormRef(s, w, b, EPS).y;
+  const [dS, dW, dB] = layerNormBackwardRef(s, w, b, EPS, dOut);
+
+  const X = tensor(toF32(x), shape, { requiresGrad: true });
+  const R = r ? tensor(toF32(r), shape, { requiresGrad: true }) : null;
+  const W = tensor(toF32(w), [H], { requiresGrad: true });
+  const B = tensor(toF32(b), [H], { requiresGrad: true });
+  const Y = tidy(() => {
+    const y = R ? addLayerNorm(X, R, W, B, EPS) : layerNorm(X, W, B, EPS);
+    y.retained = true;
+    sum(mul(y, tensor(toF32(dOut), shape))).backward();
+    return y;
+  });
+  const what = `${R ? 'addLayerNorm' : 'layerNorm'} [${shape}]${offset ? ` offset ${offset}` : ''}`;
+  assertClose(await Y.toArray(), expected, tol, `${what} forward`);
+  assertClose(await X.grad!.toArray(), dS, tol, `${what} dx`);
+  if (R) assertClose(await R.grad!.toArray(), dS, tol, `${what} dresidual`);
+  assertClose(await W.grad!.toArray(), dW, tol, `${what} dweight`);
+  assertClose(await B.grad!.toArray(), dB, tol, `${what} dbias`);
+  for (const t of [X, R, W, B, Y, X.grad, R?.grad, W.grad, B.grad]) t?.dispose();
+}
+
+test('layerNorm: tiny, H not a multiple of the workgroup (37), T = 1, H > 256', async () => {
+  await check({ shape: [1, 1, 2] });
+  await check({ shape: [3, 37] });
+  await check({ shape: [2, 1, 37] });
+  await check({ shape: [40, 300] });
+});
+
+test('layerNorm at BERT-base size: rows = 8·128, H = 768', async () => {
+  await check({ shape: [8, 128, 768] });
+});
+
+test('layerNorm is two-pass: rows of 1000 + small noise at eps = 1e-12', async () => {
+  await check({ shape: [6, 768], offset: 1000, tol: LAYERNORM_OFFSET_TOL });
+  await check({ shape: [4, 37], offset: 1000, tol: LAYERNORM_OFFSET_TOL });
+});
+
+test('addLayerNorm = layerNorm(x + residual), dx = dresidual', async () => {
+  await check({ shape: [3, 37], residual: true });
+  await check({ shape: [8, 128, 768], residual: true });
+});
+
+test('addLayerNorm matches add then layerNorm, and works when only residual needs a gradient', async () => {
+  const shape = [5, 37];
+  const X = tensor(toF32(randomArray(185, 21)), shape);
+  const R = tensor(toF32(randomArray(185, 22)), shape, { requiresGrad: true });
+  const W = tensor(toF32(randomArray(37, 23)), [37]);
+  const B = tensor(toF32(randomArray(37, 24)), [37]);
+  const dOut = tensor(toF32(randomArray(185, 25)), shape);
+  const fused = tidy(() => {
+    const y = addLayerNorm(X, R, W, B);
+    y.retained = true;
+    sum(mul(y, dOut)).backward();
+    return y;
+  });
+  const fusedGrad = await R.grad!.toArray();
+  R.grad!.dispose();
+  R.grad = null;
+  const separate = tidy(() => {
+    const y = layerNorm(add(X, R), W, B);
+    y.retained = true;
+    sum(mul(y, dOut)).backward();
+    return y;
+  });
+  assert.equal([...(await fused.toArray())], [...(await separate.toArray())], 'same float32 values (same kernel order)');
+  assert.equal([...fusedGrad], [...(await R.grad!.toArray())], 'same dresidual');
+  for (const t of [X, R, W, B, dOut, fused, separate, R.grad!]) t.dispose();
+});
+
+test('layerNorm rejects mismatched weight, bias and residual shapes', () => {
+  const x = tensor(new Float32Array(12), [3, 4]);
+  const w4 = tensor(new Float32Array(4), [4]);
+  const w5 = tensor(new Float32Array(5), [5]);
+  assert.throws(() => layerNorm(x, w5, w4), /layerNorm: weight \[5\] and bias \[4\] must both be \[4\] for x \[3, 4\]/);
+  assert.throws(() => addLayerNorm(x, w4, w4, w4), /addLayerNorm: residual \[4\] differs from x \[3, 4\]/);
+  for (const t of [x, w4, w5]) t.dispose();
+});
+
+test.run();
