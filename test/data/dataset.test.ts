@@ -1,0 +1,171 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { Dataset, loadDataset, permutation, splitFromFileName, type LoadDatasetOptions } from '../../src/data/index.js';
+
+/** A fresh folder with these files (name -> contents). */
+function folder(files: Record<string, string | Uint8Array>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ds-'));
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
+  return dir;
+}
+
+/** The Error message of loadDataset, which must fail. */
+async function loadError(source: string, options?: LoadDatasetOptions): Promise<string> {
+  try {
+    await loadDataset(source, options);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`loadDataset(${source}) should have thrown`);
+}
+
+test('split names from file names, as datasets does', () => {
+  const cases: [string, string | undefined][] = [
+    ['topic_train.csv', 'train'],
+    ['topic_valid.csv', 'validation'],
+    ['validation.jsonl', 'validation'],
+    ['data/dev.csv', 'validation'],
+    ['my-val-set.json', 'validation'],
+    ['test-00000-of-00001.parquet', 'test'],
+    ['train-00000-of-00002.parquet', 'train'],
+    ['pretrain.csv', undefined],
+    ['contest.csv', undefined],
+    ['/tmp/test-run/tweets.csv', undefined], // folders above the file do not count
+  ];
+  for (const [file, split] of cases) assert.is(splitFromFileName(file), split, file);
+});
+
+test('CSV: BOM, CRLF, quoted commas, quotes and newlines, no final newline', async () => {
+  const csv = '\ufefftext,label\r\n"Fed holds, rates steady",1\r\n"He said ""buy""",0\r\n"two\nlines",2\r\nplain,3';
+  const dir = folder({ 'topic_train.csv': csv, 'topic_valid.csv': 'text,label\nvalid one,0\n' });
+  const { train, validation, test: testSplit } = await loadDataset(dir);
+  assert.is(testSplit, undefined);
+  assert.is(train!.length, 4);
+  assert.equal(train!.columnNames, ['text', 'label']);
+  assert.equal(train!.column('text'), ['Fed holds, rates steady', 'He said "buy"', 'two\nlines', 'plain']);
+  assert.equal(train!.column('label'), [1, 0, 2, 3]); // strings in the file, integers once checked
+  assert.is(validation!.length, 1);
+  assert.is(validation!.get(0).text, 'valid one');
+  assert.is(train!.features.numLabels, 4); // inferred: max label + 1 over all splits
+});
+
+test('JSON lines (blank lines, CRLF) and a JSON array; label names map to indices', async () => {
+  const dir = folder({
+    'train.jsonl': '{"text": "up", "label": "bull"}\r\n\r\n{"text": "down", "label": 0, "extra": true}\r\n',
+    'test.json': '[{"text": "flat", "label": 1}]',
+  });
+  const ds = await loadDataset(dir, { labelNames: ['bear', 'bull'] });
+  assert.equal(ds.train!.column('label'), [1, 0]);
+  assert.is(ds.train!.get(1).extra, true);
+  assert.equal(ds.train!.features.labelNames, ['bear', 'bull']);
+  assert.is(ds.train!.features.numLabels, 2);
+  assert.is(ds.test!.get(0).text, 'flat');
+});
+
+test('Parquet (written by hyparquet-writer): strings, int64 and int32 labels', async () => {
+  const train = parquetWriteBuffer({
+    columnData: [
+      { name: 'text', data: ['alpha', 'beta', 'gamma'], type: 'STRING' },
+      { name: 'label', data: [2n, 0n, 1n], type: 'INT64' },
+    ],
+  });
+  const validation = parquetWriteBuffer({
+    columnData: [
+      { name: 'sentence', data: ['delta'], type: 'STRING' },
+      { name: 'y', data: [1], type: 'INT32' },
+    ],
+  });
+  const dir = folder({ 'train-00000-of-00001.parquet': new Uint8Array(train) });
+  const ds = await loadDataset(dir, { numLabels: 3 });
+  assert.equal(ds.train!.column('text'), ['alpha', 'beta', 'gamma']);
+  assert.equal(ds.train!.column('label'), [2, 0, 1]);
+  const other = folder({ 'validation.parquet': new Uint8Array(validation) });
+  const ds2 = await loadDataset(join(other, 'validation.parquet'), { textColumn: 'sentence', labelColumn: 'y' });
+  assert.equal(Object.keys(ds2), ['validation']);
+  assert.equal(ds2.validation!.get(0), { sentence: 'delta', y: 1 });
+  const bad = folder({ 'train.parquet': new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'text', data: ['a', 'b'], type: 'STRING' }, { name: 'label', data: [0n, 7n], type: 'INT64' }] })) });
+  assert.match(await loadError(bad, { numLabels: 3 }), /train\.parquet: row 2: label 7 is outside \[0, 3\)/);
+});
+
+test('bad data stops the load with the file, row and value', async () => {
+  const missingText = folder({ 'train.csv': 'text,label\nok,0\n,1\n' });
+  assert.match(await loadError(missingText), /train\.csv: data row 2 \(line 3\): missing text in column text: ""/);
+  // A quoted field spanning lines shifts the line numbers of the rows after it.
+  const notInteger = folder({ 'train.csv': 'text,label\n"one\ntwo",0\nthree,abc\n' });
+  assert.match(await loadError(notInteger), /train\.csv: data row 2 \(line 4\): label "abc" is not an integer/);
+  const fraction = folder({ 'train.jsonl': '{"text": "a", "label": 0}\n\n{"text": "b", "label": 1.5}\n' });
+  assert.match(await loadError(fraction), /train\.jsonl: line 3: label 1\.5 is not an integer/);
+  const outside = folder({ 'train.csv': 'text,label\na,0\nb,20\n' });
+  assert.match(await loadError(outside, { numLabels: 20 }), /train\.csv: data row 2 \(line 3\): label 20 is outside \[0, 20\)/);
+  const negative = folder({ 'train.csv': 'text,label\na,-1\n' });
+  assert.match(await loadError(negative), /label -1 is outside/);
+  const nullText = folder({ 'train.jsonl': '{"text": null, "label": 0}\n' });
+  assert.match(await loadError(nullText), /train\.jsonl: line 1: missing text in column text: null/);
+  const noColumn = folder({ 'train.csv': 'sentence,label\na,0\n' });
+  assert.match(await loadError(noColumn), /train\.csv: data row 1 \(line 2\): no column "text" \(columns: sentence, label\)/);
+  const brokenCsv = folder({ 'train.csv': 'text,label\na,0,extra\n' });
+  assert.match(await loadError(brokenCsv), /train\.csv: Invalid Record Length.*line 2/);
+  const brokenJson = folder({ 'train.jsonl': '{"text": "a", "label": 0}\n{"text": \n' });
+  assert.match(await loadError(brokenJson), /train\.jsonl: line 2: invalid JSON/);
+  const emptySplit = folder({ 'train.csv': 'text,label\na,0\n', 'valid.csv': 'text,label\r\n' });
+  assert.match(await loadError(emptySplit), /split validation is empty \(.*valid\.csv\)/);
+  const unnamed = folder({ 'train.csv': 'text,label\na,0\n', 'extra.csv': 'text,label\nb,0\n' });
+  assert.match(await loadError(unnamed), /cannot tell the split of .*extra\.csv/);
+  assert.match(await loadError(join(tmpdir(), 'no-such-dataset-here')), /neither a local folder nor a file; download/);
+  assert.match(await loadError(folder({ 'notes.txt': 'x' })), /holds no .csv/);
+});
+
+test('a file with no split in its name is train; labelColumn null loads unlabelled text', async () => {
+  const dir = folder({ 'tweets.csv': 'text\nhello\nworld\n' });
+  const ds = await loadDataset(join(dir, 'tweets.csv'), { labelColumn: null });
+  assert.equal(Object.keys(ds), ['train']);
+  assert.is(ds.train!.length, 2);
+  assert.is(ds.train!.features.numLabels, undefined);
+});
+
+const rows = Array.from({ length: 100 }, (_, i) => ({ text: `t${i}`, label: i % 3 }));
+
+test('shuffle is a seeded permutation: same seed same order, another seed another', () => {
+  const ds = new Dataset(rows);
+  const a = ds.shuffle({ seed: 42 }).column('text');
+  assert.equal(ds.shuffle({ seed: 42 }).column('text'), a);
+  assert.not.equal(ds.shuffle({ seed: 43 }).column('text'), a);
+  assert.not.equal(a, ds.column('text'));
+  assert.equal([...a].sort(), [...ds.column('text')].sort());
+  // The order is pinned (splitmix32 Fisher-Yates), so a run reproduces on every platform and version.
+  assert.equal([...permutation(10, 0)], [3, 7, 6, 9, 4, 1, 8, 0, 2, 5]);
+  assert.equal([...permutation(10, 42)], [9, 4, 1, 6, 3, 7, 5, 0, 8, 2]);
+});
+
+test('select, filter, map (row and batched), row access errors', () => {
+  const ds = new Dataset(rows, { textColumn: 'text', labelColumn: 'label', numLabels: 3 });
+  assert.equal(ds.select([5, 1, 5]).column('text'), ['t5', 't1', 't5']);
+  assert.throws(() => ds.select([100]), /row 100 is outside the dataset \(length 100\)/);
+  const zeros = ds.filter((r) => r.label === 0);
+  assert.is(zeros.length, 34);
+  assert.is(zeros.features.numLabels, 3);
+  const mapped = ds.map((r, i) => ({ length: r.text.length, index: i }));
+  assert.equal(mapped.get(12), { text: 't12', label: 0, length: 3, index: 12 });
+  const batched = ds.map((batch, indices) => ({ upper: batch.text.map((t) => t.toUpperCase()), at: indices }), { batched: true, batchSize: 7 });
+  assert.equal(batched.get(99), { text: 't99', label: 0, upper: 'T99', at: 99 });
+  assert.throws(() => ds.map(() => ({ x: [1] }), { batched: true, batchSize: 10 }), /has 1 values for 10 rows/);
+  assert.throws(() => ds.column('nope' as 'text'), /no column "nope"/);
+});
+
+test('trainTestSplit: sizes as datasets (ceil of the fraction), disjoint, seeded', () => {
+  const ds = new Dataset(rows);
+  const { train, test: held } = ds.trainTestSplit({ testSize: 0.15, seed: 1 });
+  assert.is(held.length, 15);
+  assert.is(train.length, 85);
+  const all = new Set([...train.column('text'), ...held.column('text')]);
+  assert.is(all.size, 100);
+  assert.equal(ds.trainTestSplit({ testSize: 0.15, seed: 1 }).test.column('text'), held.column('text'));
+  assert.is(ds.trainTestSplit({ testSize: 10 }).test.length, 10);
+  assert.throws(() => ds.trainTestSplit({ testSize: 100 }), /both splits must be non-empty/);
+});
+
+test.run();
