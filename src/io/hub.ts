@@ -23,7 +23,7 @@
 // (X-Linked-Etag, else ETag) and the size (X-Linked-Size, else Content-Length);
 // then a GET of the redirect target (or the same URL) brings the bytes.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -203,15 +203,20 @@ async function fetchMetadata(s: Settings, repo: string, file: string, revision: 
   }
 }
 
-/** A relative symlink snapshots/<commit>/<file> -> blobs/<etag>; a copy where links are refused. */
+/**
+ * A relative symlink snapshots/<commit>/<file> -> blobs/<etag> (a copy where
+ * the file system refuses links), made under a temporary name and renamed
+ * into place, so a concurrent reader never sees it half made.
+ */
 async function linkPointer(blob: string, pointer: string): Promise<void> {
   await mkdir(dirname(pointer), { recursive: true });
-  await rm(pointer, { force: true });
+  const temporary = `${pointer}.${randomUUID()}.tmp`;
   try {
-    await symlink(relative(dirname(pointer), blob), pointer);
+    await symlink(relative(dirname(pointer), blob), temporary);
   } catch {
-    await copyFile(blob, pointer);
+    await copyFile(blob, temporary);
   }
+  await rename(temporary, pointer);
 }
 
 /** A download cut off mid-file; its .incomplete file is kept for resuming. */
@@ -231,56 +236,73 @@ async function sha256File(path: string): Promise<string> {
  */
 async function downloadBlob(s: Settings, repo: string, file: string, meta: Metadata, blob: string): Promise<void> {
   const incomplete = `${blob}.incomplete`;
-  const offset = existsSync(incomplete) ? statSync(incomplete).size : 0;
-  if (meta.size !== null && offset > meta.size) await rm(incomplete);
-  const start = meta.size !== null && offset > meta.size ? 0 : offset;
+  let start = existsSync(incomplete) ? statSync(incomplete).size : 0;
+  if (meta.size !== null && start > meta.size) start = 0; // not this file's bytes: overwritten below
   const headers = requestHeaders(s, meta.location);
   if (start > 0) headers.range = `bytes=${start}-`;
   const response = await fetch(meta.location, { headers });
+  const fail = async (why: string, removePartial: boolean): Promise<never> => {
+    await response.body?.cancel();
+    if (removePartial) await rm(incomplete, { force: true });
+    throw new Error(`${describeRepo(s, repo)}, file ${file}: ${why}${removePartial ? '; the partial download was removed, run again' : ''}`);
+  };
   let resumeAt = 0;
   if (response.status === 206 && start > 0) {
     const range = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
-    if (!range || Number(range[1]) !== start) {
-      await response.body?.cancel();
-      await rm(incomplete, { force: true });
-      throw new Error(`${describeRepo(s, repo)}, file ${file}: server resumed at the wrong offset (${response.headers.get('content-range')}); the partial download was removed, run again`);
-    }
+    if (!range || Number(range[1]) !== start) await fail(`server resumed at the wrong offset (${response.headers.get('content-range')})`, true);
     resumeAt = start;
-  } else if (response.status === 416 && start > 0 && start === meta.size) {
+  } else if (response.status === 416 && start > 0) {
+    // Range past the end: the previous run had every byte but stopped before the rename, or the partial file is wrong.
+    if (start !== meta.size) await fail(`server refused to resume at byte ${start} (HTTP 416)`, true);
     await response.body?.cancel();
-    resumeAt = start; // the previous run had every byte but stopped before the rename
+    resumeAt = start;
   } else if (!response.ok) {
-    await response.body?.cancel();
-    throw new Error(`${describeRepo(s, repo)}, file ${file}: HTTP ${response.status} ${response.statusText} from ${meta.location}`);
+    await fail(`HTTP ${response.status} ${response.statusText} from ${meta.location}`, false);
   }
+  // The size to expect: the HEAD's, else this response's Content-Length after the resumed bytes.
+  const length = response.headers.get('content-length');
+  const expected = meta.size ?? (response.status !== 416 && length !== null && /^\d+$/.test(length) ? resumeAt + Number(length) : null);
   // A 200 to a Range request means the server ignored it: start again from byte 0.
   const handle = await open(incomplete, resumeAt > 0 ? 'a' : 'w');
   let received = resumeAt;
   try {
     if (response.status !== 416 && response.body) {
-      s.progress({ repo, file, received, total: meta.size, done: false });
+      s.progress({ repo, file, received, total: expected, done: false });
       for await (const chunk of response.body) {
         await handle.write(chunk);
         received += chunk.byteLength;
-        s.progress({ repo, file, received, total: meta.size, done: false });
+        s.progress({ repo, file, received, total: expected, done: false });
       }
     }
   } catch (cause) {
-    throw new InterruptedDownload(`${describeRepo(s, repo)}, file ${file}: download interrupted after ${received} of ${meta.size ?? '?'} bytes (${(cause as Error).message}); ${incomplete} is kept and the next call resumes it`, { cause });
+    throw new InterruptedDownload(`${describeRepo(s, repo)}, file ${file}: download interrupted after ${received} of ${expected ?? '?'} bytes (${(cause as Error).message}); ${incomplete} is kept and the next call resumes it`, { cause });
   } finally {
     await handle.close();
   }
   const size = (await stat(incomplete)).size;
-  if (meta.size !== null && size !== meta.size) {
-    if (size > meta.size) await rm(incomplete);
-    throw new Error(`${describeRepo(s, repo)}, file ${file}: got ${size} bytes, expected ${meta.size} (${incomplete}${size > meta.size ? ' removed' : ' kept for resuming'})`);
+  if (expected !== null && size !== expected) {
+    if (size > expected) await rm(incomplete);
+    throw new Error(`${describeRepo(s, repo)}, file ${file}: got ${size} bytes, expected ${expected} (${incomplete}${size > expected ? ' removed' : ' kept for resuming'})`);
   }
   if (SHA256.test(meta.etag) && (await sha256File(incomplete)) !== meta.etag) {
     await rm(incomplete);
     throw new Error(`${describeRepo(s, repo)}, file ${file}: sha256 of the downloaded bytes differs from the etag ${meta.etag}; the download was removed, run again`);
   }
-  s.progress({ repo, file, received, total: meta.size, done: true });
+  s.progress({ repo, file, received, total: expected, done: true });
   await rename(incomplete, blob);
+}
+
+const downloads = new Map<string, Promise<void>>();
+
+/** downloadBlob, resumed up to `s.retries` times when the connection drops. */
+async function downloadWithRetries(s: Settings, repo: string, file: string, meta: Metadata, blob: string): Promise<void> {
+  for (let attempt = 0; !existsSync(blob); attempt++) {
+    try {
+      await downloadBlob(s, repo, file, meta, blob);
+    } catch (error) {
+      if (!(error instanceof InterruptedDownload) || attempt >= s.retries) throw error;
+    }
+  }
 }
 
 function isNetworkError(error: unknown): boolean {
@@ -339,13 +361,13 @@ async function hubFile(s: Settings, repo: string, file: string, revision: string
   if (existsSync(pointer)) return { path: pointer, commit: meta.commit };
   const blob = join(storage, 'blobs', meta.etag);
   await mkdir(dirname(blob), { recursive: true });
-  for (let attempt = 0; !existsSync(blob); attempt++) {
-    try {
-      await downloadBlob(s, repo, file, meta, blob);
-    } catch (error) {
-      if (!(error instanceof InterruptedDownload) || attempt >= s.retries) throw error;
-    }
+  // Two calls in this process that want the same blob share one download.
+  let download = downloads.get(blob);
+  if (!download) {
+    download = downloadWithRetries(s, repo, file, meta, blob).finally(() => downloads.delete(blob));
+    downloads.set(blob, download);
   }
+  await download;
   await linkPointer(blob, pointer);
   return { path: pointer, commit: meta.commit };
 }
@@ -438,8 +460,8 @@ function formatBytes(n: number): string {
 
 /**
  * The default progress display on stderr: one line rewritten in place on a
- * TTY (at most 10 times a second), otherwise a line at the start, one every
- * 10 seconds and one at the end.
+ * TTY (at most 10 times a second), otherwise a line every 10 seconds and one
+ * at the end.
  */
 function consoleProgress(): (p: DownloadProgress) => void {
   const tty = process.stderr.isTTY === true;
@@ -448,7 +470,7 @@ function consoleProgress(): (p: DownloadProgress) => void {
     const key = `${p.repo}/${p.file}`;
     const now = Date.now();
     let state = started.get(key);
-    if (!state) started.set(key, (state = { at: now, bytes: p.received, shown: 0 }));
+    if (!state) started.set(key, (state = { at: now, bytes: p.received, shown: tty ? 0 : now }));
     if (!p.done && now - state.shown < (tty ? 100 : 10_000)) return;
     state.shown = now;
     const seconds = Math.max((now - state.at) / 1000, 1e-3);

@@ -169,6 +169,15 @@ test('within one call, a dropped download is resumed automatically', async () =>
   });
 });
 
+test('two concurrent calls for the same file share one download', async () => {
+  await withHub({}, async () => {
+    const [a, b] = await Promise.all([0, 1].map(() => resolveModelFiles(BERT, ['model.safetensors'], { revision: BERT_COMMIT, progress: 'off' })));
+    assert.equal(a, b);
+    assert.ok(Buffer.from(readFileSync(a['model.safetensors'])).equals(weights));
+    assert.is(server.requests.filter((r) => r.method === 'GET').length, 1);
+  });
+});
+
 test('a server that ignores Range gets a clean restart from byte 0', async () => {
   await withHub({}, async () => {
     server.dropNext('model.safetensors');
