@@ -1,7 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, tidy, sum, mul, add } from '../../src/index.js';
-import type { Tensor } from '../../src/tensor.js';
 import { layerNorm, addLayerNorm } from '../../src/ops/layernorm.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
 import { layerNormRef, layerNormBackwardRef } from '../ref/transformer-a.js';
