@@ -14,8 +14,8 @@ export class Embedding extends Module {
     this.weight = this.parameter(randn([numEmbeddings, dim], { std, seed: nextInitSeed() }));
   }
 
-  /** ids i32 [B, T] -> [B, T, H]. */
-  forward(ids: Tensor): Tensor {
-    return embedding(ids, this.weight);
+  /** ids i32 [...] -> [..., H]. hostIds (the same values on the CPU) are needed for the weight's gradient. */
+  forward(ids: Tensor, hostIds?: Int32Array): Tensor {
+    return embedding(ids, this.weight, { hostIds });
   }
 }

@@ -1,7 +1,7 @@
 // LayerNorm(H, eps) over the last dim: weight (γ) 1, bias (β) 0 at init.
 
 import { Tensor, ones, zeros } from '../tensor.js';
-import { layerNorm } from '../ops/layernorm.js';
+import { addLayerNorm, layerNorm } from '../ops/layernorm.js';
 import { Module } from './module.js';
 
 export class LayerNorm extends Module {
@@ -14,8 +14,8 @@ export class LayerNorm extends Module {
     this.bias = this.parameter(zeros([size]));
   }
 
-  /** x [..., H] -> [..., H]. */
-  forward(x: Tensor): Tensor {
-    return layerNorm(x, this.weight, this.bias, this.eps);
+  /** LayerNorm(x), or LayerNorm(x + residual) in one kernel; x [..., H] -> [..., H]. */
+  forward(x: Tensor, residual?: Tensor): Tensor {
+    return residual ? addLayerNorm(x, residual, this.weight, this.bias, this.eps) : layerNorm(x, this.weight, this.bias, this.eps);
   }
 }

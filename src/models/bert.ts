@@ -1,0 +1,481 @@
+// BERT as Hugging Face's modeling_bert.py defines it, composed from the ops.
+// Module and property names mirror Hugging Face's, so namedParameters() gives
+// checkpoint names (bert.encoder.layer.3.attention.self.query.weight) and
+// loading or saving a checkpoint is a walk of that map.
+//
+// Shapes: B batch, T tokens, H hidden, nh heads of d = H / nh, I intermediate, V vocabulary.
+//
+// Lifetime: forward() records the graph; backward() frees it. The caller wraps
+// a step (forward + backward + optimizer) or an evaluation (under noGrad) in
+// tidy(), which also frees the uploaded inputs.
+//
+// Dropout is reproducible: every Dropout of a model draws its streams from the
+// model's DropoutRng. A trainer calls model.setDropoutSeed(seed, step) before
+// each step's forward; the masks then depend only on (seed, step), so a run
+// resumed at step k repeats the uninterrupted run's masks from step k on.
+
+import { Tensor, tensor, zeros } from '../tensor.js';
+import { gpu } from '../gpu/device.js';
+import { add } from '../ops/elementwise.js';
+import { reshape, permute } from '../ops/shape.js';
+import { linear } from '../ops/matmul.js';
+import { gelu, tanh } from '../ops/activation.js';
+import { select } from '../ops/slice.js';
+import { attention } from '../ops/attention.js';
+import { crossEntropy } from '../ops/cross-entropy.js';
+import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../nn/index.js';
+import { parseBertConfig, defaultLabels, numLabels as labelCount, type BertConfig } from '../io/config.js';
+import { loadCheckpoint, matchWeights, describeMatch, assertNoMismatch, saveCheckpoint, type WeightTensor } from '../io/checkpoint.js';
+
+/** A batch as the collator makes it: i32 [B, T] arrays (or tensors), labels [B] (classifier) or [B·T] (MLM). */
+export interface BertInputs {
+  inputIds: Int32Array | Tensor;
+  attentionMask?: Int32Array | Tensor;
+  tokenTypeIds?: Int32Array | Tensor;
+  labels?: Int32Array | Tensor;
+  /** [B, T]; needed when inputIds is an Int32Array. */
+  shape?: readonly [number, number];
+}
+
+export interface BertOutput {
+  /** Classifier: [B, numLabels]; masked LM: [B, T, V]. */
+  logits: Tensor;
+  /** Mean cross-entropy, when labels were given. */
+  loss?: Tensor;
+}
+
+/** Uploads an i32 [B, T] input once (a tensor is used as it is, after a shape check). */
+function upload(x: Int32Array | Tensor, shape: readonly number[], what: string): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (x instanceof Tensor) {
+    if (x.dtype !== 'i32' || x.size !== size) throw new Error(`BERT: ${what} is ${x.dtype} [${x.shape.join(', ')}], expected i32 [${shape.join(', ')}]`);
+    return x.shape.join() === shape.join() ? x : x.view(shape);
+  }
+  if (x.length !== size) throw new Error(`BERT: ${what} has ${x.length} values, expected [${shape.join(', ')}] (${size})`);
+  return tensor(x, shape, { dtype: 'i32' });
+}
+
+/** An id input on the GPU and, when given as an array, on the CPU (embedding gradients group positions by id there). */
+interface Ids {
+  gpu: Tensor;
+  host?: Int32Array;
+}
+
+function ids(x: Int32Array | Tensor, shape: readonly number[], what: string): Ids {
+  return { gpu: upload(x, shape, what), host: x instanceof Tensor ? undefined : x };
+}
+
+function batchShape(inputs: BertInputs): [number, number] {
+  const shape = inputs.shape ?? (inputs.inputIds instanceof Tensor ? inputs.inputIds.shape : undefined);
+  if (!shape || shape.length !== 2) throw new Error('BERT: inputs need shape [B, T] (or inputIds as an i32 [B, T] tensor)');
+  return [shape[0], shape[1]];
+}
+
+function checkConfig(config: BertConfig): void {
+  if (config.hidden_act !== 'gelu') throw new Error(`BERT: hidden_act '${config.hidden_act}' is not implemented (only 'gelu', the exact erf form)`);
+  if (config.position_embedding_type !== 'absolute') {
+    throw new Error(`BERT: position_embedding_type '${config.position_embedding_type}' is not implemented (only 'absolute')`);
+  }
+  if (config.hidden_size % config.num_attention_heads !== 0) {
+    throw new Error(`BERT: hidden_size ${config.hidden_size} is not a multiple of num_attention_heads ${config.num_attention_heads}`);
+  }
+}
+
+// ------------------------------------------------------------- embeddings ----
+
+class BertEmbeddings extends Module {
+  word_embeddings: Embedding;
+  position_embeddings: Embedding;
+  token_type_embeddings: Embedding;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(readonly config: BertConfig, rng: DropoutRng) {
+    super();
+    const std = config.initializer_range;
+    this.word_embeddings = new Embedding(config.vocab_size, config.hidden_size, { std });
+    this.position_embeddings = new Embedding(config.max_position_embeddings, config.hidden_size, { std });
+    this.token_type_embeddings = new Embedding(config.type_vocab_size, config.hidden_size, { std });
+    this.LayerNorm = new LayerNorm(config.hidden_size, config.layer_norm_eps);
+    this.dropout = new Dropout(config.hidden_dropout_prob, rng);
+  }
+
+  /** ids, tokenTypes i32 [B, T] -> [B, T, H]: word + token type + position, LayerNorm, dropout. */
+  forward(inputIds: Ids, tokenTypes: Ids): Tensor {
+    const [, T] = inputIds.gpu.shape;
+    if (T > this.config.max_position_embeddings) {
+      throw new Error(`BERT: ${T} tokens is more than max_position_embeddings ${this.config.max_position_embeddings}`);
+    }
+    const positions = Int32Array.from({ length: T }, (_, i) => i);
+    const words = this.word_embeddings.forward(inputIds.gpu, inputIds.host);
+    const types = this.token_type_embeddings.forward(tokenTypes.gpu, tokenTypes.host);
+    const pos = reshape(this.position_embeddings.forward(tensor(positions, [1, T], { dtype: 'i32' }), positions), [T, this.config.hidden_size]);
+    // pos [T, H] broadcasts over the batch; the token-type term enters as LayerNorm's fused residual.
+    return this.dropout.forward(this.LayerNorm.forward(add(words, pos), types));
+  }
+}
+
+// ---------------------------------------------------------------- encoder ----
+
+class BertSelfAttention extends Module {
+  query: Linear;
+  key: Linear;
+  value: Linear;
+  dropout: Dropout;
+
+  constructor(readonly config: BertConfig, rng: DropoutRng) {
+    super();
+    const { hidden_size: H, initializer_range: std } = config;
+    this.query = new Linear(H, H, { std });
+    this.key = new Linear(H, H, { std });
+    this.value = new Linear(H, H, { std });
+    this.dropout = new Dropout(config.attention_probs_dropout_prob, rng);
+  }
+
+  /** x [B, T, H], mask i32 [B, T] (1 = attend) -> context [B, T, H]. */
+  forward(x: Tensor, mask?: Tensor): Tensor {
+    const [B, T, H] = x.shape;
+    const nh = this.config.num_attention_heads;
+    // [B, T, H] -> [B, nh, T, d]
+    const heads = (t: Tensor) => permute(reshape(t, [B, T, nh, H / nh]), [0, 2, 1, 3]);
+    const context = attention(heads(this.query.forward(x)), heads(this.key.forward(x)), heads(this.value.forward(x)), {
+      mask,
+      dropout: this.dropout.options(),
+    });
+    return reshape(permute(context, [0, 2, 1, 3]), [B, T, H]);
+  }
+}
+
+/** dense, dropout, then LayerNorm with the residual: attention.output and output share this shape. */
+class BertResidualOutput extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(config: BertConfig, inFeatures: number, rng: DropoutRng) {
+    super();
+    this.dense = new Linear(inFeatures, config.hidden_size, { std: config.initializer_range });
+    this.LayerNorm = new LayerNorm(config.hidden_size, config.layer_norm_eps);
+    this.dropout = new Dropout(config.hidden_dropout_prob, rng);
+  }
+
+  /** h [B, T, in], residual [B, T, H] -> LayerNorm(dropout(dense(h)) + residual). */
+  forward(h: Tensor, residual: Tensor): Tensor {
+    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h)), residual);
+  }
+}
+
+class BertAttention extends Module {
+  self: BertSelfAttention;
+  output: BertResidualOutput;
+
+  constructor(config: BertConfig, rng: DropoutRng) {
+    super();
+    this.self = new BertSelfAttention(config, rng);
+    this.output = new BertResidualOutput(config, config.hidden_size, rng);
+  }
+
+  forward(x: Tensor, mask?: Tensor): Tensor {
+    return this.output.forward(this.self.forward(x, mask), x);
+  }
+}
+
+class BertIntermediate extends Module {
+  dense: Linear;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hidden_size, config.intermediate_size, { std: config.initializer_range });
+  }
+
+  /** [B, T, H] -> GELU(dense) [B, T, I]. */
+  forward(x: Tensor): Tensor {
+    return gelu(this.dense.forward(x));
+  }
+}
+
+class BertLayer extends Module {
+  attention: BertAttention;
+  intermediate: BertIntermediate;
+  output: BertResidualOutput;
+
+  constructor(config: BertConfig, rng: DropoutRng) {
+    super();
+    this.attention = new BertAttention(config, rng);
+    this.intermediate = new BertIntermediate(config);
+    this.output = new BertResidualOutput(config, config.intermediate_size, rng);
+  }
+
+  forward(x: Tensor, mask?: Tensor): Tensor {
+    const a = this.attention.forward(x, mask);
+    return this.output.forward(this.intermediate.forward(a), a);
+  }
+}
+
+class BertEncoder extends Module {
+  layer: BertLayer[];
+
+  constructor(config: BertConfig, rng: DropoutRng) {
+    super();
+    this.layer = Array.from({ length: config.num_hidden_layers }, () => new BertLayer(config, rng));
+  }
+
+  forward(x: Tensor, mask?: Tensor): Tensor {
+    for (const layer of this.layer) x = layer.forward(x, mask);
+    return x;
+  }
+}
+
+class BertPooler extends Module {
+  dense: Linear;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hidden_size, config.hidden_size, { std: config.initializer_range });
+  }
+
+  /** tanh(dense(h[:, 0])): [B, T, H] -> [B, H]. */
+  forward(h: Tensor): Tensor {
+    return tanh(this.dense.forward(select(h, 1, 0)));
+  }
+}
+
+// ------------------------------------------------------------------ models ----
+
+/** What the three models share: config, dropout streams, checkpoint loading and saving. */
+abstract class BertPreTrainedModel extends Module {
+  /** Every Dropout of the model draws its stream from here. */
+  readonly dropoutRng: DropoutRng;
+
+  constructor(readonly config: BertConfig, rng?: DropoutRng) {
+    super();
+    checkConfig(config);
+    this.dropoutRng = rng ?? new DropoutRng();
+  }
+
+  /** transformers' class name, written to config.json's architectures. */
+  abstract get architecture(): string;
+
+  /** Checkpoint tensors this model drops without reporting them (heads of other tasks it never has). */
+  protected ignoredCheckpointTensors(): RegExp[] {
+    return [];
+  }
+
+  /** Restarts the dropout streams for (seed, step): call before each training step's forward. */
+  setDropoutSeed(seed: number, step: number): void {
+    this.dropoutRng.reset(seed, step);
+  }
+
+  /**
+   * Copies a checkpoint's tensors into the parameters (matched by Hugging
+   * Face name, base-model prefix added or stripped); parameters it lacks keep
+   * their initialisation. A shape mismatch is an error naming both shapes.
+   * Returns transformers' one-line summaries of what was newly initialised or unused.
+   */
+  loadWeights(tensors: ReadonlyMap<string, WeightTensor>, source: string): string[] {
+    const params = this.namedParameters();
+    const match = matchWeights([...params].map(([n, p]) => [n, p.shape] as const), tensors, { ignoreUnexpected: this.ignoredCheckpointTensors() });
+    assertNoMismatch(match, this.architecture, source);
+    const runtime = gpu();
+    for (const [name, w] of match.assign) runtime.upload(w.data, params.get(name)!.buffer);
+    return describeMatch(match, this.architecture, source);
+  }
+
+  /**
+   * Writes config.json (architectures, id2label, label2id, problem_type) and
+   * model.safetensors with Hugging Face's current names, each atomically.
+   */
+  async savePretrained(dir: string): Promise<void> {
+    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, p] of this.namedParameters()) tensors.set(name, { shape: [...p.shape], data: await p.toArray() });
+    await saveCheckpoint(dir, { ...this.config, architectures: [this.architecture] }, tensors);
+  }
+}
+
+interface LoadOptions {
+  numLabels?: number;
+  id2label?: Record<string, string>;
+  label2id?: Record<string, number>;
+  /** Where the one-line load summary goes (default console.log; null for silence). */
+  log?: ((line: string) => void) | null;
+}
+
+/** config.json + weights of `dir`, with the label options applied to the config. */
+async function loadPretrained<M extends BertPreTrainedModel>(dir: string, options: LoadOptions, make: (config: BertConfig) => M): Promise<M> {
+  const checkpoint = await loadCheckpoint(dir);
+  let config = checkpoint.config;
+  if (options.numLabels !== undefined || options.id2label) {
+    const labels = options.id2label
+      ? { id2label: options.id2label, label2id: options.label2id ?? Object.fromEntries(Object.entries(options.id2label).map(([i, l]) => [l, Number(i)])) }
+      : labelCount(config) === options.numLabels ? { id2label: config.id2label, label2id: config.label2id } : defaultLabels(options.numLabels!);
+    config = parseBertConfig({ ...configFields(config), ...labels }, `${dir}/config.json`);
+    if (options.numLabels !== undefined && labelCount(config) !== options.numLabels) {
+      throw new Error(`fromPretrained(${dir}): numLabels ${options.numLabels} but id2label has ${labelCount(config)} labels`);
+    }
+  }
+  const model = make(config);
+  const lines = model.loadWeights(checkpoint.tensors, dir);
+  if (options.log !== null) for (const line of lines) (options.log ?? console.log)(line);
+  return model;
+}
+
+/** A config's JSON fields (its unknown keys included), for parseBertConfig. */
+function configFields(config: BertConfig): Record<string, unknown> {
+  const { extra, ...fields } = config;
+  return { ...extra, ...fields };
+}
+
+/** Embeddings, encoder and (optionally) the pooler; `forward` gives the hidden states. */
+export class BertModel extends BertPreTrainedModel {
+  embeddings: BertEmbeddings;
+  encoder: BertEncoder;
+  pooler: BertPooler | null;
+
+  constructor(config: BertConfig, { addPoolingLayer = true, rng }: { addPoolingLayer?: boolean; rng?: DropoutRng } = {}) {
+    super(config, rng);
+    this.embeddings = new BertEmbeddings(config, this.dropoutRng);
+    this.encoder = new BertEncoder(config, this.dropoutRng);
+    this.pooler = addPoolingLayer ? new BertPooler(config) : null;
+  }
+
+  get architecture(): string {
+    return 'BertModel';
+  }
+
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<BertModel> {
+    return loadPretrained(dir, options, (config) => new BertModel(config));
+  }
+
+  protected override ignoredCheckpointTensors(): RegExp[] {
+    return [/^cls\./, /^classifier\./];
+  }
+
+  /** -> lastHiddenState [B, T, H] and, with the pooler, pooled [B, H]. */
+  forward(inputs: BertInputs): { lastHiddenState: Tensor; pooled: Tensor | null } {
+    const shape = batchShape(inputs);
+    const types = ids(inputs.tokenTypeIds ?? new Int32Array(shape[0] * shape[1]), shape, 'tokenTypeIds');
+    const mask = inputs.attentionMask ? upload(inputs.attentionMask, shape, 'attentionMask') : undefined;
+    const h = this.encoder.forward(this.embeddings.forward(ids(inputs.inputIds, shape, 'inputIds'), types), mask);
+    return { lastHiddenState: h, pooled: this.pooler ? this.pooler.forward(h) : null };
+  }
+}
+
+/** BERT + dropout + Linear(H, numLabels) on the pooled output; cross-entropy loss. */
+export class BertForSequenceClassification extends BertPreTrainedModel {
+  bert: BertModel;
+  dropout: Dropout;
+  classifier: Linear;
+
+  constructor(config: BertConfig) {
+    super(config);
+    this.bert = new BertModel(config, { rng: this.dropoutRng });
+    this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob, this.dropoutRng);
+    this.classifier = new Linear(config.hidden_size, labelCount(config), { std: config.initializer_range });
+  }
+
+  get architecture(): string {
+    return 'BertForSequenceClassification';
+  }
+
+  get numLabels(): number {
+    return labelCount(this.config);
+  }
+
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<BertForSequenceClassification> {
+    return loadPretrained(dir, options, (config) => new BertForSequenceClassification(config));
+  }
+
+  protected override ignoredCheckpointTensors(): RegExp[] {
+    return [/^cls\./];
+  }
+
+  /** -> logits [B, numLabels], and the mean cross-entropy over labels [B] when given. */
+  forward(inputs: BertInputs): BertOutput {
+    const [B] = batchShape(inputs);
+    const { pooled } = this.bert.forward(inputs);
+    const logits = this.classifier.forward(this.dropout.forward(pooled!));
+    if (!inputs.labels) return { logits };
+    return { logits, loss: crossEntropy(logits, labelsOf(inputs.labels, B, 'labels')) };
+  }
+}
+
+/** BERT (no pooler) + cls.predictions: transform (dense, GELU, LayerNorm), decoder tied to the word embeddings, bias. */
+class BertLMPredictionHead extends Module {
+  transform: BertPredictionHeadTransform;
+  bias: Tensor;
+
+  constructor(config: BertConfig) {
+    super();
+    this.transform = new BertPredictionHeadTransform(config);
+    this.bias = this.parameter(zeros([config.vocab_size]));
+  }
+
+  /** h [B, T, H], decoder weight [V, H] (the word embeddings) -> logits [B, T, V]. */
+  forward(h: Tensor, decoderWeight: Tensor): Tensor {
+    return linear(this.transform.forward(h), decoderWeight, this.bias);
+  }
+}
+
+class BertPredictionHeadTransform extends Module {
+  dense: Linear;
+  LayerNorm: LayerNorm;
+
+  constructor(config: BertConfig) {
+    super();
+    this.dense = new Linear(config.hidden_size, config.hidden_size, { std: config.initializer_range });
+    this.LayerNorm = new LayerNorm(config.hidden_size, config.layer_norm_eps);
+  }
+
+  forward(h: Tensor): Tensor {
+    return this.LayerNorm.forward(gelu(this.dense.forward(h)));
+  }
+}
+
+class BertOnlyMLMHead extends Module {
+  predictions: BertLMPredictionHead;
+
+  constructor(config: BertConfig) {
+    super();
+    this.predictions = new BertLMPredictionHead(config);
+  }
+}
+
+export class BertForMaskedLM extends BertPreTrainedModel {
+  bert: BertModel;
+  cls: BertOnlyMLMHead;
+
+  constructor(config: BertConfig) {
+    super(config);
+    this.bert = new BertModel(config, { addPoolingLayer: false, rng: this.dropoutRng });
+    this.cls = new BertOnlyMLMHead(config);
+  }
+
+  get architecture(): string {
+    return 'BertForMaskedLM';
+  }
+
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<BertForMaskedLM> {
+    return loadPretrained(dir, options, (config) => new BertForMaskedLM(config));
+  }
+
+  protected override ignoredCheckpointTensors(): RegExp[] {
+    return [/^cls\.seq_relationship\./, /^bert\.pooler\./, /^classifier\./];
+  }
+
+  /** -> logits [B, T, V], and the mean cross-entropy over labels [B·T] that are not -100. */
+  forward(inputs: BertInputs): BertOutput {
+    const [B, T] = batchShape(inputs);
+    const { lastHiddenState } = this.bert.forward(inputs);
+    // The decoder is the word-embedding matrix itself: its gradient sums both uses.
+    const logits = this.cls.predictions.forward(lastHiddenState, this.bert.embeddings.word_embeddings.weight);
+    if (!inputs.labels) return { logits };
+    const V = this.config.vocab_size;
+    return { logits, loss: crossEntropy(reshape(logits, [B * T, V]), labelsOf(inputs.labels, B * T, 'labels')) };
+  }
+}
+
+function labelsOf(labels: Int32Array | Tensor, n: number, what: string): Int32Array | Tensor {
+  const size = labels instanceof Tensor ? labels.size : labels.length;
+  if (size !== n) throw new Error(`BERT: ${what} has ${size} values, expected ${n}`);
+  return labels instanceof Tensor ? (labels.rank === 1 ? labels : labels.view([n])) : labels;
+}
