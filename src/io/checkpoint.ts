@@ -72,6 +72,9 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   } else if (await exists(indexPath)) {
     const weightMap = parseIndex(await readText(indexPath), indexPath);
     files = [...new Set(weightMap.values())].sort();
+    for (const shard of files) {
+      if (!(await exists(join(dir, shard)))) throw new Error(`${indexPath}: names shard ${join(dir, shard)}, which does not exist`);
+    }
     const seen = new Set<string>();
     for (const shard of files) {
       const shardPath = join(dir, shard);
