@@ -76,33 +76,30 @@ export class Dataset<R extends Row = Row> {
     fn: (batch: { [K in keyof R]: R[K][] }, indices: number[]) => { [K in keyof U]: U[K][] },
     options: { batched: true; batchSize?: number },
   ): Dataset<Omit<R, keyof U> & U>;
-  map(fn: (input: never, index: never) => Row, options: { batched?: boolean; batchSize?: number } = {}): Dataset<Row> {
-    type Updated = Omit<R, string> & Row;
+  map(
+    fn: (input: never, index: never) => Row, // one of the two overloads above
+    options: { batched?: boolean; batchSize?: number } = {},
+  ): Dataset<Row> {
     if (!options.batched) {
-      const apply = fn as unknown as (row: R, index: number) => Row;
-      return new Dataset<Updated>(this.rows.map((row, i) => ({ ...row, ...apply(row, i) })), this.features);
+      const update = fn as unknown as (row: R, index: number) => Row;
+      return new Dataset(this.rows.map((row, i) => ({ ...row, ...update(row, i) })), this.features);
     }
-    const apply = fn as unknown as (batch: Record<string, unknown[]>, indices: number[]) => Record<string, unknown[]>;
+    const update = fn as unknown as (batch: Record<string, unknown[]>, indices: number[]) => Record<string, unknown[]>;
     const batchSize = options.batchSize ?? 1000;
     const out: Row[] = [];
     for (let start = 0; start < this.rows.length; start += batchSize) {
       const rows = this.rows.slice(start, start + batchSize);
-      const indices = rows.map((_, i) => start + i);
       const batch: Record<string, unknown[]> = {};
       for (const name of this.columnNames) batch[name] = rows.map((r) => r[name]);
-      const result = apply(batch, indices);
-      for (const [name, values] of Object.entries(result)) {
+      const columns = Object.entries(update(batch, rows.map((_, i) => start + i)));
+      for (const [name, values] of columns) {
         if (values.length !== rows.length) {
           throw new Error(`map: column ${name} of the batch at row ${start} has ${values.length} values for ${rows.length} rows`);
         }
       }
-      rows.forEach((row, i) => {
-        const update: Row = {};
-        for (const [name, values] of Object.entries(result)) update[name] = values[i];
-        out.push({ ...row, ...update });
-      });
+      rows.forEach((row, i) => out.push({ ...row, ...Object.fromEntries(columns.map(([name, values]) => [name, values[i]])) }));
     }
-    return new Dataset<Updated>(out as Updated[], this.features);
+    return new Dataset(out, this.features);
   }
 
   /**
@@ -219,8 +216,13 @@ export async function loadDataset(
     }
   }
 
-  const features: Features = { textColumn, textPairColumn: options.textPairColumn };
-  if (labelColumn !== null) Object.assign(features, { labelColumn, numLabels: numLabelsGiven ?? maxLabel + 1, labelNames });
+  const features: Features = { textColumn };
+  if (options.textPairColumn !== undefined) features.textPairColumn = options.textPairColumn;
+  if (labelColumn !== null) {
+    features.labelColumn = labelColumn;
+    features.numLabels = numLabelsGiven ?? maxLabel + 1;
+    if (labelNames) features.labelNames = labelNames;
+  }
   const out: Partial<Record<SplitName, Dataset>> = {};
   for (const [split, list] of tables) out[split] = new Dataset(list.flatMap((t) => t.rows), features);
   return out;
