@@ -66,6 +66,17 @@ test('the fixture parses: metadata, 49 tensors in offset order, I64 kept raw wit
   }
 });
 
+test('the float64 goldens parse: I64 inputs as int32, F64 outputs exact through toFloat64', () => {
+  const path = 'test/fixtures/tiny-bert-legacy/goldens-cls.safetensors';
+  const goldens = readSafetensors(new Uint8Array(readFileSync(path)), path);
+  assert.is(goldens.metadata.task, 'cls');
+  const ids = goldens.tensors.get('inputs.input_ids')!;
+  assert.equal(ids.shape, [3, 11]);
+  // Values from Python's struct.unpack on the same bytes.
+  assert.equal(Array.from(toInt32(ids, 'inputs.input_ids').subarray(0, 11)), [101, 459, 688, 340, 258, 209, 507, 528, 137, 903, 276]);
+  assert.equal(Array.from(toFloat64(goldens.tensors.get('out.loss')!, 'out.loss')), [1.5710935821037781]);
+});
+
 test('input with a non-zero byteOffset (unaligned, and a pooled Node Buffer) decodes the same values', () => {
   const reference = readSafetensors(fixtureBytes, FIXTURE);
   const padded = new Uint8Array(fixtureBytes.length + 11);
