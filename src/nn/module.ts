@@ -20,17 +20,16 @@ export function nextInitSeed(): number {
   return initSeeds();
 }
 
-/** Tensors registered with Module.parameter(): trainable state, as opposed to buffers or inputs. */
-const PARAMETERS = new WeakSet<Tensor>();
-
 export abstract class Module {
   /** Dropout is active while true; train()/eval() set it on the whole tree. */
   training = true;
+  /** Tensors this module registered with parameter(); other tensor properties (a tied reference, an input) are not its parameters. */
+  private readonly ownParameters = new Set<Tensor>();
 
-  /** Marks `t` as a parameter (requiresGrad, survives tidy()) and returns it. */
+  /** Registers `t` as a parameter of this module (requiresGrad, survives tidy()) and returns it. */
   protected parameter(t: Tensor): Tensor {
     t.requiresGrad = true;
-    PARAMETERS.add(keep(t));
+    this.ownParameters.add(keep(t));
     return t;
   }
 
@@ -52,7 +51,7 @@ export abstract class Module {
   namedParameters(prefix = '', seen = new Set<Tensor>()): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     for (const [key, value] of Object.entries(this)) {
-      if (value instanceof Tensor && PARAMETERS.has(value) && !seen.has(value)) {
+      if (value instanceof Tensor && this.ownParameters.has(value) && !seen.has(value)) {
         seen.add(value);
         out.set(prefix + key, value);
       }
