@@ -1,7 +1,9 @@
 // Hugging Face BERT config.json: parse with transformers' BertConfig defaults, validate with errors
 // that name the file and field, and write back the JSON that transformers' save_pretrained writes
 // (to_diff_dict: every BertConfig field, the PretrainedConfig fields that differ from their
-// defaults, keys sorted, two-space indent, non-ASCII escaped, trailing newline).
+// defaults, keys sorted, two-space indent, non-ASCII escaped, trailing newline). Numbers use
+// JavaScript's formatting, so a float may differ in spelling only (1e-5 where Python writes 1e-05).
+// No "transformers_version" is added (it is kept when the config read had one).
 
 export interface BertConfig {
   vocab_size: number;
