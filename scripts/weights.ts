@@ -7,12 +7,11 @@
 // browser. HF_TOKEN, HF_HOME / HF_HUB_CACHE, HF_ENDPOINT and HF_HUB_OFFLINE
 // apply as in Python's huggingface_hub.
 
-import { copyFile, link, mkdir, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isLocalPath, resolveModelFiles, type HubOptions } from '../src/io/hub.js';
+import { resolvePretrainedFiles, type HubOptions } from '../src/io/hub.js';
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
 const WEIGHTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'weights');
 
 /** Hard link (or copy) `source` to `dest` through a temporary name, so `dest` is never half written. */
@@ -32,21 +31,7 @@ async function place(source: string, dest: string): Promise<void> {
 /** Downloads a model's files and places them in `outDir` (default weights/<name>); returns the folder and the file names placed. */
 export async function fetchWeights(id: string, options: HubOptions & { outDir?: string } = {}): Promise<{ dir: string; files: string[] }> {
   const outDir = resolve(options.outDir ?? join(WEIGHTS_DIR, basename(id)));
-  const found = await resolveModelFiles(id, ['config.json'], {
-    ...options,
-    optional: [...TOKENIZER_FILES, 'model.safetensors', 'model.safetensors.index.json'],
-  });
-  if (!found['tokenizer.json'] && !found['vocab.txt']) throw new Error(`${id}: has neither tokenizer.json nor vocab.txt`);
-  if (!found['model.safetensors']) {
-    const index = found['model.safetensors.index.json'];
-    if (!index) throw new Error(`${id}: has neither model.safetensors nor model.safetensors.index.json (only safetensors weights are read)`);
-    const weightMap = (JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
-    if (!weightMap) throw new Error(`${index}: no weight_map`);
-    // Shards from the same commit as config.json (its snapshot folder's name), unless `id` is a folder.
-    const commit = basename(dirname(found['config.json']));
-    const revision = isLocalPath(id) ? options.revision : commit;
-    Object.assign(found, await resolveModelFiles(id, [...new Set(Object.values(weightMap))], { ...options, revision }));
-  }
+  const found = await resolvePretrainedFiles(id, options);
   for (const [file, source] of Object.entries(found)) await place(source, join(outDir, file));
   return { dir: outDir, files: Object.keys(found) };
 }

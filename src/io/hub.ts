@@ -27,7 +27,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
 export type RepoType = 'model' | 'dataset';
 
@@ -480,4 +480,35 @@ function consoleProgress(): (p: DownloadProgress) => void {
     else process.stderr.write(`${p.done ? 'downloaded' : 'downloading'} ${line}\n`);
     if (p.done) started.delete(key);
   };
+}
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
+
+/**
+ * What loading a pretrained BERT needs, as local paths keyed by file name:
+ * config.json, the tokenizer files, and model.safetensors or its sharded
+ * index with every shard. A local folder is used as is.
+ */
+export async function resolvePretrainedFiles(idOrDir: string, options: HubOptions = {}): Promise<Record<string, string>> {
+  const found = await resolveModelFiles(idOrDir, ['config.json'], {
+    ...options,
+    optional: [...TOKENIZER_FILES, 'model.safetensors', 'model.safetensors.index.json'],
+  });
+  if (!found['tokenizer.json'] && !found['vocab.txt']) throw new Error(`${idOrDir}: has neither tokenizer.json nor vocab.txt`);
+  if (!found['model.safetensors']) {
+    const index = found['model.safetensors.index.json'];
+    if (!index) throw new Error(`${idOrDir}: has neither model.safetensors nor model.safetensors.index.json (only safetensors weights are read)`);
+    const weightMap = (JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
+    if (!weightMap) throw new Error(`${index}: no weight_map`);
+    // Shards from the same commit as config.json (its snapshot folder's name), unless `idOrDir` is a folder.
+    const revision = isLocalPath(idOrDir) ? options.revision : basename(dirname(found['config.json']));
+    Object.assign(found, await resolveModelFiles(idOrDir, [...new Set(Object.values(weightMap))], { ...options, revision }));
+  }
+  return found;
+}
+
+/** The local folder holding a pretrained model: the folder itself, or the Hub snapshot after downloading what is needed. */
+export async function pretrainedDir(idOrDir: string, options: HubOptions = {}): Promise<string> {
+  if (isLocalPath(idOrDir)) return resolve(expandHome(idOrDir));
+  return dirname((await resolvePretrainedFiles(idOrDir, options))['config.json']);
 }
