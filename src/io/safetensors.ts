@@ -129,16 +129,16 @@ export function readSafetensors(bytes: Uint8Array, source: string): SafetensorsF
   // The tensors must tile the data section: sorted by begin, each starts where the previous ended.
   infos.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
-  let previous = '';
+  let previous: string | null = null;
   for (const info of infos) {
     if (info.begin < covered) fail(`tensor '${info.name}': data_offsets [${info.begin}, ${info.end}] overlap tensor '${previous}' (ends at ${covered})`);
     if (info.begin > covered) {
-      fail(`tensor '${info.name}': data_offsets [${info.begin}, ${info.end}] leave a hole of ${info.begin - covered} bytes after ${previous ? `tensor '${previous}'` : 'the header'}`);
+      fail(`tensor '${info.name}': data_offsets [${info.begin}, ${info.end}] leave a hole of ${info.begin - covered} bytes after ${previous === null ? 'the header' : `tensor '${previous}'`}`);
     }
     covered = info.end;
     previous = info.name;
   }
-  if (covered !== dataLength) fail(`data section is ${dataLength} bytes but the tensors cover ${covered} (trailing bytes or a truncated header)`);
+  if (covered !== dataLength) fail(`data section is ${dataLength} bytes but the tensors cover ${covered}: the last ${dataLength - covered} belong to no tensor`);
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const { name, dtype, shape, begin, end } of infos) {
