@@ -1,0 +1,285 @@
+// Fused scaled-dot-product attention with BERT's key mask and dropout on the
+// probabilities, forward and backward, never holding the [T, T] scores in memory.
+// FlashAttention-2 (Dao 2023), with one query (or key) row per invocation.
+//
+// Per (batch b, head h) = bh, rows i (queries) and j (keys) of q, k, v [B, heads, T, d]:
+//   s_ij = (q_i · k_j) * scale + (mask[b, j] == 0 ? f32 min : 0)      scale = 1 / sqrt(d)
+//   p_ij = exp(s_ij - lse_i),  lse_i = log sum_j exp(s_ij)            (softmax, as shaders/softmax.wgsl)
+//   z_ij = keep(bh, i, j) / (1 - p_drop) or 1 without dropout
+//   out_i = sum_j p_ij z_ij v_j
+// A fully masked row has every s_ij = f32 min exactly (the score is below its ulp), so its lse is
+// f32 min too and exp(s - lse) would give 1: such rows (lse < f32 min / 2) use p = 1 / T, the
+// uniform row Hugging Face produces.
+// Backward (dO = dLoss/dout, D_i = dO_i · out_i = sum_j p_ij z_ij dO_i · v_j):
+//   dv_j = sum_i p_ij z_ij dO_i,   ds_ij = p_ij (z_ij dO_i · v_j - D_i),
+//   dq_i = scale sum_j ds_ij k_j,  dk_j = scale sum_i ds_ij q_i.
+// keep(bh, i, j): the dropout mask of shaders/dropout.wgsl over the flat index (bh * T + i) * T + j of
+// the probabilities [B, heads, T, T], so the composed path (softmax then dropout) draws the same bits.
+// philox4x32_10 and mul_hi_lo below are a copy of shaders/dropout.wgsl's (WGSL has no include);
+// test/ops/attention.test.ts checks the fused and composed paths agree with dropout on.
+//
+// Entry points and bindings (d = HEAD_DIM <= 64; mask [B, T] as u32 bits, f32 or i32 0/1,
+// unread without HAS_MASK):
+//   attention_forward:        1 q, 2 k, 3 v, 4 mask, 5 out [B, heads, T, d], 6 lse [B, heads, T]
+//   attention_backward_delta: 1 out, 2 dOut, 3 lse, 4 stats [B, heads, T, 2] = (lse_i, D_i)
+//   attention_backward_dq:    1 q, 2 k, 3 v, 4 mask, 5 dOut, 6 stats, 7 dq
+//   attention_backward_dkdv:  1 q, 2 k, 3 v, 4 mask, 5 dOut, 6 stats, 7 dk, 8 dv
+// Dispatch: forward, dq, dkdv: workgroups (ceil(T / BLOCK), B * heads), one query (forward, dq) or
+// key (dkdv) row per invocation; the other side's rows stream through workgroup memory TILE at a
+// time. delta: grid(B * heads * T, BLOCK), flat row (wid.y * nwg.x + wid.x) * BLOCK + lid.
+// Every sum runs in a fixed order: deterministic, no atomics.
+
+struct Params {
+  T: u32,
+  heads: u32,
+  scale: f32,
+  seed: u32,
+  stream: u32,
+  threshold: u32,  // dropout: words below it are dropped
+  dropScale: f32,  // 1 / (1 - p_drop)
+}
+
+override HEAD_DIM: u32 = 64u;
+override HAS_MASK: bool = false;
+override HAS_DROPOUT: bool = false;
+const MAX_HEAD_DIM: u32 = 64u;
+const BLOCK: u32 = 64u;
+const TILE: u32 = 16u;
+const F32_MIN: f32 = -3.4028234663852886e38;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<u32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+
+@group(0) @binding(1) var<storage, read> deltaOut: array<f32>;
+@group(0) @binding(2) var<storage, read> deltaDOut: array<f32>;
+@group(0) @binding(3) var<storage, read> deltaLse: array<f32>;
+@group(0) @binding(4) var<storage, read_write> deltaStats: array<vec2f>;
+
+@group(0) @binding(5) var<storage, read> dOut: array<f32>;
+@group(0) @binding(6) var<storage, read> stats: array<vec2f>;
+@group(0) @binding(7) var<storage, read_write> dqk: array<f32>;  // dq (dq kernel) or dk (dkdv kernel)
+@group(0) @binding(8) var<storage, read_write> dv: array<f32>;
+
+var<workgroup> tileA: array<f32, TILE * MAX_HEAD_DIM>;
+var<workgroup> tileB: array<f32, TILE * MAX_HEAD_DIM>;
+var<workgroup> tileStats: array<vec2f, TILE>;
+
+// ------------------------------------------------------------ dropout RNG ----
+
+fn mul_hi_lo(a: u32, b: u32) -> vec2u {
+  let al = a & 0xffffu;
+  let ah = a >> 16u;
+  let bl = b & 0xffffu;
+  let bh = b >> 16u;
+  let ll = al * bl;
+  let lh = al * bh;
+  let hl = ah * bl;
+  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+  let hi = ah * bh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+  return vec2u(hi, a * b);
+}
+
+fn philox4x32_10(counter: vec4u, key: vec2u) -> vec4u {
+  var c = counter;
+  var kk = key;
+  for (var round = 0u; round < 10u; round++) {
+    let p0 = mul_hi_lo(0xd2511f53u, c.x);
+    let p1 = mul_hi_lo(0xcd9e8d57u, c.z);
+    c = vec4u(p1.x ^ c.y ^ kk.x, p1.y, p0.x ^ c.w ^ kk.y, p0.y);
+    kk += vec2u(0x9e3779b9u, 0xbb67ae85u);
+  }
+  return c;
+}
+
+/** z_ij: the dropout factor of probability (bh, i, j). */
+fn drop_factor(bh: u32, i: u32, j: u32) -> f32 {
+  if (!HAS_DROPOUT) { return 1.0; }
+  let index = (bh * params.T + i) * params.T + j;
+  let words = philox4x32_10(vec4u(index >> 2u, params.stream, 0u, 0u), vec2u(params.seed, 0u));
+  return select(0.0, params.dropScale, words[index & 3u] >= params.threshold);
+}
+
+// ---------------------------------------------------------------- helpers ----
+
+fn key_bias(b: u32, j: u32) -> f32 {
+  if (HAS_MASK && (mask[b * params.T + j] & 0x7fffffffu) == 0u) { return F32_MIN; }
+  return 0.0;
+}
+
+fn score(dot: f32, bias: f32) -> f32 {
+  return dot * params.scale + bias;
+}
+
+/** p_ij from s_ij and the row's lse (uniform for a fully masked row, see the header). */
+fn probability(s: f32, rowLse: f32) -> f32 {
+  if (rowLse < F32_MIN * 0.5) { return 1.0 / f32(params.T); }
+  return exp(s - rowLse);
+}
+
+/** Rows t0 .. t0 + TILE of k and v (bh's) into tileA and tileB; zeros past T. */
+fn stage_keys(bh: u32, t0: u32, lid: u32) {
+  for (var e = lid; e < TILE * HEAD_DIM; e += BLOCK) {
+    let row = t0 + e / HEAD_DIM;
+    let src = (bh * params.T + row) * HEAD_DIM + e % HEAD_DIM;
+    tileA[e] = select(0.0, k[src], row < params.T);
+    tileB[e] = select(0.0, v[src], row < params.T);
+  }
+}
+
+/** Rows t0 .. t0 + TILE of q, dOut and stats (bh's) into tileA, tileB and tileStats. */
+fn stage_queries(bh: u32, t0: u32, lid: u32) {
+  for (var e = lid; e < TILE * HEAD_DIM; e += BLOCK) {
+    let row = t0 + e / HEAD_DIM;
+    let src = (bh * params.T + row) * HEAD_DIM + e % HEAD_DIM;
+    tileA[e] = select(0.0, q[src], row < params.T);
+    tileB[e] = select(0.0, dOut[src], row < params.T);
+  }
+  if (lid < TILE && t0 + lid < params.T) { tileStats[lid] = stats[bh * params.T + t0 + lid]; }
+}
+
+// ---------------------------------------------------------------- kernels ----
+
+@compute @workgroup_size(BLOCK)
+fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let bh = wid.y;
+  let b = bh / params.heads;
+  let i = wid.x * BLOCK + lid;
+  let row = bh * params.T + min(i, params.T - 1u);
+  var qi: array<f32, MAX_HEAD_DIM>;
+  var acc: array<f32, MAX_HEAD_DIM>;
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    qi[c] = q[row * HEAD_DIM + c];
+    acc[c] = 0.0;
+  }
+  // Online softmax over key tiles: m running max, l running sum of exp(s - m).
+  var m = F32_MIN;
+  var l = 0.0;
+  var s: array<f32, TILE>;
+  for (var t0 = 0u; t0 < params.T; t0 += TILE) {
+    workgroupBarrier();
+    stage_keys(bh, t0, lid);
+    workgroupBarrier();
+    let n = min(TILE, params.T - t0);
+    var tileMax = F32_MIN;
+    for (var jj = 0u; jj < n; jj++) {
+      var dot = 0.0;
+      for (var c = 0u; c < HEAD_DIM; c++) { dot += qi[c] * tileA[jj * HEAD_DIM + c]; }
+      s[jj] = score(dot, key_bias(b, t0 + jj));
+      tileMax = max(tileMax, s[jj]);
+    }
+    let mNew = max(m, tileMax);
+    let correction = exp(m - mNew);
+    l *= correction;
+    for (var c = 0u; c < HEAD_DIM; c++) { acc[c] *= correction; }
+    m = mNew;
+    for (var jj = 0u; jj < n; jj++) {
+      let e = exp(s[jj] - m);
+      l += e;
+      let w = e * drop_factor(bh, i, t0 + jj);
+      for (var c = 0u; c < HEAD_DIM; c++) { acc[c] += w * tileB[jj * HEAD_DIM + c]; }
+    }
+  }
+  if (i < params.T) {
+    for (var c = 0u; c < HEAD_DIM; c++) { out[row * HEAD_DIM + c] = acc[c] / l; }
+    lse[row] = m + log(l);
+  }
+}
+
+@compute @workgroup_size(BLOCK)
+fn attention_backward_delta(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.y * nwg.x + wid.x) * BLOCK + lid;
+  if (row >= arrayLength(&deltaLse)) { return; }
+  var dot = 0.0;
+  for (var c = 0u; c < HEAD_DIM; c++) { dot += deltaDOut[row * HEAD_DIM + c] * deltaOut[row * HEAD_DIM + c]; }
+  deltaStats[row] = vec2f(deltaLse[row], dot);
+}
+
+@compute @workgroup_size(BLOCK)
+fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let bh = wid.y;
+  let b = bh / params.heads;
+  let i = wid.x * BLOCK + lid;
+  let row = bh * params.T + min(i, params.T - 1u);
+  var qi: array<f32, MAX_HEAD_DIM>;
+  var dOi: array<f32, MAX_HEAD_DIM>;
+  var dq: array<f32, MAX_HEAD_DIM>;
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    qi[c] = q[row * HEAD_DIM + c];
+    dOi[c] = dOut[row * HEAD_DIM + c];
+    dq[c] = 0.0;
+  }
+  let rowStats = stats[row];
+  for (var t0 = 0u; t0 < params.T; t0 += TILE) {
+    workgroupBarrier();
+    stage_keys(bh, t0, lid);
+    workgroupBarrier();
+    let n = min(TILE, params.T - t0);
+    for (var jj = 0u; jj < n; jj++) {
+      var qk = 0.0;
+      var dOv = 0.0;
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        qk += qi[c] * tileA[jj * HEAD_DIM + c];
+        dOv += dOi[c] * tileB[jj * HEAD_DIM + c];
+      }
+      let p = probability(score(qk, key_bias(b, t0 + jj)), rowStats.x);
+      let ds = p * (drop_factor(bh, i, t0 + jj) * dOv - rowStats.y);
+      for (var c = 0u; c < HEAD_DIM; c++) { dq[c] += ds * tileA[jj * HEAD_DIM + c]; }
+    }
+  }
+  if (i < params.T) {
+    for (var c = 0u; c < HEAD_DIM; c++) { dqk[row * HEAD_DIM + c] = dq[c] * params.scale; }
+  }
+}
+
+@compute @workgroup_size(BLOCK)
+fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let bh = wid.y;
+  let b = bh / params.heads;
+  let j = wid.x * BLOCK + lid;
+  let row = bh * params.T + min(j, params.T - 1u);
+  var kj: array<f32, MAX_HEAD_DIM>;
+  var vj: array<f32, MAX_HEAD_DIM>;
+  var dk: array<f32, MAX_HEAD_DIM>;
+  var dvj: array<f32, MAX_HEAD_DIM>;
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    kj[c] = k[row * HEAD_DIM + c];
+    vj[c] = v[row * HEAD_DIM + c];
+    dk[c] = 0.0;
+    dvj[c] = 0.0;
+  }
+  let bias = key_bias(b, min(j, params.T - 1u));
+  for (var t0 = 0u; t0 < params.T; t0 += TILE) {
+    workgroupBarrier();
+    stage_queries(bh, t0, lid);
+    workgroupBarrier();
+    let n = min(TILE, params.T - t0);
+    for (var ii = 0u; ii < n; ii++) {
+      var qk = 0.0;
+      var dOv = 0.0;
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        qk += tileA[ii * HEAD_DIM + c] * kj[c];
+        dOv += tileB[ii * HEAD_DIM + c] * vj[c];
+      }
+      let rowStats = tileStats[ii];
+      let p = probability(score(qk, bias), rowStats.x);
+      let z = drop_factor(bh, t0 + ii, j);
+      let ds = p * (z * dOv - rowStats.y);
+      let pz = p * z;
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        dk[c] += ds * tileA[ii * HEAD_DIM + c];
+        dvj[c] += pz * tileB[ii * HEAD_DIM + c];
+      }
+    }
+  }
+  if (j < params.T) {
+    for (var c = 0u; c < HEAD_DIM; c++) {
+      dqk[row * HEAD_DIM + c] = dk[c] * params.scale;
+      dv[row * HEAD_DIM + c] = dvj[c];
+    }
+  }
+}

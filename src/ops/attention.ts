@@ -1,0 +1,103 @@
+// attention(q, k, v [B, heads, T, d]) -> [B, heads, T, d]:
+//   softmax(q·kᵀ / sqrt(d) + maskBias) -> dropout -> ·v, with backward.
+// Two paths with the same results (and the same dropout bits):
+// - composed (default): batched matmul, softmax and dropout ops, autograd through each;
+//   keeps the [B, heads, T, T] probabilities for backward.
+// - fused (shaders/attention.wgsl): one pass over the keys per query with an online
+//   softmax; forward saves only the output and the per-row logsumexp [B, heads, T];
+//   backward recomputes the probabilities (and regenerates the dropout mask).
+
+import { gpu } from '../gpu/device.js';
+import { grid } from '../gpu/runtime.js';
+import type { Kernel } from '../gpu/pipelines.js';
+import { record } from '../autograd.js';
+import { Tensor, empty } from '../tensor.js';
+import { matmul } from './matmul.js';
+import { scale } from './elementwise.js';
+import { softmax, checkAttentionMask } from './softmax.js';
+import { dropout, type DropoutOptions } from './dropout.js';
+import { checkDropout, dropThreshold } from './random.js';
+
+const FORWARD: Kernel = { shader: 'attention', entryPoint: 'attention_forward', storage: ['read', 'read', 'read', 'read', 'write', 'write'] };
+const DELTA: Kernel = { shader: 'attention', entryPoint: 'attention_backward_delta', storage: ['read', 'read', 'read', 'write'] };
+const DQ: Kernel = { shader: 'attention', entryPoint: 'attention_backward_dq', storage: ['read', 'read', 'read', 'read', 'read', 'read', 'write'] };
+const DKDV: Kernel = { shader: 'attention', entryPoint: 'attention_backward_dkdv', storage: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write'] };
+const MAX_HEAD_DIM = 64; // the fused kernels hold a row of q, k, v in registers
+const BLOCK = 64; // rows per workgroup in shaders/attention.wgsl
+
+export interface AttentionOptions {
+  /** [B, T] of 0/1 (f32 or i32) over keys; 0 masks the key for every query and head. */
+  mask?: Tensor;
+  /** Dropout on the attention probabilities (p = 0: none). */
+  dropout?: DropoutOptions & { p: number };
+  /** Use the fused kernels (head dim <= 64). */
+  fused?: boolean;
+}
+
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const describe = () => `q [${q.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}]`;
+  if (q.rank !== 4 || q.shape.join() !== k.shape.join() || q.shape.join() !== v.shape.join()) {
+    throw new Error(`attention: q, k and v must share one shape [B, heads, T, d]; got ${describe()}`);
+  }
+  if ([q, k, v].some((t) => t.dtype !== 'f32')) throw new Error(`attention: f32 tensors only; got ${describe()}`);
+  const [B, , T] = q.shape;
+  if (q.size === 0) throw new Error(`attention: empty inputs; got ${describe()}`);
+  if (options.mask) checkAttentionMask('attention', options.mask, B, T, describe());
+  const drop = options.dropout && options.dropout.p > 0 ? options.dropout : undefined;
+  if (options.dropout) checkDropout('attention', options.dropout.p, options.dropout.seed, options.dropout.stream);
+  return options.fused ? fusedAttention(q, k, v, options.mask, drop) : composedAttention(q, k, v, options.mask, drop);
+}
+
+function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: AttentionOptions['dropout']): Tensor {
+  // 1/sqrt(d) applied to q ([T, d]) rather than to the scores ([T, T]): fewer bytes.
+  const qScaled = scale(q, 1 / Math.sqrt(q.shape[3]));
+  const scores = matmul(qScaled, k, { transposeB: true });
+  const probs = softmax(scores, { mask });
+  const dropped = drop ? dropout(probs, drop.p, drop) : probs;
+  const out = matmul(dropped, v);
+  // Without a graph nothing needs the intermediates; with one, backward frees them.
+  if (!out.gradFn) for (const t of new Set([qScaled, scores, probs, dropped])) t.dispose();
+  return out;
+}
+
+function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: AttentionOptions['dropout']): Tensor {
+  const [B, heads, T, d] = q.shape;
+  if (d > MAX_HEAD_DIM) throw new Error(`attention: the fused path handles head dims up to ${MAX_HEAD_DIM}, got d = ${d} (use fused: false)`);
+  const params = [
+    T, heads, { f32: 1 / Math.sqrt(d) },
+    drop?.seed ?? 0, drop?.stream ?? 0, drop ? dropThreshold(drop.p) : 0, { f32: drop ? 1 / (1 - drop.p) : 1 },
+  ];
+  const constants = { HEAD_DIM: d, HAS_MASK: Number(!!mask), HAS_DROPOUT: Number(!!drop) };
+  const rowBlocks: [number, number] = [Math.ceil(T / BLOCK), B * heads];
+  // Backward's own handle on the mask; without one q is bound in its slot and never read.
+  const maskSaved = mask?.view(mask.shape);
+  const maskBinding = (maskSaved ?? q).binding;
+
+  const out = empty(q.shape);
+  const lse = empty([B, heads, T]);
+  gpu().dispatch(FORWARD, { bindings: [q.binding, k.binding, v.binding, maskBinding, out.binding, lse.binding], params, workgroups: rowBlocks, constants });
+  const outSaved = out.view(out.shape);
+
+  return record(out, 'attention', [q, k, v], (dOut) => {
+    const stats = empty([B, heads, T, 2]); // (lse_i, D_i = dOut_i · out_i)
+    gpu().dispatch(DELTA, {
+      bindings: [outSaved.binding, dOut.binding, lse.binding, stats.binding],
+      params, workgroups: grid(B * heads * T, BLOCK), constants,
+    });
+    const common = [q.binding, k.binding, v.binding, maskBinding, dOut.binding, stats.binding];
+    let dq: Tensor | null = null;
+    let dk: Tensor | null = null;
+    let dv: Tensor | null = null;
+    if (q.requiresGrad) {
+      dq = empty(q.shape);
+      gpu().dispatch(DQ, { bindings: [...common, dq.binding], params, workgroups: rowBlocks, constants });
+    }
+    if (k.requiresGrad || v.requiresGrad) {
+      dk = empty(k.shape);
+      dv = empty(v.shape);
+      gpu().dispatch(DKDV, { bindings: [...common, dk.binding, dv.binding], params, workgroups: rowBlocks, constants });
+    }
+    stats.dispose();
+    return [dq, dk, dv];
+  }, maskSaved ? [lse, outSaved, maskSaved] : [lse, outSaved]);
+}
