@@ -4,9 +4,29 @@
 // Bindings: 1 A: [batch][M×K] ([K×M] when TRANS_A), 2 B: [batch][K×N] ([N×K] when TRANS_B),
 //   3 bias [N] (read only when HAS_BIAS), 4 C [batch][M×N].
 // Params: M, N, K, aBatchStride, bBatchStride (0 broadcasts a 2-D operand over the batch).
+// Every entry point takes the batch index from workgroup_id.z (dispatch z = batch).
 //
-// matmul_simple: register-blocked, no workgroup memory. Each invocation computes a 4×4 block
-//   of C; workgroup 8×8 → a 32×32 tile. Dispatch: (ceil(N/32), ceil(M/32), batch).
+// Three variants of one product; src/ops/matmul.ts picks one per adapter (src/gpu/autotune.ts):
+//
+// matmul_simple: each invocation a 4×4 block of C; workgroup 8×8 → a 32×32 tile, no workgroup
+//   memory. Dispatch: (ceil(N/32), ceil(M/32), batch).
+//
+// matmul_register: for CPU drivers (Mesa lavapipe), where a workgroup runs on one thread as SIMD
+//   lanes over its invocations and barriers are expensive. No workgroup memory. A workgroup of 64
+//   invocations owns REG_ROWS = 8 rows of C and 64·REG_COLS = 256 columns; invocation l computes
+//   columns l, l+64, l+128, l+192 of those 8 rows. The row indices depend only on workgroup_id and
+//   the loop counter, so every A load is uniform across the workgroup (one scalar load, broadcast),
+//   and neighbouring lanes read neighbouring B columns. A load per output per k: 8 + 4 loads feed
+//   32 FMAs, whatever the transposes. Dispatch: (ceil(N/256), ceil(M/8), batch).
+//
+// matmul_tiled: for GPUs. A 16×16 workgroup computes a 64×64 tile of C, each invocation a 4×4 block;
+//   K is walked in steps of TILE_K = 16 through two workgroup-memory tiles (A: 16×64, B: 16×64),
+//   both stored k-major as vec4s so the inner loop reads one vec4 of A and one of B per k. Tile
+//   loads follow the operand's contiguous direction (k for untransposed A, m for Aᵀ, n for B, k for
+//   Bᵀ) and read zero outside M, N, K. Dispatch: (ceil(N/64), ceil(M/64), batch).
+//
+// Source: the textbook blocked product C_ij = Σ_k A_ik B_kj; the tiling follows the usual
+//   shared-memory GEMM (e.g. tfjs-backend-webgpu's makeMatMulPackedSource, without its string templates).
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -26,25 +46,33 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
 
+// op(A)[m, k] and op(B)[k, n], zero outside the matrix.
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
-  if (m >= params.M) { return 0.0; }
+  if (m >= params.M || k >= params.K) { return 0.0; }
   if (TRANS_A) { return A[base + k * params.M + m]; }
   return A[base + m * params.K + k];
 }
 
 fn loadB(base: u32, k: u32, n: u32) -> f32 {
-  if (n >= params.N) { return 0.0; }
+  if (n >= params.N || k >= params.K) { return 0.0; }
   if (TRANS_B) { return B[base + n * params.K + k]; }
   return B[base + k * params.N + n];
+}
+
+// Writes one element of C (bounds-checked), adding the bias when asked.
+fn storeC(batch: u32, row: u32, col: u32, v: f32) {
+  if (row >= params.M || col >= params.N) { return; }
+  var out = v;
+  if (HAS_BIAS) { out += bias[col]; }
+  C[batch * params.M * params.N + row * params.N + col] = out;
 }
 
 @compute @workgroup_size(8, 8)
 fn matmul_simple(@builtin(global_invocation_id) gid: vec3u) {
   let row0 = gid.y * 4u;
   let col0 = gid.x * 4u;
-  let batch = gid.z;
-  let aBase = batch * params.aBatchStride;
-  let bBase = batch * params.bBatchStride;
+  let aBase = gid.z * params.aBatchStride;
+  let bBase = gid.z * params.bBatchStride;
   var acc: array<vec4f, 4>;
   for (var k = 0u; k < params.K; k++) {
     let b = vec4f(loadB(bBase, k, col0), loadB(bBase, k, col0 + 1u), loadB(bBase, k, col0 + 2u), loadB(bBase, k, col0 + 3u));
@@ -52,16 +80,109 @@ fn matmul_simple(@builtin(global_invocation_id) gid: vec3u) {
       acc[i] += loadA(aBase, row0 + i, k) * b;
     }
   }
-  let cBase = batch * params.M * params.N;
   for (var i = 0u; i < 4u; i++) {
-    let row = row0 + i;
-    if (row >= params.M) { break; }
     for (var j = 0u; j < 4u; j++) {
-      let col = col0 + j;
-      if (col >= params.N) { break; }
-      var v = acc[i][j];
-      if (HAS_BIAS) { v += bias[col]; }
-      C[cBase + row * params.N + col] = v;
+      storeC(gid.z, row0 + i, col0 + j, acc[i][j]);
+    }
+  }
+}
+
+const REG_ROWS = 8u;
+const REG_LANES = 64u;
+
+@compute @workgroup_size(64)
+fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let aBase = wid.z * params.aBatchStride;
+  let bBase = wid.z * params.bBatchStride;
+  let row0 = wid.y * REG_ROWS;
+  let col0 = wid.x * REG_LANES * 4u + lane;
+  // Rows and columns past the edge are clamped to the last one (valid loads, results discarded),
+  // so the k loop has no branches.
+  var rowIdx: array<u32, 8>;
+  for (var i = 0u; i < REG_ROWS; i++) {
+    let row = min(row0 + i, M - 1u);
+    rowIdx[i] = select(aBase + row * K, aBase + row, TRANS_A); // A element (row, k) = A[rowIdx + k·strideK]
+  }
+  let aStrideK = select(1u, M, TRANS_A);
+  let cols = min(vec4u(col0) + vec4u(0u, 64u, 128u, 192u), vec4u(N - 1u));
+  let bCol = select(bBase + cols, bBase + cols * K, TRANS_B); // B element (k, col) = B[bCol + k·strideK]
+  let bStrideK = select(N, 1u, TRANS_B);
+  var acc: array<vec4f, 8>;
+  for (var k = 0u; k < K; k++) {
+    let bk = bCol + vec4u(k * bStrideK);
+    let b = vec4f(B[bk.x], B[bk.y], B[bk.z], B[bk.w]);
+    let ak = k * aStrideK;
+    for (var i = 0u; i < REG_ROWS; i++) {
+      acc[i] += A[rowIdx[i] + ak] * b;
+    }
+  }
+  for (var i = 0u; i < REG_ROWS; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      storeC(wid.z, row0 + i, col0 + j * REG_LANES, acc[i][j]);
+    }
+  }
+}
+
+const TILE = 64u;
+const TILE_K = 16u;
+var<workgroup> tileA: array<vec4f, 256>; // [TILE_K][TILE/4]: op(A)[row0 + 4c .. +3, k0 + kk] at kk·16 + c
+var<workgroup> tileB: array<vec4f, 256>; // [TILE_K][TILE/4]: op(B)[k0 + kk, col0 + 4c .. +3] at kk·16 + c
+
+@compute @workgroup_size(16, 16)
+fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+                @builtin(local_invocation_index) t: u32) {
+  let aBase = wid.z * params.aBatchStride;
+  let bBase = wid.z * params.bBatchStride;
+  let row0 = wid.y * TILE;
+  let col0 = wid.x * TILE;
+  var acc: array<vec4f, 4>;
+  for (var k0 = 0u; k0 < params.K; k0 += TILE_K) {
+    // Each of the 256 invocations loads 4 consecutive elements of each operand's 64×16 tile.
+    if (TRANS_A) {
+      // A stored [K, M]: 4 consecutive m at k = t / 16.
+      let kk = t / 16u;
+      let m = row0 + (t % 16u) * 4u;
+      tileA[kk * 16u + t % 16u] = vec4f(loadA(aBase, m, k0 + kk), loadA(aBase, m + 1u, k0 + kk),
+                                        loadA(aBase, m + 2u, k0 + kk), loadA(aBase, m + 3u, k0 + kk));
+    } else {
+      // A stored [M, K]: 4 consecutive k at m = t / 4.
+      let m = t / 4u;
+      let kk = (t % 4u) * 4u;
+      for (var j = 0u; j < 4u; j++) {
+        tileA[(kk + j) * 16u + m / 4u][m % 4u] = loadA(aBase, row0 + m, k0 + kk + j);
+      }
+    }
+    if (TRANS_B) {
+      // B stored [N, K]: 4 consecutive k at n = t / 4.
+      let n = t / 4u;
+      let kk = (t % 4u) * 4u;
+      for (var j = 0u; j < 4u; j++) {
+        tileB[(kk + j) * 16u + n / 4u][n % 4u] = loadB(bBase, k0 + kk + j, col0 + n);
+      }
+    } else {
+      // B stored [K, N]: 4 consecutive n at k = t / 16.
+      let kk = t / 16u;
+      let n = col0 + (t % 16u) * 4u;
+      tileB[kk * 16u + t % 16u] = vec4f(loadB(bBase, k0 + kk, n), loadB(bBase, k0 + kk, n + 1u),
+                                        loadB(bBase, k0 + kk, n + 2u), loadB(bBase, k0 + kk, n + 3u));
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TILE_K; kk++) {
+      let a = tileA[kk * 16u + lid.y];
+      let b = tileB[kk * 16u + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      storeC(wid.z, row0 + lid.y * 4u + i, col0 + lid.x * 4u + j, acc[i][j]);
     }
   }
 }

@@ -6,13 +6,99 @@
 //         out [...batch, M, N].
 
 import { gpu } from '../gpu/device.js';
+import type { AdapterDescription } from '../gpu/device.js';
 import type { Runtime } from '../gpu/runtime.js';
 import type { Kernel } from '../gpu/pipelines.js';
+import { chosenVariant, setVariantOverride, tune } from '../gpu/autotune.js';
 import { record } from '../autograd.js';
-import { Tensor, empty, keep, zeros } from '../tensor.js';
+import { Tensor, empty, keep, randn, tidy, zeros } from '../tensor.js';
 import { sumRows } from './reduce.js';
 
-const MATMUL_SIMPLE: Kernel = { shader: 'matmul', entryPoint: 'matmul_simple', storage: ['read', 'read', 'read', 'write'] };
+/** The matmul kernels (shaders/matmul.wgsl); each computes the same product. */
+export type MatmulVariant = 'tiled' | 'register' | 'simple';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'register', 'simple'];
+
+/** Entry point and the C tile (rows × columns) one workgroup computes. */
+const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCols: number }> = {
+  tiled: { kernel: matmulKernel('matmul_tiled'), tileRows: 64, tileCols: 64 },
+  register: { kernel: matmulKernel('matmul_register'), tileRows: 8, tileCols: 256 },
+  simple: { kernel: matmulKernel('matmul_simple'), tileRows: 32, tileCols: 32 },
+};
+
+function matmulKernel(entryPoint: string): Kernel {
+  return { shader: 'matmul', entryPoint, storage: ['read', 'read', 'read', 'write'] };
+}
+
+const FAMILY = 'matmul';
+const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** Before tuning: CPU drivers (lavapipe/llvmpipe, SwiftShader) want the register variant, GPUs the tiled one. */
+function defaultVariant(adapter: AdapterDescription): MatmulVariant {
+  const text = `${adapter.name} ${adapter.description} ${adapter.device} ${adapter.architecture}`.toLowerCase();
+  return /llvmpipe|lavapipe|swiftshader/.test(text) ? 'register' : 'tiled';
+}
+
+/** The variant matmuls use now on the current device. */
+export function matmulVariant(): MatmulVariant {
+  const runtime = gpu();
+  const v = chosenVariant(FAMILY, runtime, defaultVariant);
+  return (MATMUL_VARIANTS as readonly string[]).includes(v) ? (v as MatmulVariant) : defaultVariant(runtime.adapter);
+}
+
+/** Forces one variant for every matmul ('auto': back to the per-adapter choice). */
+export function setMatmulVariant(variant: MatmulVariant | 'auto'): void {
+  if (variant !== 'auto' && !MATMUL_VARIANTS.includes(variant)) {
+    throw new Error(`setMatmulVariant: unknown variant '${variant}' (expected ${MATMUL_VARIANTS.join(', ')} or auto)`);
+  }
+  setVariantOverride(FAMILY, variant === 'auto' ? undefined : variant);
+}
+
+/** A linear layer's shape: x [rows, inF], weight [outF, inF]. */
+export interface LinearShape {
+  rows: number;
+  inF: number;
+  outF: number;
+}
+
+/** Representative product for tuning: a BERT-base linear layer on 512 tokens. */
+const TUNE_SHAPE: LinearShape = { rows: 512, inF: 768, outF: 768 };
+const TUNE_REPEATS = 3;
+
+/**
+ * Picks the fastest matmul variant for this adapter (once; the result is
+ * cached in memory and in the tuning store). Times, per variant, the three
+ * products of a linear layer (y = x·Wᵀ, dX = dY·W, dW = dYᵀ·X) on 512×768×768
+ * (`shape`, for tests), best of a few runs. Call it outside a training step:
+ * it syncs the device. A variant forced by setMatmulVariant still wins.
+ */
+export async function tuneMatmul(shape = TUNE_SHAPE): Promise<{ variant: MatmulVariant; timings: Record<string, number> }> {
+  const runtime = gpu();
+  const { rows, inF, outF } = shape;
+  const [x, w, dY] = [randn([rows, inF], { seed: 1 }), randn([outF, inF], { seed: 2 }), randn([rows, outF], { seed: 3 })];
+  const linearProducts = (variant: MatmulVariant) => tidy(() => {
+    matmulForward(x, w, { transposeB: true }, undefined, variant);
+    matmulForward(dY, w, {}, undefined, variant);
+    matmulForward(dY, x, { transposeA: true }, undefined, variant);
+  });
+  try {
+    await runtime.sync();
+    const result = await tune(FAMILY, runtime, MATMUL_VARIANTS, async (variant) => {
+      linearProducts(variant as MatmulVariant); // warm-up: pipeline creation
+      await runtime.sync();
+      let best = Infinity;
+      for (let r = 0; r < TUNE_REPEATS; r++) {
+        const start = performance.now();
+        linearProducts(variant as MatmulVariant);
+        await runtime.sync();
+        best = Math.min(best, performance.now() - start);
+      }
+      return best;
+    });
+    return { variant: result.variant as MatmulVariant, timings: result.timings };
+  } finally {
+    for (const t of [x, w, dY]) t.dispose();
+  }
+}
 
 export interface MatmulOptions {
   transposeA?: boolean;
@@ -49,16 +135,25 @@ function noBias(): Tensor {
   return dummyBias.tensor;
 }
 
-/** Records out = op(a)·op(b) (+ bias) into a new tensor; no graph. */
-export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, bias?: Tensor): Tensor {
+/**
+ * Records out = op(a)·op(b) (+ bias) into a new tensor; no graph. `variant`
+ * defaults to the adapter's choice (matmulVariant()).
+ */
+export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, bias?: Tensor, variant = matmulVariant()): Tensor {
   const { batch, M, N, K } = productShape(a, b, options);
   if (bias && (bias.rank !== 1 || bias.size !== N)) throw new Error(`matmul: bias [${bias.shape.join(', ')}] for ${N} output columns`);
   const batchSize = batch.reduce((x, y) => x * y, 1);
   const out = empty([...batch, M, N]);
-  gpu().dispatch(MATMUL_SIMPLE, {
+  if (out.size === 0) return out;
+  const { kernel, tileRows, tileCols } = VARIANTS[variant];
+  const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batchSize];
+  if (workgroups.some((n) => n > MAX_WORKGROUPS_PER_DIM)) {
+    throw new Error(`matmul: ${batchSize}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${MAX_WORKGROUPS_PER_DIM} in one dimension`);
+  }
+  gpu().dispatch(kernel, {
     bindings: [a.binding, b.binding, (bias ?? noBias()).binding, out.binding],
     params: [M, N, K, M * K, b.rank > 2 ? K * N : 0],
-    workgroups: [Math.ceil(N / 32), Math.ceil(M / 32), batchSize],
+    workgroups,
     constants: { TRANS_A: Number(!!options.transposeA), TRANS_B: Number(!!options.transposeB), HAS_BIAS: Number(!!bias) },
   });
   return out;

@@ -1,6 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { tensor, tidy, matmul, linear, sum, mul } from '../../src/index.js';
+import { MATMUL_VARIANTS, matmulVariant, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
+import { clearTuning, setTuningStore } from '../../src/gpu/autotune.js';
+import { nodeTuningStore } from '../../src/node/tuning-store.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
 import { matmulRef, matmulBackwardRef, type MatmulShape } from '../ref/linalg.js';
 
@@ -8,6 +14,7 @@ import { matmulRef, matmulBackwardRef, type MatmulShape } from '../ref/linalg.js
 const MATMUL_TOL = { atol: 1e-4, rtol: 1e-4 };
 
 test.before(setupDevice);
+test.after.each(() => setMatmulVariant('auto'));
 
 test('matmul reference gradients match finite differences', () => {
   for (const s of [
@@ -22,10 +29,10 @@ test('matmul reference gradients match finite differences', () => {
   }
 });
 
-async function checkMatmul(s: MatmulShape): Promise<void> {
+/** GPU forward, dA and dB against the float64 reference. `batchDims`: leading dims whose product is s.batch. */
+async function checkMatmul(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch] : []): Promise<void> {
   const aShape = s.transposeA ? [s.K, s.M] : [s.M, s.K];
   const bShape = s.transposeB ? [s.N, s.K] : [s.K, s.N];
-  const batchDims = s.batch > 1 ? [s.batch] : [];
   const a = randomArray(s.batch * s.M * s.K, 11);
   const b = randomArray((s.sharedB ? 1 : s.batch) * s.K * s.N, 12);
   const dC = randomArray(s.batch * s.M * s.N, 13);
@@ -38,29 +45,16 @@ async function checkMatmul(s: MatmulShape): Promise<void> {
     sum(mul(c, tensor(toF32(dC), c.shape))).backward();
     return c;
   });
-  const what = `matmul ${JSON.stringify(s)}`;
+  const what = `matmul (${matmulVariant()}) [${batchDims.join(', ')}] ${JSON.stringify(s)}`;
+  assert.equal(C.shape, [...batchDims, s.M, s.N], `${what} shape`);
   assertClose(await C.toArray(), matmulRef(a, b, s), MATMUL_TOL, `${what} forward`);
   assertClose(await A.grad!.toArray(), dA, MATMUL_TOL, `${what} dA`);
   assertClose(await B.grad!.toArray(), dB, MATMUL_TOL, `${what} dB`);
   for (const t of [A, B, C, A.grad!, B.grad!]) t.dispose();
 }
 
-test('matmul forward and backward, every transpose combination, awkward sizes', async () => {
-  for (const transposeA of [false, true]) {
-    for (const transposeB of [false, true]) {
-      await checkMatmul({ batch: 1, M: 33, N: 17, K: 9, transposeA, transposeB });
-      await checkMatmul({ batch: 3, M: 5, N: 7, K: 1, transposeA, transposeB });
-    }
-  }
-});
-
-test('matmul with a 2-D operand shared by the batch', async () => {
-  await checkMatmul({ batch: 4, M: 6, N: 5, K: 7, sharedB: true });
-  await checkMatmul({ batch: 4, M: 6, N: 5, K: 7, sharedB: true, transposeB: true });
-});
-
-test('linear: y = x·Wᵀ + b and its gradients', async () => {
-  const [rows, inF, outF] = [7, 10, 13];
+/** linear(x [1, rows, inF], W [outF, inF], b [outF]): forward, dX, dW, dBias against the reference. */
+async function checkLinear(rows: number, inF: number, outF: number): Promise<void> {
   const x = randomArray(rows * inF, 21);
   const w = randomArray(outF * inF, 22);
   const bias = randomArray(outF, 23);
@@ -80,17 +74,130 @@ test('linear: y = x·Wᵀ + b and its gradients', async () => {
     sum(mul(y, tensor(toF32(dY), y.shape))).backward();
     return y;
   });
+  const what = `linear (${matmulVariant()}) [${rows}, ${inF}] -> ${outF}`;
   assert.equal(Y.shape, [1, rows, outF]);
-  assertClose(await Y.toArray(), expected, MATMUL_TOL, 'linear forward');
-  assertClose(await X.grad!.toArray(), dX, MATMUL_TOL, 'linear dX');
-  assertClose(await W.grad!.toArray(), dW, MATMUL_TOL, 'linear dW');
-  assertClose(await Bias.grad!.toArray(), dBias, MATMUL_TOL, 'linear dBias');
-});
+  assertClose(await Y.toArray(), expected, MATMUL_TOL, `${what} forward`);
+  assertClose(await X.grad!.toArray(), dX, MATMUL_TOL, `${what} dX`);
+  assertClose(await W.grad!.toArray(), dW, MATMUL_TOL, `${what} dW`);
+  assertClose(await Bias.grad!.toArray(), dBias, MATMUL_TOL, `${what} dBias`);
+  for (const t of [X, W, Bias, Y, X.grad!, W.grad!, Bias.grad!]) t.dispose();
+}
+
+for (const variant of MATMUL_VARIANTS) {
+  test(`${variant}: forward and backward, every transpose combination, awkward sizes`, async () => {
+    setMatmulVariant(variant);
+    for (const transposeA of [false, true]) {
+      for (const transposeB of [false, true]) {
+        // Past one workgroup tile in every direction (tiled 64×64, register 8×256, simple 32×32),
+        // no size a multiple of a tile or of 4.
+        await checkMatmul({ batch: 1, M: 67, N: 261, K: 19, transposeA, transposeB });
+        await checkMatmul({ batch: 1, M: 33, N: 17, K: 9, transposeA, transposeB });
+        await checkMatmul({ batch: 3, M: 5, N: 7, K: 1, transposeA, transposeB });
+      }
+    }
+  });
+
+  test(`${variant}: a 2-D operand shared by the batch`, async () => {
+    setMatmulVariant(variant);
+    await checkMatmul({ batch: 4, M: 6, N: 5, K: 7, sharedB: true });
+    await checkMatmul({ batch: 4, M: 6, N: 5, K: 7, sharedB: true, transposeB: true });
+  });
+
+  test(`${variant}: batched 4-D operands [2, 3, T, d] (attention's q·kᵀ and p·v)`, async () => {
+    setMatmulVariant(variant);
+    const [T, d] = [9, 5];
+    await checkMatmul({ batch: 6, M: T, N: T, K: d, transposeB: true }, [2, 3]);
+    await checkMatmul({ batch: 6, M: T, N: d, K: T }, [2, 3]);
+  });
+
+  test(`${variant}: vocabulary-wide output, N = 28,996`, async () => {
+    setMatmulVariant(variant);
+    await checkMatmul({ batch: 1, M: 3, N: 28996, K: 7, transposeB: true });
+    await checkMatmul({ batch: 1, M: 3, N: 28996, K: 7 });
+  });
+
+  test(`${variant}: linear: y = x·Wᵀ + b and its gradients`, async () => {
+    setMatmulVariant(variant);
+    await checkLinear(7, 10, 13);
+    await checkLinear(70, 33, 65);
+  });
+}
 
 test('matmul rejects mismatched inner dimensions with both shapes in the message', () => {
   const a = tensor(new Float32Array(6), [2, 3]);
   const b = tensor(new Float32Array(8), [4, 2]);
   assert.throws(() => matmul(a, b), /\[2, 3\].*\[4, 2\].*inner dimensions 3 and 4/);
+  a.dispose();
+  b.dispose();
+});
+
+test('setMatmulVariant forces a variant, auto restores the choice, unknown names are refused', () => {
+  const auto = matmulVariant();
+  for (const v of MATMUL_VARIANTS) {
+    setMatmulVariant(v);
+    assert.is(matmulVariant(), v);
+  }
+  setMatmulVariant('auto');
+  assert.is(matmulVariant(), auto);
+  assert.throws(() => setMatmulVariant('fast' as MatmulVariant), /unknown variant 'fast'/);
+});
+
+// A small product keeps the test quick; the real tuning shape is 512×768×768.
+const SMALL_TUNE = { rows: 16, inF: 8, outF: 12 };
+
+test('tuneMatmul times every variant once, persists the fastest, then reuses it', async () => {
+  let saved: Record<string, string> | undefined;
+  let saves = 0;
+  setTuningStore({ load: () => saved, save: (r) => { saved = { ...r }; saves++; } });
+  clearTuning();
+  try {
+    const first = await tuneMatmul(SMALL_TUNE);
+    assert.equal(Object.keys(first.timings).sort(), [...MATMUL_VARIANTS].sort());
+    const fastest = Math.min(...Object.values(first.timings));
+    assert.is(first.timings[first.variant], fastest);
+    assert.is(matmulVariant(), first.variant);
+    assert.is(saves, 1);
+    assert.equal(Object.values(saved!), [first.variant]);
+
+    const again = await tuneMatmul(SMALL_TUNE);
+    assert.is(again.variant, first.variant);
+    assert.equal(again.timings, {}, 'a tuned adapter is not measured again');
+
+    // Another process: the stored choice is used before and without measuring.
+    const other = MATMUL_VARIANTS.find((v) => v !== first.variant)!;
+    const key = Object.keys(saved!)[0];
+    saved = { [key]: other };
+    setTuningStore({ load: () => saved, save: () => { saves++; } });
+    clearTuning();
+    assert.is(matmulVariant(), other);
+    assert.equal((await tuneMatmul(SMALL_TUNE)).timings, {});
+    assert.is(saves, 1);
+  } finally {
+    setTuningStore(null);
+    clearTuning();
+  }
+});
+
+test('node tuning store: missing and malformed files read as untuned; saves replace the file whole', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shadergrad-tuning-'));
+  try {
+    const path = join(dir, 'nested', 'tuning.json');
+    const store = nodeTuningStore(path);
+    assert.is(store.load(), undefined);
+    store.save({ 'matmul@x': 'register' });
+    assert.equal(store.load(), { 'matmul@x': 'register' });
+    assert.equal(readdirSync(join(dir, 'nested')), ['tuning.json'], 'no temporary file left behind');
+    writeFileSync(path, '{"matmul@x": ');
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      assert.is(store.load(), undefined);
+    } finally {
+      console.warn = warn;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

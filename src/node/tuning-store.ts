@@ -1,0 +1,44 @@
+// Node's tuning store: kernel choices per adapter in ~/.cache/shadergrad/tuning.json
+// (or $XDG_CACHE_HOME/shadergrad/tuning.json), written to a temporary file and
+// renamed so a crash never leaves half a file. Register it with
+// setTuningStore(nodeTuningStore()).
+
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { TuningStore } from '../gpu/autotune.js';
+
+export function defaultTuningPath(): string {
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cache, 'shadergrad', 'tuning.json');
+}
+
+export function nodeTuningStore(path = defaultTuningPath()): TuningStore {
+  return {
+    load() {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch {
+        return undefined; // not tuned yet
+      }
+      try {
+        const record = JSON.parse(text) as unknown;
+        if (record && typeof record === 'object' && !Array.isArray(record) &&
+            Object.values(record).every((v) => typeof v === 'string')) {
+          return record as Record<string, string>;
+        }
+      } catch {
+        // fall through: a corrupt cache is re-measured and rewritten, never fatal
+      }
+      console.warn(`shadergrad: ignoring malformed tuning cache ${path}; it will be re-measured`);
+      return undefined;
+    },
+    save(record) {
+      mkdirSync(dirname(path), { recursive: true });
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+      renameSync(tmp, path);
+    },
+  };
+}
