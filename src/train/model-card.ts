@@ -146,12 +146,13 @@ export function renderModelCard(input: ModelCardInput): string {
     base_model_url: baseModel && !baseModel.startsWith('.') && !baseModel.startsWith('/') ? `https://huggingface.co/${baseModel}` : baseModel,
     dataset_id: input.datasetId ?? null,
     dataset_name: input.datasetName ?? input.datasetId ?? null,
+    dataset_phrase: input.datasetName ?? input.datasetId ? `the ${input.datasetName ?? input.datasetId} dataset.` : 'an unknown dataset.',
     license: input.license ?? null,
     tags: [...new Set([...(input.tags ?? []), 'generated_from_trainer'])],
     metric_tags: metricTags,
     index_metrics: evalResults.filter((r) => metricTags.includes(r.key)).map((r) => ({ name: r.name, type: r.key, value: pythonFloat(r.value) })),
     eval_results: evalResults.map((r) => ({ name: r.name, value: maybeRound(r.value) })),
-    label_names: (input.labelNames ?? []).map((name, id) => ({ id, name })),
+    label_names: (input.labelNames ?? []).map((name, id) => ({ id, name: name.replace(/\|/g, '\\|') })), // '|' would end the table cell
     hyperparameters: hyperparameters(input.args, input.optimizerName ?? 'AdamW'),
     results_header: header,
     results_rows: rows,
@@ -159,5 +160,5 @@ export function renderModelCard(input: ModelCardInput): string {
     adapter: input.adapter,
     node_version: process.version,
   };
-  return loadTemplate().render(context).replace(/\n{3,}/g, '\n\n').trimStart();
+  return loadTemplate().render(context);
 }
