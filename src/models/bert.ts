@@ -14,6 +14,7 @@
 // each step's forward; the masks then depend only on (seed, step), so a run
 // resumed at step k repeats the uninterrupted run's masks from step k on.
 
+import { dirname } from 'node:path';
 import { Tensor, tensor, zeros } from '../tensor.js';
 import { gpu } from '../gpu/device.js';
 import { add } from '../ops/elementwise.js';
@@ -25,7 +26,8 @@ import { attention } from '../ops/attention.js';
 import { crossEntropy } from '../ops/cross-entropy.js';
 import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../nn/index.js';
 import { parseBertConfig, defaultLabels, numLabels as labelCount, type BertConfig } from '../io/config.js';
-import { loadCheckpoint, matchWeights, describeMatch, assertNoMismatch, saveCheckpoint, type WeightTensor } from '../io/checkpoint.js';
+import { loadCheckpoint, matchWeights, describeMatch, assertNoMismatch, saveCheckpoint, CONFIG_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME, type WeightTensor } from '../io/checkpoint.js';
+import { resolveModelFiles, type HubOptions } from '../io/hub.js';
 
 /** A batch as the collator makes it: i32 [B, T] arrays (or tensors), labels [B] (classifier) or [B·T] (MLM). */
 export interface BertInputs {
@@ -292,16 +294,20 @@ abstract class BertPreTrainedModel extends Module {
   }
 }
 
-interface LoadOptions {
+export interface LoadOptions {
   numLabels?: number;
   id2label?: Record<string, string>;
   label2id?: Record<string, number>;
   /** Where the one-line load summary goes (default console.log; null for silence). */
   log?: ((line: string) => void) | null;
+  /** Revision, token, cache, offline mode for a Hub id. */
+  hub?: HubOptions;
 }
 
-/** config.json + weights of `dir`, with the label options applied to the config. */
-async function loadPretrained<M extends BertPreTrainedModel>(dir: string, options: LoadOptions, make: (config: BertConfig) => M): Promise<M> {
+/** config.json + weights of a folder or a Hub id (downloaded into the cache), with the label options applied to the config. */
+async function loadPretrained<M extends BertPreTrainedModel>(dirOrHubId: string, options: LoadOptions, make: (config: BertConfig) => M): Promise<M> {
+  const files = await resolveModelFiles(dirOrHubId, [CONFIG_NAME], { ...options.hub, optional: [WEIGHTS_NAME, WEIGHTS_INDEX_NAME] });
+  const dir = dirname(files[CONFIG_NAME]);
   const checkpoint = await loadCheckpoint(dir);
   let config = checkpoint.config;
   if (options.numLabels !== undefined || options.id2label) {
@@ -342,8 +348,8 @@ export class BertModel extends BertPreTrainedModel {
     return 'BertModel';
   }
 
-  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<BertModel> {
-    return loadPretrained(dir, options, (config) => new BertModel(config));
+  static async fromPretrained(dirOrHubId: string, options: LoadOptions = {}): Promise<BertModel> {
+    return loadPretrained(dirOrHubId, options, (config) => new BertModel(config));
   }
 
   protected override ignoredCheckpointTensors(): RegExp[] {
@@ -381,8 +387,8 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     return labelCount(this.config);
   }
 
-  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<BertForSequenceClassification> {
-    return loadPretrained(dir, options, (config) => new BertForSequenceClassification(config));
+  static async fromPretrained(dirOrHubId: string, options: LoadOptions = {}): Promise<BertForSequenceClassification> {
+    return loadPretrained(dirOrHubId, options, (config) => new BertForSequenceClassification(config));
   }
 
   protected override ignoredCheckpointTensors(): RegExp[] {
@@ -454,8 +460,8 @@ export class BertForMaskedLM extends BertPreTrainedModel {
     return 'BertForMaskedLM';
   }
 
-  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<BertForMaskedLM> {
-    return loadPretrained(dir, options, (config) => new BertForMaskedLM(config));
+  static async fromPretrained(dirOrHubId: string, options: LoadOptions = {}): Promise<BertForMaskedLM> {
+    return loadPretrained(dirOrHubId, options, (config) => new BertForMaskedLM(config));
   }
 
   protected override ignoredCheckpointTensors(): RegExp[] {

@@ -4,9 +4,11 @@
 // The optimizer keeps flat buffers: m and v [total] for good, and params and
 // grads [total] gathered each step. A step records: one `pack` per parameter
 // (its value and its gradient into the flat buffers), ONE `adamw` dispatch over
-// all `total` elements (each finds its tensor's lr / weight decay in a table),
-// and one `unpack` per parameter. Everything is recorded into the step's one
-// submission; nothing is read back.
+// all `total` elements (each finds its tensor's lr, weight decay and step
+// count in a table), and one `unpack` per parameter. Everything is recorded
+// into the step's one submission; nothing is read back. Parameters that do not
+// fit one storage binding (or a chunkElements option) are split into chunks,
+// one adamw dispatch each.
 
 import { gpu } from '../gpu/device.js';
 import { grid, type Param } from '../gpu/runtime.js';
@@ -37,6 +39,11 @@ export interface AdamWOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /**
+   * Most elements updated by one adamw dispatch (default: as many as one storage binding
+   * holds, so one dispatch on most adapters). Smaller chunks need less scratch memory per step.
+   */
+  chunkElements?: number;
 }
 
 /** A group as the optimizer holds it: lr is what the next step uses; initialLr is what schedules scale. */
@@ -53,26 +60,39 @@ export interface AdamWState {
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
+/** A parameter's place in its chunk's flat buffers, and its own step count (bias correction uses it, as torch's state['step']). */
+interface Entry {
+  param: Tensor;
+  name: string;
+  group: ResolvedGroup;
+  offset: number;
+  steps: number;
+}
+
+/** Parameters updated by one adamw dispatch: m and v [size] for good. */
+interface Chunk {
+  entries: Entry[];
+  size: number;
+  m: Tensor;
+  v: Tensor;
+}
+
 export class AdamW {
   readonly groups: ResolvedGroup[];
   readonly betas: [number, number];
   readonly eps: number;
   /** step() calls so far. */
   stepCount = 0;
-  /** Per parameter: its place in the flat buffers and its own step count (bias correction uses it, as torch's state['step']). */
-  private readonly entries: { param: Tensor; name: string; group: ResolvedGroup; offset: number; steps: number }[] = [];
-  private readonly total: number;
-  private readonly m: Tensor;
-  private readonly v: Tensor;
+  private readonly chunks: Chunk[] = [];
 
-  constructor(params: Tensor[] | ParamGroup[], { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01 }: AdamWOptions = {}) {
+  constructor(params: Tensor[] | ParamGroup[], { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01, chunkElements }: AdamWOptions = {}) {
     const groups: ParamGroup[] = params.length && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup[]);
     if (!(lr >= 0) || !(eps >= 0) || !(betas[0] >= 0 && betas[0] < 1 && betas[1] >= 0 && betas[1] < 1)) {
       throw new Error(`AdamW: invalid hyperparameters lr ${lr}, betas ${betas}, eps ${eps}`);
     }
     this.betas = betas;
     this.eps = eps;
-    let offset = 0;
+    const entries: Entry[] = [];
     const seen = new Set<Tensor>();
     this.groups = groups.map((g, gi) => {
       const group: ResolvedGroup = {
@@ -88,15 +108,36 @@ export class AdamW {
         if (seen.has(param)) throw new Error(`AdamW: parameter ${name} appears twice`);
         if (param.dtype !== 'f32') throw new Error(`AdamW: parameter ${name} is ${param.dtype}, not f32`);
         seen.add(param);
-        this.entries.push({ param, name, group, offset, steps: 0 });
-        offset += param.size;
+        entries.push({ param, name, group, offset: 0, steps: 0 });
       });
       return group;
     });
-    if (offset === 0) throw new Error('AdamW: no parameters');
-    this.total = offset;
-    this.m = keep(zeros([offset]));
-    this.v = keep(zeros([offset]));
+    if (entries.length === 0) throw new Error('AdamW: no parameters');
+    // One chunk unless the parameters do not fit one storage binding (or chunkElements asks for smaller ones).
+    const bindingLimit = Math.floor(gpu().device.limits.maxStorageBufferBindingSize / 4);
+    const limit = Math.min(bindingLimit, chunkElements ?? Infinity);
+    let current: Entry[] = [];
+    let size = 0;
+    const close = () => {
+      if (current.length) this.chunks.push({ entries: current, size, m: keep(zeros([size])), v: keep(zeros([size])) });
+      current = [];
+      size = 0;
+    };
+    for (const entry of entries) {
+      if (entry.param.size > limit) {
+        throw new Error(`AdamW: parameter ${entry.name} [${entry.param.shape}] has more elements than a chunk holds (${limit})`);
+      }
+      if (size + entry.param.size > limit) close();
+      entry.offset = size;
+      current.push(entry);
+      size += entry.param.size;
+    }
+    close();
+  }
+
+  /** adamw dispatches per step (1 unless the parameters exceed one storage binding or chunkElements). */
+  get chunkCount(): number {
+    return this.chunks.length;
   }
 
   /** Sets the learning rate of every group (a schedule's lr for the coming step). */
@@ -112,89 +153,104 @@ export class AdamW {
     this.stepCount++;
     const [beta1, beta2] = this.betas;
     const runtime = gpu();
-    const flatParams = empty([this.total]);
-    const flatGrads = empty([this.total]);
-    const table = new ArrayBuffer(this.entries.length * TABLE_ROW);
-    const view = new DataView(table);
-    this.entries.forEach((entry, k) => {
-      const { param, name, group, offset } = entry;
-      const grad = param.grad;
-      const row = k * TABLE_ROW;
-      view.setUint32(row, offset + param.size, true);
-      view.setFloat32(row + 4, group.lr, true);
-      view.setFloat32(row + 8, group.weightDecay, true);
-      view.setUint32(row + 12, grad ? 1 : 0, true);
-      if (!grad) return;
-      entry.steps++;
-      view.setFloat32(row + 16, 1 - beta1 ** entry.steps, true);
-      view.setFloat32(row + 20, 1 - beta2 ** entry.steps, true);
-      if (grad.size !== param.size) throw new Error(`AdamW: gradient of ${name} has shape [${grad.shape}], parameter [${param.shape}]`);
-      runtime.dispatch(PACK, { bindings: [param.binding, flatParams.binding], params: optimParams(param.size, offset), workgroups: grid(param.size, 256) });
-      runtime.dispatch(PACK, { bindings: [grad.binding, flatGrads.binding], params: optimParams(grad.size, offset), workgroups: grid(grad.size, 256) });
-    });
-    const tableTensor = tensor(new Float32Array(table), [table.byteLength / 4]);
-    runtime.dispatch(ADAMW, {
-      bindings: [tableTensor.binding, flatGrads.binding, flatParams.binding, this.m.binding, this.v.binding],
-      params: optimParams(this.total, this.entries.length, [beta1, beta2, this.eps]),
-      workgroups: grid(this.total, 256),
-    });
-    for (const { param, offset } of this.entries) {
-      if (!param.grad) continue;
-      runtime.dispatch(UNPACK, { bindings: [flatParams.binding, param.binding], params: optimParams(param.size, offset), workgroups: grid(param.size, 256) });
+    // Scratch for one chunk at a time: dispatches run in recording order, so chunks can share it.
+    const largest = Math.max(...this.chunks.map((c) => c.size));
+    const flatParams = empty([largest]);
+    const flatGrads = empty([largest]);
+    for (const chunk of this.chunks) {
+      const table = new ArrayBuffer(chunk.entries.length * TABLE_ROW);
+      const view = new DataView(table);
+      chunk.entries.forEach((entry, k) => {
+        const { param, name, group, offset } = entry;
+        const grad = param.grad;
+        const row = k * TABLE_ROW;
+        view.setUint32(row, offset + param.size, true);
+        view.setFloat32(row + 4, group.lr, true);
+        view.setFloat32(row + 8, group.weightDecay, true);
+        view.setUint32(row + 12, grad ? 1 : 0, true);
+        if (!grad) return;
+        if (grad.size !== param.size) throw new Error(`AdamW: gradient of ${name} has shape [${grad.shape}], parameter [${param.shape}]`);
+        entry.steps++;
+        view.setFloat32(row + 16, 1 - beta1 ** entry.steps, true);
+        view.setFloat32(row + 20, 1 - beta2 ** entry.steps, true);
+        runtime.dispatch(PACK, { bindings: [param.binding, flatParams.binding], params: optimParams(param.size, offset), workgroups: grid(param.size, 256) });
+        runtime.dispatch(PACK, { bindings: [grad.binding, flatGrads.binding], params: optimParams(grad.size, offset), workgroups: grid(grad.size, 256) });
+      });
+      const tableTensor = tensor(new Float32Array(table), [table.byteLength / 4]);
+      runtime.dispatch(ADAMW, {
+        bindings: [tableTensor.binding, flatGrads.binding, flatParams.binding, chunk.m.binding, chunk.v.binding],
+        params: optimParams(chunk.size, chunk.entries.length, [beta1, beta2, this.eps]),
+        workgroups: grid(chunk.size, 256),
+      });
+      tableTensor.dispose();
+      for (const { param, offset } of chunk.entries) {
+        if (!param.grad) continue;
+        runtime.dispatch(UNPACK, { bindings: [flatParams.binding, param.binding], params: optimParams(param.size, offset), workgroups: grid(param.size, 256) });
+      }
     }
-    for (const x of [tableTensor, flatParams, flatGrads]) x.dispose();
+    flatParams.dispose();
+    flatGrads.dispose();
   }
 
   /** Disposes every parameter's gradient. */
   zeroGrad(): void {
-    for (const { param } of this.entries) {
-      param.grad?.dispose();
-      param.grad = null;
+    for (const chunk of this.chunks) {
+      for (const { param } of chunk.entries) {
+        param.grad?.dispose();
+        param.grad = null;
+      }
     }
   }
 
   /** Reads m, v and the step counts back, keyed by parameter name. */
   async stateDict(): Promise<AdamWState> {
-    const [m, v] = [await this.m.toArray(), await this.v.toArray()];
     const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const { param, name, offset, steps } of this.entries) {
-      tensors.set(`exp_avg.${name}`, { shape: [...param.shape], data: m.slice(offset, offset + param.size) });
-      tensors.set(`exp_avg_sq.${name}`, { shape: [...param.shape], data: v.slice(offset, offset + param.size) });
-      tensors.set(`step.${name}`, { shape: [1], data: Float32Array.of(steps) }); // exact below 2^24 steps
+    for (const chunk of this.chunks) {
+      const [m, v] = [await chunk.m.toArray(), await chunk.v.toArray()];
+      for (const { param, name, offset, steps } of chunk.entries) {
+        tensors.set(`exp_avg.${name}`, { shape: [...param.shape], data: m.slice(offset, offset + param.size) });
+        tensors.set(`exp_avg_sq.${name}`, { shape: [...param.shape], data: v.slice(offset, offset + param.size) });
+        tensors.set(`step.${name}`, { shape: [1], data: Float32Array.of(steps) }); // exact below 2^24 steps
+      }
     }
     return { tensors };
   }
 
-  /** Restores what stateDict() returned (same parameter names and shapes). */
+  /** Restores what stateDict() returned (same parameter names and shapes); checks everything before changing anything. */
   loadStateDict(state: AdamWState): void {
-    const m = new Float32Array(this.total);
-    const v = new Float32Array(this.total);
-    const steps = this.entries.map(({ name }) => {
-      const s = state.tensors.get(`step.${name}`)?.data[0];
-      if (s === undefined || !Number.isInteger(s) || s < 0) throw new Error(`AdamW.loadStateDict: no valid step.${name} in the optimizer state`);
-      return s;
-    });
-    for (const { param, name, offset } of this.entries) {
-      for (const [prefix, target] of [['exp_avg', m], ['exp_avg_sq', v]] as const) {
-        const entry = state.tensors.get(`${prefix}.${name}`);
-        if (!entry) throw new Error(`AdamW.loadStateDict: no ${prefix}.${name} in the optimizer state`);
-        if (entry.data.length !== param.size) {
-          throw new Error(`AdamW.loadStateDict: ${prefix}.${name} has shape [${entry.shape}], parameter [${param.shape}]`);
+    const loaded = this.chunks.map((chunk) => {
+      const m = new Float32Array(chunk.size);
+      const v = new Float32Array(chunk.size);
+      const steps = chunk.entries.map(({ param, name, offset }) => {
+        for (const [prefix, target] of [['exp_avg', m], ['exp_avg_sq', v]] as const) {
+          const entry = state.tensors.get(`${prefix}.${name}`);
+          if (!entry) throw new Error(`AdamW.loadStateDict: no ${prefix}.${name} in the optimizer state`);
+          if (entry.data.length !== param.size) {
+            throw new Error(`AdamW.loadStateDict: ${prefix}.${name} has shape [${entry.shape}], parameter [${param.shape}]`);
+          }
+          target.set(entry.data, offset);
         }
-        target.set(entry.data, offset);
-      }
-    }
+        const step = state.tensors.get(`step.${name}`)?.data[0];
+        if (step === undefined || !Number.isInteger(step) || step < 0) throw new Error(`AdamW.loadStateDict: no valid step.${name} in the optimizer state`);
+        return step;
+      });
+      return { m, v, steps };
+    });
     const runtime = gpu();
-    runtime.upload(m, this.m.buffer);
-    runtime.upload(v, this.v.buffer);
-    this.entries.forEach((e, k) => (e.steps = steps[k]));
-    this.stepCount = Math.max(...steps);
+    this.chunks.forEach((chunk, c) => {
+      runtime.upload(loaded[c].m, chunk.m.buffer);
+      runtime.upload(loaded[c].v, chunk.v.buffer);
+      chunk.entries.forEach((e, k) => (e.steps = loaded[c].steps[k]));
+    });
+    this.stepCount = Math.max(...loaded.flatMap((l) => l.steps));
   }
 
   /** Frees m and v. */
   dispose(): void {
-    this.m.dispose();
-    this.v.dispose();
+    for (const chunk of this.chunks) {
+      chunk.m.dispose();
+      chunk.v.dispose();
+    }
   }
 }
 

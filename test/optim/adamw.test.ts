@@ -68,10 +68,36 @@ test('AdamW: one adamw dispatch per step, whatever the number of parameters', ()
   const before = gpu().dispatchCount;
   opt.step();
   // 2 packs + 1 unpack per parameter (data movement) and exactly one update kernel.
+  assert.is(opt.chunkCount, 1);
   assert.is(gpu().dispatchCount - before, 3 * params.length + 1);
   opt.zeroGrad();
   for (const p of params) p.dispose();
   opt.dispose();
+});
+
+test('AdamW: chunked (several adamw dispatches) gives the same parameters as one chunk; a parameter larger than a chunk is an error', async () => {
+  const sizes = [50, 70, 20, 90, 5];
+  const run = async (chunkElements?: number) => {
+    const params = sizes.map((n, i) => param(randomArray(n, 500 + i), [n]));
+    const opt = new AdamW(params, { lr: 0.01, chunkElements });
+    for (let t = 0; t < 2; t++) {
+      params.forEach((p, i) => (p.grad = keep(tensor(toF32(randomArray(p.size, 600 + 10 * t + i)), p.shape))));
+      opt.step();
+      opt.zeroGrad();
+    }
+    const out = await Promise.all(params.map(async (p) => Array.from(await p.toArray())));
+    for (const p of params) p.dispose();
+    opt.dispose();
+    return { out, chunks: opt.chunkCount };
+  };
+  const single = await run();
+  const chunked = await run(100);
+  assert.is(single.chunks, 1);
+  assert.is(chunked.chunks, 3); // greedy, in order: [50] [70, 20] [90, 5]
+  assert.equal(chunked.out, single.out);
+  const big = param(randomArray(200, 1), [200]);
+  assert.throws(() => new AdamW([{ params: [big], names: ['huge.weight'] }], { chunkElements: 100 }), /huge\.weight \[200\]/);
+  big.dispose();
 });
 
 test('AdamW: stateDict / loadStateDict resume gives the same parameters as an uninterrupted run', async () => {
