@@ -324,16 +324,17 @@ export interface FromPretrainedOptions {
 
 export const AutoTokenizer = {
   /**
-   * From a local folder holding tokenizer.json or vocab.txt, plus
-   * tokenizer_config.json and special_tokens_map.json when present.
+   * From a local folder (or a Hub id, downloaded into the Hugging Face cache)
+   * holding tokenizer.json or vocab.txt, plus tokenizer_config.json and
+   * special_tokens_map.json when present.
    */
-  async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<BertTokenizer> {
+  async fromPretrained(dirOrHubId: string, options: FromPretrainedOptions = {}): Promise<BertTokenizer> {
     const { readFile, stat } = await import('node:fs/promises');
     const { join } = await import('node:path');
+    const { isLocalPath, pretrainedDir } = await import('../io/hub.js');
+    const dir = await pretrainedDir(dirOrHubId);
     const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
-    if (!isDir) {
-      throw new Error(`tokenizer: ${JSON.stringify(dir)} is not a local directory; download the model first (e.g. npm run weights -- <hub id>) and pass its folder`);
-    }
+    if (!isDir) throw new Error(`tokenizer: ${JSON.stringify(dir)} is not a directory`);
     const readJson = async (file: string): Promise<Record<string, unknown> | undefined> => {
       const text = await readFile(join(dir, file), 'utf8').catch(() => undefined);
       if (text === undefined) return undefined;
@@ -353,7 +354,8 @@ export const AutoTokenizer = {
       vocabTxt,
       tokenizerConfig: await readJson('tokenizer_config.json'),
       specialTokensMap: await readJson('special_tokens_map.json'),
-      name: dir,
+      // A Hub snapshot folder is named by its commit: the id tells cased from uncased.
+      name: isLocalPath(dirOrHubId) ? dir : dirOrHubId,
     });
   },
 };

@@ -95,12 +95,21 @@ test('decode, with and without special tokens; ids to tokens', async () => {
   assert.equal(tok.convertTokensToIds(['hello', 'nope']), [id('hello'), id('[UNK]')]);
 });
 
-test('fromPretrained: a Hub id or missing folder says to download first; a folder without vocabulary says so', async () => {
+test('fromPretrained: a Hub id missing from an offline cache is named; a folder without vocabulary says so', async () => {
+  const saved = { HF_HOME: process.env.HF_HOME, HF_HUB_OFFLINE: process.env.HF_HUB_OFFLINE };
+  process.env.HF_HOME = mkdtempSync(join(tmpdir(), 'tok-hf-home-'));
+  process.env.HF_HUB_OFFLINE = '1';
   try {
     await AutoTokenizer.fromPretrained('google-bert/bert-base-cased-not-here');
     assert.unreachable('should throw');
   } catch (e) {
-    assert.match((e as Error).message, /not a local directory; download/);
+    assert.match((e as Error).message, /google-bert\/bert-base-cased-not-here/);
+    assert.match((e as Error).message, /HF_HUB_OFFLINE|cache/);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
   const empty = mkdtempSync(join(tmpdir(), 'tok-empty-'));
   try {
