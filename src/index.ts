@@ -24,3 +24,21 @@ export type { MatmulOptions } from './ops/matmul.js';
 export async function flush(): Promise<void> {
   await gpu().sync();
 }
+
+// Checkpoints and the Hugging Face Hub.
+export { readSafetensors, writeSafetensors, toFloat64, toInt32, halfToFloat } from './io/safetensors.js';
+export type { SafetensorsFile, SafetensorsTensor, SafetensorsDType, TensorData } from './io/safetensors.js';
+export { parseBertConfig, serializeBertConfig, bertConfig, BERT_DEFAULTS } from './io/config.js';
+export type { BertConfig } from './io/config.js';
+export { loadCheckpoint, saveCheckpoint, matchWeights, describeMatch, normalizeName } from './io/checkpoint.js';
+export type { Checkpoint, WeightTensor, WeightMatch } from './io/checkpoint.js';
+export { resolveModelFiles, resolvePretrainedFiles, pretrainedDir, snapshotDownload, listRepoFiles, hubCacheDir } from './io/hub.js';
+export type { HubOptions, DownloadProgress, RepoType } from './io/hub.js';
+
+// Text in: tokenizer, datasets, dynamic padding.
+export { AutoTokenizer, BertTokenizer, Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset } from './data/index.js';
+export type { BatchEncoding, EncodeOptions, EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
+
+// Inference.
+export { pipeline, TextClassificationPipeline, FillMaskPipeline } from './pipelines/index.js';
+export type { ClassificationResult, FillMaskResult, TextClassifier, MaskFiller } from './pipelines/index.js';
