@@ -320,7 +320,7 @@ async function loadPretrained<M extends BertPreTrainedModel>(dirOrHubId: string,
     }
   }
   const model = make(config);
-  const lines = model.loadWeights(checkpoint.tensors, dir);
+  const lines = model.loadWeights(checkpoint.tensors, dirOrHubId);
   if (options.log !== null) for (const line of lines) (options.log ?? console.log)(line);
   return model;
 }
@@ -401,6 +401,11 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     const { pooled } = this.bert.forward(inputs);
     const logits = this.classifier.forward(this.dropout.forward(pooled!));
     if (!inputs.labels) return { logits };
+    // As transformers: integer labels with several classes make the problem single-label classification.
+    if (this.numLabels === 1 || (this.config.problem_type ?? 'single_label_classification') !== 'single_label_classification') {
+      throw new Error(`BertForSequenceClassification: only single-label classification is implemented (num_labels ${this.numLabels}, problem_type ${this.config.problem_type})`);
+    }
+    this.config.problem_type = 'single_label_classification';
     return { logits, loss: crossEntropy(logits, labelsOf(inputs.labels, B, 'labels')) };
   }
 }
