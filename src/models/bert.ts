@@ -294,7 +294,7 @@ abstract class BertPreTrainedModel extends Module {
   }
 }
 
-export interface LoadOptions {
+export interface BertLoadOptions {
   numLabels?: number;
   id2label?: Record<string, string>;
   label2id?: Record<string, number>;
@@ -305,7 +305,7 @@ export interface LoadOptions {
 }
 
 /** config.json + weights of a folder or a Hub id (downloaded into the cache), with the label options applied to the config. */
-async function loadPretrained<M extends BertPreTrainedModel>(dirOrHubId: string, options: LoadOptions, make: (config: BertConfig) => M): Promise<M> {
+async function loadPretrained<M extends BertPreTrainedModel>(dirOrHubId: string, options: BertLoadOptions, make: (config: BertConfig) => M): Promise<M> {
   const files = await resolveModelFiles(dirOrHubId, [CONFIG_NAME], { ...options.hub, optional: [WEIGHTS_NAME, WEIGHTS_INDEX_NAME] });
   const dir = dirname(files[CONFIG_NAME]);
   const checkpoint = await loadCheckpoint(dir);
@@ -348,7 +348,7 @@ export class BertModel extends BertPreTrainedModel {
     return 'BertModel';
   }
 
-  static async fromPretrained(dirOrHubId: string, options: LoadOptions = {}): Promise<BertModel> {
+  static async fromPretrained(dirOrHubId: string, options: BertLoadOptions = {}): Promise<BertModel> {
     return loadPretrained(dirOrHubId, options, (config) => new BertModel(config));
   }
 
@@ -387,7 +387,7 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     return labelCount(this.config);
   }
 
-  static async fromPretrained(dirOrHubId: string, options: LoadOptions = {}): Promise<BertForSequenceClassification> {
+  static async fromPretrained(dirOrHubId: string, options: BertLoadOptions = {}): Promise<BertForSequenceClassification> {
     return loadPretrained(dirOrHubId, options, (config) => new BertForSequenceClassification(config));
   }
 
@@ -465,7 +465,7 @@ export class BertForMaskedLM extends BertPreTrainedModel {
     return 'BertForMaskedLM';
   }
 
-  static async fromPretrained(dirOrHubId: string, options: LoadOptions = {}): Promise<BertForMaskedLM> {
+  static async fromPretrained(dirOrHubId: string, options: BertLoadOptions = {}): Promise<BertForMaskedLM> {
     return loadPretrained(dirOrHubId, options, (config) => new BertForMaskedLM(config));
   }
 
