@@ -19,6 +19,11 @@ export { sum, mean } from './ops/reduce.js';
 export { reshape, permute, transpose } from './ops/shape.js';
 export { matmul, linear } from './ops/matmul.js';
 export type { MatmulOptions } from './ops/matmul.js';
+export { embedding } from './ops/embedding.js';
+export type { EmbeddingOptions } from './ops/embedding.js';
+export { layerNorm, addLayerNorm } from './ops/layernorm.js';
+export { gelu, tanh } from './ops/activation.js';
+export { select, slice } from './ops/slice.js';
 
 /** Pending GPU work submitted, resolved when it has finished. */
 export async function flush(): Promise<void> {
