@@ -1,0 +1,89 @@
+// Streaming metrics against a float64 reference computed from the whole
+// confusion matrix at once (scikit-learn's definitions).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { splitmix32 } from '../../src/tensor.js';
+import { argmaxRows, combineMetrics, loadMetric } from '../../src/train/metrics.js';
+
+/** sklearn's precision_recall_fscore_support over labels present in y_true or y_pred, zero_division=0. */
+function reference(yTrue: number[], yPred: number[]) {
+  const labels = [...new Set([...yTrue, ...yPred])].sort((a, b) => a - b);
+  const per = labels.map((c) => {
+    let tp = 0, fp = 0, fn = 0;
+    yTrue.forEach((t, i) => {
+      const p = yPred[i];
+      if (t === c && p === c) tp++;
+      else if (p === c) fp++;
+      else if (t === c) fn++;
+    });
+    const precision = tp + fp ? tp / (tp + fp) : 0;
+    const recall = tp + fn ? tp / (tp + fn) : 0;
+    const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
+    return { precision, recall, f1, support: tp + fn };
+  });
+  const macro = (k: 'precision' | 'recall' | 'f1') => per.reduce((s, p) => s + p[k], 0) / per.length;
+  const total = per.reduce((s, p) => s + p.support, 0);
+  const weighted = (k: 'precision' | 'recall' | 'f1') => per.reduce((s, p) => s + p[k] * p.support, 0) / total;
+  const accuracy = yTrue.filter((t, i) => t === yPred[i]).length / yTrue.length;
+  return { accuracy, macro, weighted };
+}
+
+const METRIC_TOL = 1e-12; // float64 sums in a different order
+
+function data(n: number, seed: number, classes: number) {
+  const next = splitmix32(seed);
+  const yTrue = Array.from({ length: n }, () => next() % classes);
+  // Mostly right, with a skew so that precision and recall differ per class; class `classes` appears only in predictions.
+  const yPred = yTrue.map((t) => (next() % 3 === 0 ? (t * 7 + 1) % (classes + 1) : t));
+  return { yTrue, yPred };
+}
+
+test('accuracy, precision, recall, f1 (macro, weighted, micro) streamed in uneven batches equal the whole-set reference', () => {
+  const { yTrue, yPred } = data(503, 1, 6);
+  const ref = reference(yTrue, yPred);
+  const metrics = {
+    accuracy: loadMetric('accuracy'),
+    f1: loadMetric('f1'),
+    f1w: loadMetric('f1', { average: 'weighted' }),
+    f1micro: loadMetric('f1', { average: 'micro' }),
+    precision: loadMetric('precision'),
+    recall: loadMetric('recall', { average: 'weighted' }),
+  };
+  for (let start = 0; start < yTrue.length; start += 37) {
+    for (const m of Object.values(metrics)) m.addBatch({ predictions: yPred.slice(start, start + 37), references: yTrue.slice(start, start + 37) });
+  }
+  const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= METRIC_TOL, `${what}: ${a} vs ${b}`);
+  close(metrics.accuracy.compute().accuracy, ref.accuracy, 'accuracy');
+  close(metrics.f1.compute().f1, ref.macro('f1'), 'macro f1');
+  close(metrics.f1w.compute().f1, ref.weighted('f1'), 'weighted f1');
+  close(metrics.f1micro.compute().f1, ref.accuracy, 'micro f1');
+  close(metrics.precision.compute().precision, ref.macro('precision'), 'macro precision');
+  close(metrics.recall.compute().recall, ref.weighted('recall'), 'weighted recall');
+});
+
+test('compute({predictions, references}) in one call; reset; -100 references ignored', () => {
+  const acc = loadMetric('accuracy');
+  assert.equal(acc.compute({ predictions: [0, 1, 1, 2], references: [0, 1, 2, -100] }), { accuracy: 2 / 3 });
+  acc.reset();
+  assert.equal(acc.compute({ predictions: [1], references: [1] }), { accuracy: 1 });
+});
+
+test('combineMetrics merges results', () => {
+  const m = combineMetrics(loadMetric('accuracy'), loadMetric('f1'));
+  assert.equal(m.compute({ predictions: [0, 0], references: [0, 1] }), { accuracy: 0.5, f1: (2 / 3 + 0) / 2 });
+});
+
+test('errors: unknown metric, bad average, mismatched lengths, non-integer class', () => {
+  assert.throws(() => loadMetric('bleu' as never), /unknown metric 'bleu'/);
+  assert.throws(() => loadMetric('f1', { average: 'binary' as never }), /average must be/);
+  assert.throws(() => loadMetric('accuracy').addBatch({ predictions: [1, 2], references: [1] }), /2 predictions for 1 references/);
+  assert.throws(() => loadMetric('accuracy').addBatch({ predictions: [0.5], references: [1] }), /example 0/);
+});
+
+test('argmaxRows: first maximum on ties, as torch.argmax', () => {
+  assert.equal(Array.from(argmaxRows([1, 3, 3, -1, -2, -5], 2, 3)), [1, 0]);
+  assert.throws(() => argmaxRows([1, 2, 3], 2, 2), /not \[2, 2\]/);
+});
+
+test.run();
