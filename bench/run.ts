@@ -10,6 +10,8 @@ const only = values.only?.split(',');
 
 // Each suite: a name and a module exporting `run(report, options)`.
 const suites: [string, () => Promise<{ run(report: Report, options: { large: boolean }): Promise<void> }>][] = [
+  ['matmul', () => import('./matmul.js')],
+  ['kernels-a', () => import('./kernels-a.js')],
 ];
 
 const runtime = await init();
