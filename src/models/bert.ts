@@ -95,7 +95,7 @@ class BertEmbeddings extends Module {
   constructor(readonly config: BertConfig, rng: DropoutRng) {
     super();
     const std = config.initializer_range;
-    this.word_embeddings = new Embedding(config.vocab_size, config.hidden_size, { std });
+    this.word_embeddings = new Embedding(config.vocab_size, config.hidden_size, { std, paddingIdx: config.pad_token_id ?? undefined });
     this.position_embeddings = new Embedding(config.max_position_embeddings, config.hidden_size, { std });
     this.token_type_embeddings = new Embedding(config.type_vocab_size, config.hidden_size, { std });
     this.LayerNorm = new LayerNorm(config.hidden_size, config.layer_norm_eps);

@@ -8,14 +8,20 @@ import { Module, nextInitSeed } from './module.js';
 
 export class Embedding extends Module {
   weight: Tensor;
+  readonly paddingIdx: number | undefined;
 
-  constructor(readonly numEmbeddings: number, readonly dim: number, { std = 0.02 }: { std?: number } = {}) {
+  /**
+   * paddingIdx: positions holding this id add nothing to the weight's gradient (PyTorch's
+   * padding_idx; BERT's word embeddings use pad_token_id).
+   */
+  constructor(readonly numEmbeddings: number, readonly dim: number, { std = 0.02, paddingIdx }: { std?: number; paddingIdx?: number } = {}) {
     super();
     this.weight = this.parameter(randn([numEmbeddings, dim], { std, seed: nextInitSeed() }));
+    this.paddingIdx = paddingIdx;
   }
 
   /** ids i32 [...] -> [..., H]. hostIds (the same values on the CPU) are needed for the weight's gradient. */
   forward(ids: Tensor, hostIds?: Int32Array): Tensor {
-    return embedding(ids, this.weight, { hostIds });
+    return embedding(ids, this.weight, { hostIds, paddingIdx: this.paddingIdx });
   }
 }
