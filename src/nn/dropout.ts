@@ -12,7 +12,7 @@ import type { Tensor } from '../tensor.js';
 import { dropout } from '../ops/dropout.js';
 import { Module } from './module.js';
 
-/** Dropout calls per step before the stream moves on to the next step's range. */
+/** Dropout calls per step before the stream moves on to the next step's range (streams are u32: they repeat after 2^20 steps). */
 const STREAMS_PER_STEP = 4096;
 
 /** The shared dropout stream counter of one model. */
