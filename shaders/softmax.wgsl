@@ -12,8 +12,10 @@
 //                     0/1; any nonzero bit pattern but -0.0 keeps the key; unread when !HAS_MASK),
 //                     3 y [rows, cols].
 // Bindings, backward: 1 y [rows, cols], 2 dy [rows, cols], 3 dx [rows, cols].
-// Dispatch: one workgroup of WG threads per row, grid(rows, 1); row = wid.y * nwg.x + wid.x.
-// Reductions are fixed-order trees in workgroup memory (deterministic).
+// Dispatch: grid(ceil(rows / (WG / TPR)), 1) workgroups of WG threads; each row gets TPR threads
+// (a power of two, picked by the caller to match cols: 32 for T = 128, so short rows do not
+// leave most of a workgroup idle), row = (wid.y * nwg.x + wid.x) * (WG / TPR) + lid / TPR.
+// Reductions are fixed-order trees over a row's TPR threads in workgroup memory (deterministic).
 
 struct Params {
   rows: u32,
@@ -22,6 +24,7 @@ struct Params {
 }
 
 override HAS_MASK: bool = false;
+override TPR: u32 = 128u;  // threads per row, a power of two <= WG
 const WG: u32 = 128u;
 const F32_MIN: f32 = -3.4028234663852886e38;
 
@@ -46,14 +49,20 @@ fn masked_logit(row: u32, j: u32) -> f32 {
   return v;
 }
 
+/** (row, lane): this invocation's row and its index among the row's TPR threads. */
+fn row_and_lane(wid: vec3u, nwg: vec3u, lid: u32) -> vec2u {
+  return vec2u((wid.y * nwg.x + wid.x) * (WG / TPR) + lid / TPR, lid % TPR);
+}
+
 @compute @workgroup_size(WG)
 fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
-  if (row >= params.rows) { return; }
+  let rl = row_and_lane(wid, nwg, lid);
+  let row = rl.x;
+  let rowInRange = row < params.rows;
   // Online (max, sum of exp(z - max)) over this thread's strided columns.
   var m = F32_MIN;
   var s = 0.0;
-  for (var j = lid; j < params.cols; j += WG) {
+  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) {
     let z = masked_logit(row, j);
     let mNew = max(m, z);
     s = s * exp(m - mNew) + exp(z - mNew);
@@ -62,8 +71,8 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   redMax[lid] = m;
   redSum[lid] = s;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
+  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
+    if (rl.y < stride) {
       let m2 = redMax[lid + stride];
       let mNew = max(redMax[lid], m2);
       redSum[lid] = redSum[lid] * exp(redMax[lid] - mNew) + redSum[lid + stride] * exp(m2 - mNew);
@@ -71,26 +80,27 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
     }
     workgroupBarrier();
   }
-  let rowMax = redMax[0];
-  let invSum = 1.0 / redSum[0];
-  for (var j = lid; j < params.cols; j += WG) {
+  let first = lid - rl.y;
+  let rowMax = redMax[first];
+  let invSum = 1.0 / redSum[first];
+  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) {
     y[row * params.cols + j] = exp(masked_logit(row, j) - rowMax) * invSum;
   }
 }
 
 @compute @workgroup_size(WG)
 fn softmax_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
-  if (row >= params.rows) { return; }
-  let base = row * params.cols;
+  let rl = row_and_lane(wid, nwg, lid);
+  let rowInRange = rl.x < params.rows;
+  let base = rl.x * params.cols;
   var acc = 0.0;
-  for (var j = lid; j < params.cols; j += WG) { acc += dy[base + j] * yIn[base + j]; }
+  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) { acc += dy[base + j] * yIn[base + j]; }
   redSum[lid] = acc;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { redSum[lid] += redSum[lid + stride]; }
+  for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
+    if (rl.y < stride) { redSum[lid] += redSum[lid + stride]; }
     workgroupBarrier();
   }
-  let dot = redSum[0];
-  for (var j = lid; j < params.cols; j += WG) { dx[base + j] = yIn[base + j] * (dy[base + j] - dot); }
+  let dot = redSum[lid - rl.y];
+  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) { dx[base + j] = yIn[base + j] * (dy[base + j] - dot); }
 }

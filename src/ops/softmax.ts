@@ -13,6 +13,14 @@ import { Tensor, empty } from '../tensor.js';
 
 const SOFTMAX_FORWARD: Kernel = { shader: 'softmax', entryPoint: 'softmax_forward', storage: ['read', 'read', 'write'] };
 const SOFTMAX_BACKWARD: Kernel = { shader: 'softmax', entryPoint: 'softmax_backward', storage: ['read', 'read', 'write'] };
+const WG = 128; // threads per workgroup in shaders/softmax.wgsl
+
+/** Threads per row: a power of two giving each about 4 columns, at most WG. */
+function threadsPerRow(cols: number): number {
+  let tpr = 1;
+  while (tpr < WG && tpr * 4 < cols) tpr *= 2;
+  return tpr;
+}
 
 export interface SoftmaxOptions {
   /** [B, Tk] of 0/1 (f32 or i32), broadcast over heads and queries of x [B, heads, Tq, Tk]. */
@@ -36,12 +44,14 @@ export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
   }
   const y = empty(x.shape);
   if (x.size === 0) return y;
+  const tpr = threadsPerRow(cols);
+  const workgroups = grid(rows, WG / tpr);
   gpu().dispatch(SOFTMAX_FORWARD, {
     // Without a mask x is bound again in the mask slot; the kernel never reads it.
     bindings: [x.binding, (mask ?? x).binding, y.binding],
     params: [rows, cols, mask ? x.shape[1] * x.shape[2] : 1],
-    workgroups: grid(rows, 1),
-    constants: { HAS_MASK: Number(!!mask) },
+    workgroups,
+    constants: { HAS_MASK: Number(!!mask), TPR: tpr },
   });
   const ySaved = y.view(y.shape);
   return record(y, 'softmax', [x], (dOut) => {
@@ -49,7 +59,8 @@ export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
     gpu().dispatch(SOFTMAX_BACKWARD, {
       bindings: [ySaved.binding, dOut.binding, dx.binding],
       params: [rows, cols, 1],
-      workgroups: grid(rows, 1),
+      workgroups,
+      constants: { TPR: tpr },
     });
     return [dx];
   }, [ySaved]);
