@@ -214,7 +214,7 @@ export class Trainer {
     if (resumeFromCheckpoint) {
       const dir = resumeFromCheckpoint === true ? latestCheckpoint(args.outputDir) : resumeFromCheckpoint;
       if (!dir) throw new Error(`Trainer.train: resumeFromCheckpoint is true but ${args.outputDir} holds no checkpoint-<step> folder`);
-      position = await this.loadCheckpoint(dir, optimizer, params);
+      position = await this.loadCheckpoint(dir, optimizer, params, { maxSteps, numWarmupSteps });
       this.lastGoodCheckpoint = dir;
     }
     Object.assign(this.state, {
@@ -227,6 +227,7 @@ export class Trainer {
     const startStep = this.state.globalStep;
     const started = performance.now();
     const pending: PendingStep[] = [];
+    // Losses since the last log line (after resuming: since the resume, as transformers does).
     let windowLoss = 0;
     let windowSteps = 0;
     let runLoss = 0;
@@ -266,7 +267,8 @@ export class Trainer {
           const micro = this.microBatches(train, order, stepInEpoch, microPerEpoch);
           while (pending.length >= MAX_STEPS_IN_FLIGHT) await settle();
 
-          const logging = (this.state.globalStep + 1) % loggingSteps === 0;
+          const last = this.state.globalStep + 1 >= maxSteps;
+          const logging = (this.state.globalStep + 1) % loggingSteps === 0 || last;
           const { read, gradNorm } = this.trainingStep(micro, optimizer, schedule, params, logging);
           lastGradNorm?.dispose();
           lastGradNorm = gradNorm;
@@ -282,8 +284,7 @@ export class Trainer {
           await runCallbacks(this.callbacks, 'onStepEnd', ctx);
 
           const epochEnd = stepInEpoch + 1 === stepsPerEpoch;
-          const last = step >= maxSteps;
-          if (logging || last) {
+          if (logging) {
             await drain();
             lastLoss = windowLoss / Math.max(1, windowSteps);
             const entry: LogEntry = { loss: lastLoss };
@@ -314,6 +315,7 @@ export class Trainer {
       await drain();
     } finally {
       lastGradNorm?.dispose();
+      optimizer.dispose(); // its moments live on in the checkpoints; a later train() builds a fresh one
       this.progress.end();
     }
 
@@ -321,7 +323,6 @@ export class Trainer {
       this.progress.log(`Loading best model from ${this.state.bestModelCheckpoint} (${args.metricForBestModel}: ${this.state.bestMetric})`);
       this.loadModelWeights(this.state.bestModelCheckpoint, params);
     }
-    optimizer.dispose();
     const runtime = (performance.now() - started) / 1000;
     const ran = this.state.globalStep - startStep;
     const trainingLoss = runSteps ? runLoss / runSteps : NaN;
@@ -543,8 +544,13 @@ export class Trainer {
   }
 
   /** Puts model, optimizer and state back as they were at the checkpoint; returns the data position to continue from. */
-  private async loadCheckpoint(dir: string, optimizer: AdamW, params: Map<string, Tensor>): Promise<{ epoch: number; stepInEpoch: number }> {
-    for (const name of ['model.safetensors', OPTIMIZER_NAME, RNG_STATE_NAME, TRAINER_STATE_NAME]) {
+  private async loadCheckpoint(
+    dir: string,
+    optimizer: AdamW,
+    params: Map<string, Tensor>,
+    run: { maxSteps: number; numWarmupSteps: number },
+  ): Promise<{ epoch: number; stepInEpoch: number }> {
+    for (const name of ['model.safetensors', OPTIMIZER_NAME, SCHEDULER_NAME, RNG_STATE_NAME, TRAINER_STATE_NAME]) {
       if (!existsSync(join(dir, name))) throw new Error(`Trainer: cannot resume from ${dir}: ${name} is missing`);
     }
     this.loadModelWeights(dir, params);
@@ -556,6 +562,14 @@ export class Trainer {
       tensors.set(name, { shape: t.shape, data: t.data });
     }
     optimizer.loadStateDict({ tensors });
+    const scheduler = readJson<{ lr_scheduler_type: string; num_training_steps: number; num_warmup_steps: number }>(join(dir, SCHEDULER_NAME));
+    if (scheduler.lr_scheduler_type !== this.args.lrSchedulerType || scheduler.num_training_steps !== run.maxSteps ||
+      scheduler.num_warmup_steps !== run.numWarmupSteps) {
+      this.progress.log(
+        `Warning: ${dir} was trained with a ${scheduler.lr_scheduler_type} schedule over ${scheduler.num_training_steps} steps ` +
+          `(${scheduler.num_warmup_steps} warmup); continuing with ${this.args.lrSchedulerType} over ${run.maxSteps} (${run.numWarmupSteps} warmup)`,
+      );
+    }
     const rng = readJson<RngState>(join(dir, RNG_STATE_NAME));
     if (rng.seed !== this.args.seed || rng.dataSeed !== this.args.dataSeed) {
       this.progress.log(

@@ -159,6 +159,24 @@ test('output folder: checkpoints as transformers lays them out, rotation, JSON-l
   assert.ok(existsSync(join(outputDir, 'final', 'README.md')));
 });
 
+test('one submission per optimizer step; the loss is read back without a second one', async () => {
+  const trainer = makeTrainer({ outputDir: tempDir('submits'), perDeviceTrainBatchSize: 4, gradientAccumulationSteps: 2, maxSteps: 5, loggingSteps: 100 });
+  const queue = gpu().device.queue;
+  const submit = queue.submit.bind(queue);
+  let submissions = 0;
+  queue.submit = (buffers) => {
+    submissions++;
+    submit(buffers);
+  };
+  try {
+    await trainer.train();
+  } finally {
+    queue.submit = submit;
+  }
+  // 5 steps, plus the read-back of the gradient norm for the one log line at the end.
+  assert.is(submissions, 5 + 1);
+});
+
 test('errors: no collator or tokenizer, evaluation without evalDataset, resume without checkpoints', async () => {
   setInitSeed(3);
   const model = new BertForSequenceClassification(tinyConfig(tokenizer.vocabSize, NUM_LABELS));
