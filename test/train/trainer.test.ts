@@ -177,6 +177,15 @@ test('one submission per optimizer step; the loss is read back without a second 
   assert.is(submissions, 5 + 1);
 });
 
+test('GPU memory in use stays flat: after step 19 as after step 3', async () => {
+  const inUse = new Map<number, number>();
+  const probe: TrainerCallback = { onStepEnd: ({ state }) => void inUse.set(state.globalStep, gpu().pool.snapshot().bytesInUse) };
+  const trainer = makeTrainer({ outputDir: tempDir('memory'), perDeviceTrainBatchSize: 4, maxSteps: 20, loggingSteps: 100 }, { callbacks: [probe] });
+  await trainer.train();
+  // Step 20, the last, also holds its gradient norm for the final log line.
+  for (let step = 4; step < 20; step++) assert.is(inUse.get(step), inUse.get(3), `bytes in use: step 3 ${inUse.get(3)}, step ${step} ${inUse.get(step)}`);
+});
+
 test('errors: no collator or tokenizer, evaluation without evalDataset, resume without checkpoints', async () => {
   setInitSeed(3);
   const model = new BertForSequenceClassification(tinyConfig(tokenizer.vocabSize, NUM_LABELS));
