@@ -13,7 +13,7 @@
 //                     3 y [rows, cols].
 // Bindings, backward: 1 y [rows, cols], 2 dy [rows, cols], 3 dx [rows, cols].
 // Dispatch: grid(ceil(rows / (WG / TPR)), 1) workgroups of WG threads; each row gets TPR threads
-// (a power of two, picked by the caller to match cols: 32 for T = 128, so short rows do not
+// (a power of two, picked by the caller to match cols: 8 for T = 128, so short rows do not
 // leave most of a workgroup idle), row = (wid.y * nwg.x + wid.x) * (WG / TPR) + lid / TPR.
 // Reductions are fixed-order trees over a row's TPR threads in workgroup memory (deterministic).
 

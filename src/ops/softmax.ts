@@ -15,10 +15,10 @@ const SOFTMAX_FORWARD: Kernel = { shader: 'softmax', entryPoint: 'softmax_forwar
 const SOFTMAX_BACKWARD: Kernel = { shader: 'softmax', entryPoint: 'softmax_backward', storage: ['read', 'read', 'write'] };
 const WG = 128; // threads per workgroup in shaders/softmax.wgsl
 
-/** Threads per row: a power of two giving each about 4 columns, at most WG. */
+/** Threads per row: a power of two giving each about 16 columns (fewer tree levels and barriers, which cost most on lavapipe; still 32-byte runs per row on a GPU), at most WG. */
 function threadsPerRow(cols: number): number {
   let tpr = 1;
-  while (tpr < WG && tpr * 4 < cols) tpr *= 2;
+  while (tpr < WG && tpr * 16 < cols) tpr *= 2;
   return tpr;
 }
 
