@@ -40,7 +40,8 @@ export async function runTrainingJob(options: TrainOptions): Promise<void> {
   console.log(`WebGPU adapter: ${runtime.adapter.description || runtime.adapter.name}`);
 
   const modelDir = await pretrainedDir(options.model);
-  const labelNames = options.dataset === DEFAULT_DATASET ? TOPIC_LABELS : undefined;
+  // The seed's data set, from the Hub or a local copy under its name, has named topics.
+  const labelNames = basename(options.dataset.replace(/\/+$/, '')) === basename(DEFAULT_DATASET) ? TOPIC_LABELS : undefined;
   const splits = await loadDataset(await datasetSource(options.dataset), {
     textColumn: options.textColumn,
     labelColumn: options.labelColumn,

@@ -37,7 +37,7 @@ const FLAGS = {
   epochs: { type: 'string', default: '3', help: 'training epochs' },
   'batch-size': { type: 'string', default: '8', help: 'batch size for training and evaluation' },
   lr: { type: 'string', default: '5e-5', help: 'peak learning rate (linear decay)' },
-  'max-length': { type: 'string', default: '128', help: 'truncate sequences to this many tokens (batches pad to their longest)' },
+  'max-length': { type: 'string', default: '512', help: 'truncate sequences to this many tokens (batches pad to their longest)' },
   'output-dir': { type: 'string', default: 'weights/bert-finetuned-topic', help: 'where checkpoints, the model and its card go' },
   seed: { type: 'string', default: '42', help: 'seed for shuffling, dropout and new weights' },
   'eval-strategy': { type: 'string', default: 'epoch', help: 'no | steps | epoch' },
