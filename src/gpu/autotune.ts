@@ -86,7 +86,8 @@ export async function tune(
   return { variant, timings };
 }
 
-/** Forgets in-memory choices (tests); the store is untouched. */
+/** Forgets in-memory choices (tests); the store's file is untouched and is read again on next use. */
 export function clearTuning(): void {
   choices.clear();
+  stored = undefined;
 }
