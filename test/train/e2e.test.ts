@@ -5,8 +5,8 @@
 // resumed from a mid-run checkpoint must end with the same losses, bit for bit.
 //
 // The slice: four topics with telling words (Fed | Central Banks, Dividend,
-// Earnings, Energy | Oil), 1,200 training and 300 validation tweets, 32 tokens
-// at most, 150 steps of 16. From random weights, twenty topics need far more
+// Earnings, Energy | Oil), 1,600 training and 300 validation tweets, 32 tokens
+// at most, 200 steps of 16. From random weights, twenty topics need far more
 // steps than a CI run affords; these four show learning within two minutes on
 // lavapipe.
 
@@ -36,7 +36,7 @@ const TOPICS = [
   'M&A | Investments', 'Macro', 'Markets', 'Politics', 'Personnel Change', 'Stock Commentary', 'Stock Movement',
 ];
 const SLICE_LABELS = [1, 4, 5, 6];
-const TRAIN_ROWS = 1200;
+const TRAIN_ROWS = 1600;
 const EVAL_ROWS = 300;
 const MAX_LENGTH = 32;
 /** How far above the majority class the validation accuracy must end (it reaches about +0.5 on the tweets). */
@@ -95,7 +95,7 @@ test('a tiny BERT learns the slice well above the majority class, and a resumed 
   const firstDir = tempDir('e2e');
   const first = makeTrainer(firstDir);
   const result = await first.train();
-  assert.is(result.globalStep, 150);
+  assert.is(result.globalStep, 200);
   const evals = first.state.logHistory.filter((e) => 'eval_accuracy' in e);
   const accuracy = evals.at(-1)!.eval_accuracy;
   assert.ok(accuracy >= majority + MARGIN_OVER_MAJORITY, `validation accuracy ${accuracy} vs majority class ${majority} (data: ${source})`);
@@ -103,12 +103,14 @@ test('a tiny BERT learns the slice well above the majority class, and a resumed 
   const card = readFileSync(join(firstDir, 'README.md'), 'utf8');
   assert.ok(card.includes('on the zeroshot/twitter-financial-news-topic dataset.') && card.includes('| 6 | Energy \\| Oil |'), card);
 
-  // Resume from step 100 (epoch 2, 25 steps into it) into another folder.
+  // Resume from step 150 (epoch 2, 50 steps into it) into another folder.
   const resumed = makeTrainer(tempDir('e2e-resumed'));
-  await resumed.train({ resumeFromCheckpoint: join(firstDir, 'checkpoint-100') });
-  const after100 = (history: LogEntry[]) => history.filter((e) => e.step > 100 && ('loss' in e || 'eval_loss' in e))
+  await resumed.train({ resumeFromCheckpoint: join(firstDir, 'checkpoint-150') });
+  const after150 = (history: LogEntry[]) => history.filter((e) => e.step > 150 && ('loss' in e || 'eval_loss' in e))
     .map((e) => [e.step, e.loss ?? e.eval_loss, e.eval_accuracy ?? null]);
-  assert.equal(after100(resumed.state.logHistory), after100(first.state.logHistory));
+  assert.equal(after150(resumed.state.logHistory), after150(first.state.logHistory));
+  assert.ok(readFileSync(join(firstDir, 'checkpoint-200', 'model.safetensors')).equals(readFileSync(join(resumed.args.outputDir, 'checkpoint-200', 'model.safetensors'))),
+    'final weights of the resumed run equal the uninterrupted run\'s');
 });
 
 test.run();
