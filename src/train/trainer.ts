@@ -5,7 +5,8 @@
 // copied into a small staging buffer that is mapped asynchronously; the loop
 // waits only for the loss of the step before last (so the GPU never idles
 // and at most two steps are in flight), checks it is finite, and keeps it
-// for the next log line. Nothing else is read back during training.
+// for the next log line. Beyond that, training reads back only the gradient
+// norm of logging steps and the logits and loss of evaluation batches.
 //
 // Gradient accumulation equals one batch gradientAccumulationSteps times
 // larger: micro-batch i's mean loss is scaled by n_i / N (n_i its labelled
