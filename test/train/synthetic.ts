@@ -3,7 +3,7 @@
 // its keywords (so a tiny BERT learns it in a few dozen steps), and tiny BERT
 // configs.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { splitmix32 } from '../../src/tensor.js';
@@ -53,6 +53,14 @@ export function tinyConfig(vocabSize: number, numLabels: number, dropout = 0.1):
   });
 }
 
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh folder under the system's temporary directory, removed when the process exits. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `shadergrad-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `shadergrad-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
 }
