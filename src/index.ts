@@ -44,6 +44,10 @@ export type { HubOptions, DownloadProgress, RepoType } from './io/hub.js';
 export { AutoTokenizer, BertTokenizer, Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset } from './data/index.js';
 export type { BatchEncoding, EncodeOptions, EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
 
+// Training.
+export { Trainer, TrainingArguments, TrainerState, loadMetric, combineMetrics, listCheckpoints, latestCheckpoint, renderModelCard } from './train/index.js';
+export type { TrainerOptions, TrainableModel, DataCollator, TrainOutput, PredictionOutput, TrainingArgumentsInit, IntervalStrategy, SchedulerType, Metric, MetricName, TrainerCallback, TrainerControl, CallbackContext, LogEntry, ModelCardOptions } from './train/index.js';
+
 // Inference.
 export { pipeline, TextClassificationPipeline, FillMaskPipeline } from './pipelines/index.js';
 export type { ClassificationResult, FillMaskResult, TextClassifier, MaskFiller } from './pipelines/index.js';

@@ -4,7 +4,9 @@
 // News Topic data set (20 labels), evaluated each epoch, saved with a model
 // card, then asked to classify "Acme Corp announces new CEO".
 
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { init, closeDevice } from './gpu/device.js';
 import { pretrainedDir, isLocalPath, snapshotDownload } from './io/hub.js';
 import { AutoTokenizer } from './data/tokenizer.js';
@@ -22,6 +24,8 @@ export const TOPIC_LABELS = [
   'Legal | Regulation', 'M&A | Investments', 'Macro', 'Markets', 'Politics', 'Personnel Change', 'Stock Commentary',
   'Stock Movement',
 ];
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
 
 /** The seed's subset: shuffled with the seed, then the first n rows. */
 function firstShuffled(dataset: Dataset<Row>, n: number | undefined, seed: number): Dataset<Row> {
@@ -91,6 +95,10 @@ export async function runTrainingJob(options: TrainOptions): Promise<void> {
   await trainer.train({ resumeFromCheckpoint: options.resume });
   if (evalDataset) console.log('evaluation:', await trainer.evaluate());
   await trainer.save();
+  // The tokenizer goes with the model, so the folder is complete for fromPretrained and pipelines.
+  for (const file of TOKENIZER_FILES) {
+    if (existsSync(join(modelDir, file))) await copyFile(join(modelDir, file), join(options.outputDir, file));
+  }
   console.log(`model saved to ${options.outputDir}`);
 
   const classify = pipeline('text-classification', { model, tokenizer });
