@@ -13,8 +13,7 @@ import { init, closeDevice } from '../src/gpu/device.js';
 import { bertConfig } from '../src/io/config.js';
 import { BertForMaskedLM } from '../src/models/bert.js';
 import { setInitSeed } from '../src/nn/module.js';
-
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
+import { TOKENIZER_FILES } from '../src/io/hub.js';
 
 export async function makeTinyModel(outDir: string, tokenizerDir: string, seed = 0): Promise<void> {
   if (!existsSync(join(tokenizerDir, 'vocab.txt'))) throw new Error(`${tokenizerDir}: no vocab.txt (pass --tokenizer with bert-base-cased's tokenizer files)`);

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { init, closeDevice } from './gpu/device.js';
-import { pretrainedDir, isLocalPath, snapshotDownload } from './io/hub.js';
+import { pretrainedDir, isLocalPath, snapshotDownload, TOKENIZER_FILES } from './io/hub.js';
 import { AutoTokenizer } from './data/tokenizer.js';
 import { loadDataset, type Dataset, type Row } from './data/dataset.js';
 import { tokenizeDataset } from './data/collator.js';
@@ -24,8 +24,6 @@ export const TOPIC_LABELS = [
   'Legal | Regulation', 'M&A | Investments', 'Macro', 'Markets', 'Politics', 'Personnel Change', 'Stock Commentary',
   'Stock Movement',
 ];
-
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
 
 /** The seed's subset: shuffled with the seed, then the first n rows. */
 function firstShuffled(dataset: Dataset<Row>, n: number | undefined, seed: number): Dataset<Row> {

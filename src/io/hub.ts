@@ -482,7 +482,7 @@ function consoleProgress(): (p: DownloadProgress) => void {
   };
 }
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
 
 /**
  * What loading a pretrained BERT needs, as local paths keyed by file name:
