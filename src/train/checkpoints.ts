@@ -12,8 +12,9 @@
 //   trainer_state.json               transformers' TrainerState, log_history included
 //   training_args.json               the TrainingArguments, snake_case
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../io/files.js';
+import { join } from 'node:path';
 
 export const CHECKPOINT_PREFIX = 'checkpoint-';
 export const TRAINER_STATE_NAME = 'trainer_state.json';
@@ -22,26 +23,9 @@ export const OPTIMIZER_NAME = 'optimizer.safetensors';
 export const SCHEDULER_NAME = 'scheduler.json';
 export const RNG_STATE_NAME = 'rng_state.json';
 
-/** Writes `data` to `path` through a temporary file in the same folder, then renames it into place. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, data);
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new Error(`could not write ${path}: ${(e as Error).message}`);
-  }
-}
-
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+/** Writes `value` as indented JSON through writeFileAtomic. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function readJson<T>(path: string): T {

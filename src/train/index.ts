@@ -8,7 +8,7 @@ export { loadMetric, combineMetrics, argmaxRows, ClassCounts } from './metrics.j
 export type { Metric, MetricBatch, MetricName, MetricOptions, Average } from './metrics.js';
 export { TrainerState } from './state.js';
 export type { TrainerCallback, TrainerControl, CallbackContext } from './callbacks.js';
-export { listCheckpoints, latestCheckpoint, rotateCheckpoints, writeFileAtomic } from './checkpoints.js';
+export { listCheckpoints, latestCheckpoint, rotateCheckpoints } from './checkpoints.js';
 export type { RngState, LogEntry, TrainerStateJson } from './checkpoints.js';
 export { renderModelCard, parseLogHistory } from './model-card.js';
 export type { ModelCardOptions } from './model-card.js';

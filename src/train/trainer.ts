@@ -30,10 +30,11 @@ import { permutation, type Dataset, type Row } from '../data/dataset.js';
 import { DataCollatorWithPadding, type Batch } from '../data/collator.js';
 import type { BertTokenizer } from '../data/tokenizer.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/files.js';
 import { TrainingArguments, type TrainingArgumentsInit } from './arguments.js';
 import {
   OPTIMIZER_NAME, RNG_STATE_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME,
-  checkpointDir, latestCheckpoint, readJson, rotateCheckpoints, saveCheckpointFolder, writeFileAtomic, writeJsonAtomic,
+  checkpointDir, latestCheckpoint, readJson, rotateCheckpoints, saveCheckpointFolder, writeJsonAtomic,
   type LogEntry, type RngState, type TrainerStateJson,
 } from './checkpoints.js';
 import { argmaxRows, combineMetrics, loadMetric, type Metric, type MetricName } from './metrics.js';
@@ -335,7 +336,7 @@ export class Trainer {
       train_loss: trainingLoss,
     };
     await this.record({ ...metrics, epoch: this.state.epoch, step: this.state.globalStep });
-    this.writeModelCard();
+    await this.writeModelCard();
     await runCallbacks(this.callbacks, 'onTrainEnd', ctx);
     return { globalStep: this.state.globalStep, trainingLoss, metrics };
   }
@@ -525,8 +526,8 @@ export class Trainer {
     const optimizerState = await optimizer.stateDict();
     const path = await saveCheckpointFolder(args.outputDir, step, async (dir) => {
       await this.model.savePretrained(dir);
-      writeFileAtomic(join(dir, OPTIMIZER_NAME), writeSafetensors(optimizerState.tensors));
-      writeJsonAtomic(join(dir, SCHEDULER_NAME), {
+      await writeFileAtomic(join(dir, OPTIMIZER_NAME), writeSafetensors(optimizerState.tensors));
+      await writeJsonAtomic(join(dir, SCHEDULER_NAME), {
         lr_scheduler_type: args.lrSchedulerType,
         num_training_steps: this.state.maxSteps,
         num_warmup_steps: numWarmupSteps,
@@ -534,9 +535,9 @@ export class Trainer {
         last_lr: args.learningRate * schedule(step),
       });
       const rng: RngState = { seed: args.seed, dataSeed: args.dataSeed, epoch: next.epoch, stepInEpoch: next.stepInEpoch, globalStep: step };
-      writeJsonAtomic(join(dir, RNG_STATE_NAME), rng);
-      writeJsonAtomic(join(dir, TRAINER_STATE_NAME), this.state.toJSON());
-      writeJsonAtomic(join(dir, TRAINING_ARGS_NAME), args.toJSON());
+      await writeJsonAtomic(join(dir, RNG_STATE_NAME), rng);
+      await writeJsonAtomic(join(dir, TRAINER_STATE_NAME), this.state.toJSON());
+      await writeJsonAtomic(join(dir, TRAINING_ARGS_NAME), args.toJSON());
     });
     this.lastGoodCheckpoint = path;
     const removed = rotateCheckpoints(args.outputDir, args.saveTotalLimit, this.state.bestModelCheckpoint);
@@ -610,8 +611,8 @@ export class Trainer {
   /** Saves the model (savePretrained) to `dir` (default outputDir), the training arguments and the model card. */
   async save(dir = this.args.outputDir): Promise<void> {
     await this.model.savePretrained(dir);
-    writeJsonAtomic(join(dir, TRAINING_ARGS_NAME), this.args.toJSON());
-    this.writeModelCard(dir);
+    await writeJsonAtomic(join(dir, TRAINING_ARGS_NAME), this.args.toJSON());
+    await this.writeModelCard(dir);
   }
 
   /** The model card as Markdown (what save() writes to README.md). */
@@ -632,7 +633,7 @@ export class Trainer {
     });
   }
 
-  private writeModelCard(dir = this.args.outputDir): void {
-    writeFileAtomic(join(dir, 'README.md'), this.modelCard());
+  private async writeModelCard(dir = this.args.outputDir): Promise<void> {
+    await writeFileAtomic(join(dir, 'README.md'), this.modelCard());
   }
 }

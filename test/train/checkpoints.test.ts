@@ -1,20 +1,11 @@
-// Checkpoint folders: atomic files and folders, listing, rotation that keeps the best.
+// Checkpoint folders: atomic folders (atomic files: test/io/checkpoint.test.ts), listing, rotation that keeps the best.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { latestCheckpoint, listCheckpoints, rotateCheckpoints, saveCheckpointFolder, writeFileAtomic } from '../../src/train/checkpoints.js';
+import { latestCheckpoint, listCheckpoints, rotateCheckpoints, saveCheckpointFolder } from '../../src/train/checkpoints.js';
 import { tempDir } from './synthetic.js';
-
-test('writeFileAtomic leaves only the final file', () => {
-  const dir = tempDir('atomic');
-  writeFileAtomic(join(dir, 'a.json'), '{"x":1}');
-  writeFileAtomic(join(dir, 'a.json'), '{"x":2}');
-  assert.equal(readdirSync(dir), ['a.json']);
-  assert.is(readFileSync(join(dir, 'a.json'), 'utf8'), '{"x":2}');
-  assert.throws(() => writeFileAtomic(join(dir, 'missing', 'b.json'), 'x'), /could not write .*missing\/b\.json/);
-});
 
 test('saveCheckpointFolder builds checkpoint-<step>.tmp and renames it; a failed write leaves nothing', async () => {
   const out = tempDir('folder');
