@@ -55,7 +55,8 @@ export async function run(report: Report, options: { large: boolean }): Promise<
       extra: {
         'tokens/s': (B * T) / (ms / 1000),
         'peak MiB': runtime.pool.snapshot().peakBytesInUse / 2 ** 20,
-        'dispatches/step': (runtime.dispatchCount - dispatchesBefore) / 4,
+        'dispatches/step': (runtime.dispatchCount - dispatchesBefore) / 4, // warm-up + 3 samples
+        'adamw dispatches': optimizer.chunkCount, // > 1 where the parameters exceed one storage binding (lavapipe: 128 MiB)
       },
     });
   }
