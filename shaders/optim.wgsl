@@ -1,10 +1,6 @@
-// Optimizer kernels: AdamW over all parameters in one dispatch, and the
-// global gradient norm for clipping, with the gather/scatter between
-// per-parameter buffers and the optimizer's flat buffers.
-//
-// pack:   src [n] -> flat[offset .. offset + n)            bindings: 1 src (read), 2 flat (read_write)
-// unpack: flat[offset .. offset + n) -> dst [n]            bindings: 1 flat (read), 2 dst (read_write)
-//   Dispatch: grid(n, 256).
+// Optimizer kernels: AdamW over all parameters in one dispatch (over flat
+// buffers the optimizer gathers parameters and gradients into with buffer
+// copies), and the global gradient norm for clipping.
 //
 // adamw: torch.optim.AdamW (decoupled weight decay, bias correction), as in
 //   torch/optim/adamw.py (_single_tensor_adamw, amsgrad off):
@@ -26,8 +22,8 @@
 // scale_by_coef: g[i] *= coef[0].  Bindings: 1 coef [1] (read), 2 g [n] (read_write). Dispatch: grid(n, 256).
 
 struct Params {
-  n: u32,          // pack, unpack, sumsq_partial, scale_by_coef: elements; adamw: total; norm_finish: partial count
-  offset: u32,     // pack, unpack, sumsq_partial; adamw: number of tensors
+  n: u32,          // sumsq_partial, scale_by_coef: elements; adamw: total; norm_finish: partial count
+  offset: u32,     // sumsq_partial; adamw: number of tensors
   beta1: f32,      // adamw; norm_finish: maxNorm
   beta2: f32,
   eps: f32,
@@ -59,18 +55,6 @@ struct TensorEntry {
 
 fn flatIndex(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * 256u + lid;
-}
-
-@compute @workgroup_size(256)
-fn pack(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flatIndex(wid, nwg, lid);
-  if (i < params.n) { dst[params.offset + i] = src[i]; }
-}
-
-@compute @workgroup_size(256)
-fn unpack(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flatIndex(wid, nwg, lid);
-  if (i < params.n) { dst[i] = src[params.offset + i]; }
 }
 
 @compute @workgroup_size(256)

@@ -100,10 +100,10 @@ export class Runtime {
     this.stagingToDestroy.push(staging);
   }
 
-  /** Records a copy of `bytes` bytes between the starts of two buffers. */
-  copy(source: GPUBuffer, target: GPUBuffer, bytes: number): void {
+  /** Records a copy of `bytes` bytes from `source` at `sourceOffset` to `target` at `targetOffset` (offsets multiples of 4). */
+  copy(source: GPUBuffer, target: GPUBuffer, bytes: number, sourceOffset = 0, targetOffset = 0): void {
     this.check();
-    this.commandEncoder().copyBufferToBuffer(source, 0, target, 0, align4(bytes));
+    this.commandEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, align4(bytes));
   }
 
   /** Submits everything recorded so far. */

@@ -2,10 +2,10 @@
 // correction; amsgrad off), one fused kernel over every parameter per step.
 //
 // The optimizer keeps flat buffers: m and v [total] for good, and params and
-// grads [total] gathered each step. A step records: one `pack` per parameter
-// (its value and its gradient into the flat buffers), ONE `adamw` dispatch over
+// grads [total] gathered each step. A step records: buffer copies of each
+// parameter and its gradient into the flat buffers, ONE `adamw` dispatch over
 // all `total` elements (each finds its tensor's lr, weight decay and step
-// count in a table), and one `unpack` per parameter. Everything is recorded
+// count in a table), and a copy of each updated parameter back. Everything is recorded
 // into the step's one submission; nothing is read back. Parameters that do not
 // fit one storage binding (or a chunkElements option) are split into chunks,
 // one adamw dispatch each.
@@ -15,8 +15,6 @@ import { grid, type Param } from '../gpu/runtime.js';
 import type { Kernel } from '../gpu/pipelines.js';
 import { Tensor, empty, keep, tensor, zeros } from '../tensor.js';
 
-const PACK: Kernel = { shader: 'optim', entryPoint: 'pack', storage: ['read', 'write'] };
-const UNPACK: Kernel = { shader: 'optim', entryPoint: 'unpack', storage: ['read', 'write'] };
 const ADAMW: Kernel = { shader: 'optim', entryPoint: 'adamw', storage: ['read', 'read', 'write', 'write', 'write'] };
 
 /** The uniform block of shaders/optim.wgsl: n, offset, then 3 f32 (unused ones 0). */
@@ -173,8 +171,8 @@ export class AdamW {
         entry.steps++;
         view.setFloat32(row + 16, 1 - beta1 ** entry.steps, true);
         view.setFloat32(row + 20, 1 - beta2 ** entry.steps, true);
-        runtime.dispatch(PACK, { bindings: [param.binding, flatParams.binding], params: optimParams(param.size, offset), workgroups: grid(param.size, 256) });
-        runtime.dispatch(PACK, { bindings: [grad.binding, flatGrads.binding], params: optimParams(grad.size, offset), workgroups: grid(grad.size, 256) });
+        runtime.copy(param.buffer, flatParams.buffer, param.byteLength, 0, offset * 4);
+        runtime.copy(grad.buffer, flatGrads.buffer, grad.byteLength, 0, offset * 4);
       });
       const tableTensor = tensor(new Float32Array(table), [table.byteLength / 4]);
       runtime.dispatch(ADAMW, {
@@ -185,7 +183,7 @@ export class AdamW {
       tableTensor.dispose();
       for (const { param, offset } of chunk.entries) {
         if (!param.grad) continue;
-        runtime.dispatch(UNPACK, { bindings: [flatParams.binding, param.binding], params: optimParams(param.size, offset), workgroups: grid(param.size, 256) });
+        runtime.copy(flatParams.buffer, param.buffer, param.byteLength, offset * 4, 0);
       }
     }
     flatParams.dispose();
