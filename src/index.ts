@@ -30,6 +30,13 @@ export async function flush(): Promise<void> {
   await gpu().sync();
 }
 
+// Modules, models, optimizers.
+export { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng, setInitSeed } from './nn/index.js';
+export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './models/bert.js';
+export type { BertInputs, BertOutput, BertLoadOptions } from './models/bert.js';
+export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './optim/index.js';
+export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions } from './optim/index.js';
+
 // Checkpoints and the Hugging Face Hub.
 export { readSafetensors, writeSafetensors, toFloat64, toInt32, halfToFloat } from './io/safetensors.js';
 export type { SafetensorsFile, SafetensorsTensor, SafetensorsDType, TensorData } from './io/safetensors.js';

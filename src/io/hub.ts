@@ -486,15 +486,14 @@ export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'spec
 
 /**
  * What loading a pretrained BERT needs, as local paths keyed by file name:
- * config.json, the tokenizer files, and model.safetensors or its sharded
- * index with every shard. A local folder is used as is.
+ * config.json, the tokenizer files it has, and model.safetensors or its
+ * sharded index with every shard. A local folder is used as is.
  */
 export async function resolvePretrainedFiles(idOrDir: string, options: HubOptions = {}): Promise<Record<string, string>> {
   const found = await resolveModelFiles(idOrDir, ['config.json'], {
     ...options,
     optional: [...TOKENIZER_FILES, 'model.safetensors', 'model.safetensors.index.json'],
   });
-  if (!found['tokenizer.json'] && !found['vocab.txt']) throw new Error(`${idOrDir}: has neither tokenizer.json nor vocab.txt`);
   if (!found['model.safetensors']) {
     const index = found['model.safetensors.index.json'];
     if (!index) throw new Error(`${idOrDir}: has neither model.safetensors nor model.safetensors.index.json (only safetensors weights are read)`);

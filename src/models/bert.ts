@@ -14,7 +14,6 @@
 // each step's forward; the masks then depend only on (seed, step), so a run
 // resumed at step k repeats the uninterrupted run's masks from step k on.
 
-import { dirname } from 'node:path';
 import { Tensor, tensor, zeros } from '../tensor.js';
 import { gpu } from '../gpu/device.js';
 import { add } from '../ops/elementwise.js';
@@ -26,8 +25,8 @@ import { attention } from '../ops/attention.js';
 import { crossEntropy } from '../ops/cross-entropy.js';
 import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../nn/index.js';
 import { parseBertConfig, defaultLabels, numLabels as labelCount, type BertConfig } from '../io/config.js';
-import { loadCheckpoint, matchWeights, describeMatch, assertNoMismatch, saveCheckpoint, CONFIG_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME, type WeightTensor } from '../io/checkpoint.js';
-import { resolveModelFiles, type HubOptions } from '../io/hub.js';
+import { loadCheckpoint, matchWeights, describeMatch, assertNoMismatch, saveCheckpoint, type WeightTensor } from '../io/checkpoint.js';
+import { pretrainedDir, type HubOptions } from '../io/hub.js';
 
 /** A batch as the collator makes it: i32 [B, T] arrays (or tensors), labels [B] (classifier) or [B·T] (MLM). */
 export interface BertInputs {
@@ -306,8 +305,7 @@ export interface BertLoadOptions {
 
 /** config.json + weights of a folder or a Hub id (downloaded into the cache), with the label options applied to the config. */
 async function loadPretrained<M extends BertPreTrainedModel>(dirOrHubId: string, options: BertLoadOptions, make: (config: BertConfig) => M): Promise<M> {
-  const files = await resolveModelFiles(dirOrHubId, [CONFIG_NAME], { ...options.hub, optional: [WEIGHTS_NAME, WEIGHTS_INDEX_NAME] });
-  const dir = dirname(files[CONFIG_NAME]);
+  const dir = await pretrainedDir(dirOrHubId, options.hub);
   const checkpoint = await loadCheckpoint(dir);
   let config = checkpoint.config;
   if (options.numLabels !== undefined || options.id2label) {
