@@ -4,8 +4,11 @@
 //   softmax_forward:  y[r, j] = exp(z[r, j] - m_r) / sum_j' exp(z[r, j'] - m_r),  m_r = max_j z[r, j],
 //                     z[r, j] = x[r, j] + (mask[b, j] == 0 ? f32 min : 0),  b = r / rowsPerBatch
 //                     (Hugging Face adds (1 - mask) * torch.finfo(float32).min; a fully masked row
-//                     becomes uniform, as there). Per-thread online (max, sum) pairs (Milakov &
-//                     Gimelshein 2018) merged by a tree: x is read twice (once for the pairs, once to write y).
+//                     becomes uniform, as there). Per-thread (max, sum) pairs merged by a tree as in
+//                     online softmax (Milakov & Gimelshein 2018). Each thread reads its columns twice
+//                     (its max m_t, then e = exp(z - m_t), written to y and summed) and rescales its
+//                     y by exp(m_t - row max) / row sum: one exp per element (exp is what costs most
+//                     on lavapipe), the rereads from cache.
 //   softmax_backward: dx[r, j] = y[r, j] * (dy[r, j] - sum_j' dy[r, j'] * y[r, j']).
 //
 // Bindings, forward:  1 x [rows, cols], 2 mask [rows / rowsPerBatch, cols] as u32 bits (f32 or i32
@@ -59,14 +62,14 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let rl = row_and_lane(wid, nwg, lid);
   let row = rl.x;
   let rowInRange = row < params.rows;
-  // Online (max, sum of exp(z - max)) over this thread's strided columns.
+  // This thread's (max, sum of exp(z - max)) over its strided columns.
   var m = F32_MIN;
+  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) { m = max(m, masked_logit(row, j)); }
   var s = 0.0;
   for (var j = rl.y; rowInRange && j < params.cols; j += TPR) {
-    let z = masked_logit(row, j);
-    let mNew = max(m, z);
-    s = s * exp(m - mNew) + exp(z - mNew);
-    m = mNew;
+    let e = exp(masked_logit(row, j) - m);
+    y[row * params.cols + j] = e;  // rescaled below, once the row's max and sum are known
+    s += e;
   }
   redMax[lid] = m;
   redSum[lid] = s;
@@ -81,11 +84,8 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
     workgroupBarrier();
   }
   let first = lid - rl.y;
-  let rowMax = redMax[first];
-  let invSum = 1.0 / redSum[first];
-  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) {
-    y[row * params.cols + j] = exp(masked_logit(row, j) - rowMax) * invSum;
-  }
+  let factor = exp(m - redMax[first]) / redSum[first];
+  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) { y[row * params.cols + j] *= factor; }
 }
 
 @compute @workgroup_size(WG)
