@@ -25,8 +25,8 @@ import { attention } from '../ops/attention.js';
 import { crossEntropy } from '../ops/cross-entropy.js';
 import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../nn/index.js';
 import { parseBertConfig, defaultLabels, numLabels as labelCount, type BertConfig } from '../io/config.js';
-import { loadCheckpoint, matchWeights, describeMatch, assertNoMismatch, saveCheckpoint, type WeightTensor } from '../io/checkpoint.js';
-import { pretrainedDir, type HubOptions } from '../io/hub.js';
+import { matchWeights, describeMatch, assertNoMismatch, type WeightTensor } from '../io/weights.js';
+import type { HubOptions } from '../io/hub.js';
 
 /** A batch as the collator makes it: i32 [B, T] arrays (or tensors), labels [B] (classifier) or [B·T] (MLM). */
 export interface BertInputs {
@@ -289,6 +289,7 @@ abstract class BertPreTrainedModel extends Module {
   async savePretrained(dir: string): Promise<void> {
     const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const [name, p] of this.namedParameters()) tensors.set(name, { shape: [...p.shape], data: await p.toArray() });
+    const { saveCheckpoint } = await import('../io/checkpoint.js');
     await saveCheckpoint(dir, { ...this.config, architectures: [this.architecture] }, tensors);
   }
 }
@@ -305,6 +306,8 @@ export interface BertLoadOptions {
 
 /** config.json + weights of a folder or a Hub id (downloaded into the cache), with the label options applied to the config. */
 async function loadPretrained<M extends BertPreTrainedModel>(dirOrHubId: string, options: BertLoadOptions, make: (config: BertConfig) => M): Promise<M> {
+  // Node-only modules, loaded when used: the models themselves run in a browser too.
+  const [{ pretrainedDir }, { loadCheckpoint }] = await Promise.all([import('../io/hub.js'), import('../io/checkpoint.js')]);
   const dir = await pretrainedDir(dirOrHubId, options.hub);
   const checkpoint = await loadCheckpoint(dir);
   let config = checkpoint.config;

@@ -1,0 +1,49 @@
+// shadergrad for browsers: everything that runs on `navigator.gpu` without
+// Node APIs. Loading from Hugging Face folders or the Hub, the Trainer's
+// checkpoints and the command line need Node and live in the main entry.
+// Checkpoints load in a browser from fetched bytes: readSafetensors(bytes) and
+// model.loadWeights(tensors, name).
+
+import { gpu } from './gpu/device.js';
+
+export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP } from './gpu/device.js';
+export type { AdapterDescription } from './gpu/device.js';
+export { Runtime, grid } from './gpu/runtime.js';
+export type { Param, Binding, DispatchOptions } from './gpu/runtime.js';
+export type { Kernel, OverrideConstants } from './gpu/pipelines.js';
+export type { PoolStats } from './gpu/pool.js';
+
+/** Submits pending GPU work and resolves when it has finished. */
+export async function flush(): Promise<void> {
+  await gpu().sync();
+}
+
+export { Tensor, tensor, zeros, ones, full, randn, empty, tidy, keep } from './tensor.js';
+export type { DType, TensorOptions } from './tensor.js';
+export { noGrad, isGradEnabled, record } from './autograd.js';
+export type { GradFn } from './autograd.js';
+
+export { add, mul, scale } from './ops/elementwise.js';
+export { sum, mean } from './ops/reduce.js';
+export { reshape, permute, transpose } from './ops/shape.js';
+export { matmul, linear } from './ops/matmul.js';
+export type { MatmulOptions } from './ops/matmul.js';
+export { embedding } from './ops/embedding.js';
+export type { EmbeddingOptions } from './ops/embedding.js';
+export { layerNorm, addLayerNorm } from './ops/layernorm.js';
+export { gelu, tanh } from './ops/activation.js';
+export { select, slice } from './ops/slice.js';
+
+export { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng, setInitSeed } from './nn/index.js';
+export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './models/bert.js';
+export type { BertInputs, BertOutput } from './models/bert.js';
+export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './optim/index.js';
+export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions } from './optim/index.js';
+
+export { readSafetensors, writeSafetensors } from './io/safetensors.js';
+export { parseBertConfig, serializeBertConfig, bertConfig } from './io/config.js';
+export type { BertConfig } from './io/config.js';
+export { BertTokenizer } from './data/tokenizer.js';
+export type { BatchEncoding, EncodeOptions, TokenizerFiles } from './data/tokenizer.js';
+export { pipeline } from './pipelines/index.js';
+export type { ClassificationResult, FillMaskResult } from './pipelines/index.js';
