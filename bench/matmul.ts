@@ -10,7 +10,7 @@
 // product before it is timed.
 
 import { gpu } from '../src/gpu/device.js';
-import { matmulForward, MATMUL_VARIANTS, type MatmulOptions } from '../src/ops/matmul.js';
+import { matmulForward, MATMUL_VARIANTS, type MatmulOptions, type MatmulVariant } from '../src/ops/matmul.js';
 import { splitmix32, tensor } from '../src/tensor.js';
 import { median, timeGpu, type Report } from './harness.js';
 
@@ -82,32 +82,55 @@ function validate(p: Product, a: Float32Array, b: Float32Array, c: Float32Array,
 
 const gflops = (p: Product, ms: number) => (2 * p.M * p.N * p.K) / (ms * 1e6);
 
+/** One way of computing a product: validated (and warmed up) once, then timed one run per call. */
+interface Contender {
+  name: string;
+  time(): Promise<number>;
+  dispose(): void;
+}
+
 export async function run(report: Report, { large }: { large: boolean }): Promise<void> {
-  const samples = large ? 5 : 3;
+  const rounds = large ? 5 : 3;
   const tfjs = await loadTfjs();
   if (typeof tfjs === 'string') console.log(`matmul: tfjs-backend-webgpu baseline unavailable: ${tfjs}`);
   for (const [index, p] of PRODUCTS.entries()) {
     const [aShape, bShape] = storedShapes(p);
     const aData = randomData(p.M * p.K, 2 * index + 1);
     const bData = randomData(p.K * p.N, 2 * index + 2);
-    const A = tensor(aData, aShape);
-    const B = tensor(bData, bShape);
-    const options: MatmulOptions = { transposeA: p.transposeA, transposeB: p.transposeB };
-    const shape = `${p.M}x${p.N}x${p.K}`;
-    for (const variant of MATMUL_VARIANTS) {
-      const check = matmulForward(A, B, options, undefined, variant);
-      validate(p, aData, bData, await check.toArray(), `matmul ${variant} ${p.name}`);
-      check.dispose();
-      const ms = await timeGpu(() => matmulForward(A, B, options, undefined, variant).dispose(), { warmup: 0, iterations: 1, samples });
-      report.add({ group: 'matmul', name: `${p.name} ${variant}`, samples: ms, gflops: gflops(p, median(ms)), extra: { MxNxK: shape } });
+    const contenders: Contender[] = [];
+    for (const variant of MATMUL_VARIANTS) contenders.push(await ourVariant(variant, p, aData, bData, aShape, bShape));
+    if (typeof tfjs !== 'string') contenders.push(await tfjsMatmul(tfjs, p, aData, bData, aShape, bShape));
+    // Rounds interleave the contenders, so the load of a shared machine drifting
+    // over minutes weighs on each of them alike.
+    const samples = contenders.map((): number[] => []);
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, c] of contenders.entries()) samples[i].push(await c.time());
     }
-    if (typeof tfjs !== 'string') {
-      const ms = await timeTfjs(tfjs, p, aData, bData, aShape, bShape, samples);
-      report.add({ group: 'matmul', name: `${p.name} tfjs-webgpu`, samples: ms, gflops: gflops(p, median(ms)), extra: { MxNxK: shape } });
+    for (const [i, c] of contenders.entries()) {
+      const ms = median(samples[i]);
+      report.add({ group: 'matmul', name: `${p.name} ${c.name}`, samples: samples[i], gflops: gflops(p, ms), extra: { MxNxK: `${p.M}x${p.N}x${p.K}` } });
+      c.dispose();
     }
-    A.dispose();
-    B.dispose();
   }
+}
+
+async function ourVariant(
+  variant: MatmulVariant, p: Product, aData: Float32Array, bData: Float32Array, aShape: number[], bShape: number[],
+): Promise<Contender> {
+  const A = tensor(aData, aShape);
+  const B = tensor(bData, bShape);
+  const options: MatmulOptions = { transposeA: p.transposeA, transposeB: p.transposeB };
+  const check = matmulForward(A, B, options, undefined, variant);
+  validate(p, aData, bData, await check.toArray(), `matmul ${variant} ${p.name}`);
+  check.dispose();
+  return {
+    name: variant,
+    time: async () => (await timeGpu(() => matmulForward(A, B, options, undefined, variant).dispose(), { warmup: 0, iterations: 1, samples: 1 }))[0],
+    dispose() {
+      A.dispose();
+      B.dispose();
+    },
+  };
 }
 
 type Tf = typeof import('@tensorflow/tfjs-core');
@@ -151,25 +174,28 @@ async function loadTfjs(): Promise<TfjsBaseline | string> {
   }
 }
 
-async function timeTfjs(
-  { tf, sync }: TfjsBaseline, p: Product, aData: Float32Array, bData: Float32Array,
-  aShape: number[], bShape: number[], samples: number,
-): Promise<number[]> {
+async function tfjsMatmul(
+  { tf, sync }: TfjsBaseline, p: Product, aData: Float32Array, bData: Float32Array, aShape: number[], bShape: number[],
+): Promise<Contender> {
   const a = tf.tensor(aData, aShape);
   const b = tf.tensor(bData, bShape);
   const product = () => tf.matMul(a, b, p.transposeA, p.transposeB);
   const check = product();
   validate(p, aData, bData, (await check.data()) as Float32Array, `tfjs-webgpu ${p.name}`);
   check.dispose();
-  const out: number[] = [];
-  for (let s = 0; s < samples; s++) {
-    const start = performance.now();
-    const c = product();
-    await sync();
-    out.push(performance.now() - start);
-    c.dispose();
-  }
-  a.dispose();
-  b.dispose();
-  return out;
+  return {
+    name: 'tfjs-webgpu',
+    async time() {
+      const start = performance.now();
+      const c = product();
+      await sync();
+      const ms = performance.now() - start;
+      c.dispose();
+      return ms;
+    },
+    dispose() {
+      a.dispose();
+      b.dispose();
+    },
+  };
 }
