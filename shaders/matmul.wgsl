@@ -13,12 +13,13 @@
 //
 // matmul_register: for CPU drivers (Mesa lavapipe), where a workgroup runs on one thread as SIMD
 //   lanes over its invocations and barriers are expensive. No workgroup memory. A workgroup of 64
-//   invocations owns REG_ROWS = 8 rows of C and 64·REG_COLS = 256 columns; invocation l computes
-//   columns l, l+64, l+128, l+192 of those 8 rows. The row indices depend only on workgroup_id and
-//   the loop counter, so every A load is uniform across the workgroup (one scalar load, broadcast),
-//   and neighbouring lanes read neighbouring B columns. Per k, 8 A loads and 4 B loads feed 32 FMAs,
-//   whatever the transposes: a transposed operand only changes the stride between consecutive k.
-//   Dispatch: (ceil(N/256), ceil(M/8), batch).
+//   invocations owns REG_ROWS = 8 rows of C and 256 columns; invocation l computes columns l, l+64,
+//   l+128, l+192 of those 8 rows. The row indices depend only on workgroup_id and the loop counter,
+//   so every A address is the same across the workgroup, and neighbouring lanes read neighbouring
+//   B columns. Per k, 8 A loads and 4 B loads feed 32 FMAs, whatever the transposes: a transposed
+//   operand only changes the stride between consecutive k. 8×4 measured fastest on lavapipe among
+//   4×4, 6×4, 16×4, 4×8, 8×8, 8/12/16×1 and 8/16×2 (bigger blocks spill: with SIMD across
+//   invocations every accumulator is a whole vector register). Dispatch: (ceil(N/256), ceil(M/8), batch).
 //
 // matmul_tiled: for GPUs. A 16×16 workgroup computes a 64×64 tile of C, each invocation a 4×4 block;
 //   K is walked in steps of TILE_K = 16 through two workgroup-memory tiles (A: 16×64, B: 16×64),
