@@ -21,11 +21,14 @@ const KEYWORDS = [
 ];
 export const SYNTHETIC_LABELS = ['Dividend', 'Earnings', 'Energy', 'Metals', 'M&A', 'Fed', 'IPO', 'Personnel'];
 
-/** A cased WordPiece tokenizer over the words above (vocab.txt path of BertTokenizer). */
+/** A lower-casing WordPiece tokenizer over the words above (vocab.txt path of BertTokenizer). */
 export function syntheticTokenizer(): BertTokenizer {
-  const vocab = [...SPECIAL, ...FILLER, ...KEYWORDS.flat()];
-  return BertTokenizer.fromFiles({ vocabTxt: `${vocab.join('\n')}\n`, tokenizerConfig: { do_lower_case: true, model_max_length: 64 }, name: 'synthetic' });
+  return BertTokenizer.fromFiles({ vocabTxt: SYNTHETIC_VOCAB_TXT, tokenizerConfig: SYNTHETIC_TOKENIZER_CONFIG, name: 'synthetic' });
 }
+
+/** The synthetic tokenizer as files (vocab.txt, tokenizer_config.json), for a model folder on disk. */
+export const SYNTHETIC_VOCAB_TXT = `${[...SPECIAL, ...FILLER, ...KEYWORDS.flat()].join('\n')}\n`;
+export const SYNTHETIC_TOKENIZER_CONFIG = { do_lower_case: true, model_max_length: 64 };
 
 /** `n` rows {text, label}: 3-8 filler words with one keyword of the label's class at a random place. */
 export function syntheticRows(n: number, seed: number, numLabels = KEYWORDS.length): { text: string; label: number }[] {
