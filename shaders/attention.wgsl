@@ -18,8 +18,8 @@
 // philox4x32_10 and mul_hi_lo below are a copy of shaders/dropout.wgsl's (WGSL has no include);
 // test/ops/attention.test.ts checks the fused and composed paths agree with dropout on.
 //
-// Entry points and bindings (d = HEAD_DIM <= 64; mask [B, T] as u32 bits, f32 or i32 0/1,
-// unread without HAS_MASK):
+// Entry points and bindings (d = HEAD_DIM <= 64, a multiple of 4: rows are read as vec4s;
+// mask [B, T] as u32 bits, f32 or i32 0/1, unread without HAS_MASK):
 //   attention_forward:        1 q, 2 k, 3 v, 4 mask, 5 out [B, heads, T, d], 6 lse [B, heads, T]
 //   attention_backward_delta: 1 out, 2 dOut, 3 lse, 4 stats [B, heads, T, 2] = (lse_i, D_i)
 //   attention_backward_dq:    1 q, 2 k, 3 v, 4 mask, 5 dOut, 6 stats, 7 dq
@@ -42,31 +42,32 @@ struct Params {
 override HEAD_DIM: u32 = 64u;
 override HAS_MASK: bool = false;
 override HAS_DROPOUT: bool = false;
-const MAX_HEAD_DIM: u32 = 64u;
+override HV: u32 = HEAD_DIM / 4u;  // vec4s per row
+const MAX_HV: u32 = 16u;           // head dims up to 64
 const BLOCK: u32 = 64u;
 const TILE: u32 = 16u;
 const F32_MIN: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<vec4f>;
+@group(0) @binding(2) var<storage, read> k: array<vec4f>;
+@group(0) @binding(3) var<storage, read> v: array<vec4f>;
 @group(0) @binding(4) var<storage, read> mask: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4f>;
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 
-@group(0) @binding(1) var<storage, read> deltaOut: array<f32>;
-@group(0) @binding(2) var<storage, read> deltaDOut: array<f32>;
+@group(0) @binding(1) var<storage, read> deltaOut: array<vec4f>;
+@group(0) @binding(2) var<storage, read> deltaDOut: array<vec4f>;
 @group(0) @binding(3) var<storage, read> deltaLse: array<f32>;
 @group(0) @binding(4) var<storage, read_write> deltaStats: array<vec2f>;
 
-@group(0) @binding(5) var<storage, read> dOut: array<f32>;
+@group(0) @binding(5) var<storage, read> dOut: array<vec4f>;
 @group(0) @binding(6) var<storage, read> stats: array<vec2f>;
-@group(0) @binding(7) var<storage, read_write> dqk: array<f32>;  // dq (dq kernel) or dk (dkdv kernel)
-@group(0) @binding(8) var<storage, read_write> dv: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dqk: array<vec4f>;  // dq (dq kernel) or dk (dkdv kernel)
+@group(0) @binding(8) var<storage, read_write> dv: array<vec4f>;
 
-var<workgroup> tileA: array<f32, TILE * MAX_HEAD_DIM>;
-var<workgroup> tileB: array<f32, TILE * MAX_HEAD_DIM>;
+var<workgroup> tileA: array<vec4f, TILE * MAX_HV>;
+var<workgroup> tileB: array<vec4f, TILE * MAX_HV>;
 var<workgroup> tileStats: array<vec2f, TILE>;
 
 // ------------------------------------------------------------ dropout RNG ----
@@ -111,8 +112,8 @@ fn key_bias(b: u32, j: u32) -> f32 {
   return 0.0;
 }
 
-fn score(dot: f32, bias: f32) -> f32 {
-  return dot * params.scale + bias;
+fn score(qk: f32, bias: f32) -> f32 {
+  return qk * params.scale + bias;
 }
 
 /** p_ij from s_ij and the row's lse (uniform for a fully masked row, see the header). */
@@ -123,21 +124,21 @@ fn probability(s: f32, rowLse: f32) -> f32 {
 
 /** Rows t0 .. t0 + TILE of k and v (bh's) into tileA and tileB; zeros past T. */
 fn stage_keys(bh: u32, t0: u32, lid: u32) {
-  for (var e = lid; e < TILE * HEAD_DIM; e += BLOCK) {
-    let row = t0 + e / HEAD_DIM;
-    let src = (bh * params.T + row) * HEAD_DIM + e % HEAD_DIM;
-    tileA[e] = select(0.0, k[src], row < params.T);
-    tileB[e] = select(0.0, v[src], row < params.T);
+  for (var e = lid; e < TILE * HV; e += BLOCK) {
+    let row = t0 + e / HV;
+    let src = (bh * params.T + row) * HV + e % HV;
+    tileA[e] = select(vec4f(0.0), k[src], row < params.T);
+    tileB[e] = select(vec4f(0.0), v[src], row < params.T);
   }
 }
 
 /** Rows t0 .. t0 + TILE of q, dOut and stats (bh's) into tileA, tileB and tileStats. */
 fn stage_queries(bh: u32, t0: u32, lid: u32) {
-  for (var e = lid; e < TILE * HEAD_DIM; e += BLOCK) {
-    let row = t0 + e / HEAD_DIM;
-    let src = (bh * params.T + row) * HEAD_DIM + e % HEAD_DIM;
-    tileA[e] = select(0.0, q[src], row < params.T);
-    tileB[e] = select(0.0, dOut[src], row < params.T);
+  for (var e = lid; e < TILE * HV; e += BLOCK) {
+    let row = t0 + e / HV;
+    let src = (bh * params.T + row) * HV + e % HV;
+    tileA[e] = select(vec4f(0.0), q[src], row < params.T);
+    tileB[e] = select(vec4f(0.0), dOut[src], row < params.T);
   }
   if (lid < TILE && t0 + lid < params.T) { tileStats[lid] = stats[bh * params.T + t0 + lid]; }
 }
@@ -150,11 +151,11 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   let b = bh / params.heads;
   let i = wid.x * BLOCK + lid;
   let row = bh * params.T + min(i, params.T - 1u);
-  var qi: array<f32, MAX_HEAD_DIM>;
-  var acc: array<f32, MAX_HEAD_DIM>;
-  for (var c = 0u; c < HEAD_DIM; c++) {
-    qi[c] = q[row * HEAD_DIM + c];
-    acc[c] = 0.0;
+  var qi: array<vec4f, MAX_HV>;
+  var acc: array<vec4f, MAX_HV>;
+  for (var c = 0u; c < HV; c++) {
+    qi[c] = q[row * HV + c];
+    acc[c] = vec4f(0.0);
   }
   // Online softmax over key tiles: m running max, l running sum of exp(s - m).
   var m = F32_MIN;
@@ -167,25 +168,25 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
     let n = min(TILE, params.T - t0);
     var tileMax = F32_MIN;
     for (var jj = 0u; jj < n; jj++) {
-      var dot = 0.0;
-      for (var c = 0u; c < HEAD_DIM; c++) { dot += qi[c] * tileA[jj * HEAD_DIM + c]; }
-      s[jj] = score(dot, key_bias(b, t0 + jj));
+      var qk = 0.0;
+      for (var c = 0u; c < HV; c++) { qk += dot(qi[c], tileA[jj * HV + c]); }
+      s[jj] = score(qk, key_bias(b, t0 + jj));
       tileMax = max(tileMax, s[jj]);
     }
     let mNew = max(m, tileMax);
     let correction = exp(m - mNew);
     l *= correction;
-    for (var c = 0u; c < HEAD_DIM; c++) { acc[c] *= correction; }
+    for (var c = 0u; c < HV; c++) { acc[c] *= correction; }
     m = mNew;
     for (var jj = 0u; jj < n; jj++) {
       let e = exp(s[jj] - m);
       l += e;
       let w = e * drop_factor(bh, i, t0 + jj);
-      for (var c = 0u; c < HEAD_DIM; c++) { acc[c] += w * tileB[jj * HEAD_DIM + c]; }
+      for (var c = 0u; c < HV; c++) { acc[c] += w * tileB[jj * HV + c]; }
     }
   }
   if (i < params.T) {
-    for (var c = 0u; c < HEAD_DIM; c++) { out[row * HEAD_DIM + c] = acc[c] / l; }
+    for (var c = 0u; c < HV; c++) { out[row * HV + c] = acc[c] / l; }
     lse[row] = m + log(l);
   }
 }
@@ -194,9 +195,9 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
 fn attention_backward_delta(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = (wid.y * nwg.x + wid.x) * BLOCK + lid;
   if (row >= arrayLength(&deltaLse)) { return; }
-  var dot = 0.0;
-  for (var c = 0u; c < HEAD_DIM; c++) { dot += deltaDOut[row * HEAD_DIM + c] * deltaOut[row * HEAD_DIM + c]; }
-  deltaStats[row] = vec2f(deltaLse[row], dot);
+  var delta = 0.0;
+  for (var c = 0u; c < HV; c++) { delta += dot(deltaDOut[row * HV + c], deltaOut[row * HV + c]); }
+  deltaStats[row] = vec2f(deltaLse[row], delta);
 }
 
 @compute @workgroup_size(BLOCK)
@@ -205,13 +206,13 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
   let b = bh / params.heads;
   let i = wid.x * BLOCK + lid;
   let row = bh * params.T + min(i, params.T - 1u);
-  var qi: array<f32, MAX_HEAD_DIM>;
-  var dOi: array<f32, MAX_HEAD_DIM>;
-  var dq: array<f32, MAX_HEAD_DIM>;
-  for (var c = 0u; c < HEAD_DIM; c++) {
-    qi[c] = q[row * HEAD_DIM + c];
-    dOi[c] = dOut[row * HEAD_DIM + c];
-    dq[c] = 0.0;
+  var qi: array<vec4f, MAX_HV>;
+  var dOi: array<vec4f, MAX_HV>;
+  var dq: array<vec4f, MAX_HV>;
+  for (var c = 0u; c < HV; c++) {
+    qi[c] = q[row * HV + c];
+    dOi[c] = dOut[row * HV + c];
+    dq[c] = vec4f(0.0);
   }
   let rowStats = stats[row];
   for (var t0 = 0u; t0 < params.T; t0 += TILE) {
@@ -222,17 +223,17 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
     for (var jj = 0u; jj < n; jj++) {
       var qk = 0.0;
       var dOv = 0.0;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        qk += qi[c] * tileA[jj * HEAD_DIM + c];
-        dOv += dOi[c] * tileB[jj * HEAD_DIM + c];
+      for (var c = 0u; c < HV; c++) {
+        qk += dot(qi[c], tileA[jj * HV + c]);
+        dOv += dot(dOi[c], tileB[jj * HV + c]);
       }
       let p = probability(score(qk, key_bias(b, t0 + jj)), rowStats.x);
       let ds = p * (drop_factor(bh, i, t0 + jj) * dOv - rowStats.y);
-      for (var c = 0u; c < HEAD_DIM; c++) { dq[c] += ds * tileA[jj * HEAD_DIM + c]; }
+      for (var c = 0u; c < HV; c++) { dq[c] += ds * tileA[jj * HV + c]; }
     }
   }
   if (i < params.T) {
-    for (var c = 0u; c < HEAD_DIM; c++) { dqk[row * HEAD_DIM + c] = dq[c] * params.scale; }
+    for (var c = 0u; c < HV; c++) { dqk[row * HV + c] = dq[c] * params.scale; }
   }
 }
 
@@ -242,15 +243,15 @@ fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let b = bh / params.heads;
   let j = wid.x * BLOCK + lid;
   let row = bh * params.T + min(j, params.T - 1u);
-  var kj: array<f32, MAX_HEAD_DIM>;
-  var vj: array<f32, MAX_HEAD_DIM>;
-  var dk: array<f32, MAX_HEAD_DIM>;
-  var dvj: array<f32, MAX_HEAD_DIM>;
-  for (var c = 0u; c < HEAD_DIM; c++) {
-    kj[c] = k[row * HEAD_DIM + c];
-    vj[c] = v[row * HEAD_DIM + c];
-    dk[c] = 0.0;
-    dvj[c] = 0.0;
+  var kj: array<vec4f, MAX_HV>;
+  var vj: array<vec4f, MAX_HV>;
+  var dk: array<vec4f, MAX_HV>;
+  var dvj: array<vec4f, MAX_HV>;
+  for (var c = 0u; c < HV; c++) {
+    kj[c] = k[row * HV + c];
+    vj[c] = v[row * HV + c];
+    dk[c] = vec4f(0.0);
+    dvj[c] = vec4f(0.0);
   }
   let bias = key_bias(b, min(j, params.T - 1u));
   for (var t0 = 0u; t0 < params.T; t0 += TILE) {
@@ -261,25 +262,25 @@ fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     for (var ii = 0u; ii < n; ii++) {
       var qk = 0.0;
       var dOv = 0.0;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        qk += tileA[ii * HEAD_DIM + c] * kj[c];
-        dOv += tileB[ii * HEAD_DIM + c] * vj[c];
+      for (var c = 0u; c < HV; c++) {
+        qk += dot(tileA[ii * HV + c], kj[c]);
+        dOv += dot(tileB[ii * HV + c], vj[c]);
       }
       let rowStats = tileStats[ii];
       let p = probability(score(qk, bias), rowStats.x);
       let z = drop_factor(bh, t0 + ii, j);
       let ds = p * (z * dOv - rowStats.y);
       let pz = p * z;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        dk[c] += ds * tileA[ii * HEAD_DIM + c];
-        dvj[c] += pz * tileB[ii * HEAD_DIM + c];
+      for (var c = 0u; c < HV; c++) {
+        dk[c] += ds * tileA[ii * HV + c];
+        dvj[c] += pz * tileB[ii * HV + c];
       }
     }
   }
   if (j < params.T) {
-    for (var c = 0u; c < HEAD_DIM; c++) {
-      dqk[row * HEAD_DIM + c] = dk[c] * params.scale;
-      dv[row * HEAD_DIM + c] = dvj[c];
+    for (var c = 0u; c < HV; c++) {
+      dqk[row * HV + c] = dk[c] * params.scale;
+      dv[row * HV + c] = dvj[c];
     }
   }
 }

@@ -50,7 +50,8 @@ async function runAttention(c: Case, fused: boolean, inputs: Float64Array[], dOu
   return result;
 }
 
-async function checkAttention(c: Case): Promise<void> {
+/** Both paths (or the composed one alone) against the reference and each other. */
+async function checkAttention(c: Case, { fusedToo = true } = {}): Promise<void> {
   const n = c.B * c.H * c.T * c.d;
   const seed = c.seed ?? 1;
   const inputs = [randomArray(n, seed, 1.5), randomArray(n, seed + 1, 1.5), randomArray(n, seed + 2)];
@@ -60,9 +61,10 @@ async function checkAttention(c: Case): Promise<void> {
   const names = ['out', 'dq', 'dk', 'dv'];
   const what = `attention B=${c.B} H=${c.H} T=${c.T} d=${c.d}${c.lengths ? ` lengths ${c.lengths}` : ''}${c.p ? ` p=${c.p}` : ''}`;
   const composed = await runAttention(c, false, inputs, dOut);
+  names.forEach((name, i) => assertClose(composed[i], expected[i], ATTENTION_TOL, `${what} composed ${name}`));
+  if (!fusedToo) return;
   const fused = await runAttention(c, true, inputs, dOut);
   names.forEach((name, i) => {
-    assertClose(composed[i], expected[i], ATTENTION_TOL, `${what} composed ${name}`);
     assertClose(fused[i], expected[i], ATTENTION_TOL, `${what} fused ${name}`);
     assertClose(fused[i], composed[i], ATTENTION_TOL, `${what} fused vs composed ${name}`);
   });
@@ -78,10 +80,14 @@ test('attention reference gradients match finite differences (partial mask, drop
 });
 
 test('attention, composed and fused: no mask, mask, dropout, both', async () => {
-  await checkAttention({ B: 2, H: 2, T: 5, d: 3 });
-  await checkAttention({ B: 2, H: 2, T: 5, d: 3, lengths: [5, 2] });
-  await checkAttention({ B: 2, H: 2, T: 5, d: 3, p: 0.2 });
+  await checkAttention({ B: 2, H: 2, T: 5, d: 4 });
+  await checkAttention({ B: 2, H: 2, T: 5, d: 4, lengths: [5, 2] });
+  await checkAttention({ B: 2, H: 2, T: 5, d: 4, p: 0.2 });
   await checkAttention({ B: 2, H: 3, T: 6, d: 8, lengths: [4, 6], p: 0.5 });
+});
+
+test('composed attention with a head dim the fused kernels do not take (d = 3)', async () => {
+  await checkAttention({ B: 2, H: 2, T: 5, d: 3, lengths: [5, 3], p: 0.2 }, { fusedToo: false });
 });
 
 test('attention with T = 1, and T past one row block and not a multiple of the key tile', async () => {
@@ -102,14 +108,23 @@ test('attention at BERT-base size: B = 2, 12 heads, T = 128, d = 64, mask and dr
 });
 
 test('fused attention without grad (i32 mask) records no graph and matches the composed path', async () => {
-  const c: Case = { B: 1, H: 2, T: 9, d: 5, lengths: [6] };
-  const n = 2 * 9 * 5;
-  const [q, k, v] = [1, 2, 3].map((s) => tensor(toF32(randomArray(n, s)), [1, 2, 9, 5], { requiresGrad: true }));
+  const c: Case = { B: 1, H: 2, T: 9, d: 8, lengths: [6] };
+  const n = 2 * 9 * 8;
+  const [q, k, v] = [1, 2, 3].map((s) => tensor(toF32(randomArray(n, s)), [1, 2, 9, 8], { requiresGrad: true }));
   const mask = tensor(Int32Array.from(maskOf(c)!), [1, 9]);
-  const [fused, composed] = noGrad(() => [attention(q, k, v, { mask, fused: true }), attention(q, k, v, { mask })]);
+  const [fused, composed] = noGrad(() => [attention(q, k, v, { mask, fused: true }), attention(q, k, v, { mask, fused: false })]);
   assert.is(fused.gradFn, null);
   assertClose(await fused.toArray(), await composed.toArray(), ATTENTION_TOL, 'noGrad fused vs composed');
   for (const t of [q, k, v, mask, fused, composed]) t.dispose();
+});
+
+test('without `fused`, attention takes the fused path when the head dim allows it', () => {
+  for (const [d, node] of [[8, 'attention'], [6, 'matmul'], [68, 'matmul']] as const) {
+    tidy(() => {
+      const x = tensor(new Float32Array(2 * d), [1, 1, 2, d], { requiresGrad: true });
+      assert.is(attention(x, x, x).gradFn!.name, node, `d = ${d}`);
+    });
+  }
 });
 
 test('attention rejects mismatched shapes, a bad mask and head dims the fused kernels cannot hold', () => {
@@ -121,7 +136,9 @@ test('attention rejects mismatched shapes, a bad mask and head dims the fused ke
     assert.throws(() => attention(q, q, q, { mask }), /mask \[1, 4\] does not fit/);
     assert.throws(() => attention(q, q, q, { dropout: { p: 1, seed: 0, stream: 0 } }), /probability 1 is outside/);
     const wide = tensor(new Float32Array(65), [1, 1, 1, 65]);
-    assert.throws(() => attention(wide, wide, wide, { fused: true }), /head dims up to 64, got d = 65/);
+    assert.throws(() => attention(wide, wide, wide, { fused: true }), /head dims up to 64 that are multiples of 4, got d = 65/);
+    const odd = tensor(new Float32Array(6), [1, 1, 1, 6]);
+    assert.throws(() => attention(odd, odd, odd, { fused: true }), /multiples of 4, got d = 6/);
   });
 });
 
