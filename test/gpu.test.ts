@@ -1,0 +1,51 @@
+// The device layer: the shared device and its limits, the pipeline cache, the
+// buffer pool, a device handed in by another project, and a lost device.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { getDevice, gpu } from '../src/index.js';
+import { sizeClass } from '../src/gpu/pool.js';
+import type { Kernel } from '../src/gpu/pipelines.js';
+import { setupDevice } from './helpers.js';
+
+test.before(setupDevice);
+
+test('one shared device, with the adapter\'s storage limits (BERT-base\'s 89 MB embedding fits)', async () => {
+  const device = await getDevice();
+  assert.is(await getDevice(), device);
+  assert.ok(device.limits.maxStorageBufferBindingSize >= 28996 * 768 * 4, `maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize}`);
+  assert.ok(gpu().adapter.name.length > 0);
+});
+
+test('pipelines are cached by exactly what created them', () => {
+  const cache = gpu().pipelines;
+  const kernel: Kernel = { shader: 'matmul', entryPoint: 'matmul_simple', storage: ['read', 'read', 'read', 'write'] };
+  const a = cache.get(kernel, { TRANS_A: 0, TRANS_B: 1, HAS_BIAS: 0 });
+  assert.is(cache.get({ ...kernel }, { HAS_BIAS: 0, TRANS_B: 1, TRANS_A: 0 }), a, 'same kernel, same constants in another order');
+  assert.is.not(cache.get(kernel, { TRANS_A: 1, TRANS_B: 1, HAS_BIAS: 0 }), a, 'other constants, other pipeline');
+  assert.throws(() => cache.get({ ...kernel, shader: 'no-such-shader' }), /no shader shaders\/no-such-shader\.wgsl/);
+});
+
+test('the pool reuses buffers by size class', () => {
+  assert.is(sizeClass(1), 256);
+  assert.is(sizeClass(1000), 1024);
+  assert.is(sizeClass(1025), 1280);
+  const pool = gpu().pool;
+  const before = pool.snapshot();
+  const b = pool.acquire(3000);
+  pool.release(b);
+  const again = pool.acquire(2900);
+  assert.is(again, b, 'same size class, same buffer');
+  pool.release(again);
+  assert.is(pool.snapshot().bytesInUse, before.bytesInUse);
+});
+
+test('a device handed in with useDevice() works; once lost, the next operation says so', () => {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/lost-device.ts'], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(child.status, 0, child.stderr);
+  assert.match(child.stdout, /before: 2,4,6 on a GPUBuffer/);
+  assert.match(child.stdout, /after: WebGPU device was lost/);
+});
+
+test.run();
