@@ -71,6 +71,7 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: A
   if (d > MAX_HEAD_DIM || d % 4 !== 0) {
     throw new Error(`attention: the fused path handles head dims up to ${MAX_HEAD_DIM} that are multiples of 4, got d = ${d} (use fused: false)`);
   }
+  if (B * heads > 65535) throw new Error(`attention: the fused path takes at most 65,535 (batch, head) pairs, got ${B} x ${heads} (use fused: false)`);
   const params = [
     T, heads, { f32: 1 / Math.sqrt(d) },
     drop?.seed ?? 0, drop?.stream ?? 0, drop ? dropThreshold(drop.p) : 0, { f32: drop ? 1 / (1 - drop.p) : 1 },
