@@ -33,6 +33,14 @@ export type { EmbeddingOptions } from './ops/embedding.js';
 export { layerNorm, addLayerNorm } from './ops/layernorm.js';
 export { gelu, tanh } from './ops/activation.js';
 export { select, slice } from './ops/slice.js';
+export { softmax } from './ops/softmax.js';
+export type { SoftmaxOptions } from './ops/softmax.js';
+export { dropout } from './ops/dropout.js';
+export type { DropoutOptions } from './ops/dropout.js';
+export { crossEntropy } from './ops/cross-entropy.js';
+export type { CrossEntropyOptions } from './ops/cross-entropy.js';
+export { attention } from './ops/attention.js';
+export type { AttentionOptions } from './ops/attention.js';
 
 export { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng, setInitSeed } from './nn/index.js';
 export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './models/bert.js';
