@@ -12,6 +12,8 @@ const only = values.only?.split(',');
 const suites: [string, () => Promise<{ run(report: Report, options: { large: boolean }): Promise<void> }>][] = [
   ['matmul', () => import('./matmul.js')],
   ['kernels-a', () => import('./kernels-a.js')],
+  ['kernels-b', () => import('./kernels-b.js')],
+  ['training-step', () => import('./training-step.js')],
 ];
 
 const runtime = await init();
