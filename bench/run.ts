@@ -14,6 +14,7 @@ const suites: [string, () => Promise<{ run(report: Report, options: { large: boo
   ['kernels-a', () => import('./kernels-a.js')],
   ['kernels-b', () => import('./kernels-b.js')],
   ['training-step', () => import('./training-step.js')],
+  ['job', () => import('./job.js')],
 ];
 
 const runtime = await init();

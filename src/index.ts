@@ -2,6 +2,7 @@
 // Hugging Face folders and the Hub, datasets from files, and the Trainer.
 
 export * from './browser.js';
+export { nodeTuningStore } from './node/tuning-store.js';
 
 // Checkpoints and the Hugging Face Hub.
 export { toFloat64, toInt32, halfToFloat } from './io/safetensors.js';

@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { init, closeDevice } from './gpu/device.js';
+import { setTuningStore } from './gpu/autotune.js';
+import { nodeTuningStore } from './node/tuning-store.js';
 import { pretrainedDir, isLocalPath, snapshotDownload, TOKENIZER_FILES } from './io/hub.js';
 import { AutoTokenizer } from './data/tokenizer.js';
 import { loadDataset, type Dataset, type Row } from './data/dataset.js';
@@ -40,6 +42,7 @@ async function datasetSource(dataset: string): Promise<string | string[]> {
 export async function runTrainingJob(options: TrainOptions): Promise<void> {
   const runtime = await init();
   console.log(`WebGPU adapter: ${runtime.adapter.description || runtime.adapter.name}`);
+  setTuningStore(nodeTuningStore()); // per-adapter kernel choices survive the process
 
   const modelDir = await pretrainedDir(options.model);
   // The seed's data set, from the Hub or a local copy under its name, has named topics.

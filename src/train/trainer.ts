@@ -25,6 +25,7 @@ import { gpu } from '../gpu/device.js';
 import { Tensor, keep, tidy, zeros } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { addInPlace, scale } from '../ops/elementwise.js';
+import { tuneMatmul } from '../ops/matmul.js';
 import { AdamW, hfParameterGroups, clipGradNorm, getScheduler, applySchedule, type Schedule } from '../optim/index.js';
 import { permutation, type Dataset, type Row } from '../data/dataset.js';
 import { DataCollatorWithPadding, type Batch } from '../data/collator.js';
@@ -195,6 +196,8 @@ export class Trainer {
     const args = this.args;
     const train = this.trainDataset;
     if (!train || train.length === 0) throw new Error('Trainer.train: trainDataset is missing or empty');
+    // Pick the matmul variant for this adapter once (measured, then cached), outside any step.
+    await tuneMatmul();
     const microPerEpoch = Math.ceil(train.length / args.perDeviceTrainBatchSize);
     const stepsPerEpoch = Math.ceil(microPerEpoch / args.gradientAccumulationSteps);
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * stepsPerEpoch);
