@@ -74,14 +74,16 @@ const TUNE_REPEATS = 3;
 export async function tuneMatmul(shape = TUNE_SHAPE): Promise<{ variant: MatmulVariant; timings: Record<string, number> }> {
   const runtime = gpu();
   const { rows, inF, outF } = shape;
-  const [x, w, dY] = [randn([rows, inF], { seed: 1 }), randn([outF, inF], { seed: 2 }), randn([rows, outF], { seed: 3 })];
+  // Created on the first measurement only: a choice already made costs nothing.
+  const operands: Tensor[] = [];
   const linearProducts = (variant: MatmulVariant) => tidy(() => {
+    if (!operands.length) operands.push(keep(randn([rows, inF], { seed: 1 })), keep(randn([outF, inF], { seed: 2 })), keep(randn([rows, outF], { seed: 3 })));
+    const [x, w, dY] = operands;
     matmulForward(x, w, { transposeB: true }, undefined, variant);
     matmulForward(dY, w, {}, undefined, variant);
     matmulForward(dY, x, { transposeA: true }, undefined, variant);
   });
   try {
-    await runtime.sync();
     const result = await tune(FAMILY, runtime, MATMUL_VARIANTS, async (variant) => {
       linearProducts(variant as MatmulVariant); // warm-up: pipeline creation
       await runtime.sync();
@@ -96,7 +98,7 @@ export async function tuneMatmul(shape = TUNE_SHAPE): Promise<{ variant: MatmulV
     });
     return { variant: result.variant as MatmulVariant, timings: result.timings };
   } finally {
-    for (const t of [x, w, dY]) t.dispose();
+    for (const t of operands) t.dispose();
   }
 }
 
