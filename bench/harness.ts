@@ -6,6 +6,8 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gpu } from '../src/gpu/device.js';
+import { randn } from '../src/tensor.js';
+import { copy } from '../src/ops/elementwise.js';
 
 export interface Measurement {
   /** Section of the table, e.g. "matmul" or "layernorm". */
@@ -71,5 +73,40 @@ export class Report {
     writeFileSync(`${path}.tmp`, JSON.stringify(body, null, 2));
     renameSync(`${path}.tmp`, path);
     return path;
+  }
+}
+
+/**
+ * Memory-bound kernels, measured next to a plain copy of the same number of
+ * floats (n read, n written): the adapter's copy bandwidth, measured once per
+ * size and reported as a row of its own.
+ */
+export class BandwidthBench {
+  private readonly copyGbps = new Map<number, number>();
+
+  constructor(private readonly report: Report, private readonly group: string, readonly timing: TimingOptions) {}
+
+  /** GB/s of copying n floats. */
+  async copyBandwidth(n: number): Promise<number> {
+    let gbps = this.copyGbps.get(n);
+    if (gbps === undefined) {
+      const x = randn([n], { seed: 1 });
+      const samples = await timeGpu(() => copy(x).dispose(), this.timing);
+      gbps = (2 * n * 4) / (median(samples) * 1e6);
+      this.report.add({ group: this.group, name: `copy ${n} floats`, samples, gbps });
+      this.copyGbps.set(n, gbps);
+      x.dispose();
+    }
+    return gbps;
+  }
+
+  /** Times `record` (which disposes what it makes) moving `bytes` per run; its ratio to copying `copySize` floats. Returns median ms. */
+  async measure(name: string, record: () => void, bytes: number, copySize: number, flops?: number): Promise<number> {
+    const reference = await this.copyBandwidth(copySize);
+    const samples = await timeGpu(record, this.timing);
+    const ms = median(samples);
+    const gbps = bytes / (ms * 1e6);
+    this.report.add({ group: this.group, name, samples, gbps, gflops: flops && flops / (ms * 1e6), extra: { 'x copy': gbps / reference } });
+    return ms;
   }
 }

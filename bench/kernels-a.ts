@@ -3,9 +3,9 @@
 // effective GB/s (bytes read + written / time), each next to a plain copy of the
 // same size (elementwise copy: n floats read, n written) for the adapter's copy bandwidth.
 
-import { type Report, median, timeGpu } from './harness.js';
+import { type Report, BandwidthBench } from './harness.js';
 import { Tensor, randn, tensor, tidy } from '../src/tensor.js';
-import { add, copy } from '../src/ops/elementwise.js';
+import { add } from '../src/ops/elementwise.js';
 import { embeddingBackward, embeddingForward } from '../src/ops/embedding.js';
 import { layerNormBackward, layerNormForward } from '../src/ops/layernorm.js';
 import { geluBackward, geluForward, tanhBackward, tanhForward } from '../src/ops/activation.js';
@@ -18,29 +18,8 @@ const EPS = 1e-12;
 
 export async function run(report: Report, { large }: { large: boolean }): Promise<void> {
   const timing = large ? { warmup: 3, iterations: 10, samples: 7 } : { warmup: 2, iterations: 5, samples: 5 };
-  const copyGbps = new Map<number, number>();
-
-  /** Copy bandwidth for n floats (measured once per size, reported as its own row). */
-  async function copyBandwidth(n: number): Promise<number> {
-    let gbps = copyGbps.get(n);
-    if (gbps === undefined) {
-      const x = randn([n], { seed: 1 });
-      const samples = await timeGpu(() => copy(x).dispose(), timing);
-      gbps = (2 * n * 4) / (median(samples) * 1e6);
-      report.add({ group: 'kernels-a', name: `copy ${n} floats`, samples, gbps });
-      copyGbps.set(n, gbps);
-      x.dispose();
-    }
-    return gbps;
-  }
-
-  /** Times `record` (which disposes what it makes); bytes moved per run; ratio to copying `copySize` floats. */
-  async function measure(name: string, record: () => void, bytes: number, copySize: number): Promise<void> {
-    const reference = await copyBandwidth(copySize);
-    const samples = await timeGpu(record, timing);
-    const gbps = bytes / (median(samples) * 1e6);
-    report.add({ group: 'kernels-a', name, samples, gbps, extra: { 'x copy': gbps / reference } });
-  }
+  const bench = new BandwidthBench(report, 'kernels-a', timing);
+  const measure = bench.measure.bind(bench);
 
   const f = 4; // bytes per element
   const free = (...ts: (Tensor | null)[]) => ts.forEach((t) => t?.dispose());

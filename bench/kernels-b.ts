@@ -4,10 +4,10 @@
 // next to a plain copy of the same size (elementwise copy: n floats read, n written).
 // Attention also reports GFLOP/s (forward 4·B·heads·T²·d, backward 2.5x that).
 
-import { type Report, timeGpu, median } from './harness.js';
+import { type Report, BandwidthBench, timeGpu, median } from './harness.js';
 import { Tensor, randn, tensor, tidy } from '../src/tensor.js';
 import { noGrad } from '../src/autograd.js';
-import { copy, mul } from '../src/ops/elementwise.js';
+import { mul } from '../src/ops/elementwise.js';
 import { sum } from '../src/ops/reduce.js';
 import { softmax } from '../src/ops/softmax.js';
 import { dropout } from '../src/ops/dropout.js';
@@ -21,31 +21,8 @@ const f = 4; // bytes per element
 
 export async function run(report: Report, { large }: { large: boolean }): Promise<void> {
   const timing = large ? { warmup: 3, iterations: 10, samples: 7 } : { warmup: 2, iterations: 5, samples: 5 };
-  const copyGbps = new Map<number, number>();
-
-  /** Copy bandwidth for n floats (measured once per size, reported as its own row). */
-  async function copyBandwidth(n: number): Promise<number> {
-    let gbps = copyGbps.get(n);
-    if (gbps === undefined) {
-      const x = randn([n], { seed: 1 });
-      const samples = await timeGpu(() => copy(x).dispose(), timing);
-      gbps = (2 * n * f) / (median(samples) * 1e6);
-      report.add({ group: 'kernels-b', name: `copy ${n} floats`, samples, gbps });
-      copyGbps.set(n, gbps);
-      x.dispose();
-    }
-    return gbps;
-  }
-
-  /** Times `record` (which disposes what it makes); bytes moved per run; ratio to copying `copySize` floats. */
-  async function measure(name: string, record: () => void, bytes: number, copySize: number, flops?: number): Promise<number> {
-    const reference = await copyBandwidth(copySize);
-    const samples = await timeGpu(record, timing);
-    const ms = median(samples);
-    const gbps = bytes / (ms * 1e6);
-    report.add({ group: 'kernels-b', name, samples, gbps, gflops: flops && flops / (ms * 1e6), extra: { 'x copy': gbps / reference } });
-    return ms;
-  }
+  const bench = new BandwidthBench(report, 'kernels-b', timing);
+  const measure = bench.measure.bind(bench);
 
   /** Runs a one-node graph's backward (under noGrad, as autograd does) and frees its results. */
   const backwardOf = (out: Tensor, dOut: Tensor) => () => noGrad(() => out.gradFn!.backward(dOut).forEach((g) => g?.dispose()));
@@ -106,7 +83,7 @@ export async function run(report: Report, { large }: { large: boolean }): Promis
     const gbps = (8 * nQkv * f) / (backwardMs * 1e6);
     report.add({
       group: 'kernels-b', name: `attention ${path} backward`, samples: samples.map((s) => s - forwardMs), gbps,
-      gflops: (2.5 * flops) / (backwardMs * 1e6), extra: { 'x copy': gbps / (await copyBandwidth(nQkv)) },
+      gflops: (2.5 * flops) / (backwardMs * 1e6), extra: { 'x copy': gbps / (await bench.copyBandwidth(nQkv)) },
     });
   }
   free(q, k, v, dOut, mask);
