@@ -16,10 +16,15 @@
 //                              6 dOut [rows, H], 7 dx [rows, H]
 //   layernorm_backward_params: 1 x, 2 residual, 3 dWeightPart [blocks, H], 4 mean, 5 rstd,
 //                              6 dOut, 7 dBiasPart [blocks, H]
-// Dispatch: forward and backward: one workgroup of 256 per row, grid(rows, 1) (row = wid.y·nwg.x + wid.x);
-//   each thread takes columns lid, lid + 256, ... (any H), partial sums combined by a tree in
-//   workgroup memory (fixed order). backward_params: [ceil(H / 256), blocks] workgroups; the thread
-//   for column c sums rows [block·rowsPerBlock, (block + 1)·rowsPerBlock) in order.
+// Dispatch: forward and backward: grid(ceil(rows / (WG / TPR)), 1) workgroups of WG = 64; each row
+//   gets TPR threads (a power of two <= WG picked by the caller from H: 16 at H = 768, so each thread
+//   has 48 columns), row = (wid.y·nwg.x + wid.x)·(WG / TPR) + lid / TPR. The thread with lane
+//   l = lid % TPR takes columns l, l + TPR, ... (any H; adjacent lanes, adjacent columns) and rereads
+//   them from cache in each pass. Row sums: each thread stores its partial in workgroup memory, one
+//   barrier, then every thread of the row adds the row's TPR partials in lane order (fixed order,
+//   the same total in every thread, one barrier per reduction: on lavapipe barriers cost most).
+//   backward_params: [ceil(H / 256), blocks] workgroups of 256; the thread for column c sums rows
+//   [block·rowsPerBlock, (block + 1)·rowsPerBlock) in order.
 
 struct Params {
   rows: u32,
@@ -29,7 +34,9 @@ struct Params {
 }
 
 override HAS_RESIDUAL: bool = false;
-const WG: u32 = 256u;
+override TPR: u32 = 16u; // threads per row, a power of two <= WG
+const WG: u32 = 64u;
+const PARAMS_WG: u32 = 256u; // backward_params
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -48,7 +55,8 @@ const WG: u32 = 256u;
 @group(0) @binding(3) var<storage, read_write> dWeightPart: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dBiasPart: array<f32>;
 
-var<workgroup> scratch: array<vec2f, WG>;
+// Two halves, so a second reduction can start while slower rows still read the first one.
+var<workgroup> scratch: array<vec2f, 2 * WG>;
 
 /** The normalised input: x[i] (+ residual[i]). */
 fn load(i: u32) -> f32 {
@@ -56,38 +64,42 @@ fn load(i: u32) -> f32 {
   return x[i];
 }
 
-/** Sum of v over the workgroup, in a fixed tree order; every thread gets the total. */
-fn workgroup_sum(v: vec2f, lid: u32) -> vec2f {
-  scratch[lid] = v;
+/** (row, lane): this invocation's row and its index among the row's TPR threads. */
+fn row_and_lane(wid: vec3u, nwg: vec3u, lid: u32) -> vec2u {
+  return vec2u((wid.y * nwg.x + wid.x) * (WG / TPR) + lid / TPR, lid % TPR);
+}
+
+/** Sum of v over the TPR threads of this thread's row, in lane order, using scratch half `half`. */
+fn row_sum(v: vec2f, lid: u32, lane: u32, half: u32) -> vec2f {
+  scratch[half * WG + lid] = v;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { scratch[lid] += scratch[lid + stride]; }
-    workgroupBarrier();
-  }
-  let total = scratch[0];
-  workgroupBarrier(); // scratch is reused by the next call
+  let first = half * WG + lid - lane;
+  var total = vec2f(0.0);
+  for (var l = 0u; l < TPR; l++) { total += scratch[first + l]; }
   return total;
 }
 
 @compute @workgroup_size(WG)
 fn layernorm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
-  if (row >= params.rows) { return; } // uniform: the whole workgroup leaves
+  let rl = row_and_lane(wid, nwg, lid);
+  let row = rl.x;
+  let lane = rl.y;
+  let inRange = row < params.rows; // threads past the last row still take part in the barriers
   let H = params.H;
   let base = row * H;
   var acc = 0.0;
-  for (var c = lid; c < H; c += WG) { acc += load(base + c); }
-  let m = workgroup_sum(vec2f(acc, 0.0), lid).x / f32(H);
+  for (var c = lane; inRange && c < H; c += TPR) { acc += load(base + c); }
+  let m = row_sum(vec2f(acc, 0.0), lid, lane, 0u).x / f32(H);
   var sq = 0.0;
-  for (var c = lid; c < H; c += WG) {
+  for (var c = lane; inRange && c < H; c += TPR) {
     let d = load(base + c) - m;
     sq += d * d;
   }
-  let rs = inverseSqrt(workgroup_sum(vec2f(sq, 0.0), lid).x / f32(H) + params.eps);
-  for (var c = lid; c < H; c += WG) {
+  let rs = inverseSqrt(row_sum(vec2f(sq, 0.0), lid, lane, 1u).x / f32(H) + params.eps);
+  for (var c = lane; inRange && c < H; c += TPR) {
     out[base + c] = (load(base + c) - m) * rs * weight[c] + bias[c];
   }
-  if (lid == 0u) {
+  if (inRange && lane == 0u) {
     meanOut[row] = m;
     rstdOut[row] = rs;
   }
@@ -95,28 +107,34 @@ fn layernorm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
 
 @compute @workgroup_size(WG)
 fn layernorm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
-  if (row >= params.rows) { return; }
+  let rl = row_and_lane(wid, nwg, lid);
+  let row = rl.x;
+  let lane = rl.y;
+  let inRange = row < params.rows;
   let H = params.H;
   let base = row * H;
-  let m = mean[row];
-  let rs = rstd[row];
+  var m = 0.0;
+  var rs = 0.0;
+  if (inRange) {
+    m = mean[row];
+    rs = rstd[row];
+  }
   var acc = vec2f(0.0);
-  for (var c = lid; c < H; c += WG) {
+  for (var c = lane; inRange && c < H; c += TPR) {
     let g = dOut[base + c] * weight[c];
     acc += vec2f(g, g * (load(base + c) - m) * rs);
   }
-  let sums = workgroup_sum(acc, lid) / f32(H); // (mean(g), mean(g·ŝ))
-  for (var c = lid; c < H; c += WG) {
+  let sums = row_sum(acc, lid, lane, 0u) / f32(H); // (mean(g), mean(g·ŝ))
+  for (var c = lane; inRange && c < H; c += TPR) {
     let g = dOut[base + c] * weight[c];
     let normalized = (load(base + c) - m) * rs;
     dx[base + c] = rs * (g - sums.x - normalized * sums.y);
   }
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(PARAMS_WG)
 fn layernorm_backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x * WG + lid;
+  let c = wid.x * PARAMS_WG + lid;
   let H = params.H;
   if (c >= H) { return; }
   let first = wid.y * params.rowsPerBlock;

@@ -16,8 +16,21 @@ const BACKWARD_PARAMS: Kernel = {
   entryPoint: 'layernorm_backward_params',
   storage: ['read', 'read', 'write', 'read', 'read', 'read', 'write'],
 };
+const WG = 64; // layernorm.wgsl's workgroup size for forward and backward
+const PARAMS_WG = 256; // and for backward_params
 const MIN_ROWS_PER_BLOCK = 32; // rows each dweight/dbias partial sums
 const MAX_WORKGROUPS_Y = 65535;
+
+/**
+ * Threads per row (power of two <= WG): about 48 columns each, so a row's sums take few
+ * partials (lavapipe runs a workgroup as 8-wide SIMD, and barriers and short loops cost more
+ * than rereading a row from cache). H = 768 -> 16, H = 37 -> 1.
+ */
+function threadsPerRow(H: number): number {
+  let tpr = 1;
+  while (tpr < WG && tpr * 48 < H) tpr *= 2;
+  return tpr;
+}
 
 export interface LayerNormForward {
   out: Tensor;
@@ -50,11 +63,12 @@ export function layerNormForward(x: Tensor, residual: Tensor | null, weight: Ten
   const out = empty(x.shape);
   const mean = empty([rows]);
   const rstd = empty([rows]);
+  const tpr = threadsPerRow(H);
   gpu().dispatch(FORWARD, {
     bindings: [x.binding, (residual ?? x).binding, weight.binding, bias.binding, out.binding, mean.binding, rstd.binding],
     params: [rows, H, { f32: eps }, 0],
-    workgroups: grid(rows, 1),
-    constants: { HAS_RESIDUAL: Number(!!residual) },
+    workgroups: grid(rows, WG / tpr),
+    constants: { HAS_RESIDUAL: Number(!!residual), TPR: tpr },
   });
   return { out, mean, rstd };
 }
@@ -66,13 +80,14 @@ export function layerNormBackward(
   const H = weight.size;
   const rows = x.size / H;
   const inputs = [x.binding, (residual ?? x).binding];
-  const constants = { HAS_RESIDUAL: Number(!!residual) };
+  const tpr = threadsPerRow(H);
+  const hasResidual = { HAS_RESIDUAL: Number(!!residual) };
   const dx = empty(x.shape);
   gpu().dispatch(BACKWARD, {
     bindings: [...inputs, weight.binding, mean.binding, rstd.binding, dOut.binding, dx.binding],
     params: [rows, H, { f32: 0 }, 0],
-    workgroups: grid(rows, 1),
-    constants,
+    workgroups: grid(rows, WG / tpr),
+    constants: { ...hasResidual, TPR: tpr },
   });
   if (!params) return { dx, dWeight: null, dBias: null };
   const rowsPerBlock = Math.max(MIN_ROWS_PER_BLOCK, Math.ceil(rows / MAX_WORKGROUPS_Y));
@@ -82,8 +97,8 @@ export function layerNormBackward(
   gpu().dispatch(BACKWARD_PARAMS, {
     bindings: [...inputs, dWeightPart.binding, mean.binding, rstd.binding, dOut.binding, dBiasPart.binding],
     params: [rows, H, { f32: 0 }, rowsPerBlock],
-    workgroups: [Math.ceil(H / 256), blocks],
-    constants,
+    workgroups: [Math.ceil(H / PARAMS_WG), blocks],
+    constants: hasResidual,
   });
   const dWeight = sumRows(dWeightPart);
   const dBias = sumRows(dBiasPart);
