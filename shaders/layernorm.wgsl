@@ -17,8 +17,8 @@
 //   layernorm_backward_params: 1 x, 2 residual, 3 dWeightPart [blocks, H], 4 mean, 5 rstd,
 //                              6 dOut, 7 dBiasPart [blocks, H]
 // Dispatch: forward and backward: grid(ceil(rows / (WG / TPR)), 1) workgroups of WG = 64; each row
-//   gets TPR threads (a power of two <= WG picked by the caller from H: 16 at H = 768, so each thread
-//   has 48 columns), row = (wid.y·nwg.x + wid.x)·(WG / TPR) + lid / TPR. The thread with lane
+//   gets TPR threads (a power of two <= WG picked by the caller from H: 8 at H = 768, so each thread
+//   has 96 columns), row = (wid.y·nwg.x + wid.x)·(WG / TPR) + lid / TPR. The thread with lane
 //   l = lid % TPR takes columns l, l + TPR, ... (any H; adjacent lanes, adjacent columns) and rereads
 //   them from cache in each pass. Row sums: each thread stores its partial in workgroup memory, one
 //   barrier, then every thread of the row adds the row's TPR partials in lane order (fixed order,

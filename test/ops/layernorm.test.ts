@@ -66,11 +66,14 @@ async function check({ shape, offset = 0, residual = false, tol = LAYERNORM_TOL 
   for (const t of [X, R, W, B, Y, X.grad, R?.grad, W.grad, B.grad]) t?.dispose();
 }
 
-test('layerNorm: tiny, H not a multiple of the workgroup (37), T = 1, H > 256', async () => {
+// Each row gets TPR threads (layernorm.ts threadsPerRow: 1 for H = 2 and 37, 4 for H = 301, 8 for
+// H = 768) and a workgroup of 64 takes 64 / TPR rows: the shapes below leave the last workgroup
+// part empty ([3, 37], [40, 301], [6, 768]) and give threads unequal column counts (301 = 4·75 + 1).
+test('layerNorm: tiny, H not a multiple of the threads per row, rows not a multiple of rows per workgroup', async () => {
   await check({ shape: [1, 1, 2] });
   await check({ shape: [3, 37] });
   await check({ shape: [2, 1, 37] });
-  await check({ shape: [40, 300] });
+  await check({ shape: [40, 301] });
 });
 
 test('layerNorm at BERT-base size: rows = 8·128, H = 768', async () => {
@@ -112,6 +115,30 @@ test('addLayerNorm matches add then layerNorm, and works when only residual need
   assert.equal([...(await fused.toArray())], [...(await separate.toArray())], 'same float32 values (same kernel order)');
   assert.equal([...fusedGrad], [...(await R.grad!.toArray())], 'same dresidual');
   for (const t of [X, R, W, B, dOut, fused, separate, R.grad!]) t.dispose();
+});
+
+test('layerNorm is deterministic: the same bits forward and backward on every run', async () => {
+  const shape = [9, 301];
+  const X = tensor(toF32(randomArray(9 * 301, 31)), shape, { requiresGrad: true });
+  const W = tensor(toF32(randomArray(301, 32)), [301], { requiresGrad: true });
+  const B = tensor(toF32(randomArray(301, 33)), [301]);
+  const dOut = tensor(toF32(randomArray(9 * 301, 34)), shape);
+  const runOnce = async () => {
+    const y = tidy(() => {
+      const out = layerNorm(X, W, B);
+      out.retained = true;
+      sum(mul(out, dOut)).backward();
+      return out;
+    });
+    const result = [await y.toArray(), await X.grad!.toArray(), await W.grad!.toArray()].map((a) => [...a]);
+    for (const t of [y, X.grad!, W.grad!]) t.dispose();
+    X.grad = null;
+    W.grad = null;
+    return result;
+  };
+  const first = await runOnce();
+  assert.equal(await runOnce(), first);
+  for (const t of [X, W, B, dOut]) t.dispose();
 });
 
 test('layerNorm rejects mismatched weight, bias and residual shapes', () => {
