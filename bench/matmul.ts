@@ -1,5 +1,5 @@
 // Matmul throughput: BERT-base's linear layers (weights [out, in]) forward and
-// both backward products, plus 1024³, for every variant of shaders/matmul.wgsl,
+// both backward products, plus 1024³, for every variant of shaders/matmul*.wgsl that runs here,
 // against @tensorflow/tfjs-backend-webgpu on the same Dawn adapter.
 //
 // For x [rows, in], W [out, in], dY [rows, out]:
@@ -10,7 +10,7 @@
 // product before it is timed.
 
 import { gpu } from '../src/gpu/device.js';
-import { matmulForward, MATMUL_VARIANTS, type MatmulOptions, type MatmulVariant } from '../src/ops/matmul.js';
+import { matmulForward, matmulVariantSupported, MATMUL_VARIANTS, type MatmulOptions, type MatmulVariant } from '../src/ops/matmul.js';
 import { splitmix32, tensor } from '../src/tensor.js';
 import { median, timeGpu, type Report } from './harness.js';
 
@@ -92,13 +92,15 @@ interface Contender {
 export async function run(report: Report, { large }: { large: boolean }): Promise<void> {
   const rounds = large ? 5 : 3;
   const tfjs = await loadTfjs();
+  const missing = MATMUL_VARIANTS.filter((v) => !matmulVariantSupported(v));
+  if (missing.length) console.log(`matmul: variants ${missing.join(', ')} do not run on ${gpu().adapter.name}, not timed`);
   if (typeof tfjs === 'string') console.log(`matmul: tfjs-backend-webgpu baseline unavailable: ${tfjs}`);
   for (const [index, p] of PRODUCTS.entries()) {
     const [aShape, bShape] = storedShapes(p);
     const aData = randomData(p.M * p.K, 2 * index + 1);
     const bData = randomData(p.K * p.N, 2 * index + 2);
     const contenders: Contender[] = [];
-    for (const variant of MATMUL_VARIANTS) contenders.push(await ourVariant(variant, p, aData, bData, aShape, bShape));
+    for (const variant of MATMUL_VARIANTS.filter((v) => matmulVariantSupported(v))) contenders.push(await ourVariant(variant, p, aData, bData, aShape, bShape));
     if (typeof tfjs !== 'string') contenders.push(await tfjsMatmul(tfjs, p, aData, bData, aShape, bShape));
     // Rounds interleave the contenders, so the load of a shared machine drifting
     // over minutes weighs on each of them alike.

@@ -6,7 +6,6 @@
 //         out [...batch, M, N].
 
 import { gpu } from '../gpu/device.js';
-import type { AdapterDescription } from '../gpu/device.js';
 import type { Runtime } from '../gpu/runtime.js';
 import type { Kernel } from '../gpu/pipelines.js';
 import { chosenVariant, setVariantOverride, tune } from '../gpu/autotune.js';
@@ -14,41 +13,72 @@ import { record } from '../autograd.js';
 import { Tensor, empty, keep, randn, tidy, zeros } from '../tensor.js';
 import { sumRows } from './reduce.js';
 
-/** The matmul kernels (shaders/matmul.wgsl); each computes the same product. */
-export type MatmulVariant = 'tiled' | 'register' | 'simple';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'register', 'simple'];
+/**
+ * The matmul kernels (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl); each
+ * computes the same product. 'subgroup' exists only where matmulVariantSupported says so.
+ */
+export type MatmulVariant = 'tiled' | 'register' | 'simple' | 'subgroup';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'register', 'simple', 'subgroup'];
 
 /** Entry point and the C tile (rows × columns) one workgroup computes. */
 const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCols: number }> = {
-  tiled: { kernel: matmulKernel('matmul_tiled'), tileRows: 64, tileCols: 64 },
-  register: { kernel: matmulKernel('matmul_register'), tileRows: 8, tileCols: 256 },
-  simple: { kernel: matmulKernel('matmul_simple'), tileRows: 32, tileCols: 32 },
+  tiled: { kernel: matmulKernel('matmul', 'matmul_tiled'), tileRows: 64, tileCols: 64 },
+  register: { kernel: matmulKernel('matmul', 'matmul_register'), tileRows: 8, tileCols: 256 },
+  simple: { kernel: matmulKernel('matmul', 'matmul_simple'), tileRows: 32, tileCols: 32 },
+  subgroup: { kernel: matmulKernel('matmul-subgroup', 'matmul_subgroup'), tileRows: 8, tileCols: 32 },
 };
 
-function matmulKernel(entryPoint: string): Kernel {
-  return { shader: 'matmul', entryPoint, storage: ['read', 'read', 'read', 'write'] };
+function matmulKernel(shader: string, entryPoint: string): Kernel {
+  return { shader, entryPoint, storage: ['read', 'read', 'read', 'write'] };
+}
+
+/** The subgroup size matmul_subgroup's workgroup (one subgroup of 8 lanes) is written for. */
+const SUBGROUP_SIZE = 8;
+
+/**
+ * Whether `variant` runs on the current device: 'subgroup' needs the
+ * `subgroups` feature and a subgroup size of exactly 8 (lavapipe on AVX2).
+ */
+export function matmulVariantSupported(variant: MatmulVariant, runtime = gpu()): boolean {
+  if (variant !== 'subgroup') return true;
+  // GPUDevice.adapterInfo (Dawn, recent browsers) carries the subgroup size range.
+  const info = (runtime.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  return runtime.features.has('subgroups') && info?.subgroupMinSize === SUBGROUP_SIZE && info?.subgroupMaxSize === SUBGROUP_SIZE;
+}
+
+function supportedVariants(runtime: Runtime): MatmulVariant[] {
+  return MATMUL_VARIANTS.filter((v) => matmulVariantSupported(v, runtime));
 }
 
 const FAMILY = 'matmul';
 const MAX_WORKGROUPS_PER_DIM = 65535;
 
-/** Before tuning: CPU drivers (lavapipe/llvmpipe, SwiftShader) want the register variant, GPUs the tiled one. */
-function defaultVariant(adapter: AdapterDescription): MatmulVariant {
+/**
+ * Before tuning: CPU drivers (lavapipe/llvmpipe, SwiftShader) want the subgroup
+ * variant where it runs, else the register one; GPUs the tiled one.
+ */
+function defaultVariant(runtime: Runtime): MatmulVariant {
+  const { adapter } = runtime;
   const text = `${adapter.name} ${adapter.description} ${adapter.device} ${adapter.architecture}`.toLowerCase();
-  return /llvmpipe|lavapipe|swiftshader/.test(text) ? 'register' : 'tiled';
+  if (!/llvmpipe|lavapipe|swiftshader/.test(text)) return 'tiled';
+  return matmulVariantSupported('subgroup', runtime) ? 'subgroup' : 'register';
 }
 
 /** The variant matmuls use now on the current device. */
 export function matmulVariant(): MatmulVariant {
   const runtime = gpu();
-  const v = chosenVariant(FAMILY, runtime, defaultVariant);
-  return (MATMUL_VARIANTS as readonly string[]).includes(v) ? (v as MatmulVariant) : defaultVariant(runtime.adapter);
+  const v = chosenVariant(FAMILY, runtime, () => defaultVariant(runtime));
+  // A stored choice from another device (or an older build) that cannot run here falls back.
+  return (supportedVariants(runtime) as readonly string[]).includes(v) ? (v as MatmulVariant) : defaultVariant(runtime);
 }
 
 /** Forces one variant for every matmul ('auto': back to the per-adapter choice). */
 export function setMatmulVariant(variant: MatmulVariant | 'auto'): void {
   if (variant !== 'auto' && !MATMUL_VARIANTS.includes(variant)) {
     throw new Error(`setMatmulVariant: unknown variant '${variant}' (expected ${MATMUL_VARIANTS.join(', ')} or auto)`);
+  }
+  if (variant !== 'auto' && !matmulVariantSupported(variant)) {
+    throw new Error(`setMatmulVariant: variant '${variant}' does not run on this device (needs the subgroups feature with a subgroup size of ${SUBGROUP_SIZE})`);
   }
   setVariantOverride(FAMILY, variant === 'auto' ? undefined : variant);
 }
@@ -66,7 +96,7 @@ const TUNE_REPEATS = 3;
 
 /**
  * Picks the fastest matmul variant for this adapter (once; the result is
- * cached in memory and in the tuning store). Times, per variant, the three
+ * cached in memory and in the tuning store). Times, per variant that runs here, the three
  * products of a linear layer (y = x·Wᵀ, dX = dY·W, dW = dYᵀ·X) on 512×768×768
  * (`shape`, for tests), best of a few runs. Call it outside a training step:
  * it syncs the device. A variant forced by setMatmulVariant still wins.
@@ -84,7 +114,7 @@ export async function tuneMatmul(shape = TUNE_SHAPE): Promise<{ variant: MatmulV
     matmulForward(dY, x, { transposeA: true }, undefined, variant);
   });
   try {
-    const result = await tune(FAMILY, runtime, MATMUL_VARIANTS, async (variant) => {
+    const result = await tune(FAMILY, runtime, supportedVariants(runtime), async (variant) => {
       linearProducts(variant as MatmulVariant); // warm-up: pipeline creation
       await runtime.sync();
       let best = Infinity;
@@ -147,6 +177,7 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {},
   const batchSize = batch.reduce((x, y) => x * y, 1);
   const out = empty([...batch, M, N]);
   if (out.size === 0) return out;
+  if (!matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
   const { kernel, tileRows, tileCols } = VARIANTS[variant];
   const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batchSize];
   if (workgroups.some((n) => n > MAX_WORKGROUPS_PER_DIM)) {
