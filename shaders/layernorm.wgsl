@@ -34,7 +34,7 @@ struct Params {
 }
 
 override HAS_RESIDUAL: bool = false;
-override TPR: u32 = 16u; // threads per row, a power of two <= WG
+override TPR: u32 = 8u;  // threads per row, a power of two <= WG
 const WG: u32 = 64u;
 const PARAMS_WG: u32 = 256u; // backward_params
 
