@@ -25,7 +25,7 @@ const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCo
   tiled: { kernel: matmulKernel('matmul', 'matmul_tiled'), tileRows: 64, tileCols: 64 },
   register: { kernel: matmulKernel('matmul', 'matmul_register'), tileRows: 8, tileCols: 256 },
   simple: { kernel: matmulKernel('matmul', 'matmul_simple'), tileRows: 32, tileCols: 32 },
-  subgroup: { kernel: matmulKernel('matmul-subgroup', 'matmul_subgroup'), tileRows: 8, tileCols: 32 },
+  subgroup: { kernel: matmulKernel('matmul-subgroup', 'matmul_subgroup'), tileRows: 32, tileCols: 32 },
 };
 
 function matmulKernel(shader: string, entryPoint: string): Kernel {

@@ -103,7 +103,7 @@ for (const variant of MATMUL_VARIANTS) {
     if (!useVariant(variant)) return;
     for (const transposeA of [false, true]) {
       for (const transposeB of [false, true]) {
-        // Past one workgroup tile in every direction (tiled 64×64, register 8×256, simple 32×32, subgroup 8×32),
+        // Past one workgroup tile in every direction (tiled 64×64, register 8×256, simple 32×32, subgroup 32×32),
         // no size a multiple of a tile or of 4.
         await checkMatmul({ batch: 1, M: 67, N: 261, K: 19, transposeA, transposeB });
         await checkMatmul({ batch: 1, M: 33, N: 17, K: 9, transposeA, transposeB });
