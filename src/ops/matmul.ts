@@ -50,7 +50,9 @@ function supportedVariants(runtime: Runtime): MatmulVariant[] {
   return MATMUL_VARIANTS.filter((v) => matmulVariantSupported(v, runtime));
 }
 
-const FAMILY = 'matmul';
+// The tuning key's family; its suffix changes with the set of variants, so a choice stored
+// before 'subgroup' existed (e.g. 'register' on lavapipe) is measured again, not reused.
+const FAMILY = 'matmul-v2';
 const MAX_WORKGROUPS_PER_DIM = 65535;
 
 /**
