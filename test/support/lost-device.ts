@@ -6,7 +6,9 @@ import { create, globals } from 'webgpu';
 import { useDevice, tensor, scale, closeDevice } from '../../src/index.js';
 
 Object.assign(globalThis, globals);
-const adapter = await create([]).requestAdapter();
+// Held for the whole run: Dawn frees the instance (and crashes later) once its GPU object is collected.
+const instance = create([]);
+const adapter = await instance.requestAdapter();
 const device = await adapter!.requestDevice();
 useDevice(device, { name: 'test-device' });
 const t = tensor([1, 2, 3], [3]);
