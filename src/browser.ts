@@ -28,7 +28,7 @@ export { sum, mean } from './ops/reduce.js';
 export { reshape, permute, transpose } from './ops/shape.js';
 export { matmul, linear } from './ops/matmul.js';
 export type { MatmulOptions, MatmulVariant } from './ops/matmul.js';
-export { setMatmulVariant, tuneMatmul, matmulVariant, MATMUL_VARIANTS } from './ops/matmul.js';
+export { setMatmulVariant, tuneMatmul, matmulVariant, matmulVariantSupported, MATMUL_VARIANTS } from './ops/matmul.js';
 export { setTuningStore, clearTuning } from './gpu/autotune.js';
 export type { TuningStore } from './gpu/autotune.js';
 export { embedding } from './ops/embedding.js';
