@@ -69,6 +69,12 @@ function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription {
   return { vendor, architecture, device, description, name };
 }
 
+/** True for drivers that run on the CPU (Mesa's lavapipe/llvmpipe, SwiftShader), which want other kernel shapes than GPUs. */
+export function isSoftwareAdapter(adapter: AdapterDescription): boolean {
+  const text = `${adapter.name} ${adapter.description} ${adapter.device} ${adapter.architecture}`.toLowerCase();
+  return /llvmpipe|lavapipe|swiftshader/.test(text);
+}
+
 /** Opens (once) and returns the shared device. Every other call returns the same one. */
 export async function getDevice(): Promise<GPUDevice> {
   return (await init()).device;

@@ -8,9 +8,10 @@
 //   backward recomputes the probabilities (and regenerates the dropout mask).
 //   Head dims up to 64 that are multiples of 4 (BERT's 64). On lavapipe at BERT-base
 //   size it takes about half the composed path's time for forward + backward.
-// Unless `fused` says otherwise, the fused path runs whenever the head dim allows.
+// Unless `fused` says otherwise, the fused path runs on GPUs whenever the head dim
+// allows; CPU drivers (lavapipe) get the composed path, which is faster there.
 
-import { gpu } from '../gpu/device.js';
+import { gpu, isSoftwareAdapter } from '../gpu/device.js';
 import { grid } from '../gpu/runtime.js';
 import type { Kernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
@@ -34,7 +35,7 @@ export interface AttentionOptions {
   /** Dropout on the attention probabilities (p = 0: none). */
   dropout?: DropoutOptions & { p: number };
   /** true: the fused kernels (head dim <= 64, a multiple of 4); false: the composed ops;
-   *  unset: fused when the head dim allows. */
+   *  unset: fused on GPUs when the head dim allows, composed on CPU drivers. */
   fused?: boolean;
 }
 
@@ -50,7 +51,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const drop = options.dropout && options.dropout.p > 0 ? options.dropout : undefined;
   if (options.dropout) checkDropout('attention', options.dropout.p, options.dropout.seed, options.dropout.stream);
   const d = q.shape[3];
-  const fused = options.fused ?? (d <= MAX_HEAD_DIM && d % 4 === 0);
+  // CPU drivers run the composed path (batched matmuls) 2.5-3x faster than the fused kernels (npm run bench, kernels-b).
+  const fused = options.fused ?? (!isSoftwareAdapter(gpu().adapter) && d <= MAX_HEAD_DIM && d % 4 === 0);
   return fused ? fusedAttention(q, k, v, options.mask, drop) : composedAttention(q, k, v, options.mask, drop);
 }
 

@@ -5,7 +5,7 @@
 //         b [...batch, K, N] (or [...batch, N, K] with transposeB) or 2-D, shared by every batch;
 //         out [...batch, M, N].
 
-import { gpu } from '../gpu/device.js';
+import { gpu, isSoftwareAdapter } from '../gpu/device.js';
 import type { Runtime } from '../gpu/runtime.js';
 import type { Kernel } from '../gpu/pipelines.js';
 import { chosenVariant, setVariantOverride, tune } from '../gpu/autotune.js';
@@ -60,9 +60,7 @@ const MAX_WORKGROUPS_PER_DIM = 65535;
  * variant where it runs, else the register one; GPUs the tiled one.
  */
 function defaultVariant(runtime: Runtime): MatmulVariant {
-  const { adapter } = runtime;
-  const text = `${adapter.name} ${adapter.description} ${adapter.device} ${adapter.architecture}`.toLowerCase();
-  if (!/llvmpipe|lavapipe|swiftshader/.test(text)) return 'tiled';
+  if (!isSoftwareAdapter(runtime.adapter)) return 'tiled';
   return matmulVariantSupported('subgroup', runtime) ? 'subgroup' : 'register';
 }
 
