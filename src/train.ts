@@ -94,7 +94,12 @@ export async function runTrainingJob(options: TrainOptions): Promise<void> {
     },
   });
   await trainer.train({ resumeFromCheckpoint: options.resume });
-  if (evalDataset) console.log('evaluation:', await trainer.evaluate());
+  if (evalDataset) {
+    // With an evaluation strategy the Trainer has just evaluated at the end of training: report that one.
+    const last = [...trainer.state.logHistory].reverse().find((entry) => 'eval_loss' in entry);
+    const atEnd = last && last.step === trainer.state.globalStep ? last : await trainer.evaluate();
+    console.log('evaluation:', atEnd);
+  }
   await trainer.save();
   // The tokenizer goes with the model, so the folder is complete for fromPretrained and pipelines.
   for (const file of TOKENIZER_FILES) {
