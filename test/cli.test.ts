@@ -15,15 +15,18 @@ import { SYNTHETIC_TOKENIZER_CONFIG, SYNTHETIC_VOCAB_TXT, syntheticRows, tempDir
 
 test.before(setupDevice);
 
+/** The command line's kernel-tuning file goes to a temporary cache, not the user's. */
+const CACHE_ENV = { XDG_CACHE_HOME: tempDir('cli-cache') };
+
 function train(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { encoding: 'utf8', timeout: 600_000, env: { ...process.env, ...env } });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { encoding: 'utf8', timeout: 600_000, env: { ...process.env, ...CACHE_ENV, ...env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** train(), without blocking this process's event loop (the stand-in Hub server runs in it). */
 function trainAsync(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { env: { ...process.env, ...CACHE_ENV, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
