@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Template } from '@huggingface/jinja';
+import { isLocalPath } from '../io/hub.js';
 import type { TrainingArguments } from './arguments.js';
 import type { LogEntry } from './checkpoints.js';
 
@@ -143,7 +144,7 @@ export function renderModelCard(input: ModelCardInput): string {
   const context = {
     model_name: input.modelName ?? input.args.outputDir.split(/[\\/]/).filter(Boolean).at(-1) ?? 'model',
     base_model: baseModel,
-    base_model_url: baseModel && !baseModel.startsWith('.') && !baseModel.startsWith('/') ? `https://huggingface.co/${baseModel}` : baseModel,
+    base_model_url: baseModel && !isLocalPath(baseModel) ? `https://huggingface.co/${baseModel}` : baseModel,
     dataset_id: input.datasetId ?? null,
     dataset_name: input.datasetName ?? input.datasetId ?? null,
     dataset_phrase: input.datasetName ?? input.datasetId ? `the ${input.datasetName ?? input.datasetId} dataset.` : 'an unknown dataset.',
