@@ -35,19 +35,30 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Milliseconds per call of `record` (which records GPU work), median over samples. */
+/**
+ * Milliseconds per call of `record` (which records GPU work), one value per
+ * sample: GPU time from timestamp queries where the adapter has them (from the
+ * start of the first compute pass to the end of the last), otherwise wall time
+ * around the flushed batch.
+ */
 export async function timeGpu(record: () => void, { warmup = 2, iterations = 5, samples = 5 }: TimingOptions = {}): Promise<number[]> {
   const runtime = gpu();
   for (let i = 0; i < warmup; i++) record();
   await runtime.sync();
   const out: number[] = [];
   for (let s = 0; s < samples; s++) {
+    const timed = runtime.startTimestamps();
     const start = performance.now();
     for (let i = 0; i < iterations; i++) record();
-    await runtime.sync();
-    out.push((performance.now() - start) / iterations);
+    const ms = timed ? await runtime.stopTimestamps() : (await runtime.sync(), performance.now() - start);
+    out.push(ms / iterations);
   }
   return out;
+}
+
+/** Which clock timeGpu uses on this adapter, for the report's header. */
+export function clockName(): string {
+  return gpu().features.has('timestamp-query') ? 'GPU timestamp queries' : 'wall time around flushed batches';
 }
 
 export class Report {
@@ -69,7 +80,7 @@ export class Report {
     const runtime = gpu();
     mkdirSync(dir, { recursive: true });
     const path = join(dir, `${runtime.adapter.name}.json`);
-    const body = { adapter: runtime.adapter, date: new Date().toISOString(), node: process.version, results: this.rows };
+    const body = { adapter: runtime.adapter, clock: clockName(), date: new Date().toISOString(), node: process.version, results: this.rows };
     writeFileSync(`${path}.tmp`, JSON.stringify(body, null, 2));
     renameSync(`${path}.tmp`, path);
     return path;

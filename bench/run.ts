@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { init, closeDevice } from '../src/gpu/device.js';
-import { Report } from './harness.js';
+import { Report, clockName } from './harness.js';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, large: { type: 'boolean', default: false } } });
 const only = values.only?.split(',');
@@ -18,7 +18,7 @@ const suites: [string, () => Promise<{ run(report: Report, options: { large: boo
 ];
 
 const runtime = await init();
-console.log(`adapter: ${runtime.adapter.name} (${runtime.adapter.description || runtime.adapter.vendor})`);
+console.log(`adapter: ${runtime.adapter.name} (${runtime.adapter.description || runtime.adapter.vendor}); kernel times: ${clockName()}`);
 const report = new Report();
 for (const [name, load] of suites) {
   if (only && !only.includes(name)) continue;

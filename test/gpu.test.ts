@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { getDevice, gpu } from '../src/index.js';
+import { getDevice, gpu, tensor, scale, tidy } from '../src/index.js';
 import { sizeClass } from '../src/gpu/pool.js';
 import type { Kernel } from '../src/gpu/pipelines.js';
 import { setupDevice } from './helpers.js';
@@ -39,6 +39,20 @@ test('the pool reuses buffers by size class', () => {
   assert.is(again, b, 'same size class, same buffer');
   pool.release(again);
   assert.is(pool.snapshot().bytesInUse, before.bytesInUse);
+});
+
+test('timestamp queries time the recorded passes where the adapter has them', async () => {
+  const runtime = gpu();
+  const x = tensor(new Float32Array(1 << 16).fill(1), [1 << 16]);
+  if (!runtime.startTimestamps()) {
+    assert.not.ok(runtime.features.has('timestamp-query'));
+    return;
+  }
+  tidy(() => void scale(scale(x, 2), 3));
+  const ms = await runtime.stopTimestamps();
+  assert.ok(Number.isFinite(ms) && ms > 0, `GPU time ${ms} ms`);
+  assert.not.throws(() => runtime.flush());
+  x.dispose();
 });
 
 test('a device handed in with useDevice() works; once lost, the next operation says so', () => {

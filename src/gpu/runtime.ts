@@ -44,6 +44,8 @@ export class Runtime {
   private readonly uniformChunks: { buffer: GPUBuffer; data: ArrayBuffer }[] = [];
   private uniformOffset = 0; // bytes used in this recording, over all chunks
   private readonly stagingToDestroy: GPUBuffer[] = [];
+  private timing: { querySet: GPUQuerySet; begun: boolean } | null = null;
+  private querySet: GPUQuerySet | null = null;
   private lostMessage: string | null = null;
   private firstError: string | null = null;
   private released = false;
@@ -173,9 +175,42 @@ export class Runtime {
   private computePass(): GPUComputePassEncoder {
     if (!this.pass) {
       this.encoder ??= this.device.createCommandEncoder();
-      this.pass = this.encoder.beginComputePass();
+      this.pass = this.encoder.beginComputePass(this.timing ? { timestampWrites: this.timestampWrites(this.timing) } : undefined);
     }
     return this.pass;
+  }
+
+  /** The first timed pass writes the start (query 0); every timed pass writes its end (query 1), so the last one's stays. */
+  private timestampWrites(timing: { querySet: GPUQuerySet; begun: boolean }): GPUComputePassTimestampWrites {
+    const writes: GPUComputePassTimestampWrites = { querySet: timing.querySet, endOfPassWriteIndex: 1 };
+    if (!timing.begun) writes.beginningOfPassWriteIndex = 0;
+    timing.begun = true;
+    return writes;
+  }
+
+  /**
+   * Starts timing the compute passes recorded from now on with timestamp
+   * queries (the benchmark's clock); false when the device lacks 'timestamp-query'.
+   */
+  startTimestamps(): boolean {
+    if (!this.features.has('timestamp-query')) return false;
+    this.endPass();
+    this.timing = { querySet: (this.querySet ??= this.device.createQuerySet({ type: 'timestamp', count: 2 })), begun: false };
+    return true;
+  }
+
+  /** Submits and returns the GPU milliseconds from the first timed pass's start to the last one's end. */
+  async stopTimestamps(): Promise<number> {
+    if (!this.timing) throw new Error('stopTimestamps() without startTimestamps()');
+    const { querySet, begun } = this.timing;
+    this.endPass();
+    this.timing = null;
+    if (!begun) return 0;
+    const resolved = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.commandEncoder().resolveQuerySet(querySet, 0, 2, resolved, 0);
+    const [start, end] = new BigUint64Array(await this.read(resolved, 16));
+    resolved.destroy();
+    return Number(end - start) / 1e6;
   }
 
   private endPass(): void {
