@@ -2,12 +2,17 @@
 // new one, never half-written: the bytes go to a temporary name in the same directory (so the
 // rename stays on one file system), are flushed to disk, then renamed over the target.
 
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
+function temporaryName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temporary = temporaryName(path);
   try {
     const file = await open(temporary, 'wx');
     try {
@@ -22,6 +27,24 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     throw new Error(`writing ${path} failed: ${(e as Error).message}`, { cause: e });
   }
   await syncDirectory(dirname(path));
+}
+
+/** writeFileAtomic for callers that cannot await (small files: caches, settings). */
+export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
+  const temporary = temporaryName(path);
+  try {
+    const fd = openSync(temporary, 'wx');
+    try {
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch (e) {
+    rmSync(temporary, { force: true });
+    throw new Error(`writing ${path} failed: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** Makes a rename durable across a power loss; not every platform can open a directory (Windows). */

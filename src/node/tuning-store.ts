@@ -3,7 +3,8 @@
 // renamed so a crash never leaves half a file. Register it with
 // setTuningStore(nodeTuningStore()).
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/files.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TuningStore } from '../gpu/autotune.js';
@@ -36,9 +37,7 @@ export function nodeTuningStore(path = defaultTuningPath()): TuningStore {
     },
     save(record) {
       mkdirSync(dirname(path), { recursive: true });
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
-      renameSync(tmp, path);
+      writeFileAtomicSync(path, `${JSON.stringify(record, null, 2)}\n`);
     },
   };
 }
