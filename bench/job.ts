@@ -27,7 +27,7 @@ import { parseBertConfig, type BertConfig } from '../src/io/config.js';
 import { setInitSeed } from '../src/nn/index.js';
 import { BertForSequenceClassification } from '../src/models/bert.js';
 import { AutoTokenizer, type BertTokenizer } from '../src/data/tokenizer.js';
-import { loadDataset, type Dataset, type Row } from '../src/data/dataset.js';
+import { loadDataset, shuffledSubset, type Dataset, type Row } from '../src/data/dataset.js';
 import { DataCollatorWithPadding, tokenizeDataset, type Batch } from '../src/data/collator.js';
 import { Trainer, type TrainerCallback } from '../src/train/index.js';
 import type { Report } from './harness.js';
@@ -56,29 +56,6 @@ interface TokenCount {
   padded: number;
 }
 
-/** The seed's subset: shuffled with the seed, then the first n rows (src/train.ts's firstShuffled). */
-function firstShuffled(dataset: Dataset<Row>, n: number): Dataset<Row> {
-  return dataset.shuffle({ seed: SEED }).select([...Array(Math.min(n, dataset.length)).keys()]);
-}
-
-/** `batch` [B, T] padded on the right to [B, length] (pad id, attention 0, token type 0). */
-function padBatchTo(batch: Batch, length: number, padId: number): Batch {
-  const [B, T] = batch.shape;
-  if (T > length) throw new Error(`padBatchTo: the batch is ${T} tokens wide, more than ${length}`);
-  const widen = (a: Int32Array, fill: number) => {
-    const out = new Int32Array(B * length).fill(fill);
-    for (let b = 0; b < B; b++) out.set(a.subarray(b * T, (b + 1) * T), b * length);
-    return out;
-  };
-  return {
-    inputIds: widen(batch.inputIds, padId),
-    attentionMask: widen(batch.attentionMask, 0),
-    tokenTypeIds: widen(batch.tokenTypeIds, 0),
-    labels: batch.labels,
-    shape: [B, length],
-  };
-}
-
 /**
  * DataCollatorWithPadding, optionally widened to a fixed length, counting the
  * real and padded tokens it hands out. take() returns the counts since the
@@ -89,16 +66,14 @@ class CountingCollator {
   private readonly inner: DataCollatorWithPadding;
   private count: TokenCount = { real: 0, padded: 0 };
 
-  constructor(
-    private readonly tokenizer: BertTokenizer,
-    private readonly fixedLength?: number,
-  ) {
-    this.inner = new DataCollatorWithPadding(tokenizer, { maxLength: SEED_LENGTH });
+  constructor(tokenizer: BertTokenizer, fixedLength?: number) {
+    this.inner = new DataCollatorWithPadding(tokenizer, fixedLength === undefined
+      ? { maxLength: SEED_LENGTH, padding: 'longest' }
+      : { maxLength: fixedLength, padding: 'max_length' });
   }
 
   collate(rows: readonly Row[]): Batch {
-    const dynamic = this.inner.collate(rows);
-    const batch = this.fixedLength === undefined ? dynamic : padBatchTo(dynamic, this.fixedLength, this.tokenizer.padTokenId);
+    const batch = this.inner.collate(rows);
     this.count.padded += batch.inputIds.length;
     for (const m of batch.attentionMask) this.count.real += m;
     return batch;
@@ -117,7 +92,7 @@ async function prepareData(): Promise<{ data: JobData; loadMs: number; tokenizeM
   const splits = await loadDataset(SHARED_DATA, { numLabels: NUM_LABELS });
   if (!splits.train || !splits.validation) throw new Error(`${SHARED_DATA}: expected a train and a validation split`);
   const loaded = performance.now();
-  const tokenize = (d: Dataset<Row>, n: number) => tokenizeDataset(firstShuffled(d, n), tokenizer, { maxLength: SEED_LENGTH });
+  const tokenize = (d: Dataset<Row>, n: number) => tokenizeDataset(shuffledSubset(d, n, SEED), tokenizer, { maxLength: SEED_LENGTH });
   const data = { tokenizer, train: tokenize(splits.train, TRAIN_SAMPLES), validation: tokenize(splits.validation, EVAL_SAMPLES) };
   return { data, loadMs: loaded - started, tokenizeMs: performance.now() - loaded };
 }

@@ -12,7 +12,7 @@ import { setTuningStore } from './gpu/autotune.js';
 import { nodeTuningStore } from './node/tuning-store.js';
 import { pretrainedDir, isLocalPath, snapshotDownload, TOKENIZER_FILES } from './io/hub.js';
 import { AutoTokenizer } from './data/tokenizer.js';
-import { loadDataset, type Dataset, type Row } from './data/dataset.js';
+import { loadDataset, shuffledSubset, type Dataset, type Row } from './data/dataset.js';
 import { tokenizeDataset } from './data/collator.js';
 import { BertForSequenceClassification } from './models/bert.js';
 import { Trainer } from './train/trainer.js';
@@ -26,12 +26,6 @@ export const TOPIC_LABELS = [
   'Legal | Regulation', 'M&A | Investments', 'Macro', 'Markets', 'Politics', 'Personnel Change', 'Stock Commentary',
   'Stock Movement',
 ];
-
-/** The seed's subset: shuffled with the seed, then the first n rows. */
-function firstShuffled(dataset: Dataset<Row>, n: number | undefined, seed: number): Dataset<Row> {
-  if (n === undefined || n >= dataset.length) return dataset;
-  return dataset.shuffle({ seed }).select([...Array(n).keys()]);
-}
 
 async function datasetSource(dataset: string): Promise<string | string[]> {
   if (dataset.includes(',')) return dataset.split(',');
@@ -58,8 +52,8 @@ export async function runTrainingJob(options: TrainOptions): Promise<void> {
 
   const tokenizer = await AutoTokenizer.fromPretrained(modelDir);
   const tokenize = (d: Dataset<Row>) => tokenizeDataset(d, tokenizer, { maxLength: options.maxLength, textColumn: options.textColumn });
-  const trainDataset = tokenize(firstShuffled(splits.train, options.trainSamples, options.seed));
-  const evalDataset = evalSplit && tokenize(firstShuffled(evalSplit, options.evalSamples, options.seed));
+  const trainDataset = tokenize(shuffledSubset(splits.train, options.trainSamples, options.seed));
+  const evalDataset = evalSplit && tokenize(shuffledSubset(evalSplit, options.evalSamples, options.seed));
   const names = labelNames ?? splits.train.features.labelNames ?? [...Array(splits.train.features.numLabels ?? 0).keys()].map((i) => `LABEL_${i}`);
   if (names.length < 2) throw new Error(`${options.dataset}: found ${names.length} label(s); classification needs at least 2`);
 

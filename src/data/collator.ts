@@ -47,6 +47,8 @@ export function tokenizeDataset<R extends Row>(
 export interface CollatorOptions extends TextColumns {
   /** Longest allowed sequence; texts are truncated to it, tokenized rows longer than it are an error. */
   maxLength?: number;
+  /** 'longest' (default): each batch as wide as its longest row; 'max_length': every batch maxLength wide (the seed's padding). */
+  padding?: 'longest' | 'max_length';
   /** Column with the integer class (default 'label'). */
   labelColumn?: string;
 }
@@ -74,7 +76,9 @@ export class DataCollatorWithPadding {
       const types = row.tokenTypeIds as ArrayLike<number> | undefined;
       return { inputIds, tokenTypeIds: types ? Int32Array.from(types) : new Int32Array(inputIds.length) };
     });
-    const length = encoded.reduce((m, r) => Math.max(m, r.inputIds.length), 0);
+    const longest = encoded.reduce((m, r) => Math.max(m, r.inputIds.length), 0);
+    if (this.options.padding === 'max_length' && maxLength === undefined) throw new Error("DataCollatorWithPadding: padding 'max_length' needs a maxLength");
+    const length = this.options.padding === 'max_length' ? maxLength! : longest;
     const batch: Batch = padBatch(encoded, length, this.tokenizer.padTokenId);
     const labelColumn = this.options.labelColumn ?? 'label';
     if (rows.every((row) => labelColumn in row)) {

@@ -264,3 +264,9 @@ async function splitFiles(source: string | string[] | Partial<Record<SplitName, 
   }
   return out;
 }
+
+/** The first n rows after a seeded shuffle (all of them when n is undefined or larger): the seed's 50/10 subsets. */
+export function shuffledSubset<R extends Row>(dataset: Dataset<R>, n: number | undefined, seed: number): Dataset<R> {
+  if (n === undefined || n >= dataset.length) return dataset;
+  return dataset.shuffle({ seed }).select([...Array(n).keys()]);
+}

@@ -2,7 +2,7 @@
 
 export { AutoTokenizer, BertTokenizer, padBatch, wordPieceTokenizerJson } from './tokenizer.js';
 export type { BatchEncoding, EncodeOptions, EncodedText, FromPretrainedOptions, TextInput, TokenizerFiles } from './tokenizer.js';
-export { Dataset, loadDataset, permutation, splitFromFileName } from './dataset.js';
+export { Dataset, loadDataset, permutation, shuffledSubset, splitFromFileName } from './dataset.js';
 export type { Features, LoadDatasetOptions, Row, SplitName } from './dataset.js';
 export { readTable, parseCsvTable, parseJsonTable, parseParquet } from './loaders.js';
 export type { Table } from './loaders.js';

@@ -132,24 +132,37 @@ export class Runtime {
     this.check();
   }
 
-  /** Submits and reads back the first `bytes` bytes of `source`. */
-  async read(source: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+  /**
+   * Records a copy of the first `bytes` bytes of `source` into a mappable
+   * buffer; the returned function, called once the recording has been
+   * submitted, reads them. The Trainer uses it to read a step's loss without a
+   * second submission.
+   */
+  recordReadback(source: GPUBuffer, bytes: number): () => Promise<ArrayBuffer> {
     this.check();
     const size = align4(bytes);
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.commandEncoder().copyBufferToBuffer(source, 0, staging, 0, size);
-    this.flush();
-    try {
-      await staging.mapAsync(GPUMapMode.READ);
-    } catch (e) {
+    return async () => {
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+      } catch (e) {
+        this.check();
+        throw e;
+      }
+      const result = staging.getMappedRange().slice(0, bytes);
+      staging.unmap();
+      staging.destroy();
       this.check();
-      throw e;
-    }
-    const result = staging.getMappedRange().slice(0, bytes);
-    staging.unmap();
-    staging.destroy();
-    this.check();
-    return result;
+      return result;
+    };
+  }
+
+  /** Submits and reads back the first `bytes` bytes of `source`. */
+  async read(source: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    const readback = this.recordReadback(source, bytes);
+    this.flush();
+    return readback();
   }
 
   /** Called when another runtime replaces this one or the device is closed. */

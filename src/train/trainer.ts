@@ -117,18 +117,11 @@ interface PendingStep {
   loss: Promise<number>;
 }
 
-/** Copies a scalar tensor into a mappable buffer in the current recording; map() after the submission. */
+/** Records a copy of a scalar tensor for reading back; call the result after the submission. */
 function scalarReadback(t: Tensor): () => Promise<number> {
-  const runtime = gpu();
-  const staging = runtime.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  runtime.copy(t.buffer, staging, 4);
+  const readback = gpu().recordReadback(t.buffer, 4);
   return () => {
-    const value = staging.mapAsync(GPUMapMode.READ).then(() => {
-      const v = new Float32Array(staging.getMappedRange())[0];
-      staging.unmap();
-      staging.destroy();
-      return v;
-    });
+    const value = readback().then((bytes) => new Float32Array(bytes)[0]);
     value.catch(() => {}); // awaited later; keeps a failure meanwhile from being reported as unhandled
     return value;
   };

@@ -46,6 +46,15 @@ test('collate pads to the longest row of the batch, not to maxLength', async () 
   assert.equal(collator.collate([ds.get(2)]).shape, [1, 5]);
 });
 
+test("collate with padding 'max_length' pads every batch to maxLength, as the seed does", async () => {
+  const tok = await tinyTokenizer();
+  const ds = tokenizeDataset(new Dataset([{ text: 'a b', label: 2 }, { text: 'c', label: 0 }]), tok);
+  const batch = new DataCollatorWithPadding(tok, { maxLength: 6, padding: 'max_length' }).collate([ds.get(0), ds.get(1)]);
+  assert.equal(batch.shape, [2, 6]);
+  assert.equal([...batch.inputIds], [CLS, id('a'), id('b'), SEP, PAD, PAD, CLS, id('c'), SEP, PAD, PAD, PAD]);
+  assert.equal([...batch.attentionMask], [1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0]);
+});
+
 test('collate tokenizes text rows itself, pairs included; unlabelled rows give no labels', async () => {
   const tok = await tinyTokenizer();
   const pairs = new DataCollatorWithPadding(tok, { textColumn: 'q', textPairColumn: 'p' });
