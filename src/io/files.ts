@@ -1,18 +1,64 @@
-// Node file helpers. A file written with writeFileAtomic is either the old one or the complete
-// new one, never half-written: the bytes go to a temporary name in the same directory (so the
-// rename stays on one file system), are flushed to disk, then renamed over the target.
+// Node file helpers, the one place that knows how the project touches files.
+//
+// Writing: a file written with writeFileAtomic is either the old one or the complete new one,
+// never half-written: the bytes go to a temporary name in the same directory (so the rename
+// stays on one file system), are flushed to disk, then renamed over the target. Temporary names
+// carry the writer's PID (`.<name>.<pid>.<random>.tmp`), so they are unique per process and a
+// later writer can tell a dead writer's leftovers (sweepStaleTemporaries) from a live one's.
+//
+// Reading: readRegularFile refuses what is not a regular file (a FIFO would hang, /dev/zero
+// never ends) and anything over a size cap, naming the file.
 
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-function temporaryName(path: string): string {
+/** JSON files read whole (config.json, tokenizer.json, trainer_state.json, ...) are refused above this. */
+export const MAX_JSON_BYTES = 256 * 1024 * 1024;
+
+const TEMPORARY = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** A unique temporary name beside `path` for this process: `.<name>.<pid>.<random>.tmp`. */
+export function temporaryName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Whether a process with this PID is alive on this machine (EPERM: alive, owned by someone else). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporaries (files or folders named by temporaryName) that dead processes left in
+ * `dir`; a live writer's are kept. Returns the removed paths.
+ */
+export function sweepStaleTemporaries(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = TEMPORARY.exec(name);
+    if (!match || processAlive(Number(match[1]))) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+    removed.push(join(dir, name));
+  }
+  return removed;
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temporary = temporaryName(path);
+  sweepStaleTemporaries(dirname(path));
   try {
     const file = await open(temporary, 'wx');
     try {
@@ -32,6 +78,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 /** writeFileAtomic for callers that cannot await (small files: caches, settings). */
 export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
   const temporary = temporaryName(path);
+  sweepStaleTemporaries(dirname(path));
   try {
     const fd = openSync(temporary, 'wx');
     try {
@@ -47,8 +94,13 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string): vo
   }
 }
 
+/** Copies a file through writeFileAtomic (the target is the old file or the whole copy). */
+export async function copyFileAtomic(source: string, target: string): Promise<void> {
+  await writeFileAtomic(target, await readRegularFile(source));
+}
+
 /** Makes a rename durable across a power loss; not every platform can open a directory (Windows). */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   let handle;
   try {
     handle = await open(dir, 'r');
@@ -58,4 +110,103 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+export interface ReadOptions {
+  /** Refuse files larger than this many bytes. Default: no cap. */
+  maxBytes?: number;
+  /** What the file is, for messages ("config.json of weights/x", "data set file"). Default: the path. */
+  what?: string;
+}
+
+function checkRegular(path: string, size: number, isFile: boolean, options: ReadOptions): void {
+  const prefix = options.what ? `${options.what}: ` : '';
+  if (!isFile) throw new Error(`${prefix}${path} is not a regular file (a FIFO, device or folder cannot be read as one)`);
+  if (options.maxBytes !== undefined && size > options.maxBytes) {
+    throw new Error(`${prefix}${path} is ${size} bytes, over the limit of ${options.maxBytes} bytes for this kind of file`);
+  }
+}
+
+function missing(path: string, e: unknown, options: ReadOptions): Error {
+  const prefix = options.what ? `${options.what}: ` : '';
+  return new Error(`${prefix}cannot read ${path}: ${(e as Error).message}`, { cause: e });
+}
+
+/** The bytes of a regular file (symlinks followed), refusing FIFOs, devices, folders and files over maxBytes. */
+export async function readRegularFile(path: string, options: ReadOptions = {}): Promise<Buffer> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    throw missing(path, e, options);
+  }
+  checkRegular(path, info.size, info.isFile(), options);
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw missing(path, e, options);
+  }
+}
+
+/** readRegularFile for callers that cannot await. */
+export function readRegularFileSync(path: string, options: ReadOptions = {}): Buffer {
+  let info;
+  try {
+    info = statSync(path);
+  } catch (e) {
+    throw missing(path, e, options);
+  }
+  checkRegular(path, info.size, info.isFile(), options);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw missing(path, e, options);
+  }
+}
+
+/** Decodes UTF-8 strictly: invalid bytes are an error naming the file and the byte offset. */
+export function decodeUtf8(bytes: Uint8Array, what: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const offset = firstInvalidUtf8(bytes);
+    throw new Error(`${what}: not valid UTF-8 (first bad byte at offset ${offset})`);
+  }
+}
+
+/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence. */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i];
+    const length = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (length === 0 || i + length > bytes.length) return i;
+    try {
+      decoder.decode(bytes.subarray(i, i + length));
+    } catch {
+      return i;
+    }
+    i += length;
+  }
+  return bytes.length;
+}
+
+function parseJson<T>(text: string, path: string, what: string | undefined): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new Error(`${what ? `${what}: ` : ''}${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** A JSON file read whole: regular, at most MAX_JSON_BYTES (or maxBytes), valid UTF-8 and JSON; errors name it. */
+export async function readJsonFile<T = unknown>(path: string, options: ReadOptions = {}): Promise<T> {
+  const bytes = await readRegularFile(path, { maxBytes: MAX_JSON_BYTES, ...options });
+  return parseJson<T>(decodeUtf8(bytes, options.what ? `${options.what} (${path})` : path), path, options.what);
+}
+
+/** readJsonFile for callers that cannot await. */
+export function readJsonFileSync<T = unknown>(path: string, options: ReadOptions = {}): T {
+  const bytes = readRegularFileSync(path, { maxBytes: MAX_JSON_BYTES, ...options });
+  return parseJson<T>(decodeUtf8(bytes, options.what ? `${options.what} (${path})` : path), path, options.what);
 }
