@@ -11,9 +11,14 @@
 //   leaf.grad in place, across backward() calls too, as in PyTorch: gradient
 //   accumulation is several backward() calls before one optimizer step, and
 //   the optimizer's zeroGrad() disposes them.
-// - Once a node's backward has run, its output and its saved tensors are
-//   disposed (unless the output is the root or marked retained), so the
-//   graph's buffers go back to the pool during the backward pass itself.
+// Lifetime (as tfjs's tape and PyTorch): backward() disposes only what the
+// graph owns — each node's saved tensors, once its backward has run, and the
+// gradients of intermediate tensors. The op outputs themselves belong to
+// whoever made them: they stay readable after backward() until their tidy()
+// scope ends or they are disposed, and the node is detached (gradFn = null).
+// The exception proves the rule: intermediates a module's forward created and
+// did not return (tensor.ts, graphScope) are unreachable by any caller, so the
+// graph owns them and frees each right after its node's backward.
 
 import { Tensor, installBackward, keep, ones } from './tensor.js';
 import { add, addInPlace, copy } from './ops/elementwise.js';
@@ -129,7 +134,7 @@ function backward(root: Tensor): void {
       }
       for (const s of fn.saved) s.dispose();
       t.gradFn = null;
-      if (t !== root && !t.retained) t.dispose();
+      if (t.ownedByGraph) t.dispose();
     }
   });
 }

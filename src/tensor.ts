@@ -2,9 +2,10 @@
 // (requiresGrad, grad, gradFn). Buffers come from the runtime's pool and go
 // back to it on dispose(); views (reshape) share one refcounted storage.
 //
-// Lifetime: tensors created inside tidy(fn) are disposed when fn returns,
-// except what fn returns and what keep() marks. backward() also frees the
-// graph's intermediate outputs as soon as their gradients are computed.
+// Lifetime, one rule: a tensor lives until it is disposed or until the tidy(fn)
+// scope that created it ends (except what fn returns and what keep() marks).
+// backward() frees only the graph's own saved tensors and intermediate
+// gradients, never a tensor a caller may hold (see autograd.ts).
 
 import { gpu } from './gpu/device.js';
 import type { GradFn } from './autograd.js';
@@ -33,8 +34,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** How this tensor was computed, while its graph is alive. */
   gradFn: GradFn | null = null;
-  /** Survives backward()'s release of the graph's intermediates. */
-  retained = false;
+  /** An intermediate no caller can reach (see graphScope): backward() frees it once its node has run. */
+  ownedByGraph = false;
   private storage: Storage | null;
 
   /** Internal: use tensor(), zeros(), … or an op. */
@@ -133,9 +134,35 @@ export function installBackward(fn: (root: Tensor) => void): void {
 // ---------------------------------------------------------------- scopes ----
 
 const scopes: Set<Tensor>[] = [];
+const graphScopes: Set<Tensor>[] = [];
 
 function track(t: Tensor): void {
   scopes.at(-1)?.add(t);
+  graphScopes.at(-1)?.add(t);
+}
+
+/**
+ * Runs fn (a module's forward) and hands the graph the intermediates it
+ * created but does not return: nobody outside can hold them, so backward()
+ * frees each one as soon as its node has run, and a step's peak memory stays
+ * what it would be if they were freed by hand. Tensors without a graph node
+ * are left to tidy(): a backward closure may still read them.
+ */
+export function graphScope<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  graphScopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    graphScopes.pop();
+  }
+  const returned = new Set(collectTensors(result));
+  for (const t of scope) {
+    if (returned.has(t)) graphScopes.at(-1)?.add(t);
+    else if (t.gradFn) t.ownedByGraph = true;
+  }
+  return result;
 }
 
 /**

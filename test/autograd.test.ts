@@ -2,6 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, randn, tidy, keep, noGrad, linear, add, mul, mean, sum, scale, gpu } from '../src/index.js';
 import { addInPlace } from '../src/ops/elementwise.js';
+import { Module } from '../src/nn/module.js';
+import type { Tensor } from '../src/tensor.js';
 import { setupDevice, assertClose } from './helpers.js';
 
 test.before(setupDevice);
@@ -32,16 +34,54 @@ test('noGrad records no graph', () => {
   assert.throws(() => sum(out).backward(), /does not depend on anything with requiresGrad/);
 });
 
-test('backward releases the graph: intermediates are disposed, the root and retained tensors stay', async () => {
-  const w = tensor([1, 2], [2], { requiresGrad: true });
-  const h = scale(w, 2);
-  const kept = scale(h, 1);
-  kept.retained = true;
-  const loss = sum(kept);
+test('after backward() every tensor the caller holds stays readable; the graph is detached', async () => {
+  // As a PyTorch user writes it: y = linear(x, w); mean(y * y).backward(); y is still there.
+  const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  const w = tensor([1, 0, -1, 2, 1, 0, 0, 1, 1, -2, 0, 1], [4, 3], { requiresGrad: true });
+  const y = linear(x, w);
+  const loss = mean(mul(y, y));
   loss.backward();
-  assert.ok(h.disposed, 'intermediate disposed');
-  assert.not.ok(kept.disposed, 'retained tensor kept');
-  assert.is(await loss.item(), 6);
+  assertClose(await y.toArray(), [-2, 4, 5, 1, -2, 13, 11, -2], { atol: 0, rtol: 0 }, 'y after backward');
+  assert.is(await loss.item(), 43);
+  assert.is(y.gradFn, null, 'the graph is released');
+  // dL/dW = 2/8 · yᵀ·x
+  assertClose(await w.grad!.toArray(), [-2.5, -3.5, -4.5, 14, 18.25, 22.5, 12.25, 16.25, 20.25, -1.75, -2, -2.25], { atol: 1e-6, rtol: 0 }, 'dW');
+  for (const t of [x, w, y, loss]) t.dispose();
+});
+
+test('a module hands the intermediates it does not return to the graph; what it returns stays', async () => {
+  class TwoScales extends Module {
+    hidden: Tensor | null = null;
+    forward(x: Tensor): Tensor {
+      this.hidden = scale(x, 2); // unreachable to a caller in real modules; kept here only to observe it
+      return scale(this.hidden, 3);
+    }
+  }
+  const w = tensor([1, 2], [2], { requiresGrad: true });
+  const m = new TwoScales();
+  const out = m.forward(w);
+  const hidden = m.hidden!;
+  assert.not.ok(hidden.disposed, 'alive until backward');
+  sum(out).backward();
+  assert.ok(hidden.disposed, 'the graph freed the intermediate after its node ran');
+  assertClose(await out.toArray(), [6, 12], { atol: 0, rtol: 0 }, 'output readable after backward');
+  assertClose(await w.grad!.toArray(), [6, 6], { atol: 0, rtol: 0 }, 'dw');
+});
+
+test('tidy() around a step frees its intermediates, whether or not backward() ran', () => {
+  const w = tensor([1, 2], [2], { requiresGrad: true });
+  let h = w;
+  let noBackward = w;
+  tidy(() => {
+    h = scale(w, 2);
+    sum(scale(h, 1)).backward();
+  });
+  tidy(() => {
+    noBackward = scale(w, 3);
+    sum(noBackward);
+  });
+  assert.ok(h.disposed, 'intermediate of a step with backward');
+  assert.ok(noBackward.disposed, 'intermediate of a step without backward');
   assert.throws(() => h.buffer, /was disposed/);
 });
 

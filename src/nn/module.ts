@@ -4,7 +4,7 @@
 // its property path: namedParameters() walks the tree, and arrays of modules
 // give `layer.0`, `layer.1`, …  Loading a checkpoint is a walk of that map.
 
-import { Tensor, keep, splitmix32 } from '../tensor.js';
+import { Tensor, graphScope, keep, splitmix32 } from '../tensor.js';
 
 // Seeds for parameter initialisation: one seeded stream for the process, as
 // PyTorch's global generator is for Hugging Face's _init_weights.
@@ -25,6 +25,18 @@ export abstract class Module {
   training = true;
   /** Tensors this module registered with parameter(); other tensor properties (a tied reference, an input) are not its parameters. */
   private readonly ownParameters = new Set<Tensor>();
+
+  constructor() {
+    // Every subclass's forward runs in a graphScope: the intermediates it does not return go to the graph.
+    const forward = (this as unknown as { forward?: (...args: unknown[]) => unknown }).forward;
+    if (typeof forward === 'function') {
+      Object.defineProperty(this, 'forward', {
+        value: (...args: unknown[]) => graphScope(() => forward.apply(this, args)),
+        enumerable: false,
+        writable: true,
+      });
+    }
+  }
 
   /** Registers `t` as a parameter of this module (requiresGrad, survives tidy()) and returns it. */
   protected parameter(t: Tensor): Tensor {

@@ -68,7 +68,6 @@ type Model = BertForSequenceClassification | BertForMaskedLM;
 function forwardBackward(model: Model, inputs: BertInputs): BertOutput {
   return tidy(() => {
     const out = model.forward(inputs);
-    out.logits.retained = true;
     out.loss!.backward();
     keep(out.logits);
     keep(out.loss!);

@@ -34,7 +34,6 @@ async function forwardBackward(op: (t: Tensor) => Tensor, x: Float64Array, dOut:
   const X = tensor(toF32(x), shape, { requiresGrad: true });
   const Y = tidy(() => {
     const y = op(X);
-    y.retained = true;
     sum(mul(y, tensor(toF32(dOut), shape))).backward();
     return y;
   });

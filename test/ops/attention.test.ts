@@ -42,7 +42,6 @@ async function runAttention(c: Case, fused: boolean, inputs: Float64Array[], dOu
   const options: AttentionOptions = { mask, fused, dropout: c.p ? { p: c.p, ...DROP } : undefined };
   const out = tidy(() => {
     const out = attention(Q, K, V, options);
-    out.retained = true;
     sum(mul(out, tensor(toF32(dOut), shape))).backward();
     return out;
   });

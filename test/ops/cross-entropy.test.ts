@@ -24,7 +24,6 @@ async function runCrossEntropy(x: Float64Array, N: number, C: number, labels: In
   const X = tensor(toF32(x), [N, C], { requiresGrad: true });
   const loss = tidy(() => {
     const loss = crossEntropy(X, labels);
-    loss.retained = true;
     sum(mul(loss, tensor([dLoss], []))).backward();
     return loss;
   });

@@ -16,7 +16,6 @@ async function runDropout(x: Float32Array, p: number, seed: number, stream: numb
   const X = tensor(x, [x.length], { requiresGrad: true });
   const y = tidy(() => {
     const y = dropout(X, p, { seed, stream });
-    y.retained = true;
     sum(mul(y, tensor(dOut, [x.length]))).backward();
     return y;
   });

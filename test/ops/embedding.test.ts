@@ -34,7 +34,6 @@ async function check(idsShape: number[], V: number, H: number, hostIds: Int32Arr
   const W = tensor(w, [V, H], { requiresGrad: true });
   const Y = tidy(() => {
     const y = embedding(Ids, W, { hostIds, paddingIdx });
-    y.retained = true;
     sum(mul(y, tensor(dOut, y.shape))).backward();
     return y;
   });

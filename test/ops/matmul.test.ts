@@ -42,7 +42,6 @@ async function checkMatmul(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch] :
   const B = tensor(toF32(b), [...(s.sharedB ? [] : batchDims), ...bShape], { requiresGrad: true });
   const C = tidy(() => {
     const c = matmul(A, B, s);
-    c.retained = true;
     sum(mul(c, tensor(toF32(dC), c.shape))).backward();
     return c;
   });
@@ -71,7 +70,6 @@ async function checkLinear(rows: number, inF: number, outF: number): Promise<voi
   const Bias = tensor(toF32(bias), [outF], { requiresGrad: true });
   const Y = tidy(() => {
     const y = linear(X, W, Bias);
-    y.retained = true;
     sum(mul(y, tensor(toF32(dY), y.shape))).backward();
     return y;
   });

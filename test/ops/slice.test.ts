@@ -27,7 +27,6 @@ async function check(shape: number[], op: (t: Tensor) => Tensor, dim: number, st
   const X = tensor(x, shape, { requiresGrad: true });
   const Y = tidy(() => {
     const y = op(X);
-    y.retained = true;
     sum(mul(y, tensor(dOut, y.shape))).backward();
     return y;
   });

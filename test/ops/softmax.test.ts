@@ -15,7 +15,6 @@ async function runSoftmax(x: Float64Array, shape: number[], dOut: Float64Array, 
   const X = tensor(toF32(x), shape, { requiresGrad: true });
   const y = tidy(() => {
     const y = softmax(X, { mask });
-    y.retained = true;
     sum(mul(y, tensor(toF32(dOut), shape))).backward();
     return y;
   });
