@@ -85,6 +85,12 @@ export function readSafetensors(bytes: Uint8Array, source: string): SafetensorsF
     return fail(`header is not valid JSON (${(e as Error).message})`);
   }
   if (!isPlainObject(header)) fail(`header is ${describeJson(header)}, not a JSON object`);
+  // JSON.parse keeps the last of two equal keys; the Rust reference refuses them.
+  const duplicate = findDuplicateKey(text);
+  if (duplicate) {
+    if (duplicate.under === null) fail(`${duplicate.key === '__metadata__' ? '__metadata__' : `tensor '${duplicate.key}'`} appears twice in the header`);
+    fail(`${duplicate.under === '__metadata__' ? '__metadata__' : `tensor '${duplicate.under}'`}: key ${JSON.stringify(duplicate.key)} appears twice`);
+  }
 
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
@@ -283,6 +289,41 @@ function decodeFloat32(raw: Uint8Array, dtype: SafetensorsDType): Float32Array |
     default:
       return null;
   }
+}
+
+/**
+ * The first key that occurs twice in one object of `text` (valid JSON), with the top-level key
+ * whose value holds that object (null for the top-level object itself).
+ */
+function findDuplicateKey(text: string): { key: string; under: string | null } | null {
+  // One frame per open object or array: the keys seen so far (null for an array).
+  const frames: (Set<string> | null)[] = [];
+  let expectKey = false;
+  let top: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      const keys = frames.at(-1);
+      if (!expectKey || !keys) continue;
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      if (keys.has(key)) return { key, under: frames.length === 1 ? null : top };
+      keys.add(key);
+      if (frames.length === 1) top = key;
+      expectKey = false;
+    } else if (c === '{') {
+      frames.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      frames.push(null);
+    } else if (c === '}' || c === ']') {
+      frames.pop();
+    } else if (c === ',') {
+      expectKey = frames.at(-1) !== null;
+    }
+  }
+  return null;
 }
 
 function isPlainObject(x: unknown): boolean {

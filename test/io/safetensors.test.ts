@@ -246,6 +246,23 @@ test('each malformed file gets its own error naming the file (and the tensor)', 
   expectError(buildFile({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, data), /data section is 8 bytes but the tensors cover 4/);
 });
 
+test('a key given twice in one object of the header is refused, naming the tensor (JSON.parse would keep the last)', () => {
+  const w = (offsets: string) => `{"dtype":"F32","shape":[1],"data_offsets":${offsets}}`;
+  const data = f32Bytes([1, 2]);
+  const cases: [string, RegExp][] = [
+    [`{"w":${w('[0,4]')},"w":${w('[4,8]')}}`, /^bad\.safetensors: tensor 'w' appears twice in the header$/], // was a "hole" error
+    [`{"a":${w('[0,4]')},"w":${w('[4,8]')},"w":${w('[4,8]')}}`, /tensor 'w' appears twice in the header/], // was accepted
+    [`{"a\\u0062":${w('[0,4]')},"ab":${w('[4,8]')}}`, /tensor 'ab' appears twice/], // equal once unescaped
+    [`{"__metadata__":{},"__metadata__":{"format":"pt"},"a":${w('[0,4]')},"b":${w('[4,8]')}}`, /__metadata__ appears twice in the header/],
+    [`{"__metadata__":{"format":"pt","format":"np"},"a":${w('[0,4]')},"b":${w('[4,8]')}}`, /__metadata__: key "format" appears twice/],
+    [`{"a":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]},"b":${w('[4,8]')}}`, /tensor 'a': key "dtype" appears twice/],
+  ];
+  for (const [header, pattern] of cases) expectError(buildFile(header, data), pattern);
+  // Quotes, commas and braces inside names, and one name in different objects, are not duplicates.
+  const tricky = `{"a\\",\\"b":${w('[0,4]')},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8],"b":{"b":1,"x":[{"b":2}]}}}`;
+  assert.equal([...readSafetensors(buildFile(tricky, data), 'tricky').tensors.keys()], ['a","b', 'b']);
+});
+
 test('an empty file with only a header, zero-size tensors and unknown entry fields are accepted', () => {
   assert.is(readSafetensors(buildFile({}), 'empty').tensors.size, 0);
   const file = readSafetensors(buildFile({ e: { dtype: 'F32', shape: [0, 3], data_offsets: [0, 0] }, w: { dtype: 'F32', shape: [1], data_offsets: [0, 4], extra: 1 } }, f32Bytes([9])), 'z');
