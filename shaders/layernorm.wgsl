@@ -1,9 +1,13 @@
 // LayerNorm over the last dim (H), optionally of a sum s = x + residual (BERT adds the
 // residual right before every LayerNorm; HAS_RESIDUAL fuses that add), forward and backward.
 //
-//   s = x (+ residual), mean = Σ s / H, var = Σ (s - mean)² / H   (two passes: no E[s²] - E[s]²
-//   cancellation, which loses everything for rows like 1000 + small noise at eps = 1e-12),
-//   rstd = 1/√(var + eps), ŝ = (s - mean)·rstd, out = ŝ·weight + bias.
+//   s = x (+ residual); per row, d = s - s[0] (shifted by the row's first element),
+//   mean_d = Σ d / H, var = Σ (d - mean_d)² / H, rstd = 1/√(var + eps), ŝ = (d - mean_d)·rstd,
+//   out = ŝ·weight + bias. Two passes: no E[s²] - E[s]² cancellation (which loses everything for
+//   rows like 1000 + small noise at eps = 1e-12). The shift: d is exact while s and s[0] are within
+//   a factor of 2 (Sterbenz), so nothing rounds at the scale of a common offset, as the float32 mean
+//   of such a row would (off by up to half an ulp of 1000, 3e-5, which shifts every ŝ by 3e-5·rstd).
+//   meanOut saves mean_d; backward rebuilds d the same way.
 // Backward (llm.c layernorm_backward; g = dOut·weight):
 //   ds = rstd·(g - mean(g) - ŝ·mean(g·ŝ))   (= dx = dresidual),
 //   dweight = Σ_rows dOut·ŝ, dbias = Σ_rows dOut, reduced deterministically: per-block partials here
@@ -11,8 +15,8 @@
 //
 // Bindings (x, residual [rows, H]; residual is bound to x and never read when HAS_RESIDUAL is false):
 //   layernorm_forward:         1 x, 2 residual, 3 weight [H], 4 bias [H],
-//                              5 out [rows, H], 6 meanOut [rows], 7 rstdOut [rows]
-//   layernorm_backward:        1 x, 2 residual, 3 weight [H], 4 mean [rows], 5 rstd [rows],
+//                              5 out [rows, H], 6 meanOut [rows] (mean_d), 7 rstdOut [rows]
+//   layernorm_backward:        1 x, 2 residual, 3 weight [H], 4 mean [rows] (mean_d), 5 rstd [rows],
 //                              6 dOut [rows, H], 7 dx [rows, H]
 //   layernorm_backward_params: 1 x, 2 residual, 3 dWeightPart [blocks, H], 4 mean, 5 rstd,
 //                              6 dOut, 7 dBiasPart [blocks, H]
@@ -87,17 +91,19 @@ fn layernorm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let inRange = row < params.rows; // threads past the last row still take part in the barriers
   let H = params.H;
   let base = row * H;
+  var shift = 0.0; // s[row, 0]
+  if (inRange) { shift = load(base); }
   var acc = 0.0;
-  for (var c = lane; inRange && c < H; c += TPR) { acc += load(base + c); }
-  let m = row_sum(vec2f(acc, 0.0), lid, lane, 0u).x / f32(H);
+  for (var c = lane; inRange && c < H; c += TPR) { acc += load(base + c) - shift; }
+  let m = row_sum(vec2f(acc, 0.0), lid, lane, 0u).x / f32(H); // mean_d
   var sq = 0.0;
   for (var c = lane; inRange && c < H; c += TPR) {
-    let d = load(base + c) - m;
+    let d = (load(base + c) - shift) - m;
     sq += d * d;
   }
   let rs = inverseSqrt(row_sum(vec2f(sq, 0.0), lid, lane, 1u).x / f32(H) + params.eps);
   for (var c = lane; inRange && c < H; c += TPR) {
-    out[base + c] = (load(base + c) - m) * rs * weight[c] + bias[c];
+    out[base + c] = ((load(base + c) - shift) - m) * rs * weight[c] + bias[c];
   }
   if (inRange && lane == 0u) {
     meanOut[row] = m;
@@ -113,21 +119,23 @@ fn layernorm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let inRange = row < params.rows;
   let H = params.H;
   let base = row * H;
+  var shift = 0.0;
   var m = 0.0;
   var rs = 0.0;
   if (inRange) {
+    shift = load(base);
     m = mean[row];
     rs = rstd[row];
   }
   var acc = vec2f(0.0);
   for (var c = lane; inRange && c < H; c += TPR) {
     let g = dOut[base + c] * weight[c];
-    acc += vec2f(g, g * (load(base + c) - m) * rs);
+    acc += vec2f(g, g * ((load(base + c) - shift) - m) * rs);
   }
   let sums = row_sum(acc, lid, lane, 0u) / f32(H); // (mean(g), mean(g·ŝ))
   for (var c = lane; inRange && c < H; c += TPR) {
     let g = dOut[base + c] * weight[c];
-    let normalized = (load(base + c) - m) * rs;
+    let normalized = ((load(base + c) - shift) - m) * rs;
     dx[base + c] = rs * (g - sums.x - normalized * sums.y);
   }
 }
@@ -143,7 +151,7 @@ fn layernorm_backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   var db = 0.0;
   for (var r = first; r < last; r++) {
     let d = dOut[r * H + c];
-    dw += d * (load(r * H + c) - mean[r]) * rstd[r];
+    dw += d * ((load(r * H + c) - load(r * H)) - mean[r]) * rstd[r];
     db += d;
   }
   dWeightPart[wid.y * H + c] = dw;

@@ -1,6 +1,7 @@
 // layerNorm over the last dim, and addLayerNorm = layerNorm(x + residual) in one
 // kernel (BERT's "add & norm"); kernels in shaders/layernorm.wgsl.
-// Shapes: x, residual [..., H]; weight, bias [H]; mean, rstd [rows] with rows = x.size / H.
+// Shapes: x, residual [..., H]; weight, bias [H]; mean (shifted, see LayerNormForward), rstd [rows]
+// with rows = x.size / H.
 
 import { gpu } from '../gpu/device.js';
 import { grid } from '../gpu/runtime.js';
@@ -34,7 +35,8 @@ function threadsPerRow(H: number): number {
 
 export interface LayerNormForward {
   out: Tensor;
-  /** [rows]: each row's mean and 1/√(var + eps), for backward. */
+  /** [rows], for backward: each row's mean measured from the row's first element (mean - s[row, 0]:
+   * the shift keeps rows with a large common offset precise, see layernorm.wgsl) and 1/√(var + eps). */
   mean: Tensor;
   rstd: Tensor;
 }
