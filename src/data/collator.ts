@@ -38,8 +38,8 @@ export function tokenizeDataset<R extends Row>(
   options: TextColumns & { maxLength?: number } = {},
 ): Dataset<Omit<R, 'inputIds' | 'tokenTypeIds'> & TokenizedRow> {
   const textOf = textReader(dataset.features, options);
-  return dataset.map((row) => {
-    const { inputIds, tokenTypeIds } = tokenizer.encodeOne(textOf(row), { truncation: true, maxLength: options.maxLength });
+  return dataset.map((row, i) => {
+    const { inputIds, tokenTypeIds } = tokenizer.encodeOne(textOf(row, `tokenizeDataset: row ${i}`), { truncation: true, maxLength: options.maxLength });
     return { inputIds, tokenTypeIds };
   });
 }
@@ -68,7 +68,7 @@ export class DataCollatorWithPadding {
     const maxLength = this.options.maxLength ?? this.tokenizer.modelMaxLength;
     const textOf = textReader({}, this.options);
     const encoded = rows.map((row, i) => {
-      if (!('inputIds' in row)) return this.tokenizer.encodeOne(textOf(row), { truncation: true, maxLength });
+      if (!('inputIds' in row)) return this.tokenizer.encodeOne(textOf(row, `DataCollatorWithPadding: row ${i} of the batch`), { truncation: true, maxLength });
       const inputIds = Int32Array.from(row.inputIds as ArrayLike<number>);
       if (maxLength !== undefined && inputIds.length > maxLength) {
         throw new Error(`DataCollatorWithPadding: row ${i} of the batch has ${inputIds.length} tokens, more than maxLength ${maxLength}`);
@@ -84,8 +84,8 @@ export class DataCollatorWithPadding {
     if (rows.every((row) => labelColumn in row)) {
       batch.labels = Int32Array.from(rows, (row, i) => {
         const label = row[labelColumn];
-        if (typeof label !== 'number' || !Number.isInteger(label)) {
-          throw new Error(`DataCollatorWithPadding: row ${i} of the batch has label ${JSON.stringify(label)}, not an integer`);
+        if (typeof label !== 'number' || !Number.isInteger(label) || label < -(2 ** 31) || label >= 2 ** 31) {
+          throw new Error(`DataCollatorWithPadding: row ${i} of the batch has label ${JSON.stringify(label)}, not a 32-bit integer`);
         }
         return label;
       });
@@ -95,13 +95,13 @@ export class DataCollatorWithPadding {
 }
 
 /** Reads one row's text (or text pair) by the configured or known column names. */
-function textReader(features: { textColumn?: string; textPairColumn?: string }, options: TextColumns): (row: Row) => TextInput {
+function textReader(features: { textColumn?: string; textPairColumn?: string }, options: TextColumns): (row: Row, where: string) => TextInput {
   const column = options.textColumn ?? features.textColumn ?? 'text';
   const pairColumn = options.textPairColumn ?? features.textPairColumn;
-  const get = (row: Row, name: string): string => {
+  const get = (row: Row, name: string, where: string): string => {
     const value = row[name];
-    if (typeof value !== 'string') throw new Error(`row has no text in column ${JSON.stringify(name)}: ${JSON.stringify(value)}`);
+    if (typeof value !== 'string') throw new Error(`${where} has no text in column ${JSON.stringify(name)}: ${JSON.stringify(value)?.slice(0, 80)}`);
     return value;
   };
-  return (row) => (pairColumn === undefined ? get(row, column) : [get(row, column), get(row, pairColumn)]);
+  return (row, where) => (pairColumn === undefined ? get(row, column, where) : [get(row, column, where), get(row, pairColumn, where)]);
 }

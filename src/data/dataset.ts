@@ -5,7 +5,7 @@
 // before training starts.
 
 import { splitmix32 } from '../tensor.js';
-import { readTable, TABLE_EXTENSIONS, type Row, type Table } from './loaders.js';
+import { readTable, repeatedName, TABLE_EXTENSIONS, type Row, type Table } from './loaders.js';
 
 export type { Row } from './loaders.js';
 
@@ -149,6 +149,14 @@ export interface LoadDatasetOptions {
   labelNames?: string[];
 }
 
+/**
+ * Without labelNames or numLabels the number of classes is the largest label + 1; a label at or
+ * above this is refused as a likely stray value rather than inferred. It is far above common
+ * text-classification label sets (CLINC150: 151 intents, Banking77: 77), and it bounds what one
+ * value can cost: a 10,000-class head on BERT-base is 31 MB of float32. Declared classes may be more.
+ */
+export const MAX_INFERRED_LABELS = 10_000;
+
 // Split keywords as datasets' data_files.py: a keyword counts when bounded by
 // the start or end of the path or one of "-._ 0-9/" (so "pretrain" is not train).
 const SPLIT_KEYWORDS: [SplitName, string[]][] = [
@@ -184,9 +192,14 @@ export async function loadDataset(
   const labelColumn = options.labelColumn === undefined ? 'label' : options.labelColumn;
   const { labelNames } = options;
   const numLabelsGiven = options.numLabels ?? labelNames?.length;
+  if (options.numLabels !== undefined && !(Number.isSafeInteger(options.numLabels) && options.numLabels > 0)) {
+    throw new Error(`loadDataset: numLabels ${options.numLabels} is not a positive integer`);
+  }
   if (labelNames && options.numLabels !== undefined && labelNames.length !== options.numLabels) {
     throw new Error(`loadDataset: ${labelNames.length} labelNames but numLabels ${options.numLabels}`);
   }
+  const twice = labelNames && repeatedName(labelNames);
+  if (twice !== undefined) throw new Error(`loadDataset: label name ${JSON.stringify(twice)} appears twice in labelNames`);
 
   const tables = new Map<SplitName, Table[]>();
   for (const [split, paths] of files) tables.set(split, await Promise.all(paths.map(readTable)));
@@ -201,14 +214,24 @@ export async function loadDataset(
           if (column === undefined) continue;
           if (!(column in row)) throw new Error(`${at()}: no column ${JSON.stringify(column)} (columns: ${Object.keys(row).join(', ')})`);
           const text = row[column];
-          if (typeof text !== 'string' || text === '') throw new Error(`${at()}: missing text in column ${column}: ${JSON.stringify(text)}`);
+          if (text === '' || text === null || text === undefined) throw new Error(`${at()}: missing text in column ${column}: ${show(text)}`);
+          if (typeof text !== 'string') throw new Error(`${at()}: column ${column} holds ${show(text)}, not text`);
         }
         if (labelColumn === null) return;
         if (!(labelColumn in row)) throw new Error(`${at()}: no column ${JSON.stringify(labelColumn)} (columns: ${Object.keys(row).join(', ')})`);
-        const label = toLabel(row[labelColumn], labelNames);
-        if (label === undefined) throw new Error(`${at()}: label ${JSON.stringify(row[labelColumn])} is not an integer${labelNames ? ' or a label name' : ''}`);
+        const value = row[labelColumn];
+        const label = toLabel(value, labelNames);
+        if (label === undefined) throw new Error(`${at()}: label ${show(value)} is not an integer${labelNames ? ' or a label name' : ''}`);
+        // As written in the file: Number('9999999999999999999999') prints as 1e+22.
+        const written = typeof value === 'string' ? value.trim() : String(label);
         if (label < 0 || (numLabelsGiven !== undefined && label >= numLabelsGiven)) {
-          throw new Error(`${at()}: label ${label} is outside [0, ${numLabelsGiven ?? 'numLabels'})`);
+          throw new Error(`${at()}: label ${written} is outside [0, ${numLabelsGiven ?? 'numLabels'})`);
+        }
+        if (numLabelsGiven === undefined && label >= MAX_INFERRED_LABELS) {
+          throw new Error(
+            `${at()}: label ${written} is too large to infer the classes from: at most ${MAX_INFERRED_LABELS} ` +
+              `(labels 0 to ${MAX_INFERRED_LABELS - 1}) are inferred from the data; declare the classes with the labelNames or numLabels option`,
+          );
         }
         row[labelColumn] = label;
         maxLabel = Math.max(maxLabel, label);
@@ -226,6 +249,13 @@ export async function loadDataset(
   const out: Partial<Record<SplitName, Dataset>> = {};
   for (const [split, list] of tables) out[split] = new Dataset(list.flatMap((t) => t.rows), features);
   return out;
+}
+
+/** A value for an error message: JSON cut at 80 characters; bytes by their count. */
+function show(value: unknown): string {
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 80 ? `${json.slice(0, 80)}...` : json;
 }
 
 /** An integer label, from a number, a decimal string (CSV), or a label name. */
@@ -247,7 +277,10 @@ async function splitFiles(source: string | string[] | Partial<Record<SplitName, 
   const { join } = await import('node:path');
   let paths: string[];
   if (typeof source === 'string') {
-    const info = await stat(source).catch(() => undefined);
+    const info = await stat(source).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+      throw new Error(`loadDataset: cannot read ${source}: ${e.message}`);
+    });
     if (!info) throw new Error(`loadDataset: ${JSON.stringify(source)} is neither a local folder nor a file; download the data set first`);
     paths = info.isDirectory()
       ? (await readdir(source)).filter((f) => TABLE_EXTENSIONS.some((ext) => f.toLowerCase().endsWith(ext))).sort().map((f) => join(source, f))
@@ -255,6 +288,7 @@ async function splitFiles(source: string | string[] | Partial<Record<SplitName, 
     if (paths.length === 0) throw new Error(`loadDataset: ${source} holds no ${TABLE_EXTENSIONS.join(' / ')} files`);
   } else {
     paths = source;
+    if (paths.length === 0) throw new Error('loadDataset: an empty list of files');
   }
   const named = paths.map((p) => [p, splitFromFileName(p)] as const);
   if (named.every(([, split]) => split === undefined)) return new Map([['train', paths]]);

@@ -3,7 +3,7 @@
 // file, so a bad value can be reported by file and row before training starts.
 
 import { parse as parseCsv } from 'csv-parse/sync';
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 
 export type Row = Record<string, unknown>;
 
@@ -16,18 +16,32 @@ export interface Table {
 
 export const TABLE_EXTENSIONS = ['.csv', '.jsonl', '.json', '.parquet'] as const;
 
-/** Reads a table file by its extension. */
+/**
+ * Data files are read whole and a CSV or JSON one is decoded to one string, so they stay below
+ * V8's longest string (2^29 - 24 UTF-16 units, about 512 Mi). Larger data sets come as several
+ * files (datasets' push_to_hub writes Parquet shards of 500 MB by default).
+ */
+export const MAX_TABLE_BYTES = 500 * 1024 * 1024;
+
+/** Reads a table file by its extension (Node only): a regular file of at most MAX_TABLE_BYTES, UTF-8 text. */
 export async function readTable(file: string): Promise<Table> {
-  const { readFile } = await import('node:fs/promises');
   const lower = file.toLowerCase();
-  const bytes = await readFile(file).catch((e: Error) => {
-    throw new Error(`${file}: cannot read: ${e.message}`);
-  });
+  if (!TABLE_EXTENSIONS.some((ext) => lower.endsWith(ext))) {
+    throw new Error(`${file}: unknown table format (expected ${TABLE_EXTENSIONS.join(', ')})`);
+  }
+  const { readRegularFile, decodeUtf8, firstInvalidUtf8 } = await import('../io/files.js');
+  const bytes = await readRegularFile(file, { maxBytes: MAX_TABLE_BYTES, what: 'data set file' });
   if (lower.endsWith('.parquet')) return parseParquet(bytes, file);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  if (lower.endsWith('.csv')) return parseCsvTable(text, file);
-  if (lower.endsWith('.jsonl') || lower.endsWith('.json')) return parseJsonTable(text, file);
-  throw new Error(`${file}: unknown table format (expected ${TABLE_EXTENSIONS.join(', ')})`);
+  let text: string;
+  try {
+    text = decodeUtf8(bytes, file);
+  } catch {
+    const offset = firstInvalidUtf8(bytes);
+    let line = 1;
+    for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+    throw new Error(`${file}: line ${line}: not valid UTF-8 (byte 0x${bytes[offset].toString(16)} at offset ${offset}); save the file as UTF-8`);
+  }
+  return lower.endsWith('.csv') ? parseCsvTable(text, file) : parseJsonTable(text, file);
 }
 
 /**
@@ -37,13 +51,26 @@ export async function readTable(file: string): Promise<Table> {
 export function parseCsvTable(text: string, file: string): Table {
   let records: { record: Row; info: { lines: number }; raw: string }[];
   try {
-    records = parseCsv(text, { bom: true, columns: true, info: true, raw: true, skip_empty_lines: true });
+    records = parseCsv(text, { bom: true, columns: uniqueHeader, info: true, raw: true, skip_empty_lines: true });
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
   // info.lines is the line a record ends on; a quoted field may span several lines.
   const startLines = records.map((r) => r.info.lines - (r.raw.replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0));
   return { file, rows: records.map((r) => r.record), where: (i) => `data row ${i + 1} (line ${startLines[i]})` };
+}
+
+/** The first name that occurs a second time in `names`, or undefined. */
+export function repeatedName(names: readonly string[]): string | undefined {
+  const seen = new Set<string>();
+  return names.find((name) => seen.size === seen.add(name).size);
+}
+
+/** The CSV header's names: a name given twice would leave only one of its columns. */
+function uniqueHeader(header: string[]): string[] {
+  const twice = repeatedName(header);
+  if (twice !== undefined) throw new Error(`column ${JSON.stringify(twice)} appears twice in the header (${header.join(', ')})`);
+  return header;
 }
 
 /** JSON lines (one object per line, blank lines skipped), or one JSON array of objects. */
@@ -83,21 +110,46 @@ function checkObject(row: unknown, file: string, where: string): void {
   }
 }
 
-/** Parquet (snappy or uncompressed pages; other codecs need hyparquet-compressors). int64 become numbers. */
+/** A string value of a Parquet file whose bytes are not UTF-8, kept until its row is known. */
+class NotUtf8 {}
+
+/**
+ * Parquet (snappy or uncompressed pages; other codecs need hyparquet-compressors). Columns declared
+ * as strings must be UTF-8; undeclared byte arrays stay bytes; int64 become numbers.
+ */
 export async function parseParquet(bytes: Uint8Array, file: string): Promise<Table> {
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const stringFromBytes = (value: Uint8Array | undefined) => {
+    try {
+      return value && strict.decode(value);
+    } catch {
+      return new NotUtf8() as unknown as string;
+    }
+  };
   let rows: Row[];
   try {
-    rows = await parquetReadObjects({ file: buffer });
+    const metadata = parquetMetadata(buffer);
+    const columns = parquetSchema(metadata).children.map((c) => c.element.name);
+    const twice = repeatedName(columns);
+    if (twice !== undefined) throw new Error(`column ${JSON.stringify(twice)} appears twice in the schema (${columns.join(', ')})`);
+    rows = await parquetReadObjects({ file: buffer, metadata, utf8: false, parsers: { stringFromBytes } });
   } catch (e) {
     throw new Error(`${file}: cannot read Parquet: ${(e as Error).message}`);
   }
   rows.forEach((row, i) => {
     for (const [key, value] of Object.entries(row)) {
       if (typeof value === 'bigint') row[key] = bigintToNumber(value, `${file}: row ${i + 1}: column ${key}`);
+      if (holdsNotUtf8(value)) throw new Error(`${file}: row ${i + 1}: column ${key}: not valid UTF-8`);
     }
   });
   return { file, rows, where: (i) => `row ${i + 1}` };
+}
+
+function holdsNotUtf8(value: unknown): boolean {
+  if (value instanceof NotUtf8) return true;
+  if (Array.isArray(value)) return value.some(holdsNotUtf8);
+  return value !== null && typeof value === 'object' && value.constructor === Object && Object.values(value).some(holdsNotUtf8);
 }
 
 function bigintToNumber(value: bigint, where: string): number {

@@ -68,12 +68,16 @@ test('collate tokenizes text rows itself, pairs included; unlabelled rows give n
   assert.equal(short.collate([{ text: 'a b c d e' }]).shape, [1, 4]);
 });
 
-test('collate rejects an empty batch, an over-long tokenized row, a non-integer label', async () => {
+test('collate and tokenizeDataset reject bad rows, naming the row: empty batch, over-long, bad label, no text', async () => {
   const tok = await tinyTokenizer();
   const collator = new DataCollatorWithPadding(tok, { maxLength: 4 });
   assert.throws(() => collator.collate([]), /empty batch/);
   assert.throws(() => collator.collate([{ inputIds: [CLS, 5, 6, 7, SEP] }]), /row 0 of the batch has 5 tokens, more than maxLength 4/);
-  assert.throws(() => collator.collate([{ text: 'a', label: 0 }, { text: 'b', label: '1' }]), /row 1 of the batch has label "1"/);
+  assert.throws(() => collator.collate([{ text: 'a', label: 0 }, { text: 'b', label: '1' }]), /row 1 of the batch has label "1", not a 32-bit integer/);
+  // Int32Array would wrap 2^31 to -2^31 without a word.
+  assert.throws(() => collator.collate([{ text: 'a', label: 2 ** 31 }]), /row 0 of the batch has label 2147483648, not a 32-bit integer/);
+  assert.throws(() => collator.collate([{ text: 'a' }, { text: 7 }]), /^DataCollatorWithPadding: row 1 of the batch has no text in column "text": 7$/);
+  assert.throws(() => tokenizeDataset(new Dataset([{ text: 'a' }, { sentence: 'b' }]), tok), /^tokenizeDataset: row 1 has no text in column "text": undefined$/);
 });
 
 if (existsSync(BERT_CASED) && existsSync(TWEETS)) {
