@@ -7,25 +7,77 @@
 // it converts a slow BertTokenizer to a fast one (wordPieceTokenizerJson).
 // This file adds what that library leaves to its callers: special tokens from
 // tokenizer_config.json / special_tokens_map.json, truncation, padding into a
-// rectangular batch, and the [CLS] A [SEP] B [SEP] template applied to ids.
+// rectangular batch, the [CLS] A [SEP] B [SEP] template applied to ids, and
+// saving the folder back. A tokenizer is callable as in transformers.js:
+// `tokenizer(texts, { padding: true, truncation: true })`.
 //
 // Shapes: B = batch, T = padded sequence length; every output is row-major [B, T].
 
 import { Tokenizer } from '@huggingface/tokenizers';
+import { checkOptions, type WithSnakeCase } from '../options.js';
+import type { HubOptions } from '../io/hub.js';
 
 /** One text, or a sentence pair (A, B) encoded as [CLS] A [SEP] B [SEP]. */
 export type TextInput = string | [string, string];
 
 export interface EncodeOptions {
-  /** 'longest': pad to the longest sequence of the batch; 'max_length': to maxLength; false (default): no padding. */
-  padding?: 'longest' | 'max_length' | false;
-  /** Cut sequences to maxLength (longest_first for pairs, as transformers). Default false. */
+  /** true or 'longest': pad to the longest sequence of the batch; 'max_length': to maxLength; false (default): no padding. */
+  padding?: boolean | 'longest' | 'max_length';
+  /**
+   * Cut sequences to maxLength (longest_first for pairs, as transformers). Default: false, or true
+   * when maxLength is given and padding is off (as transformers).
+   */
   truncation?: boolean;
   /** Length limit for truncation and padding 'max_length'; default modelMaxLength. */
   maxLength?: number;
   /** Add [CLS]/[SEP] (default true). */
   addSpecialTokens?: boolean;
 }
+
+/** Options of tokenizer(...): encode's, plus transformers.js' text_pair and return_* switches. */
+export interface TokenizerCallOptions extends EncodeOptions {
+  /** Second texts of pairs: a string when the text is one string, else one per text. */
+  textPair?: string | string[];
+  /** Include tokenTypeIds (default true, as BERT's tokenizer). */
+  returnTokenTypeIds?: boolean;
+  /** Include attentionMask (default true). */
+  returnAttentionMask?: boolean;
+}
+
+/**
+ * What calling a tokenizer returns: one batch [B, T] (a single text is a batch of one, as in
+ * transformers.js), as the camelCase Int32Arrays that model.forward() and the Trainer take.
+ * transformers.js' names input_ids, attention_mask and token_type_ids are the same arrays
+ * (not enumerable, so spreading or JSON shows each array once). transformers.js gives int64
+ * tensors [B, T] there; here they are flat row-major arrays with `shape`.
+ */
+export interface TokenizerOutput {
+  inputIds: Int32Array;
+  attentionMask?: Int32Array;
+  tokenTypeIds?: Int32Array;
+  shape: [number, number];
+  readonly input_ids: Int32Array;
+  readonly attention_mask?: Int32Array;
+  readonly token_type_ids?: Int32Array;
+}
+
+export interface DecodeOptions {
+  /** Drop [CLS], [SEP], [PAD], ... (default false). */
+  skipSpecialTokens?: boolean;
+  /** Remove spaces before punctuation; default: the decoder's own setting. */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+export interface TokenizeOptions {
+  /** A second text, tokenized after the first. */
+  pair?: string;
+  /** Include [CLS]/[SEP] (default false, as transformers.js). */
+  addSpecialTokens?: boolean;
+}
+
+const ENCODE_OPTIONS = ['padding', 'truncation', 'maxLength', 'addSpecialTokens'] as const;
+const PADDING = [true, false, 'longest', 'max_length'];
+const SNAKE_CASE_OUTPUTS = [['inputIds', 'input_ids'], ['attentionMask', 'attention_mask'], ['tokenTypeIds', 'token_type_ids']] as const;
 
 /** A rectangular batch: each array row-major [B, T]; padding positions have attentionMask 0. */
 export interface BatchEncoding {
@@ -70,7 +122,24 @@ type Template = ({ ids: number[]; typeId: number } | { sequence: 'A' | 'B'; type
 // transformers' VERY_LARGE_INTEGER (int(1e30)) marks "no limit" in tokenizer_config.json.
 const NO_MODEL_MAX_LENGTH = 1e29;
 
-export class BertTokenizer {
+/**
+ * Instances of a subclass are functions that run its `call` method, as
+ * transformers.js' Callable (built without `new Function`, which a browser's
+ * content security policy may forbid).
+ */
+abstract class Callable {
+  constructor() {
+    const self = (...args: unknown[]): unknown => (self as unknown as { call(...a: unknown[]): unknown }).call(...args);
+    return Object.setPrototypeOf(self, new.target.prototype) as Callable;
+  }
+}
+
+/** tokenizer(text | texts | pairs, options): see BertTokenizer.call. */
+export interface BertTokenizer {
+  (text: string | TextInput[], options?: WithSnakeCase<TokenizerCallOptions>): TokenizerOutput;
+}
+
+export class BertTokenizer extends Callable {
   readonly clsTokenId: number;
   readonly sepTokenId: number;
   readonly padTokenId: number;
@@ -83,7 +152,13 @@ export class BertTokenizer {
   private readonly single: Template;
   private readonly pair: Template;
 
-  private constructor(private readonly impl: Tokenizer, json: TokenizerJson, config: Record<string, unknown>, name: string) {
+  private constructor(
+    private readonly impl: Tokenizer,
+    private readonly json: TokenizerJson,
+    private readonly config: Record<string, unknown>,
+    name: string,
+  ) {
+    super();
     const special = (key: string, fallback: string): number => {
       const token = tokenContent(config[key]) ?? fallback;
       const id = impl.token_to_id(token);
@@ -114,19 +189,55 @@ export class BertTokenizer {
     return new BertTokenizer(new Tokenizer(json, config), json, config, name);
   }
 
-  /** Tokens of one text, without special tokens (for inspection). */
-  tokenize(text: string): string[] {
-    return this.impl.tokenize(text, { add_special_tokens: false });
+  /**
+   * What `tokenizer(text, options)` runs, as transformers.js: a string, an array of texts, or an
+   * array of pairs [a, b] (or texts with options.textPair) -> one batch [B, T]; see TokenizerOutput.
+   * As in transformers.js, texts of different lengths need padding (true pads to the longest).
+   */
+  call(text: string | TextInput[], options?: WithSnakeCase<TokenizerCallOptions>): TokenizerOutput {
+    const { textPair, returnTokenTypeIds = true, returnAttentionMask = true, ...encodeOptions } = checkOptions<TokenizerCallOptions>(
+      'tokenizer()', options, [...ENCODE_OPTIONS, 'textPair', 'returnTokenTypeIds', 'returnAttentionMask'],
+    );
+    let texts: TextInput[] = typeof text === 'string' ? [text] : text;
+    if (!Array.isArray(texts) || texts.length === 0) throw new Error(`tokenizer(): expected a string or a non-empty array of texts, got ${JSON.stringify(text)}`);
+    if (textPair !== undefined) {
+      const pairs = typeof textPair === 'string' ? [textPair] : textPair;
+      if (typeof text === 'string' ? typeof textPair !== 'string' : !Array.isArray(textPair) || pairs.length !== texts.length) {
+        throw new Error(`tokenizer(): textPair must be a string for one text, or an array as long as the texts (${texts.length})`);
+      }
+      if (texts.some((t) => typeof t !== 'string')) throw new Error('tokenizer(): textPair with texts that are already pairs');
+      texts = texts.map((t, i) => [t as string, pairs[i]]);
+    }
+    const batch = this.encodeChecked(texts, encodeOptions);
+    const out: Partial<BatchEncoding> = { inputIds: batch.inputIds };
+    if (returnAttentionMask) out.attentionMask = batch.attentionMask;
+    if (returnTokenTypeIds) out.tokenTypeIds = batch.tokenTypeIds;
+    out.shape = batch.shape;
+    for (const [name, alias] of SNAKE_CASE_OUTPUTS) if (out[name]) Object.defineProperty(out, alias, { value: out[name], enumerable: false });
+    return out as unknown as TokenizerOutput;
+  }
+
+  /** Tokens of one text (or pair), without special tokens unless asked (for inspection). */
+  tokenize(text: string, options?: WithSnakeCase<TokenizeOptions>): string[] {
+    const { pair, addSpecialTokens = false } = checkOptions<TokenizeOptions>('tokenize', options, ['pair', 'addSpecialTokens']);
+    return this.impl.tokenize(text, { text_pair: pair, add_special_tokens: addSpecialTokens });
   }
 
   /** One text or pair -> unpadded ids and token types, truncated to maxLength when asked. */
-  encodeOne(text: TextInput, options: Omit<EncodeOptions, 'padding'> = {}): EncodedText {
+  encodeOne(text: TextInput, options?: WithSnakeCase<Omit<EncodeOptions, 'padding'>>): EncodedText {
+    const checked = checkOptions<Omit<EncodeOptions, 'padding'>>('encodeOne', options, ['truncation', 'maxLength', 'addSpecialTokens']);
+    // As transformers: a maxLength without a truncation setting truncates.
+    return this.encodeRow(text, { ...checked, truncation: checked.truncation ?? checked.maxLength !== undefined });
+  }
+
+  private encodeRow(text: TextInput, options: Omit<EncodeOptions, 'padding'>): EncodedText {
     const [textA, textB] = typeof text === 'string' ? [text, null] : text;
     let a = this.impl.encode(textA, { add_special_tokens: false }).ids;
     let b = textB === null ? null : this.impl.encode(textB, { add_special_tokens: false }).ids;
     const addSpecial = options.addSpecialTokens ?? true;
     const template = b === null ? this.single : this.pair;
-    if (options.truncation) {
+    // As transformers, truncation without any length limit (no maxLength, no model_max_length) cuts nothing.
+    if (options.truncation && (options.maxLength ?? this.modelMaxLength) !== undefined) {
       const maxLength = this.lengthLimit(options.maxLength, 'truncation');
       const specials = addSpecial ? template.reduce((n, part) => n + ('ids' in part ? part.ids.length : 0), 0) : 0;
       const budget = maxLength - specials;
@@ -146,25 +257,36 @@ export class BertTokenizer {
   }
 
   /** Texts (or pairs) -> a rectangular batch [B, T]. A single string is a batch of one. */
-  encode(texts: string | string[] | [string, string][], options: EncodeOptions = {}): BatchEncoding {
-    const batch: TextInput[] = typeof texts === 'string' ? [texts] : texts;
-    const rows = batch.map((text) => this.encodeOne(text, options));
+  encode(texts: string | TextInput[], options?: WithSnakeCase<EncodeOptions>): BatchEncoding {
+    return this.encodeChecked(typeof texts === 'string' ? [texts] : texts, checkOptions<EncodeOptions>('encode', options, ENCODE_OPTIONS));
+  }
+
+  private encodeChecked(batch: TextInput[], options: EncodeOptions): BatchEncoding {
+    const { padding = false, truncation, maxLength } = options;
+    if (!PADDING.includes(padding)) throw new Error(`padding must be true, false, 'longest' or 'max_length', got ${JSON.stringify(padding)}`);
+    if (truncation !== undefined && typeof truncation !== 'boolean') throw new Error(`truncation must be true or false, got ${JSON.stringify(truncation)}`);
+    if ((padding === true || padding === 'longest') && maxLength !== undefined && truncation === undefined) {
+      throw new Error(`maxLength ${maxLength} does nothing with padding to the longest and no truncation: pass truncation: true, or padding: 'max_length'`);
+    }
+    // As transformers: a maxLength without a truncation setting truncates when it is not a padding length.
+    const truncate = truncation ?? (padding === false && maxLength !== undefined);
+    const rows = batch.map((text) => this.encodeRow(text, { ...options, truncation: truncate }));
     const longest = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0);
     let length: number;
-    if (options.padding === 'max_length') {
-      length = this.lengthLimit(options.maxLength, "padding 'max_length'");
+    if (padding === 'max_length') {
+      length = this.lengthLimit(maxLength, "padding 'max_length'");
       const over = rows.findIndex((r) => r.inputIds.length > length);
       if (over >= 0) {
         throw new Error(`text ${over} has ${rows[over].inputIds.length} tokens, more than maxLength ${length}: pass truncation: true`);
       }
-    } else if (options.padding === 'longest') {
+    } else if (padding) {
       length = longest;
     } else {
       const ragged = rows.findIndex((r) => r.inputIds.length !== longest);
       if (ragged >= 0) {
         throw new Error(
           `texts have different lengths (text ${ragged}: ${rows[ragged].inputIds.length} tokens, longest ${longest}) and padding is off: ` +
-            `pass padding: 'longest', or use encodeOne for unpadded sequences`,
+            `pass padding: true, or use encodeOne for unpadded sequences`,
         );
       }
       length = longest;
@@ -173,9 +295,23 @@ export class BertTokenizer {
   }
 
   /** Ids -> text; skipSpecialTokens drops [CLS], [SEP], [PAD], ... */
-  decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
+  decode(ids: ArrayLike<number>, options?: WithSnakeCase<DecodeOptions>): string {
+    const { skipSpecialTokens = false, cleanUpTokenizationSpaces } = checkOptions<DecodeOptions>('decode', options, ['skipSpecialTokens', 'cleanUpTokenizationSpaces']);
     if (ids.length === 0) return '';
-    return this.impl.decode(Array.from(ids), { skip_special_tokens: options.skipSpecialTokens ?? false });
+    return this.impl.decode(Array.from(ids), { skip_special_tokens: skipSpecialTokens, clean_up_tokenization_spaces: cleanUpTokenizationSpaces });
+  }
+
+  /** Several id sequences, or the rows of a batch [B, T] (padding included unless skipSpecialTokens), -> one text each. */
+  batchDecode(batch: readonly ArrayLike<number>[] | { inputIds: Int32Array; shape: readonly [number, number] }, options?: WithSnakeCase<DecodeOptions>): string[] {
+    const rows = 'inputIds' in batch
+      ? Array.from({ length: batch.shape[0] }, (_, b) => batch.inputIds.subarray(b * batch.shape[1], (b + 1) * batch.shape[1]))
+      : batch;
+    return rows.map((ids) => this.decode(ids, options));
+  }
+
+  /** transformers.js' spelling of batchDecode. */
+  batch_decode(batch: Parameters<BertTokenizer['batchDecode']>[0], options?: WithSnakeCase<DecodeOptions>): string[] {
+    return this.batchDecode(batch, options);
   }
 
   convertIdsToTokens(ids: ArrayLike<number>): string[] {
@@ -188,6 +324,52 @@ export class BertTokenizer {
 
   convertTokensToIds(tokens: string[]): number[] {
     return tokens.map((t) => this.impl.token_to_id(t) ?? this.unkTokenId);
+  }
+
+  /**
+   * The files of a tokenizer folder, as transformers writes them: tokenizer.json,
+   * tokenizer_config.json (special tokens and the normalizer's settings spelt out, so that
+   * vocab.txt alone reloads the same), special_tokens_map.json and vocab.txt.
+   */
+  pretrainedFiles(): Record<string, string> {
+    const token = (id: number) => this.convertIdsToTokens([id])[0];
+    const specials: Record<string, unknown> = {
+      unk_token: this.config.unk_token ?? token(this.unkTokenId),
+      sep_token: this.config.sep_token ?? token(this.sepTokenId),
+      pad_token: this.config.pad_token ?? token(this.padTokenId),
+      cls_token: this.config.cls_token ?? token(this.clsTokenId),
+      mask_token: this.config.mask_token ?? token(this.maskTokenId),
+    };
+    if (this.config.additional_special_tokens !== undefined) specials.additional_special_tokens = this.config.additional_special_tokens;
+    const normalizer = this.json.normalizer as { type?: string; lowercase?: boolean; strip_accents?: boolean | null; handle_chinese_chars?: boolean } | null | undefined;
+    const bert = normalizer?.type === 'BertNormalizer'
+      ? { do_lower_case: normalizer.lowercase ?? true, strip_accents: normalizer.strip_accents ?? null, tokenize_chinese_chars: normalizer.handle_chinese_chars ?? true }
+      : {};
+    const tokens: string[] = [];
+    for (const [t, id] of this.impl.get_vocab(true)) tokens[id] = t;
+    const gap = tokens.findIndex((t) => t === undefined);
+    if (gap >= 0 || tokens.length !== this.vocabSize) {
+      throw new Error(`tokenizer: ids are not contiguous (no token has id ${gap >= 0 ? gap : this.vocabSize}), so vocab.txt cannot hold the vocabulary`);
+    }
+    const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+    return {
+      'tokenizer.json': json(this.json),
+      'tokenizer_config.json': json({ tokenizer_class: 'BertTokenizer', ...this.config, ...bert, ...specials }),
+      'special_tokens_map.json': json(specials),
+      'vocab.txt': `${tokens.join('\n')}\n`,
+    };
+  }
+
+  /** Writes pretrainedFiles() into `dir` (created if needed), each file atomically; AutoTokenizer.fromPretrained(dir) loads it back. Node only. */
+  async savePretrained(dir: string): Promise<void> {
+    const [{ mkdir }, { join }, { writeFileAtomic }] = await Promise.all([import('node:fs/promises'), import('node:path'), import('../io/files.js')]);
+    await mkdir(dir, { recursive: true });
+    for (const [file, text] of Object.entries(this.pretrainedFiles())) await writeFileAtomic(join(dir, file), text);
+  }
+
+  /** transformers.js' spelling of savePretrained. */
+  save_pretrained(dir: string): Promise<void> {
+    return this.savePretrained(dir);
   }
 
   private lengthLimit(maxLength: number | undefined, what: string): number {
@@ -320,42 +502,49 @@ export function wordPieceTokenizerJson(vocabTxt: string, config: Record<string, 
 export interface FromPretrainedOptions {
   /** Build from vocab.txt even when tokenizer.json exists (older checkpoints ship only vocab.txt). */
   fromVocab?: boolean;
+  /** Revision, token, cache, offline mode for a Hub id. */
+  hub?: HubOptions;
+}
+
+/**
+ * From a local folder (or a Hub id, downloaded into the Hugging Face cache)
+ * holding tokenizer.json or vocab.txt, plus tokenizer_config.json and
+ * special_tokens_map.json when present. Node only.
+ */
+async function fromPretrained(dirOrHubId: string, options?: WithSnakeCase<FromPretrainedOptions>): Promise<BertTokenizer> {
+  const { fromVocab, hub } = checkOptions<FromPretrainedOptions>('AutoTokenizer.fromPretrained', options, ['fromVocab', 'hub']);
+  const { stat } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { isLocalPath, pretrainedDir } = await import('../io/hub.js');
+  const { readJsonFile, readRegularFile, decodeUtf8, MAX_JSON_BYTES } = await import('../io/files.js');
+  const dir = await pretrainedDir(dirOrHubId, hub);
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new Error(`tokenizer: ${JSON.stringify(dir)} is not a directory`);
+  // A file that is absent is undefined; one that cannot be read (not a regular file, too big, bad JSON) is an error naming it.
+  const optional = <T>(read: Promise<T>): Promise<T | undefined> =>
+    read.catch((e: Error & { cause?: { code?: string } }) => {
+      if (e.cause?.code === 'ENOENT') return undefined;
+      throw e;
+    });
+  const readJson = (file: string) => optional(readJsonFile<Record<string, unknown>>(join(dir, file), { what: 'tokenizer' }));
+  const tokenizerJson = fromVocab ? undefined : ((await readJson('tokenizer.json')) as TokenizerJson | undefined);
+  const vocabPath = join(dir, 'vocab.txt');
+  const vocabBytes = tokenizerJson ? undefined : await optional(readRegularFile(vocabPath, { maxBytes: MAX_JSON_BYTES, what: 'tokenizer' }));
+  if (!tokenizerJson && vocabBytes === undefined) {
+    throw new Error(`tokenizer: ${dir} has ${fromVocab ? 'no vocab.txt' : 'neither tokenizer.json nor vocab.txt'}`);
+  }
+  return BertTokenizer.fromFiles({
+    tokenizerJson,
+    vocabTxt: vocabBytes && decodeUtf8(vocabBytes, `tokenizer (${vocabPath})`),
+    tokenizerConfig: await readJson('tokenizer_config.json'),
+    specialTokensMap: await readJson('special_tokens_map.json'),
+    // A Hub snapshot folder is named by its commit: the id tells cased from uncased.
+    name: isLocalPath(dirOrHubId) ? dir : dirOrHubId,
+  });
 }
 
 export const AutoTokenizer = {
-  /**
-   * From a local folder (or a Hub id, downloaded into the Hugging Face cache)
-   * holding tokenizer.json or vocab.txt, plus tokenizer_config.json and
-   * special_tokens_map.json when present.
-   */
-  async fromPretrained(dirOrHubId: string, options: FromPretrainedOptions = {}): Promise<BertTokenizer> {
-    const { readFile, stat } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const { isLocalPath, pretrainedDir } = await import('../io/hub.js');
-    const dir = await pretrainedDir(dirOrHubId);
-    const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
-    if (!isDir) throw new Error(`tokenizer: ${JSON.stringify(dir)} is not a directory`);
-    const readJson = async (file: string): Promise<Record<string, unknown> | undefined> => {
-      const text = await readFile(join(dir, file), 'utf8').catch(() => undefined);
-      if (text === undefined) return undefined;
-      try {
-        return JSON.parse(text) as Record<string, unknown>;
-      } catch (e) {
-        throw new Error(`tokenizer: ${join(dir, file)} is not valid JSON: ${(e as Error).message}`);
-      }
-    };
-    const tokenizerJson = options.fromVocab ? undefined : ((await readJson('tokenizer.json')) as TokenizerJson | undefined);
-    const vocabTxt = tokenizerJson ? undefined : await readFile(join(dir, 'vocab.txt'), 'utf8').catch(() => undefined);
-    if (!tokenizerJson && vocabTxt === undefined) {
-      throw new Error(`tokenizer: ${dir} has ${options.fromVocab ? 'no vocab.txt' : 'neither tokenizer.json nor vocab.txt'}`);
-    }
-    return BertTokenizer.fromFiles({
-      tokenizerJson,
-      vocabTxt,
-      tokenizerConfig: await readJson('tokenizer_config.json'),
-      specialTokensMap: await readJson('special_tokens_map.json'),
-      // A Hub snapshot folder is named by its commit: the id tells cased from uncased.
-      name: isLocalPath(dirOrHubId) ? dir : dirOrHubId,
-    });
-  },
+  fromPretrained,
+  /** transformers.js' spelling of fromPretrained. */
+  from_pretrained: fromPretrained,
 };

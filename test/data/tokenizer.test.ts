@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +119,131 @@ test('fromPretrained: a Hub id missing from an offline cache is named; a folder 
     assert.match((e as Error).message, /neither tokenizer\.json nor vocab\.txt/);
   }
 });
+
+test('tokenizer(texts, { padding: true, truncation: true }) is callable as in transformers.js and gives what the model takes', async () => {
+  const tokenizer = await AutoTokenizer.from_pretrained(tinyModelDir('tiny-uncased'));
+  const [CLS, SEP, PAD] = [id('[CLS]'), id('[SEP]'), id('[PAD]')];
+  const out = tokenizer(['hello world', 'the'], { padding: true, truncation: true });
+  assert.equal(Object.keys(out), ['inputIds', 'attentionMask', 'tokenTypeIds', 'shape']);
+  assert.equal(out.shape, [2, 4]);
+  assert.equal([...out.inputIds], [CLS, id('hello'), id('world'), SEP, CLS, id('the'), SEP, PAD]);
+  assert.equal([...out.attentionMask!], [1, 1, 1, 1, 1, 1, 1, 0]);
+  // transformers.js' names are the same arrays.
+  assert.is(out.input_ids, out.inputIds);
+  assert.is(out.attention_mask, out.attentionMask);
+  assert.is(out.token_type_ids, out.tokenTypeIds);
+  // One string is a batch of one; padding 'longest' is padding: true.
+  assert.equal(tokenizer('hello').shape, [1, 3]);
+  assert.equal(tokenizer(['a b', 'a'], { padding: 'longest' }).shape, [2, 4]);
+  assert.equal([...tokenizer.encode(['a b', 'a'], { padding: true }).inputIds], [...tokenizer(['a b', 'a'], { padding: true }).inputIds]);
+  // Unpadded texts of different lengths cannot make one batch (transformers.js: "Unable to create tensor").
+  assert.throws(() => tokenizer(['a b', 'a']), /different lengths.*padding: true/);
+});
+
+test('tokenizer(): pairs, text_pair, max_length, add_special_tokens, return_token_type_ids, return_attention_mask', async () => {
+  const tokenizer = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-uncased'));
+  const pair = tokenizer('hello', { text_pair: 'world the' });
+  assert.equal(tokenizer.convertIdsToTokens(pair.inputIds), ['[CLS]', 'hello', '[SEP]', 'world', 'the', '[SEP]']);
+  assert.equal([...pair.token_type_ids!], [0, 0, 0, 1, 1, 1]);
+  const pairs = tokenizer([['hello', 'world'], ['a', 'b c']], { padding: true });
+  assert.equal([...tokenizer(['hello', 'a'], { text_pair: ['world', 'b c'], padding: true }).inputIds], [...pairs.inputIds]);
+  assert.throws(() => tokenizer(['hello', 'a'], { text_pair: ['world'] }), /textPair .* as long as the texts \(2\)/);
+  // max_length alone truncates (as transformers); with padding 'max_length' it is the padded width.
+  assert.equal(tokenizer.convertIdsToTokens(tokenizer('a b c d e', { max_length: 4 }).inputIds), ['[CLS]', 'a', 'b', '[SEP]']);
+  assert.equal(tokenizer('a', { padding: 'max_length', max_length: 5 }).shape, [1, 5]);
+  assert.throws(() => tokenizer(['a b', 'a'], { padding: true, max_length: 3 }), /maxLength 3 does nothing.*truncation: true/);
+  // truncation: true with no length limit anywhere cuts nothing (as transformers and transformers.js).
+  assert.equal(tokenizer('a b c d e', { truncation: true }).shape, [1, 7]);
+  assert.equal([...tokenizer('hello', { add_special_tokens: false }).inputIds], [id('hello')]);
+  const bare = tokenizer('hello', { return_token_type_ids: false, return_attention_mask: false });
+  assert.equal(Object.keys(bare), ['inputIds', 'shape']);
+  assert.is(bare.token_type_ids, undefined);
+  assert.is(bare.attention_mask, undefined);
+});
+
+test('an unknown or twice-given option throws naming it and the known ones; camelCase and snake_case both work', async () => {
+  const tokenizer = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-uncased'));
+  assert.throws(() => tokenizer('hello', { padding: true, return_tensors: 'pt' } as never), /tokenizer\(\): unknown option 'return_tensors'; known options: padding, truncation, maxLength \(max_length\)/);
+  assert.throws(() => tokenizer('hello', { padding: 'right' as never }), /padding must be true, false, 'longest' or 'max_length', got "right"/);
+  const ids = tokenizer('hello').inputIds;
+  assert.throws(() => tokenizer.decode(ids, { skip_special_token: true } as never), /decode: unknown option 'skip_special_token'; known options: skipSpecialTokens \(skip_special_tokens\)/);
+  assert.throws(() => tokenizer.decode(ids, { skipSpecialTokens: true, skip_special_tokens: false }), /option 'skipSpecialTokens' given twice/);
+  assert.throws(() => tokenizer.encodeOne('hello', { padding: true } as never), /encodeOne: unknown option 'padding'/);
+  assert.equal(tokenizer.tokenize('hello', { pair: 'world', add_special_tokens: true }), ['[CLS]', 'hello', '[SEP]', 'world', '[SEP]']);
+  await AutoTokenizer.fromPretrained(tinyModelDir('tiny-uncased'), { revision: 'main' } as never).then(
+    () => assert.unreachable('should throw'),
+    (e: Error) => assert.match(e.message, /AutoTokenizer\.fromPretrained: unknown option 'revision'; known options: fromVocab \(from_vocab\), hub/),
+  );
+});
+
+test('decode and batch_decode honour skip_special_tokens', async () => {
+  const tokenizer = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-uncased'));
+  const ids = tokenizer('hello, unaffable world!').input_ids;
+  assert.is(tokenizer.decode(ids, { skip_special_tokens: true }), 'hello, unaffable world!');
+  assert.is(tokenizer.decode(ids, { skipSpecialTokens: true }), 'hello, unaffable world!');
+  assert.is(tokenizer.decode(ids), '[CLS] hello, unaffable world! [SEP]');
+  const batch = tokenizer(['hello world', 'the'], { padding: true });
+  assert.equal(tokenizer.batch_decode(batch, { skip_special_tokens: true }), ['hello world', 'the']);
+  assert.equal(tokenizer.batchDecode(batch), ['[CLS] hello world [SEP]', '[CLS] the [SEP] [PAD]']);
+  assert.equal(tokenizer.batchDecode([[id('hello')], [id('the'), id('world')]]), ['hello', 'the world']);
+});
+
+test('savePretrained writes the four files; AutoTokenizer.fromPretrained loads them back identically', async () => {
+  // A vocab.txt-only folder whose name makes it cased: the saved folder must stay cased under any name.
+  const source = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-cased', { model_max_length: 8 }));
+  const saved = join(mkdtempSync(join(tmpdir(), 'tok-saved-')), 'saved');
+  await source.save_pretrained(saved);
+  assert.equal(readdirSync(saved).sort(), ['special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
+  assert.is(readFileSync(join(saved, 'vocab.txt'), 'utf8'), TINY_VOCAB.join('\n') + '\n');
+  const config = JSON.parse(readFileSync(join(saved, 'tokenizer_config.json'), 'utf8'));
+  assert.equal([config.tokenizer_class, config.do_lower_case, config.model_max_length, config.cls_token], ['BertTokenizer', false, 8, '[CLS]']);
+  assert.equal(JSON.parse(readFileSync(join(saved, 'special_tokens_map.json'), 'utf8')), {
+    unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]',
+  });
+  for (const loaded of [await AutoTokenizer.fromPretrained(saved), await AutoTokenizer.fromPretrained(saved, { fromVocab: true })]) {
+    assert.equal(loaded.tokenize('Hello hello'), ['[UNK]', 'hello']);
+    assert.equal([loaded.modelMaxLength, loaded.vocabSize, loaded.maskTokenId], [8, TINY_VOCAB.length, id('[MASK]')]);
+    assert.equal([...loaded(['hello world', 'the'], { padding: true }).inputIds], [...source(['hello world', 'the'], { padding: true }).inputIds]);
+    assert.equal(loaded.pretrainedFiles(), source.pretrainedFiles());
+  }
+});
+
+test('fromPretrained reads tokenizer files as regular files only, naming the one it refuses', async () => {
+  const dir = tinyModelDir('tiny-uncased');
+  mkdirSync(join(dir, 'tokenizer.json'));
+  await AutoTokenizer.fromPretrained(dir).then(
+    () => assert.unreachable('should throw'),
+    (e: Error) => assert.match(e.message, /tokenizer: .*tokenizer\.json is not a regular file/),
+  );
+  const broken = tinyModelDir('tiny-uncased');
+  writeFileSync(join(broken, 'tokenizer_config.json'), '{ "do_lower_case": tru');
+  await AutoTokenizer.fromPretrained(broken).then(
+    () => assert.unreachable('should throw'),
+    (e: Error) => assert.match(e.message, /tokenizer: .*tokenizer_config\.json is not valid JSON/),
+  );
+});
+
+if (existsSync(BERT_CASED)) {
+  test('bert-base-cased: tokenizer(texts, { padding: true, truncation: true }); save_pretrained and back gives the same files and ids', async () => {
+    const tokenizer = await AutoTokenizer.from_pretrained(BERT_CASED);
+    const out = tokenizer(['Hello world', 'Hi'], { padding: true, truncation: true });
+    assert.equal(out.shape, [2, 4]);
+    assert.equal([...out.input_ids], [101, 8667, 1362, 102, 101, 8790, 102, 0]);
+    assert.equal([...out.attention_mask!], [1, 1, 1, 1, 1, 1, 1, 0]);
+    assert.is(tokenizer.decode(out.input_ids.subarray(0, 4), { skip_special_tokens: true }), 'Hello world');
+    const saved = mkdtempSync(join(tmpdir(), 'tok-bert-saved-'));
+    await tokenizer.savePretrained(saved);
+    assert.equal(JSON.parse(readFileSync(join(saved, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(BERT_CASED, 'tokenizer.json'), 'utf8')));
+    assert.is(readFileSync(join(saved, 'vocab.txt'), 'utf8'), readFileSync(join(BERT_CASED, 'vocab.txt'), 'utf8'));
+    const texts = ['Acme Corp announces new CEO', 'The woman worked as a [MASK] at night.', 'Ünïcödé straße 東京'];
+    for (const loaded of [await AutoTokenizer.fromPretrained(saved), await AutoTokenizer.fromPretrained(saved, { fromVocab: true })]) {
+      assert.equal([...loaded(texts, { padding: true }).inputIds], [...tokenizer(texts, { padding: true }).inputIds]);
+      assert.is(loaded.modelMaxLength, 512);
+    }
+  });
+} else {
+  test.skip('bert-base-cased tokenizer call and save_pretrained (needs ../shared)', () => {});
+}
 
 if (existsSync(BERT_CASED) && existsSync(TWEETS)) {
   test('bert-base-cased on all 21,107 tweets: same ids as @huggingface/tokenizers directly, and vocab.txt alone gives the same', async () => {
