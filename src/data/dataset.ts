@@ -270,7 +270,11 @@ function toLabel(value: unknown, names: string[] | undefined): number | undefine
 async function splitFiles(source: string | string[] | Partial<Record<SplitName, string | string[]>>): Promise<Map<SplitName, string[]>> {
   const out = new Map<SplitName, string[]>();
   if (typeof source === 'object' && !Array.isArray(source)) {
-    for (const [split, paths] of Object.entries(source)) out.set(split as SplitName, typeof paths === 'string' ? [paths] : paths);
+    const known = SPLIT_KEYWORDS.map(([split]) => split as string);
+    for (const [split, paths] of Object.entries(source)) {
+      if (!known.includes(split)) throw new Error(`loadDataset: unknown split ${JSON.stringify(split)} (splits: ${known.join(', ')})`);
+      out.set(split as SplitName, typeof paths === 'string' ? [paths] : paths);
+    }
     return out;
   }
   const { readdir, stat } = await import('node:fs/promises');

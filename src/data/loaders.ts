@@ -95,6 +95,7 @@ export function parseJsonTable(text: string, file: string): Table {
     try {
       row = JSON.parse(line);
     } catch (e) {
+      if (wholeIsJson(body)) throw new Error(`${file}: one JSON value over several lines; expected one object per line (JSON lines) or an array of objects`);
       throw new Error(`${file}: line ${index + 1}: invalid JSON: ${(e as Error).message}`);
     }
     checkObject(row, file, `line ${index + 1}`);
@@ -102,6 +103,15 @@ export function parseJsonTable(text: string, file: string): Table {
     lines.push(index + 1);
   });
   return { file, rows, where: (i) => `line ${lines[i]}` };
+}
+
+function wholeIsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkObject(row: unknown, file: string, where: string): void {

@@ -18,8 +18,8 @@ type Entry = string | Uint8Array | ((path: string) => void);
 interface Case {
   name: string;
   files: Record<string, Entry>;
-  /** The file or folder given to loadDataset, relative to the data folder (default: the folder). */
-  source?: string;
+  /** What loadDataset is given, from the data folder (default: the folder). */
+  source?: (dir: string) => Parameters<typeof loadDataset>[0];
   options?: LoadDatasetOptions;
   /** The message; `<dir>` stands for the data folder. */
   message: RegExp | ((dir: string) => string);
@@ -42,9 +42,9 @@ const cases: Case[] = [
 
   // 14: files that are not regular files, or too large to read whole.
   { name: 'a symlink to /dev/zero', files: { 'train.csv': (p) => symlinkSync('/dev/zero', p) }, message: (dir) => `data set file: ${dir}/train.csv is not a regular file (a FIFO, device or folder cannot be read as one)` },
-  { name: 'a FIFO (would hang)', files: { 'train.csv': (p) => execFileSync('mkfifo', [p]) }, source: 'train.csv', message: (dir) => `data set file: ${dir}/train.csv is not a regular file (a FIFO, device or folder cannot be read as one)` },
+  { name: 'a FIFO (would hang)', files: { 'train.csv': (p) => execFileSync('mkfifo', [p]) }, source: (dir) => join(dir, 'train.csv'), message: (dir) => `data set file: ${dir}/train.csv is not a regular file (a FIFO, device or folder cannot be read as one)` },
   { name: 'a folder named like a table', files: { 'train.csv': (p) => mkdirSync(p) }, message: /train\.csv is not a regular file/ },
-  { name: '/dev/zero as the data set', files: {}, source: '/dev/zero', message: /^\/dev\/zero: unknown table format \(expected \.csv, \.jsonl, \.json, \.parquet\)$/ },
+  { name: '/dev/zero as the data set', files: {}, source: () => '/dev/zero', message: /^\/dev\/zero: unknown table format \(expected \.csv, \.jsonl, \.json, \.parquet\)$/ },
   { name: 'a file over the size cap (sparse)', files: { 'train.jsonl': (p) => (writeFileSync(p, ''), truncateSync(p, MAX_TABLE_BYTES + 1)) }, message: new RegExp(`train\\.jsonl is ${MAX_TABLE_BYTES + 1} bytes, over the limit of ${MAX_TABLE_BYTES} bytes`) },
 
   // 15: bytes that are not UTF-8, and a column named twice.
@@ -72,7 +72,9 @@ const cases: Case[] = [
 
   // Values of the wrong kind.
   { name: 'a number as the text', files: { 'train.jsonl': '{"text":123,"label":0}\n' }, message: /train\.jsonl: line 1: column text holds 123, not text$/ },
-  { name: 'an empty list of files', files: {}, source: '', options: {}, message: /^loadDataset: an empty list of files$/ },
+  { name: 'one pretty-printed JSON object', files: { 'train.json': '{\n  "data": [{"text": "a", "label": 0}]\n}\n' }, message: /train\.json: one JSON value over several lines; expected one object per line \(JSON lines\) or an array of objects$/ },
+  { name: 'an empty list of files', files: {}, source: () => [], message: /^loadDataset: an empty list of files$/ },
+  { name: 'an unknown split name', files: { 'a.csv': 'text,label\na,0\n' }, source: (dir) => ({ train: join(dir, 'a.csv'), dev: join(dir, 'a.csv') }) as Record<string, string>, message: /^loadDataset: unknown split "dev" \(splits: train, validation, test\)$/ },
 ];
 
 test('each bad data file is refused with the file and the row, line, column or value', async () => {
@@ -83,7 +85,7 @@ test('each bad data file is refused with the file and the row, line, column or v
       if (typeof entry === 'function') entry(path);
       else writeFileSync(path, entry);
     }
-    const source = c.source === '' ? [] : c.source === undefined ? dir : c.source.startsWith('/') ? c.source : join(dir, c.source);
+    const source = c.source ? c.source(dir) : dir;
     let message: string | undefined;
     try {
       await loadDataset(source, c.options);
