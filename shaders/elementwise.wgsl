@@ -1,18 +1,31 @@
-// Elementwise ops on flat f32 arrays of n elements.
+// Elementwise ops on flat f32 arrays.
 //
 // Bindings (binding 0 is always the params block):
-//   add, mul:     1 a [n], 2 b [bSize] read as b[i % bSize] (b broadcast over a's leading dims), 3 out [n]
+//   add, mul:     1 a, 2 b, 3 out [n]: out = a ∘ b, both broadcast onto out's shape (PyTorch's rules).
+//                 Params (Broadcast): out's dims merged into `rank` <= 8 runs along which neither
+//                 operand switches between stretched and not (elementwise.ts broadcastRuns), each
+//                 run's size, and a's and b's element stride along it (0 where that operand stretches).
+//                 a[offset_a(i)] with offset_a(i) = Σ_r idx_r(i)·aStrides[r], idx = i's multi-index
+//                 in the runs; b the same.
 //   scale, copy:  1 a [n], 2 out [n]              out = alpha * a  (copy: alpha = 1)
 //   add_inplace:  1 accum [n] (read_write), 2 b [n]     accum += b
 // Dispatch: grid(n, 256) workgroups of 256; flat index i = (wid.y * nwg.x + wid.x) * 256 + lid.x.
 
 struct Params {
   n: u32,
-  bSize: u32,
-  alpha: f32,
+  alpha: f32, // scale only
+}
+
+struct Broadcast {
+  n: u32,
+  rank: u32,
+  sizes: array<vec4u, 2>,
+  aStrides: array<vec4u, 2>,
+  bStrides: array<vec4u, 2>,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> bc: Broadcast;
 
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -21,16 +34,32 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> unaryOut: array<f32>;
 @group(0) @binding(1) var<storage, read_write> accum: array<f32>;
 
+/** (offset in a, offset in b) of output element i. */
+fn operand_offsets(i: u32) -> vec2u {
+  var rest = i;
+  var offsets = vec2u(0u);
+  for (var r = i32(bc.rank) - 1; r >= 0; r--) {
+    let size = bc.sizes[r / 4][r % 4];
+    offsets += (rest % size) * vec2u(bc.aStrides[r / 4][r % 4], bc.bStrides[r / 4][r % 4]);
+    rest /= size;
+  }
+  return offsets;
+}
+
 @compute @workgroup_size(256)
 fn add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (i < params.n) { out[i] = a[i] + b[i % params.bSize]; }
+  if (i >= bc.n) { return; }
+  let at = operand_offsets(i);
+  out[i] = a[at.x] + b[at.y];
 }
 
 @compute @workgroup_size(256)
 fn mul(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (i < params.n) { out[i] = a[i] * b[i % params.bSize]; }
+  if (i >= bc.n) { return; }
+  let at = operand_offsets(i);
+  out[i] = a[at.x] * b[at.y];
 }
 
 @compute @workgroup_size(256)

@@ -1,68 +1,137 @@
-// add, mul, scale (with backward) and the in-place/copy helpers autograd and
-// optimizers use. Shapes: a [...lead, ...s], b [...s] (b broadcast over a's
-// leading dims, as when adding a bias) or b of a's shape.
+// add and mul with PyTorch's broadcasting (forward and backward), scale, and the
+// in-place/copy helpers autograd and optimizers use. Broadcasting: shapes line up
+// at their last dims; a dim of 1, or one missing at the front, stretches over the
+// other operand's: [1, T, H] + [T, H] -> [1, T, H]; [B, T, 1] * [1, H] -> [B, T, H].
+// Backward sums each operand's gradient over the dims it was stretched along.
 
 import { gpu } from '../gpu/device.js';
 import { grid } from '../gpu/runtime.js';
 import type { Kernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
-import { sumRows } from './reduce.js';
+import { sum, sumRows } from './reduce.js';
+import { permute } from './shape.js';
 
 const ADD: Kernel = { shader: 'elementwise', entryPoint: 'add', storage: ['read', 'read', 'write'] };
 const MUL: Kernel = { shader: 'elementwise', entryPoint: 'mul', storage: ['read', 'read', 'write'] };
 const SCALE: Kernel = { shader: 'elementwise', entryPoint: 'scale', storage: ['read', 'write'] };
 const ADD_INPLACE: Kernel = { shader: 'elementwise', entryPoint: 'add_inplace', storage: ['write', 'read'] };
+const MAX_RUNS = 8; // elementwise.wgsl's Broadcast block
 
-function checkBroadcast(op: string, a: Tensor, b: Tensor): void {
-  const suffix = a.shape.slice(a.rank - b.rank);
-  if (b.rank > a.rank || suffix.join() !== b.shape.join()) {
-    throw new Error(`${op}: shape [${b.shape.join(', ')}] does not broadcast onto [${a.shape.join(', ')}] (it must be a trailing part of it)`);
-  }
-  if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new Error(`${op}: f32 tensors only`);
+const describe = (t: Tensor) => `[${t.shape.join(', ')}]`;
+
+/** The shape of a ∘ b (as torch.broadcast_shapes), or an error naming both shapes. */
+function broadcastShape(op: string, a: Tensor, b: Tensor): number[] {
+  if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new Error(`${op}: f32 tensors only, got ${a.dtype} ${describe(a)} and ${b.dtype} ${describe(b)}`);
+  const rank = Math.max(a.rank, b.rank);
+  return Array.from({ length: rank }, (_, d) => {
+    const m = a.shape[d - rank + a.rank] ?? 1;
+    const n = b.shape[d - rank + b.rank] ?? 1;
+    if (m !== n && m !== 1 && n !== 1) {
+      throw new Error(`${op}: shapes ${describe(a)} and ${describe(b)} do not broadcast (dim ${d} of the result: ${m} against ${n})`);
+    }
+    return m === 1 ? n : m;
+  });
 }
 
+/** `shape` with 1s in front, to `rank` dims. */
+function padded(shape: readonly number[], rank: number): number[] {
+  return [...Array(rank - shape.length).fill(1), ...shape];
+}
+
+/**
+ * The result's dims merged into runs along which no operand switches between stretched and
+ * not (dims of 1 dropped), with each operand's element stride along each run: 0 where it
+ * stretches. [2, 3, 33] + [3, 33] is one run of 198 for a (stride 1) and [2, 99] for b (0, 1).
+ */
+function broadcastRuns(outShape: readonly number[], shapes: readonly (readonly number[])[]): { sizes: number[]; strides: number[][] } {
+  const stretched = shapes.map((s) => padded(s, outShape.length).map((n) => n === 1));
+  const sizes: number[] = [];
+  const runStretched: boolean[][] = [];
+  outShape.forEach((n, d) => {
+    if (n === 1) return;
+    const key = stretched.map((s) => s[d]);
+    const last = runStretched[runStretched.length - 1];
+    if (last && key.every((k, i) => k === last[i])) sizes[sizes.length - 1] *= n;
+    else {
+      sizes.push(n);
+      runStretched.push(key);
+    }
+  });
+  const strides = shapes.map((_, k) => {
+    const out: number[] = [];
+    for (let r = sizes.length - 1, step = 1; r >= 0; r--) {
+      out[r] = runStretched[r][k] ? 0 : step;
+      if (!runStretched[r][k]) step *= sizes[r];
+    }
+    return out;
+  });
+  return { sizes, strides };
+}
+
+/** out = a ∘ b broadcast, no graph. */
 function binary(kernel: Kernel, a: Tensor, b: Tensor): Tensor {
-  const out = empty(a.shape);
+  const op = kernel.entryPoint;
+  const out = empty(broadcastShape(op, a, b));
+  const { sizes, strides: [aStrides, bStrides] } = broadcastRuns(out.shape, [a.shape, b.shape]);
+  if (sizes.length > MAX_RUNS) {
+    throw new Error(`${op}: ${describe(a)} with ${describe(b)} switches between stretched and full dims ${sizes.length} times (at most ${MAX_RUNS})`);
+  }
+  const pad = (v: number[], fill: number) => [...v, ...Array(MAX_RUNS - v.length).fill(fill)];
   gpu().dispatch(kernel, {
     bindings: [a.binding, b.binding, out.binding],
-    params: [a.size, Math.max(1, b.size), { f32: 0 }],
-    workgroups: grid(a.size, 256),
+    params: [out.size, sizes.length, 0, 0, ...pad(sizes, 1), ...pad(aStrides, 0), ...pad(bStrides, 0)],
+    workgroups: grid(out.size, 256),
   });
   return out;
 }
 
-/** Sums a gradient of a's shape down to b's (broadcast) shape. */
-function reduceToShape(g: Tensor, b: Tensor): Tensor {
-  if (g.size === b.size) return g;
-  const rows = g.view([g.size / b.size, b.size]);
-  const summed = sumRows(rows).reshapeOwned(b.shape);
-  rows.dispose();
-  return summed;
+/**
+ * g (a broadcast result's shape) summed over the dims an operand of `shape` was stretched along:
+ * that operand's gradient. Returns g itself or a view of it when nothing is summed; never disposes g.
+ */
+function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.shape.join() === shape.join()) return g;
+  // g's dims in runs that are all summed or all kept; summed runs first, then column sums.
+  const { sizes, strides: [strides] } = broadcastRuns(g.shape, [shape]);
+  const summed = sizes.map((_, r) => r).filter((r) => strides[r] === 0);
+  const kept = sizes.map((_, r) => r).filter((r) => strides[r] !== 0);
+  const rows = summed.reduce((p, r) => p * sizes[r], 1);
+  if (rows === 1) return g.view(shape);
+  const cols = g.size / rows;
+  const axes = [...summed, ...kept];
+  const runs = g.view(sizes);
+  const grouped = axes.every((a, i) => a === i) ? runs : permute(runs, axes);
+  if (grouped !== runs) runs.dispose();
+  const matrix = grouped.reshapeOwned([rows, cols]);
+  const total = cols === 1 ? sum(matrix) : sumRows(matrix);
+  matrix.dispose();
+  return total.reshapeOwned(shape);
 }
 
-/** a + b, b broadcast over a's leading dims. */
+/** sumToShape of a fresh product, which it then frees. */
+function sumOwnedToShape(g: Tensor, shape: readonly number[]): Tensor {
+  const reduced = sumToShape(g, shape);
+  if (reduced !== g) g.dispose();
+  return reduced;
+}
+
+/** a + b, broadcast. */
 export function add(a: Tensor, b: Tensor): Tensor {
-  checkBroadcast('add', a, b);
   const out = binary(ADD, a, b);
-  return record(out, 'add', [a, b], (dOut) => [dOut, b.requiresGrad ? reduceToShape(dOut, b) : null]);
-}
-
-/** a * b elementwise, b broadcast over a's leading dims. */
-export function mul(a: Tensor, b: Tensor): Tensor {
-  checkBroadcast('mul', a, b);
-  const out = binary(MUL, a, b);
-  return record(out, 'mul', [a, b], (dOut) => [
-    a.requiresGrad ? binary(MUL, dOut, b) : null,
-    b.requiresGrad ? reduceProduct(dOut, a, b) : null,
+  return record(out, 'add', [a, b], (dOut) => [
+    a.requiresGrad ? sumToShape(dOut, a.shape) : null,
+    b.requiresGrad ? sumToShape(dOut, b.shape) : null,
   ]);
 }
 
-function reduceProduct(dOut: Tensor, a: Tensor, b: Tensor): Tensor {
-  const full = binary(MUL, dOut, a);
-  const reduced = reduceToShape(full, b);
-  if (reduced !== full) full.dispose();
-  return reduced;
+/** a * b elementwise, broadcast. */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  const out = binary(MUL, a, b);
+  return record(out, 'mul', [a, b], (dOut) => [
+    a.requiresGrad ? sumOwnedToShape(binary(MUL, dOut, b), a.shape) : null,
+    b.requiresGrad ? sumOwnedToShape(binary(MUL, dOut, a), b.shape) : null,
+  ]);
 }
 
 /** alpha * x. */
@@ -73,7 +142,7 @@ export function scale(x: Tensor, alpha: number): Tensor {
 
 function scaled(x: Tensor, alpha: number): Tensor {
   const out = empty(x.shape);
-  gpu().dispatch(SCALE, { bindings: [x.binding, out.binding], params: [x.size, 1, { f32: alpha }], workgroups: grid(x.size, 256) });
+  gpu().dispatch(SCALE, { bindings: [x.binding, out.binding], params: [x.size, { f32: alpha }], workgroups: grid(x.size, 256) });
   return out;
 }
 
@@ -85,5 +154,5 @@ export function copy(x: Tensor): Tensor {
 /** target += b, in place (no graph): gradient accumulation. */
 export function addInPlace(target: Tensor, b: Tensor): void {
   if (target.size !== b.size) throw new Error(`addInPlace: [${b.shape.join(', ')}] into [${target.shape.join(', ')}]`);
-  gpu().dispatch(ADD_INPLACE, { bindings: [target.binding, b.binding], params: [target.size, 1, { f32: 0 }], workgroups: grid(target.size, 256) });
+  gpu().dispatch(ADD_INPLACE, { bindings: [target.binding, b.binding], params: [target.size], workgroups: grid(target.size, 256) });
 }

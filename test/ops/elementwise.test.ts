@@ -2,7 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, tidy, add, mul, scale, sum, mean, reshape, permute, transpose, type Tensor } from '../../src/index.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { addRef, mulRef, mulBackwardRef, broadcastBackwardRef, permuteRef } from '../ref/elementwise.js';
+import {
+  addRef, mulRef, mulBackwardRef, broadcastBackwardRef, permuteRef,
+  broadcastShapeRef, broadcastBinaryRef, broadcastBinaryBackwardRef, type BroadcastOperand,
+} from '../ref/elementwise.js';
 
 // One float32 rounding per element.
 const ELEMENTWISE_TOL = { atol: 1e-6, rtol: 1e-6 };
@@ -18,11 +21,10 @@ async function forwardBackward(f: (xs: Tensor[]) => Tensor, inputs: { data: Floa
   const xs = inputs.map(({ data, shape }) => tensor(toF32(data), shape, { requiresGrad: true }));
   const y = tidy(() => {
     const out = f(xs);
-    out.retained = true;
     sum(mul(out, tensor(toF32(dOut), out.shape))).backward();
     return out;
   });
-  const result = { y: await y.toArray(), grads: await Promise.all(xs.map((x) => x.grad!.toArray())) };
+  const result = { y: await y.toArray(), shape: y.shape, grads: await Promise.all(xs.map((x) => x.grad!.toArray())) };
   for (const t of [y, ...xs, ...xs.map((x) => x.grad!)]) t.dispose();
   return result;
 }
@@ -53,6 +55,61 @@ test('add and mul, same shape and with a broadcast operand', async () => {
     assertClose(product.grads[0], dA, ELEMENTWISE_TOL, 'mul dA');
     assertClose(product.grads[1], dB, REDUCE_TOL, 'mul dB');
   }
+});
+
+/** Seeded operands of the given shapes. */
+function operands(aShape: number[], bShape: number[], seed: number): [BroadcastOperand, BroadcastOperand] {
+  const size = (shape: number[]) => shape.reduce((p, q) => p * q, 1);
+  return [{ data: randomArray(size(aShape), seed), shape: aShape }, { data: randomArray(size(bShape), seed + 1), shape: bShape }];
+}
+
+/** add(a, b) and mul(a, b): the result's shape and values, and both gradients, against the float64 reference. */
+async function checkBroadcast(aShape: number[], bShape: number[], seed: number): Promise<void> {
+  const [a, b] = operands(aShape, bShape, seed);
+  const shape = broadcastShapeRef(aShape, bShape);
+  const dOut = randomArray(shape.reduce((p, q) => p * q, 1), seed + 2);
+  for (const op of ['add', 'mul'] as const) {
+    const what = `${op} [${aShape}] with [${bShape}]`;
+    const r = await forwardBackward(([x, y]) => (op === 'add' ? add(x, y) : mul(x, y)), [a, b], dOut);
+    assert.equal(r.shape, shape, `${what}: result shape`);
+    assertClose(r.y, broadcastBinaryRef(op, a, b), ELEMENTWISE_TOL, what);
+    const [dA, dB] = broadcastBinaryBackwardRef(op, a, b, dOut);
+    assertClose(r.grads[0], dA, REDUCE_TOL, `${what}: dA`);
+    assertClose(r.grads[1], dB, REDUCE_TOL, `${what}: dB`);
+  }
+}
+
+test('reference gradients of add and mul with broadcasting in any dims match finite differences', () => {
+  for (const [aShape, bShape] of [[[2, 1, 3], [4, 1]], [[1, 3, 2], [3, 2]], [[3, 4], []]]) {
+    const [a, b] = operands(aShape, bShape, 40);
+    const dOut = randomArray(broadcastShapeRef(aShape, bShape).reduce((p, q) => p * q, 1), 42);
+    for (const op of ['add', 'mul'] as const) {
+      checkReferenceGradients(
+        ([x, y]) => broadcastBinaryRef(op, { data: x, shape: aShape }, { data: y, shape: bShape }),
+        [a.data, b.data], dOut, broadcastBinaryBackwardRef(op, a, b, dOut), `${op} [${aShape}] with [${bShape}]`,
+      );
+    }
+  }
+});
+
+test('words [B, T, H] + positions [T, H] with B = 1, T = 1 and both (one-row batches)', async () => {
+  await checkBroadcast([1, 6, 8], [6, 8], 50); // B = 1: the gradient of positions is [6, 8], not [1, 6, 8]
+  await checkBroadcast([4, 1, 8], [1, 8], 51); // T = 1
+  await checkBroadcast([1, 1, 8], [1, 8], 52); // both
+  await checkBroadcast([1, 1, 8], [8], 53);
+  await checkBroadcast([2, 6, 8], [6, 8], 54);
+});
+
+test('broadcasting in any dims: equal sizes in other shapes, stretched middle or last dims, both operands, scalars', async () => {
+  await checkBroadcast([6, 8], [1, 6, 8], 60); // the result is [1, 6, 8]; a's gradient [6, 8]
+  await checkBroadcast([1, 6, 8], [6, 1, 8], 61); // both stretched: [6, 6, 8]
+  await checkBroadcast([2, 3, 33], [2, 1, 33], 62);
+  await checkBroadcast([300, 17], [300, 1], 63); // a per-row factor, as a mask
+  await checkBroadcast([2, 1, 5], [3, 1], 64);
+  await checkBroadcast([2, 1, 3, 1, 5], [4, 1, 2, 1], 65); // runs alternate: [2, 4, 3, 2, 5]
+  await checkBroadcast([3, 4], [], 66);
+  await checkBroadcast([1], [3, 4], 67);
+  await checkBroadcast([5000], [1], 68); // a scalar's gradient: a sum past one reduction chunk
 });
 
 test('a tensor used twice gets the sum of both gradients', async () => {
@@ -99,7 +156,11 @@ test('reshape shares the buffer; permute and transpose move data and gradients',
 test('shape errors name both shapes', () => {
   const a = tensor(new Float32Array(6), [2, 3]);
   const b = tensor(new Float32Array(2), [2]);
-  assert.throws(() => add(a, b), /\[2\] does not broadcast onto \[2, 3\]/);
+  const ids = tensor(new Int32Array(2), [2]);
+  assert.throws(() => add(a, b), /add: shapes \[2, 3\] and \[2\] do not broadcast \(dim 1 of the result: 3 against 2\)/);
+  assert.throws(() => mul(b, a), /mul: shapes \[2\] and \[2, 3\] do not broadcast \(dim 1 of the result: 2 against 3\)/);
+  assert.throws(() => add(ids, b), /add: f32 tensors only, got i32 \[2\] and f32 \[2\]/);
+  for (const t of [a, b, ids]) t.dispose();
 });
 
 test.run();
