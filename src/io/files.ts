@@ -8,6 +8,11 @@
 //
 // Reading: readRegularFile refuses what is not a regular file (a FIFO would hang, /dev/zero
 // never ends) and anything over a size cap, naming the file.
+//
+// Fault injection (the tests of test/faults/): SHADERGRAD_FAULT_KILL_AT=<point>:<what> makes
+// killAt(point, what) end the process with SIGKILL, as a crash or `kill -9` would there.
+// Points: write:<file name> (writeFileAtomic, temporary complete, not yet renamed), and the
+// checkpoint writer's (src/train/checkpoints.ts).
 
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
@@ -56,6 +61,11 @@ export function sweepStaleTemporaries(dir: string): string[] {
   return removed;
 }
 
+/** The fault suite's kill switch: SIGKILL here when SHADERGRAD_FAULT_KILL_AT is `<point>:<what>`. */
+export function killAt(point: string, what: string | number): void {
+  if (process.env.SHADERGRAD_FAULT_KILL_AT === `${point}:${what}`) process.kill(process.pid, 'SIGKILL');
+}
+
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temporary = temporaryName(path);
   sweepStaleTemporaries(dirname(path));
@@ -67,6 +77,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     } finally {
       await file.close();
     }
+    killAt('write', basename(path));
     await rename(temporary, path);
   } catch (e) {
     await unlink(temporary).catch(() => {});

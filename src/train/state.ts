@@ -2,7 +2,7 @@
 // metric), saved as trainer_state.json in each checkpoint in the layout
 // transformers writes, and read back when resuming.
 
-import type { LogEntry, TrainerStateJson } from './checkpoints.js';
+import { checkedField, integerIn, type LogEntry, type TrainerStateJson } from './checkpoints.js';
 
 export class TrainerState {
   /** Fractional epoch: 1.5 is half-way through the second epoch. */
@@ -44,18 +44,24 @@ export class TrainerState {
     };
   }
 
-  /** Restores the fields a resumed run continues from. */
+  /** Restores the fields a resumed run continues from, checking each; errors name `source` and the field. */
   static fromJSON(json: TrainerStateJson, source: string): TrainerState {
-    if (!Number.isInteger(json.global_step) || !Array.isArray(json.log_history)) {
-      throw new Error(`${source}: not a trainer state (needs global_step and log_history)`);
-    }
+    const fields = json as unknown as Record<string, unknown>;
+    const field = <T>(name: string, ok: (v: unknown) => boolean, expected: string) => checkedField<T>(source, fields, name, ok, expected);
+    const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
     const state = new TrainerState();
-    state.epoch = json.epoch;
-    state.globalStep = json.global_step;
-    state.logHistory = json.log_history;
-    state.bestMetric = json.best_metric ?? null;
-    state.bestModelCheckpoint = json.best_model_checkpoint ?? null;
-    state.numInputTokensSeen = json.num_input_tokens_seen ?? 0;
+    state.globalStep = field('global_step', integerIn(0, Number.MAX_SAFE_INTEGER), 'an integer >= 0');
+    state.epoch = field('epoch', (v) => isNumber(v) && (v as number) >= 0, 'a number >= 0');
+    state.logHistory = field('log_history', (v) => Array.isArray(v) && v.every(isLogEntry), 'a list of objects of numbers');
+    state.bestMetric = field('best_metric', (v) => v === null || v === undefined || isNumber(v), 'a number or null') ?? null;
+    state.bestModelCheckpoint = field('best_model_checkpoint', (v) => v === null || v === undefined || typeof v === 'string', 'a path or null') ?? null;
+    state.numInputTokensSeen = field('num_input_tokens_seen', (v) => v === undefined || integerIn(0, Number.MAX_SAFE_INTEGER)(v), 'an integer >= 0') ?? 0;
     return state;
   }
+}
+
+/** A log_history entry: numbers by name (null where JSON could not hold a NaN). */
+function isLogEntry(entry: unknown): boolean {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return false;
+  return Object.values(entry).every((v) => v === null || typeof v === 'number');
 }

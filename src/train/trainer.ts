@@ -19,7 +19,7 @@
 // AdamW's moments and step, the schedule position and the data position, so a
 // resumed run repeats the uninterrupted run's losses bit for bit.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gpu } from '../gpu/device.js';
 import { Tensor, keep, tidy, zeros } from '../tensor.js';
@@ -30,13 +30,14 @@ import { AdamW, hfParameterGroups, clipGradNorm, getScheduler, applySchedule, ty
 import { permutation, type Dataset, type Row } from '../data/dataset.js';
 import { DataCollatorWithPadding, type Batch } from '../data/collator.js';
 import type { BertTokenizer } from '../data/tokenizer.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { writeSafetensors } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/files.js';
 import { TrainingArguments, type TrainingArgumentsInit } from './arguments.js';
 import {
-  OPTIMIZER_NAME, RNG_STATE_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME,
-  checkpointDir, latestCheckpoint, readJson, rotateCheckpoints, saveCheckpointFolder, writeJsonAtomic,
-  type LogEntry, type RngState, type TrainerStateJson,
+  MANIFEST_NAME, OPTIMIZER_NAME, RNG_STATE_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME,
+  badValue, checkpointDir, incompleteReason, latestCheckpoint, parseRngState, parseSchedulerState, readCheckedTensors, readJson,
+  readOptimizerState, rotateCheckpoints, saveCheckpointFolder, writeJsonAtomic,
+  type LogEntry, type RngState, type RunShape, type TrainerStateJson,
 } from './checkpoints.js';
 import { argmaxRows, combineMetrics, loadMetric, type Metric, type MetricName } from './metrics.js';
 import { JsonLinesLog, Progress, formatNumber } from './progress.js';
@@ -212,7 +213,7 @@ export class Trainer {
     if (resumeFromCheckpoint) {
       const dir = resumeFromCheckpoint === true ? latestCheckpoint(args.outputDir) : resumeFromCheckpoint;
       if (!dir) throw new Error(`Trainer.train: resumeFromCheckpoint is true but ${args.outputDir} holds no checkpoint-<step> folder`);
-      position = await this.loadCheckpoint(dir, optimizer, params, { maxSteps, numWarmupSteps });
+      position = this.loadCheckpoint(dir, optimizer, params, { maxSteps, numWarmupSteps, stepsPerEpoch });
       this.lastGoodCheckpoint = dir;
     }
     Object.assign(this.state, {
@@ -239,10 +240,7 @@ export class Trainer {
       const p = pending.shift()!;
       const loss = await p.loss;
       if (!Number.isFinite(loss)) {
-        throw new Error(
-          `Trainer: the loss is ${loss} at step ${p.step} (training set rows ${p.rows.join(', ')}); training stopped. ` +
-            `Last good checkpoint: ${this.lastGoodCheckpoint ?? 'none (no checkpoint was saved before this step)'}`,
-        );
+        throw new Error(`Trainer: the loss is ${loss} at step ${p.step} (training set rows ${p.rows.join(', ')}); training stopped. ${this.lastGood()}`);
       }
       windowLoss += loss;
       windowSteps++;
@@ -302,8 +300,10 @@ export class Trainer {
             ((args.saveStrategy === 'steps' && step % saveSteps === 0) || (args.saveStrategy === 'epoch' && epochEnd) ||
               last);
           if (saving) {
-            await drain(); // a checkpoint is saved only after every loss before it was checked
+            await drain(); // every loss before the checkpoint checked
             const next = epochEnd ? { epoch: epoch + 1, stepInEpoch: 0 } : { epoch, stepInEpoch: stepInEpoch + 1 };
+            const nextOrder = next.epoch === epoch ? order : permutation(train.length, (args.dataSeed + next.epoch) >>> 0);
+            await this.checkWeights(this.microBatches(train, nextOrder, next.stepInEpoch, microPerEpoch)[0]);
             await this.saveCheckpoint(optimizer, next, schedule, numWarmupSteps);
           }
           if (epochEnd) await runCallbacks(this.callbacks, 'onEpochEnd', ctx);
@@ -319,7 +319,7 @@ export class Trainer {
 
     if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint) {
       this.progress.log(`Loading best model from ${this.state.bestModelCheckpoint} (${args.metricForBestModel}: ${this.state.bestMetric})`);
-      this.loadModelWeights(this.state.bestModelCheckpoint, params);
+      this.uploadWeights(this.readModelWeights(this.state.bestModelCheckpoint, params), params);
     }
     const runtime = (performance.now() - started) / 1000;
     const ran = this.state.globalStep - startStep;
@@ -515,6 +515,39 @@ export class Trainer {
     }
   }
 
+  /** The last good checkpoint, for an error that stops training. */
+  private lastGood(): string {
+    return this.lastGoodCheckpoint
+      ? `Last good checkpoint: ${this.lastGoodCheckpoint} (good: its weights were checked to give a finite loss before it was written)`
+      : 'Last good checkpoint: none (no checkpoint was saved before this step)';
+  }
+
+  /**
+   * A checkpoint is written only from weights that give a finite loss: the weights about to be
+   * saved (after step N) are run on the first batch of step N + 1 (eval mode, no graph). A step
+   * that blew them up (to NaN, or to finite values so large that the next loss is not) stops
+   * training here, before they are saved.
+   */
+  private async checkWeights(next: MicroBatch): Promise<void> {
+    const step = this.state.globalStep;
+    this.model.eval();
+    let loss: number;
+    try {
+      const t = noGrad(() => tidy(() => this.model.forward({ ...next.batch, shape: next.batch.shape }).loss));
+      if (!t) throw new Error('Trainer: the model returned no loss for a batch with labels');
+      loss = await t.item();
+      t.dispose();
+    } finally {
+      this.model.train();
+    }
+    if (!Number.isFinite(loss)) {
+      throw new Error(
+        `Trainer: the loss is ${loss} at step ${step + 1} (training set rows ${next.rows.join(', ')}) with the weights of step ${step}; ` +
+          `${checkpointDir(this.args.outputDir, step)} was not written and training stopped. ${this.lastGood()}`,
+      );
+    }
+  }
+
   private async saveCheckpoint(optimizer: AdamW, next: { epoch: number; stepInEpoch: number }, schedule: Schedule, numWarmupSteps: number): Promise<void> {
     const args = this.args;
     const step = this.state.globalStep;
@@ -541,26 +574,42 @@ export class Trainer {
     await runCallbacks(this.callbacks, 'onSave', { args, state: this.state, control: this.control }, path);
   }
 
-  /** Puts model, optimizer and state back as they were at the checkpoint; returns the data position to continue from. */
-  private async loadCheckpoint(
+  /**
+   * Puts model, optimizer and state back as they were at the checkpoint; returns the data
+   * position to continue from. Every file and field is checked against the model and this run
+   * before anything changes; errors name the file and the field.
+   */
+  private loadCheckpoint(
     dir: string,
     optimizer: AdamW,
     params: Map<string, Tensor>,
-    run: { maxSteps: number; numWarmupSteps: number },
-  ): Promise<{ epoch: number; stepInEpoch: number }> {
+    run: RunShape & { numWarmupSteps: number },
+  ): { epoch: number; stepInEpoch: number } {
+    // Folders saved before manifests existed have none; their files are checked one by one below.
+    const incomplete = existsSync(join(dir, MANIFEST_NAME)) ? incompleteReason(dir) : null;
+    if (incomplete) throw new Error(`Trainer: cannot resume from ${dir}: it is incomplete: ${incomplete}`);
     for (const name of ['model.safetensors', OPTIMIZER_NAME, SCHEDULER_NAME, RNG_STATE_NAME, TRAINER_STATE_NAME]) {
       if (!existsSync(join(dir, name))) throw new Error(`Trainer: cannot resume from ${dir}: ${name} is missing`);
     }
-    this.loadModelWeights(dir, params);
-    const optimizerPath = join(dir, OPTIMIZER_NAME);
-    const file = readSafetensors(readFileSync(optimizerPath), optimizerPath);
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, t] of file.tensors) {
-      if (!t.data) throw new Error(`${optimizerPath}: tensor ${name} is ${t.dtype}, expected a float`);
-      tensors.set(name, { shape: t.shape, data: t.data });
+    const rng = parseRngState(join(dir, RNG_STATE_NAME), run);
+    const statePath = join(dir, TRAINER_STATE_NAME);
+    const state = TrainerState.fromJSON(readJson<TrainerStateJson>(statePath), statePath);
+    if (state.globalStep !== rng.globalStep) {
+      throw new Error(`Trainer: ${dir} is inconsistent: trainer_state.json says step ${state.globalStep}, rng_state.json ${rng.globalStep}`);
     }
-    optimizer.loadStateDict({ tensors });
-    const scheduler = readJson<{ lr_scheduler_type: string; num_training_steps: number; num_warmup_steps: number }>(join(dir, SCHEDULER_NAME));
+    // The fractional epoch as the loop computes it after step globalStep.
+    const last = rng.globalStep - 1;
+    const epoch = rng.globalStep === 0 ? 0 : Math.floor(last / run.stepsPerEpoch) + ((last % run.stepsPerEpoch) + 1) / run.stepsPerEpoch;
+    if (state.epoch !== epoch) {
+      throw new Error(`${statePath}: epoch is ${state.epoch}; step ${rng.globalStep} at ${run.stepsPerEpoch} steps per epoch is epoch ${epoch}`);
+    }
+    const scheduler = parseSchedulerState(join(dir, SCHEDULER_NAME), rng.globalStep);
+    const weights = this.readModelWeights(dir, params);
+    const shapes = new Map([...params].map(([name, p]) => [name, p.shape]));
+    const moments = readOptimizerState(join(dir, OPTIMIZER_NAME), shapes, rng.globalStep);
+
+    this.uploadWeights(weights, params);
+    optimizer.loadStateDict({ tensors: moments });
     if (scheduler.lr_scheduler_type !== this.args.lrSchedulerType || scheduler.num_training_steps !== run.maxSteps ||
       scheduler.num_warmup_steps !== run.numWarmupSteps) {
       this.progress.log(
@@ -568,31 +617,25 @@ export class Trainer {
           `(${scheduler.num_warmup_steps} warmup); continuing with ${this.args.lrSchedulerType} over ${run.maxSteps} (${run.numWarmupSteps} warmup)`,
       );
     }
-    const rng = readJson<RngState>(join(dir, RNG_STATE_NAME));
     if (rng.seed !== this.args.seed || rng.dataSeed !== this.args.dataSeed) {
       this.progress.log(
         `Warning: ${dir} was trained with seed ${rng.seed} / dataSeed ${rng.dataSeed}; continuing with ${this.args.seed} / ${this.args.dataSeed} (the data order and dropout will differ from the original run)`,
       );
     }
-    this.state = TrainerState.fromJSON(readJson<TrainerStateJson>(join(dir, TRAINER_STATE_NAME)), join(dir, TRAINER_STATE_NAME));
-    if (this.state.globalStep !== rng.globalStep) {
-      throw new Error(`Trainer: ${dir} is inconsistent: trainer_state.json says step ${this.state.globalStep}, rng_state.json ${rng.globalStep}`);
-    }
-    if (this.state.bestModelCheckpoint) this.bestStep = Number(/(\d+)$/.exec(this.state.bestModelCheckpoint)?.[1] ?? -1);
+    this.state = state;
+    if (state.bestModelCheckpoint) this.bestStep = Number(/(\d+)$/.exec(state.bestModelCheckpoint)?.[1] ?? -1);
     this.progress.log(`Resuming from ${dir} at step ${rng.globalStep} (epoch ${rng.epoch}, step ${rng.stepInEpoch} of it)`);
     return { epoch: rng.epoch, stepInEpoch: rng.stepInEpoch };
   }
 
-  /** Uploads the weights in dir/model.safetensors into the model's parameters (same names and shapes). */
-  private loadModelWeights(dir: string, params: Map<string, Tensor>): void {
-    const path = join(dir, 'model.safetensors');
-    const file = readSafetensors(readFileSync(path), path);
-    for (const [name, p] of params) {
-      const t = file.tensors.get(name);
-      if (!t || !t.data) throw new Error(`${path}: no float tensor ${name} for the model's parameter of that name`);
-      if (t.data.length !== p.size) throw new Error(`${path}: ${name} has shape [${t.shape.join(', ')}], the model's [${p.shape.join(', ')}]`);
-      gpu().upload(t.data, p.buffer);
-    }
+  /** dir/model.safetensors, checked: a finite float tensor of the right shape for each of the model's parameters. */
+  private readModelWeights(dir: string, params: Map<string, Tensor>): Map<string, { data: Float32Array }> {
+    const shapes = new Map([...params].map(([name, p]) => [name, p.shape]));
+    return readCheckedTensors(join(dir, 'model.safetensors'), shapes, (_, data) => badValue(data));
+  }
+
+  private uploadWeights(weights: Map<string, { data: Float32Array }>, params: Map<string, Tensor>): void {
+    for (const [name, p] of params) gpu().upload(weights.get(name)!.data, p.buffer);
   }
 
   // ---------------------------------------------------------- the output ----

@@ -1,12 +1,14 @@
 // The Trainer on a tiny BERT and a synthetic data set: resuming repeats the
 // uninterrupted run bit for bit, gradient accumulation equals the larger
-// batch, a NaN loss stops with the step, rows and last good checkpoint,
+// batch, a NaN loss stops with the step, rows and last good checkpoint (and
+// no checkpoint is written from weights that do not give a finite loss), a
+// bad resume state is refused naming file and field,
 // evaluation streams the same numbers predict() gives, and the output folder
 // holds what transformers' Trainer writes.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setupDevice, assertClose } from '../helpers.js';
 import { gpu } from '../../src/gpu/device.js';
@@ -17,6 +19,7 @@ import { permutation } from '../../src/data/dataset.js';
 import { Trainer, type TrainerCallback } from '../../src/train/index.js';
 import type { TrainingArgumentsInit } from '../../src/train/arguments.js';
 import type { LogEntry } from '../../src/train/checkpoints.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { syntheticDataset, syntheticTokenizer, tempDir, tinyConfig } from './synthetic.js';
 
 test.before(setupDevice);
@@ -90,22 +93,58 @@ test('a NaN loss stops training naming the step, the rows and the last good chec
   const outputDir = tempDir('nan');
   const poison: TrainerCallback = {
     onStepEnd: ({ state }) => {
+      if (state.globalStep !== 5) return;
+      const w = trainer.model.namedParameters().get('classifier.weight')!;
+      gpu().upload(new Float32Array(w.size).fill(NaN), w.buffer);
+    },
+  };
+  // Saves at steps 2 and 4; the weights go bad after step 5 (a step that does not save): step 6's loss is NaN.
+  const trainer = makeTrainer({ outputDir, perDeviceTrainBatchSize: 4, maxSteps: 8, saveStrategy: 'steps', saveSteps: 2, loggingSteps: 100 }, { callbacks: [poison] });
+  const rows = Array.from(permutation(40, 42).subarray(5 * 4, 6 * 4)); // step 6: the sixth batch of epoch 0 (data seed 42)
+  try {
+    await trainer.train();
+    assert.unreachable('training should stop');
+  } catch (e) {
+    const message = (e as Error).message;
+    assert.match(message, 'the loss is NaN at step 6');
+    assert.match(message, `training set rows ${rows.join(', ')}`);
+    assert.match(message, `Last good checkpoint: ${join(outputDir, 'checkpoint-4')} (good: its weights were checked to give a finite loss before it was written)`);
+  }
+});
+
+test('a checkpoint is written only from weights that give a finite loss: bad weights at a save step stop training before the save', async () => {
+  const outputDir = tempDir('nan-save');
+  const poison: TrainerCallback = {
+    onStepEnd: ({ state }) => {
       if (state.globalStep !== 4) return;
       const w = trainer.model.namedParameters().get('classifier.weight')!;
       gpu().upload(new Float32Array(w.size).fill(NaN), w.buffer);
     },
   };
   const trainer = makeTrainer({ outputDir, perDeviceTrainBatchSize: 4, maxSteps: 8, saveStrategy: 'steps', saveSteps: 2, loggingSteps: 100 }, { callbacks: [poison] });
-  const rows = Array.from(permutation(40, 42).subarray(4 * 4, 5 * 4)); // step 5: the fifth batch of epoch 0 (data seed 42)
+  const rows = Array.from(permutation(40, 42).subarray(4 * 4, 5 * 4)); // step 5's batch, on which the weights of step 4 are tried
   try {
     await trainer.train();
     assert.unreachable('training should stop');
   } catch (e) {
     const message = (e as Error).message;
-    assert.match(message, 'the loss is NaN at step 5');
-    assert.match(message, `training set rows ${rows.join(', ')}`);
-    assert.match(message, `Last good checkpoint: ${join(outputDir, 'checkpoint-4')}`);
+    assert.match(message, `the loss is NaN at step 5 (training set rows ${rows.join(', ')}) with the weights of step 4`);
+    assert.match(message, `${join(outputDir, 'checkpoint-4')} was not written and training stopped`);
+    assert.match(message, `Last good checkpoint: ${join(outputDir, 'checkpoint-2')} (good:`);
   }
+  assert.equal(readdirSync(outputDir).filter((n) => n.startsWith('checkpoint-') || n.endsWith('.tmp')), ['checkpoint-2']);
+});
+
+test('learning rate 1e10, a save every step: no checkpoint of blown-up weights is written', async () => {
+  const outputDir = tempDir('huge-lr');
+  const trainer = makeTrainer({ outputDir, learningRate: 1e10, warmupSteps: 0, perDeviceTrainBatchSize: 4, maxSteps: 4, saveStrategy: 'steps', saveSteps: 1 });
+  try {
+    await trainer.train();
+    assert.unreachable('training should stop');
+  } catch (e) {
+    assert.match((e as Error).message, /the loss is (NaN|Infinity) at step 2 \(training set rows [\d, ]+\) with the weights of step 1; .*checkpoint-1 was not written and training stopped\. Last good checkpoint: none/);
+  }
+  assert.equal(readdirSync(outputDir).filter((n) => n.startsWith('checkpoint-')), []);
 });
 
 test('evaluate() streams the loss and accuracy that predict() gives from all logits; the training mode is restored', async () => {
@@ -137,7 +176,7 @@ test('output folder: checkpoints as transformers lays them out, rotation, JSON-l
   const kept = readdirSync(outputDir).filter((n) => n.startsWith('checkpoint-')).sort();
   assert.equal(kept, [...new Set([best.split('/').at(-1)!, 'checkpoint-15'])].sort(), 'rotation keeps the newest and the best');
   const files = readdirSync(join(outputDir, 'checkpoint-15')).sort();
-  assert.equal(files, ['config.json', 'model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'scheduler.json', 'trainer_state.json', 'training_args.json']);
+  assert.equal(files, ['checkpoint_manifest.json', 'config.json', 'model.safetensors', 'optimizer.safetensors', 'rng_state.json', 'scheduler.json', 'trainer_state.json', 'training_args.json']);
   const saved = JSON.parse(readFileSync(join(outputDir, 'checkpoint-15', 'trainer_state.json'), 'utf8'));
   assert.is(saved.global_step, 15);
   assert.is(saved.best_model_checkpoint, best);
@@ -184,6 +223,54 @@ test('GPU memory in use stays flat: after step 19 as after step 3', async () => 
   await trainer.train();
   // Step 20, the last, also holds its gradient norm for the final log line.
   for (let step = 4; step < 20; step++) assert.is(inUse.get(step), inUse.get(3), `bytes in use: step 3 ${inUse.get(3)}, step ${step} ${inUse.get(step)}`);
+});
+
+test('resume state is checked before anything is loaded: each bad field is an error naming the file and the field', async () => {
+  const outputDir = tempDir('bad-resume');
+  const args = { perDeviceTrainBatchSize: 8, maxSteps: 6, saveStrategy: 'steps' as const, saveSteps: 3, loggingSteps: 100 };
+  await makeTrainer({ ...args, outputDir }, { callbacks: [stopAt(3)] }).train();
+  const good = join(outputDir, 'checkpoint-3');
+  // A complete checkpoint (manifest updated) whose one file is changed.
+  const corrupt = (file: string, change: (text: string) => string | Uint8Array) => {
+    const dir = join(tempDir('bad-resume-copy'), 'checkpoint-3');
+    cpSync(good, dir, { recursive: true });
+    writeFileSync(join(dir, file), change(readFileSync(join(dir, file), 'utf8')));
+    const manifest = JSON.parse(readFileSync(join(dir, 'checkpoint_manifest.json'), 'utf8'));
+    manifest.files[file] = statSync(join(dir, file)).size;
+    writeFileSync(join(dir, 'checkpoint_manifest.json'), JSON.stringify(manifest));
+    return dir;
+  };
+  const edit = (file: string, fields: Record<string, unknown>) => corrupt(file, (text) => JSON.stringify({ ...JSON.parse(text), ...fields }));
+  const optimizer = readSafetensors(readFileSync(join(good, 'optimizer.safetensors')), 'optimizer');
+  const reshaped = new Map([...optimizer.tensors].map(([name, t]) => [name, { shape: name === 'exp_avg.classifier.bias' ? [2, 4] : t.shape, data: t.data! }]));
+  const cases: [string, RegExp][] = [
+    [edit('rng_state.json', { stepInEpoch: -3 }), /rng_state\.json: stepInEpoch is -3; expected an integer from 0 to 4 \(this run has 5 steps per epoch\)/],
+    [edit('rng_state.json', { epoch: '0' }), /rng_state\.json: epoch is "0"; expected an integer from 0 to 1/],
+    [edit('rng_state.json', { globalStep: 1000 }), /rng_state\.json: globalStep is 1000; expected an integer from 0 to 6/],
+    [edit('trainer_state.json', { epoch: 5 }), /trainer_state\.json: epoch is 5; step 3 at 5 steps per epoch is epoch 0\.6/],
+    [edit('scheduler.json', { last_step: 2 }), /scheduler\.json: last_step is 2; expected 3/],
+    [corrupt('optimizer.safetensors', () => writeSafetensors(reshaped)), /optimizer\.safetensors: exp_avg\.classifier\.bias has shape \[2, 4\], the model's is \[8\]/],
+    [corrupt('rng_state.json', () => '{"seed": 4'), /rng_state\.json is not valid JSON/],
+  ];
+  for (const [dir, message] of cases) {
+    try {
+      await makeTrainer({ ...args, outputDir: tempDir('bad-resume-out') }).train({ resumeFromCheckpoint: dir });
+      assert.unreachable(`resuming from ${dir} should fail with ${message}`);
+    } catch (e) {
+      assert.match((e as Error).message, message);
+      assert.ok((e as Error).message.includes(dir), `${(e as Error).message} names ${dir}`);
+    }
+  }
+  // A half checkpoint: its manifest does not match its files.
+  const half = join(tempDir('bad-resume-half'), 'checkpoint-3');
+  cpSync(good, half, { recursive: true });
+  rmSync(join(half, 'model.safetensors'));
+  try {
+    await makeTrainer({ ...args, outputDir: tempDir('bad-resume-out') }).train({ resumeFromCheckpoint: half });
+    assert.unreachable('a half checkpoint should be refused');
+  } catch (e) {
+    assert.is((e as Error).message, `Trainer: cannot resume from ${half}: it is incomplete: model.safetensors is missing`);
+  }
 });
 
 test('errors: no collator or tokenizer, evaluation without evalDataset, resume without checkpoints', async () => {
