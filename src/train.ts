@@ -4,13 +4,14 @@
 // News Topic data set (20 labels), evaluated each epoch, saved with a model
 // card, then asked to classify "Acme Corp announces new CEO".
 
-import { existsSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { init, closeDevice } from './gpu/device.js';
 import { setTuningStore } from './gpu/autotune.js';
 import { nodeTuningStore } from './node/tuning-store.js';
 import { pretrainedDir, isLocalPath, snapshotDownload, TOKENIZER_FILES } from './io/hub.js';
+import { copyFileAtomic } from './io/files.js';
+import { acquireLock } from './io/lock.js';
 import { AutoTokenizer } from './data/tokenizer.js';
 import { loadDataset, shuffledSubset, type Dataset, type Row } from './data/dataset.js';
 import { tokenizeDataset } from './data/collator.js';
@@ -27,18 +28,62 @@ export const TOPIC_LABELS = [
   'Stock Movement',
 ];
 
+/** The output folder holds the run's lock file while it runs. */
+export const LOCK_NAME = '.train.lock';
+
+/** Whether --dataset names local files: a path that exists is a path (commas and all); otherwise commas separate files. */
+function isLocalDataset(dataset: string): boolean {
+  return existsSync(dataset) || dataset.includes(',') || isLocalPath(dataset);
+}
+
 async function datasetSource(dataset: string): Promise<string | string[]> {
-  if (dataset.includes(',')) return dataset.split(',');
-  if (isLocalPath(dataset)) return dataset;
-  return snapshotDownload(dataset, { repoType: 'dataset' });
+  if (!isLocalDataset(dataset)) return snapshotDownload(dataset, { repoType: 'dataset' });
+  return !existsSync(dataset) && dataset.includes(',') ? dataset.split(',') : dataset;
+}
+
+/** The real path of `path`, which need not exist yet (its nearest existing ancestor is resolved). */
+function realPath(path: string): string {
+  const absolute = resolve(path);
+  if (existsSync(absolute)) return realpathSync(absolute);
+  const parent = dirname(absolute);
+  return parent === absolute ? absolute : join(realPath(parent), basename(absolute));
+}
+
+/** Refuses an output folder that is the model folder or holds it: saving there would overwrite the base model. */
+function checkOutputDir(outputDir: string, model: string, modelDir: string): void {
+  const out = realPath(outputDir);
+  const input = realPath(modelDir);
+  const within = relative(out, input);
+  if (within === '' || !(within === '..' || within.startsWith(`..${sep}`) || isAbsolute(within))) {
+    throw new Error(
+      `--output-dir ${outputDir} (${out}) ${within === '' ? 'is' : 'holds'} the folder of --model ${model} (${input}); ` +
+        'saving there would overwrite the base model: choose another --output-dir',
+    );
+  }
 }
 
 export async function runTrainingJob(options: TrainOptions): Promise<void> {
+  const modelDir = await pretrainedDir(options.model);
+  checkOutputDir(options.outputDir, options.model, modelDir);
+  try {
+    mkdirSync(options.outputDir, { recursive: true });
+  } catch (e) {
+    throw new Error(`--output-dir ${options.outputDir}: ${(e as Error).message}`);
+  }
+  // One run per output folder: a second one would overwrite this one's checkpoints and model.
+  const lock = await acquireLock(join(options.outputDir, LOCK_NAME), { what: `output folder ${options.outputDir}` });
+  try {
+    await train(options, modelDir);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function train(options: TrainOptions, modelDir: string): Promise<void> {
   const runtime = await init();
   console.log(`WebGPU adapter: ${runtime.adapter.description || runtime.adapter.name}`);
   setTuningStore(nodeTuningStore()); // per-adapter kernel choices survive the process
 
-  const modelDir = await pretrainedDir(options.model);
   // The seed's data set, from the Hub or a local copy under its name, has named topics.
   const labelNames = basename(options.dataset.replace(/\/+$/, '')) === basename(DEFAULT_DATASET) ? TOPIC_LABELS : undefined;
   const splits = await loadDataset(await datasetSource(options.dataset), {
@@ -82,8 +127,8 @@ export async function runTrainingJob(options: TrainOptions): Promise<void> {
     modelCard: {
       modelName: basename(options.outputDir),
       baseModel: options.model,
-      datasetId: isLocalPath(options.dataset) ? null : options.dataset,
-      datasetName: isLocalPath(options.dataset) ? basename(options.dataset) : options.dataset,
+      datasetId: isLocalDataset(options.dataset) ? null : options.dataset,
+      datasetName: isLocalDataset(options.dataset) ? basename(options.dataset) : options.dataset,
       labelNames: names,
     },
   });
@@ -97,7 +142,7 @@ export async function runTrainingJob(options: TrainOptions): Promise<void> {
   await trainer.save();
   // The tokenizer goes with the model, so the folder is complete for fromPretrained and pipelines.
   for (const file of TOKENIZER_FILES) {
-    if (existsSync(join(modelDir, file))) await copyFile(join(modelDir, file), join(options.outputDir, file));
+    if (existsSync(join(modelDir, file))) await copyFileAtomic(join(modelDir, file), join(options.outputDir, file));
   }
   console.log(`model saved to ${options.outputDir}`);
 

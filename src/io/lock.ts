@@ -116,7 +116,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       continue;
     }
     if (!wait || Date.now() > deadline) {
-      const waited = wait ? ` after waiting ${Math.round(timeoutMs / 1000)} s` : '';
+      const waited = wait ? ` after waiting ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}` : '';
       throw new LockedError(path, owner, `${what} is in use by ${describe(owner)}${waited}; lock file ${path} (remove it only if that process is gone)`);
     }
     await new Promise((r) => setTimeout(r, pollMs));
