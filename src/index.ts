@@ -16,6 +16,7 @@ export type { BertLoadOptions } from './models/bert.js';
 
 // Text in: tokenizer, datasets, dynamic padding.
 export { AutoTokenizer, Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset } from './data/index.js';
+export type { FromPretrainedOptions } from './data/tokenizer.js';
 export type { EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
 
 // Training.

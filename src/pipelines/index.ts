@@ -1,56 +1,123 @@
-// Inference pipelines, as transformers' pipeline(): text-classification and
-// fill-mask. Batched with dynamic padding, no graph recorded; softmax runs on
-// the GPU and only probabilities are read back.
+// Inference pipelines, as transformers.js' pipeline(): text-classification
+// (alias sentiment-analysis) and fill-mask, with transformers.js' result
+// shapes (its src/pipelines/text-classification.js and fill-mask.js).
+// Batched with dynamic padding, no graph recorded; softmax runs on the GPU and
+// only probabilities are read back.
 
 import { noGrad } from '../autograd.js';
 import { tidy, type Tensor } from '../tensor.js';
 import { softmax } from '../ops/softmax.js';
 import { select } from '../ops/slice.js';
 import { reshape } from '../ops/shape.js';
-import type { BertTokenizer } from '../data/tokenizer.js';
-import type { BertForMaskedLM, BertForSequenceClassification } from '../models/bert.js';
+import { init } from '../gpu/device.js';
+import { AutoTokenizer, BertTokenizer } from '../data/tokenizer.js';
+import { BertForMaskedLM, BertForSequenceClassification } from '../models/bert.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 export interface ClassificationResult {
   label: string;
   score: number;
 }
 
+/** One filling of the mask, with transformers' field names. */
 export interface FillMaskResult {
   score: number;
+  /** The token's id. */
   token: number;
-  tokenStr: string;
+  /** The token as text. */
+  token_str: string;
+  /** The input with the mask replaced by the token, special tokens dropped. */
   sequence: string;
 }
 
 export interface PipelineOptions {
   /** Texts per forward pass (padded to the longest of the batch). Default 8. */
   batchSize?: number;
-  /** Truncate inputs to this many tokens (default: the tokenizer's model_max_length). */
+  /** Truncate inputs to this many tokens (default: the tokenizer's model_max_length, else the model's max_position_embeddings). */
   maxLength?: number;
 }
+
+/** pipeline(task, modelIdOrFolder, options): how to load, as transformers.js names it, besides PipelineOptions. */
+export interface PipelineLoadOptions extends PipelineOptions {
+  /** Only 'webgpu': the one device kind this engine runs on. */
+  device?: 'webgpu';
+  /** Branch, tag or commit of a Hub id. */
+  revision?: string;
+  /** The Hugging Face cache folder (default from HF_HUB_CACHE / HF_HOME). */
+  cacheDir?: string;
+  /** Use the cache only, never the network. */
+  localFilesOnly?: boolean;
+}
+
+export interface TextClassificationOptions {
+  /** Labels per text, best first; null for all of them. Default 1. */
+  topK?: number | null;
+}
+
+export interface FillMaskOptions {
+  /** Fillings per mask, best first. Default 5. */
+  topK?: number;
+}
+
+const TASKS = ['text-classification', 'sentiment-analysis', 'fill-mask'] as const;
+type Task = (typeof TASKS)[number];
 
 /** Indices of the k largest values, largest first. */
 function topIndices(values: Float32Array, k: number): number[] {
   return [...values.keys()].sort((a, b) => values[b] - values[a] || a - b).slice(0, k);
 }
 
+/** options.topK (or top_k), checked: a positive integer, or null (all) where allowed. */
+function topKOf(what: string, options: WithSnakeCase<TextClassificationOptions> | undefined, fallback: number, allowAll: boolean): number | null {
+  const { topK = fallback } = checkOptions<TextClassificationOptions>(what, options, ['topK']);
+  if (topK === null && allowAll) return null;
+  if (!Number.isInteger(topK) || topK! < 1) throw new Error(`${what}: topK must be a positive integer${allowAll ? ' or null' : ''}, got ${JSON.stringify(topK)}`);
+  return topK;
+}
+
+/** A string or an array of strings -> the array; anything else is an error. */
+function textsOf(what: string, input: unknown): string[] {
+  const texts = typeof input === 'string' ? [input] : input;
+  if (!Array.isArray(texts)) throw new Error(`${what}: expected a string or an array of strings, got ${JSON.stringify(input)}`);
+  const bad = texts.findIndex((t) => typeof t !== 'string');
+  if (bad >= 0) throw new Error(`${what}: text ${bad} is not a string: ${JSON.stringify(texts[bad])}`);
+  return texts;
+}
+
+/** The pipeline options, checked, with their defaults. */
+function batching(what: string, options: WithSnakeCase<PipelineOptions>, tokenizer: BertTokenizer, maxPositions: number): Required<PipelineOptions> {
+  const checked = checkOptions<PipelineOptions>(what, options, ['batchSize', 'maxLength']);
+  const out = { batchSize: checked.batchSize ?? 8, maxLength: checked.maxLength ?? tokenizer.modelMaxLength ?? maxPositions };
+  for (const [name, value] of Object.entries(out)) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return out;
+}
+
 export class TextClassificationPipeline {
+  private readonly batching: Required<PipelineOptions>;
+
   constructor(
     readonly model: BertForSequenceClassification,
     readonly tokenizer: BertTokenizer,
-    private readonly options: PipelineOptions = {},
-  ) {}
+    options: WithSnakeCase<PipelineOptions> = {},
+  ) {
+    const { problem_type: problem } = model.config;
+    if (model.numLabels < 2 || (problem !== undefined && problem !== null && problem !== 'single_label_classification')) {
+      throw new Error(`text-classification: only single-label classification is implemented (num_labels ${model.numLabels}, problem_type ${problem})`);
+    }
+    this.batching = batching('text-classification pipeline', options, tokenizer, model.config.max_position_embeddings);
+  }
 
-  /** One list of the topK {label, score} per text, best first (topK defaults to 1, as transformers). */
-  async run(texts: string[], { topK = 1 }: { topK?: number } = {}): Promise<ClassificationResult[][]> {
+  /** One list of the topK {label, score} per text, best first (topK defaults to 1, as transformers; null: every label). */
+  async run(texts: string[], options?: WithSnakeCase<TextClassificationOptions>): Promise<ClassificationResult[][]> {
+    const topK = topKOf('text-classification', options, 1, true) ?? this.model.numLabels;
     const labels = this.model.config.id2label;
-    const batchSize = this.options.batchSize ?? 8;
+    const { batchSize, maxLength } = this.batching;
     const results: ClassificationResult[][] = [];
     this.model.eval();
     for (let start = 0; start < texts.length; start += batchSize) {
-      const batch = this.tokenizer.encode(texts.slice(start, start + batchSize), {
-        padding: 'longest', truncation: true, maxLength: this.options.maxLength,
-      });
+      const batch = this.tokenizer(texts.slice(start, start + batchSize), { padding: true, truncation: true, maxLength });
       const probs = noGrad(() => tidy(() => softmax(this.model.forward(batch).logits)));
       const values = await probs.toArray();
       probs.dispose();
@@ -65,77 +132,161 @@ export class TextClassificationPipeline {
 }
 
 export class FillMaskPipeline {
+  private readonly batching: Required<PipelineOptions>;
+
   constructor(
     readonly model: BertForMaskedLM,
     readonly tokenizer: BertTokenizer,
-    private readonly options: PipelineOptions = {},
-  ) {}
+    options: WithSnakeCase<PipelineOptions> = {},
+  ) {
+    this.batching = batching('fill-mask pipeline', options, tokenizer, model.config.max_position_embeddings);
+  }
 
-  /** For a text with one [MASK]: its topK fillings (default 5, as transformers); with several masks, one list per mask. */
-  async run(text: string, { topK = 5 }: { topK?: number } = {}): Promise<FillMaskResult[][]> {
-    const batch = this.tokenizer.encode([text], { truncation: true, maxLength: this.options.maxLength });
-    const ids = batch.inputIds;
-    const maskPositions = [...ids.keys()].filter((i) => ids[i] === this.tokenizer.maskTokenId);
-    if (maskPositions.length === 0) throw new Error(`fill-mask: no ${this.tokenizer.convertIdsToTokens([this.tokenizer.maskTokenId])[0]} token in "${text}"`);
+  /** For each text, one list per [MASK] in it of its topK fillings (default 5, as transformers). */
+  async run(texts: string[], options?: WithSnakeCase<FillMaskOptions>): Promise<FillMaskResult[][][]> {
+    const topK = topKOf('fill-mask', options, 5, false)!;
+    const { batchSize, maxLength } = this.batching;
+    const maskId = this.tokenizer.maskTokenId;
+    const results: FillMaskResult[][][] = [];
     this.model.eval();
-    const probs = noGrad(() =>
-      tidy(() => {
-        const logits = this.model.forward(batch).logits; // [1, T, V]
-        const rows = reshape(logits, [logits.shape[1], logits.shape[2]]);
-        return maskPositions.map((pos) => softmax(select(rows, 0, pos)));
-      }),
-    );
-    const results: FillMaskResult[][] = [];
-    for (const [k, p] of probs.entries()) {
-      const values = await p.toArray();
-      results.push(topIndices(values, topK).map((token) => {
-        const filled = Int32Array.from(ids);
-        filled[maskPositions[k]] = token;
-        return {
-          score: values[token],
-          token,
-          tokenStr: this.tokenizer.decode([token]),
-          sequence: this.tokenizer.decode(filled, { skipSpecialTokens: true }),
-        };
-      }));
+    for (let start = 0; start < texts.length; start += batchSize) {
+      const batch = this.tokenizer(texts.slice(start, start + batchSize), { padding: true, truncation: true, maxLength });
+      const [B, T] = batch.shape;
+      const rows = Array.from({ length: B }, (_, b) => batch.inputIds.subarray(b * T, (b + 1) * T));
+      const masks = rows.map((ids, b) => {
+        const positions = [...ids.keys()].filter((i) => ids[i] === maskId);
+        if (positions.length === 0) {
+          throw new Error(`fill-mask: no ${this.tokenizer.convertIdsToTokens([maskId])[0]} token in text ${start + b}: ${JSON.stringify(texts[start + b])}`);
+        }
+        return positions;
+      });
+      const probs = noGrad(() =>
+        tidy(() => {
+          const logits = this.model.forward(batch).logits; // [B, T, V]
+          const flat = reshape(logits, [B * T, logits.shape[2]]);
+          return masks.flatMap((positions, b) => positions.map((pos) => softmax(select(flat, 0, b * T + pos))));
+        }),
+      );
+      let next = 0;
+      for (const [b, positions] of masks.entries()) {
+        const perMask: FillMaskResult[][] = [];
+        for (const pos of positions) {
+          const values = await probs[next++].toArray();
+          perMask.push(topIndices(values, topK).map((token) => {
+            const filled = Int32Array.from(rows[b]);
+            filled[pos] = token;
+            return {
+              score: values[token],
+              token,
+              token_str: this.tokenizer.decode([token]),
+              sequence: this.tokenizer.decode(filled, { skipSpecialTokens: true }),
+            };
+          }));
+        }
+        results.push(perMask);
+      }
+      probs.forEach((p: Tensor) => p.dispose());
     }
-    probs.forEach((p: Tensor) => p.dispose());
     return results;
   }
 }
 
-/** text-classification: one text -> its topK {label, score}; several texts -> one such list each. */
-export type TextClassifier = {
-  (text: string, options?: { topK?: number }): Promise<ClassificationResult[]>;
-  (texts: string[], options?: { topK?: number }): Promise<ClassificationResult[][]>;
+/**
+ * text-classification, as transformers.js: one text -> its topK {label, score} ([{label, score}]
+ * for topK 1); texts with topK 1 -> one {label, score} per text (a flat list); texts with another
+ * topK -> one list per text.
+ */
+export interface TextClassifier {
+  (text: string, options?: WithSnakeCase<TextClassificationOptions>): Promise<ClassificationResult[]>;
+  (texts: string[], options?: WithSnakeCase<{ topK?: 1 }>): Promise<ClassificationResult[]>;
+  (texts: string[], options: WithSnakeCase<TextClassificationOptions>): Promise<ClassificationResult[][]>;
   readonly pipeline: TextClassificationPipeline;
-};
+}
 
-/** fill-mask: a text with one [MASK] -> its topK fillings (for several masks, `.pipeline.run(text)` gives one list per mask). */
-export type MaskFiller = ((text: string, options?: { topK?: number }) => Promise<FillMaskResult[]>) & { readonly pipeline: FillMaskPipeline };
+/**
+ * fill-mask, as transformers.js: a text with one [MASK] -> its topK fillings; texts -> one such
+ * list per text. For texts with several masks, `.pipeline.run(texts)` gives one list per mask.
+ */
+export interface MaskFiller {
+  (text: string, options?: WithSnakeCase<FillMaskOptions>): Promise<FillMaskResult[]>;
+  (texts: string[], options?: WithSnakeCase<FillMaskOptions>): Promise<FillMaskResult[][]>;
+  readonly pipeline: FillMaskPipeline;
+}
 
-type Parts<M> = { model: M; tokenizer: BertTokenizer } & PipelineOptions;
+type Parts<M> = { model: M; tokenizer: BertTokenizer } & WithSnakeCase<PipelineOptions>;
+type ClassificationTask = 'text-classification' | 'sentiment-analysis';
 
-export function pipeline(task: 'text-classification', parts: Parts<BertForSequenceClassification>): TextClassifier;
+function taskOf(task: unknown): Task {
+  if (!TASKS.includes(task as Task)) throw new Error(`unknown pipeline task ${JSON.stringify(task)}; tasks: ${TASKS.join(', ')}`);
+  return task as Task;
+}
+
+/**
+ * transformers.js' pipeline(): `await pipeline(task, modelIdOrFolder, options)` loads the model and
+ * its tokenizer (opening the WebGPU device when none is open); `pipeline(task, { model, tokenizer })`
+ * wraps loaded ones (and may be awaited too). Tasks: text-classification (alias sentiment-analysis), fill-mask.
+ */
+export function pipeline(task: ClassificationTask, parts: Parts<BertForSequenceClassification>): TextClassifier;
 export function pipeline(task: 'fill-mask', parts: Parts<BertForMaskedLM>): MaskFiller;
+export function pipeline(task: ClassificationTask, model: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<TextClassifier>;
+export function pipeline(task: 'fill-mask', model: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<MaskFiller>;
 export function pipeline(
-  task: 'text-classification' | 'fill-mask',
-  { model, tokenizer, ...options }: Parts<BertForSequenceClassification | BertForMaskedLM>,
-): TextClassifier | MaskFiller {
-  if (task === 'text-classification') {
-    const p = new TextClassificationPipeline(model as BertForSequenceClassification, tokenizer, options);
-    const classify = async (texts: string | string[], opts?: { topK?: number }) =>
-      typeof texts === 'string' ? (await p.run([texts], opts))[0] : p.run(texts, opts);
-    return Object.assign(classify, { pipeline: p }) as TextClassifier;
+  task: Task,
+  source: string | Parts<BertForSequenceClassification | BertForMaskedLM>,
+  options?: WithSnakeCase<PipelineLoadOptions>,
+): TextClassifier | MaskFiller | Promise<TextClassifier | MaskFiller> {
+  if (typeof source === 'string') return loadPipeline(task, source, options);
+  const kind = taskOf(task);
+  if (source === undefined || source === null || typeof source !== 'object') {
+    throw new Error(`pipeline('${task}') needs a model: a folder or Hub id, or { model, tokenizer }`);
   }
-  if (task === 'fill-mask') {
-    const p = new FillMaskPipeline(model as BertForMaskedLM, tokenizer, options);
-    const fill = async (text: string, opts?: { topK?: number }) => {
-      const perMask = await p.run(text, opts);
-      if (perMask.length > 1) throw new Error(`fill-mask: "${text}" has ${perMask.length} masks; use .pipeline.run(text) for one list per mask`);
-      return perMask[0];
+  if (options !== undefined) throw new Error(`pipeline('${task}', { model, tokenizer, ... }): give the options in that object, not as a third argument`);
+  const { model, tokenizer, ...rest } = source;
+  if (!(tokenizer instanceof BertTokenizer)) throw new Error(`pipeline('${task}'): tokenizer must be a BertTokenizer (AutoTokenizer.fromPretrained), got ${describe(tokenizer)}`);
+  if (kind === 'fill-mask') {
+    if (!(model instanceof BertForMaskedLM)) throw new Error(`pipeline('fill-mask'): model must be a BertForMaskedLM, got ${describe(model)}`);
+    const p = new FillMaskPipeline(model, tokenizer, rest);
+    const fill = async (input: string | string[], opts?: WithSnakeCase<FillMaskOptions>) => {
+      const texts = textsOf('fill-mask', input);
+      const perText = (await p.run(texts, opts)).map((perMask, i) => {
+        if (perMask.length > 1) throw new Error(`fill-mask: text ${i} has ${perMask.length} masks; use .pipeline.run(texts) for one list per mask`);
+        return perMask[0];
+      });
+      return typeof input === 'string' ? perText[0] : perText;
     };
-    return Object.assign(fill, { pipeline: p });
+    return Object.assign(fill, { pipeline: p }) as MaskFiller;
   }
-  throw new Error(`unknown pipeline task '${task as string}' (text-classification, fill-mask)`);
+  if (!(model instanceof BertForSequenceClassification)) throw new Error(`pipeline('${task}'): model must be a BertForSequenceClassification, got ${describe(model)}`);
+  const p = new TextClassificationPipeline(model, tokenizer, rest);
+  const classify = async (input: string | string[], opts?: WithSnakeCase<TextClassificationOptions>) => {
+    const topK = topKOf('text-classification', opts, 1, true);
+    const perText = await p.run(textsOf('text-classification', input), { topK });
+    if (topK === 1) return perText.flat();
+    return typeof input === 'string' ? perText[0] : perText;
+  };
+  return Object.assign(classify, { pipeline: p }) as TextClassifier;
+}
+
+/** pipeline(task, modelIdOrFolder, options): device, model and tokenizer; a folder that does not load is an error naming it. */
+async function loadPipeline(task: Task, source: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<TextClassifier | MaskFiller> {
+  const kind = taskOf(task);
+  const { device, revision, cacheDir, localFilesOnly, ...rest } = checkOptions<PipelineLoadOptions>(
+    `pipeline('${task}')`, options, ['batchSize', 'maxLength', 'device', 'revision', 'cacheDir', 'localFilesOnly'],
+  );
+  if (device !== undefined && device !== 'webgpu') throw new Error(`pipeline('${task}'): device ${JSON.stringify(device)} is not available: shadergrad runs on 'webgpu' only`);
+  const hub = { revision, cacheDir, offline: localFilesOnly };
+  await init();
+  let parts: Parts<BertForSequenceClassification | BertForMaskedLM>;
+  try {
+    const Model = kind === 'fill-mask' ? BertForMaskedLM : BertForSequenceClassification;
+    parts = { model: await Model.fromPretrained(source, { hub }), tokenizer: await AutoTokenizer.fromPretrained(source, { hub }), ...rest };
+  } catch (e) {
+    throw new Error(`pipeline('${task}'): cannot load ${JSON.stringify(source)}: ${(e as Error).message}`, { cause: e });
+  }
+  return kind === 'fill-mask' ? pipeline(kind, parts as Parts<BertForMaskedLM>) : pipeline(kind, parts as Parts<BertForSequenceClassification>);
+}
+
+function describe(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? String(value);
+  return value.constructor?.name ?? 'an object';
 }
