@@ -12,22 +12,28 @@
 // Layout (huggingface_hub's, on Linux):
 //   $HF_HUB_CACHE | $HF_HOME/hub | $XDG_CACHE_HOME/huggingface/hub | ~/.cache/huggingface/hub
 //     models--org--name/            (datasets--org--name/ for data sets)
-//       blobs/<etag>                the file's bytes; <etag>.incomplete while downloading
+//       blobs/<etag>                the file's bytes, checked against the etag; <etag>.incomplete while downloading
 //       refs/<revision>             the commit hash that <revision> pointed to
 //       snapshots/<commit>/<file>   relative symlink to ../../blobs/<etag>
 //       .no_exist/<commit>/<file>   empty marker: the Hub said 404 for this optional file
+//     .locks/models--org--name/<etag>.lock   held while the blob is written (waited on by other processes)
 //
 // Protocol: a HEAD of {endpoint}/{repo}/resolve/{revision}/{file} (with
 // /datasets/ before the repo for data sets), not following absolute redirects
 // (large files redirect to a CDN), gives X-Repo-Commit, the etag
 // (X-Linked-Etag, else ETag) and the size (X-Linked-Size, else Content-Length);
 // then a GET of the redirect target (or the same URL) brings the bytes.
+// The etag is the file's digest: sha256 (64 hex) for an LFS file, git's blob
+// sha1 (40 hex) for a regular one. Nothing else is accepted as a cache name,
+// and a download whose bytes do not hash to it never becomes the blob.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { readJsonFile, temporaryName, writeFileAtomic } from './files.js';
+import { acquireLock } from './lock.js';
 
 export type RepoType = 'model' | 'dataset';
 
@@ -57,6 +63,8 @@ export interface HubOptions {
 
 const COMMIT_HASH = /^[0-9a-f]{40}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
+/** A file listing longer than this many pages (1,000 files each on the Hub) is refused. */
+const MAX_LIST_PAGES = 10_000;
 
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && ['1', 'ON', 'YES', 'TRUE'].includes(value.toUpperCase());
@@ -86,9 +94,11 @@ interface Settings {
   retries: number;
 }
 
-function settings(options: HubOptions): Settings {
+/** The settings of one call for `repo`, whose id and revision are checked first. */
+function settings(repo: string, options: HubOptions): Settings {
+  checkRepoId(repo);
   const progress = options.progress ?? 'auto';
-  return {
+  const s: Settings = {
     revision: options.revision ?? 'main',
     repoType: options.repoType ?? 'model',
     endpoint: (options.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, ''),
@@ -98,6 +108,12 @@ function settings(options: HubOptions): Settings {
     progress: progress === 'auto' ? consoleProgress() : progress === 'off' ? () => {} : progress,
     retries: options.retries ?? 3,
   };
+  // The revision names a file under refs/, so it must stay inside that folder.
+  const r = s.revision;
+  if (!r || r.startsWith('/') || /[\\\0-\x1f]/.test(r) || r.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+    throw new Error(`${describeRepo(s, repo)}: invalid revision '${r}' (a branch, tag or commit hash)`);
+  }
+  return s;
 }
 
 /** models--org--name or datasets--org--name. */
@@ -141,11 +157,30 @@ function requestHeaders(s: Settings, url: string): Record<string, string> {
   return headers;
 }
 
+/** A URL as messages show it: a CDN link loses its query, which can carry a signature. */
+function shownUrl(s: Settings, url: string): string {
+  const u = new URL(url);
+  if (u.origin !== new URL(s.endpoint).origin) u.search = '';
+  return u.href;
+}
+
+/** Why fetch rejected: its cause ("connect ECONNREFUSED 127.0.0.1:9") rather than the bare "fetch failed". */
+function fetchFailure(error: unknown): string {
+  const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
+  const detail = cause?.message || cause?.code;
+  return detail ? `${(error as Error).message}: ${detail}` : (error as Error).message;
+}
+
+function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError; // fetch rejects with a TypeError when the server cannot be reached
+}
+
 /** The commit a revision points to in the cache (a commit hash is itself), or null when the cache does not know it. */
 async function cachedCommit(storage: string, revision: string): Promise<string | null> {
   if (COMMIT_HASH.test(revision)) return revision;
   try {
-    return (await readFile(join(storage, 'refs', revision), 'utf8')).trim();
+    const commit = (await readFile(join(storage, 'refs', revision), 'utf8')).trim();
+    return COMMIT_HASH.test(commit) ? commit : null; // an empty or damaged ref says nothing
   } catch {
     return null;
   }
@@ -153,6 +188,7 @@ async function cachedCommit(storage: string, revision: string): Promise<string |
 
 interface Metadata {
   commit: string;
+  /** The file's digest: sha256 (64 hex) for an LFS file, git's blob sha1 (40 hex) otherwise. */
   etag: string;
   size: number | null;
   /** Where the bytes are: the redirect target for large files. */
@@ -163,11 +199,18 @@ function describeRepo(s: Settings, repo: string): string {
   return `${s.repoType === 'dataset' ? 'data set' : 'model'} ${repo}`;
 }
 
+/** An ETag header's digest, without quotes and `W/`, or null when it is not 40 or 64 hex digits. */
+function parseEtag(raw: string): string | null {
+  const etag = raw.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  return COMMIT_HASH.test(etag) || SHA256.test(etag) ? etag : null;
+}
+
 /**
  * HEAD of the resolve URL. A file the Hub reports missing (404 EntryNotFound)
  * gives `missing` with the commit when the Hub sent one.
  */
 async function fetchMetadata(s: Settings, repo: string, file: string, revision: string): Promise<Metadata | { missing: true; commit: string | null }> {
+  const where = `${describeRepo(s, repo)}, file ${file}`;
   let url = resolveUrl(s, repo, file, revision);
   for (let hops = 0; ; hops++) {
     const response = await fetch(url, { method: 'HEAD', headers: requestHeaders(s, url), redirect: 'manual' });
@@ -187,16 +230,15 @@ async function fetchMetadata(s: Settings, repo: string, file: string, revision: 
       const what = code === 'RevisionNotFound' ? `revision '${revision}' not found` : code === 'GatedRepo'
         ? 'the repository is gated: accept its terms on the Hub and set HF_TOKEN'
         : `repository not found or not accessible (HTTP ${response.status}${s.token ? '' : '; set HF_TOKEN for a private or gated one'})`;
-      throw new Error(`${describeRepo(s, repo)}, file ${file}: ${what} (${url})`);
+      throw new Error(`${where}: ${what} (${url})`);
     }
-    if (response.status >= 400) {
-      throw new Error(`${describeRepo(s, repo)}, file ${file}: HTTP ${response.status} ${response.statusText} from ${url}`);
-    }
+    if (response.status >= 400) throw new Error(`${where}: HTTP ${response.status} ${response.statusText} from ${url}`);
     const rawEtag = response.headers.get('x-linked-etag') ?? response.headers.get('etag');
-    const etag = rawEtag?.replace(/^W\//, '').replace(/^"|"$/g, '');
-    if (!commit || !COMMIT_HASH.test(commit) || !etag || !/^[\w.-]+$/.test(etag)) {
-      throw new Error(`${describeRepo(s, repo)}, file ${file}: ${url} answered without a valid X-Repo-Commit and ETag; is HF_ENDPOINT (${s.endpoint}) a Hugging Face Hub?`);
+    if (!commit || !COMMIT_HASH.test(commit) || rawEtag === null) {
+      throw new Error(`${where}: ${url} answered without a valid X-Repo-Commit and ETag; is HF_ENDPOINT (${s.endpoint}) a Hugging Face Hub?`);
     }
+    const etag = parseEtag(rawEtag);
+    if (!etag) throw new Error(`${where}: ${url} sent the ETag '${rawEtag.slice(0, 100)}', which is not a 40- or 64-hex digest of the file; nothing was stored`);
     const sizeHeader = response.headers.get('x-linked-size') ?? response.headers.get('content-length');
     const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : null;
     return { commit, etag, size, location: redirect ? new URL(location, url).href : url };
@@ -210,7 +252,7 @@ async function fetchMetadata(s: Settings, repo: string, file: string, revision: 
  */
 async function linkPointer(blob: string, pointer: string): Promise<void> {
   await mkdir(dirname(pointer), { recursive: true });
-  const temporary = `${pointer}.${randomUUID()}.tmp`;
+  const temporary = temporaryName(pointer);
   try {
     await symlink(relative(dirname(pointer), blob), temporary);
   } catch {
@@ -219,45 +261,56 @@ async function linkPointer(blob: string, pointer: string): Promise<void> {
   await rename(temporary, pointer);
 }
 
-/** A download cut off mid-file; its .incomplete file is kept for resuming. */
+/** A download cut off before its last byte; its .incomplete file is kept for resuming. */
 class InterruptedDownload extends Error {}
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
+/** The digest an etag promises: sha256 of the bytes (64 hex), or git's blob sha1, sha1 of "blob <size>\0" + bytes (40 hex). */
+async function fileDigest(path: string, etag: string): Promise<{ kind: string; digest: string }> {
+  const lfs = etag.length === 64;
+  const hash = createHash(lfs ? 'sha256' : 'sha1');
+  if (!lfs) hash.update(`blob ${(await stat(path)).size}\0`);
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return { kind: lfs ? 'sha256' : 'git blob sha1', digest: hash.digest('hex') };
 }
 
 /**
  * Streams `meta.location` into `blob`.incomplete, resuming from its current
- * length with a Range request, and renames it to `blob` once its size (and,
- * for an LFS file whose etag is a sha256, its hash) is right. Throws, leaving
- * the .incomplete file for the next resume, when the connection drops.
+ * length with a Range request, and renames it to `blob` once its size and
+ * digest match the etag. Throws InterruptedDownload, leaving the .incomplete
+ * file for the next resume, when the connection fails or drops. The caller
+ * holds the blob's lock.
  */
 async function downloadBlob(s: Settings, repo: string, file: string, meta: Metadata, blob: string): Promise<void> {
+  const where = `${describeRepo(s, repo)}, file ${file}`;
+  const url = shownUrl(s, meta.location);
   const incomplete = `${blob}.incomplete`;
   let start = existsSync(incomplete) ? statSync(incomplete).size : 0;
   if (meta.size !== null && start > meta.size) start = 0; // not this file's bytes: overwritten below
   const headers = requestHeaders(s, meta.location);
   if (start > 0) headers.range = `bytes=${start}-`;
-  const response = await fetch(meta.location, { headers });
+  let response: Response;
+  try {
+    response = await fetch(meta.location, { headers });
+  } catch (cause) {
+    throw new InterruptedDownload(`${where}: download from ${url} failed (${fetchFailure(cause)})${start > 0 ? `; ${incomplete} is kept and the next call resumes it` : ''}`, { cause });
+  }
   const fail = async (why: string, removePartial: boolean): Promise<never> => {
-    await response.body?.cancel();
+    await response.body?.cancel().catch(() => {});
     if (removePartial) await rm(incomplete, { force: true });
-    throw new Error(`${describeRepo(s, repo)}, file ${file}: ${why}${removePartial ? '; the partial download was removed, run again' : ''}`);
+    throw new Error(`${where}: ${why}${removePartial ? '; the partial download was removed, run again' : ''}`);
   };
   let resumeAt = 0;
   if (response.status === 206 && start > 0) {
     const range = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
-    if (!range || Number(range[1]) !== start) await fail(`server resumed at the wrong offset (${response.headers.get('content-range')})`, true);
+    if (!range || Number(range[1]) !== start) await fail(`${url} resumed at the wrong offset (${response.headers.get('content-range')})`, true);
     resumeAt = start;
   } else if (response.status === 416 && start > 0) {
     // Range past the end: the previous run had every byte but stopped before the rename, or the partial file is wrong.
-    if (start !== meta.size) await fail(`server refused to resume at byte ${start} (HTTP 416)`, true);
+    if (start !== meta.size) await fail(`${url} refused to resume at byte ${start} (HTTP 416)`, true);
     await response.body?.cancel();
     resumeAt = start;
   } else if (!response.ok) {
-    await fail(`HTTP ${response.status} ${response.statusText} from ${meta.location}`, false);
+    await fail(`HTTP ${response.status} ${response.statusText} from ${url}`, false);
   }
   // The size to expect: the HEAD's, else this response's Content-Length after the resumed bytes.
   const length = response.headers.get('content-length');
@@ -271,30 +324,32 @@ async function downloadBlob(s: Settings, repo: string, file: string, meta: Metad
       for await (const chunk of response.body) {
         await handle.write(chunk);
         received += chunk.byteLength;
+        if (expected !== null && received > expected) break; // a server sending more than it announced is not waited for
         s.progress({ repo, file, received, total: expected, done: false });
       }
     }
   } catch (cause) {
-    throw new InterruptedDownload(`${describeRepo(s, repo)}, file ${file}: download interrupted after ${received} of ${expected ?? '?'} bytes (${(cause as Error).message}); ${incomplete} is kept and the next call resumes it`, { cause });
+    throw new InterruptedDownload(`${where}: download from ${url} interrupted after ${received} of ${expected ?? '?'} bytes (${fetchFailure(cause)}); ${incomplete} is kept and the next call resumes it`, { cause });
   } finally {
     await handle.close();
   }
   const size = (await stat(incomplete)).size;
-  if (expected !== null && size !== expected) {
-    if (size > expected) await rm(incomplete);
-    throw new Error(`${describeRepo(s, repo)}, file ${file}: got ${size} bytes, expected ${expected} (${incomplete}${size > expected ? ' removed' : ' kept for resuming'})`);
+  if (expected !== null && size > expected) await fail(`${url} sent more than the ${expected} bytes announced`, true);
+  if (expected !== null && size < expected) {
+    throw new InterruptedDownload(`${where}: ${url} sent ${size} of the ${expected} bytes announced; ${incomplete} is kept and the next call resumes it`);
   }
-  if (SHA256.test(meta.etag) && (await sha256File(incomplete)) !== meta.etag) {
+  const { kind, digest } = await fileDigest(incomplete, meta.etag);
+  if (digest !== meta.etag) {
     await rm(incomplete);
-    throw new Error(`${describeRepo(s, repo)}, file ${file}: sha256 of the downloaded bytes differs from the etag ${meta.etag}; the download was removed, run again`);
+    const message = `${where}: the bytes from ${url} have ${kind} ${digest}, expected ${meta.etag} (the ETag); the download was removed, run again`;
+    // The resumed bytes may be the wrong ones: a retry starts again from byte 0.
+    throw resumeAt > 0 ? new InterruptedDownload(message) : new Error(message);
   }
   s.progress({ repo, file, received, total: expected, done: true });
   await rename(incomplete, blob);
 }
 
-const downloads = new Map<string, Promise<void>>();
-
-/** downloadBlob, resumed up to `s.retries` times when the connection drops. */
+/** downloadBlob, resumed up to `s.retries` times when the connection fails; nothing to do once the blob exists. */
 async function downloadWithRetries(s: Settings, repo: string, file: string, meta: Metadata, blob: string): Promise<void> {
   for (let attempt = 0; !existsSync(blob); attempt++) {
     try {
@@ -305,9 +360,26 @@ async function downloadWithRetries(s: Settings, repo: string, file: string, meta
   }
 }
 
-function isNetworkError(error: unknown): boolean {
-  return error instanceof TypeError; // fetch rejects with a TypeError when the server cannot be reached
+/**
+ * Brings the blob into the cache under its lock file (the path huggingface_hub
+ * uses), so that two processes never write one .incomplete file: the second
+ * waits, then finds the blob there. A dead owner's lock is broken, and its
+ * partial download resumed.
+ */
+async function downloadLocked(s: Settings, repo: string, file: string, meta: Metadata, blob: string): Promise<void> {
+  const lockPath = join(s.cacheDir, '.locks', repoFolderName(repo, s.repoType), `${meta.etag}.lock`);
+  await mkdir(dirname(blob), { recursive: true });
+  await mkdir(dirname(lockPath), { recursive: true });
+  const lock = await acquireLock(lockPath, { wait: true, what: `${describeRepo(s, repo)}, file ${file} (blob ${meta.etag})` });
+  try {
+    await downloadWithRetries(s, repo, file, meta, blob);
+  } finally {
+    await lock.release();
+  }
 }
+
+/** Two calls in this process that want the same blob share one download (the lock is per process). */
+const downloads = new Map<string, Promise<void>>();
 
 interface Resolved {
   /** The snapshot path, or null for a missing optional file. */
@@ -322,7 +394,6 @@ interface Resolved {
  * required file fails naming the repository, the file and the cache folder.
  */
 async function hubFile(s: Settings, repo: string, file: string, revision: string, optional: boolean): Promise<Resolved> {
-  checkFileName(repo, file);
   const storage = join(s.cacheDir, repoFolderName(repo, s.repoType));
   if (COMMIT_HASH.test(revision) && existsSync(join(storage, 'snapshots', revision, file))) {
     return { path: join(storage, 'snapshots', revision, file), commit: revision }; // a commit never changes
@@ -341,11 +412,12 @@ async function hubFile(s: Settings, repo: string, file: string, revision: string
     meta = await fetchMetadata(s, repo, file, revision);
   } catch (error) {
     if (!isNetworkError(error)) throw error;
-    return fromCache(`${s.endpoint} cannot be reached (${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message})`);
+    return fromCache(`${resolveUrl(s, repo, file, revision)} cannot be reached (${fetchFailure(error)})`);
   }
-  if (meta.commit && revision !== meta.commit) {
-    await mkdir(dirname(join(storage, 'refs', revision)), { recursive: true });
-    await writeFile(join(storage, 'refs', revision), meta.commit);
+  if (meta.commit && revision !== meta.commit && (await cachedCommit(storage, revision)) !== meta.commit) {
+    const ref = join(storage, 'refs', revision);
+    await mkdir(dirname(ref), { recursive: true });
+    await writeFileAtomic(ref, meta.commit);
   }
   if ('missing' in meta) {
     if (!optional) throw new Error(`${describeRepo(s, repo)}: file ${file} not found at revision ${revision} (${resolveUrl(s, repo, file, revision)}, HTTP 404)`);
@@ -353,18 +425,16 @@ async function hubFile(s: Settings, repo: string, file: string, revision: string
       // Remembered as huggingface_hub does, so that offline runs know the file is absent.
       const marker = join(storage, '.no_exist', meta.commit, file);
       await mkdir(dirname(marker), { recursive: true });
-      await writeFile(marker, '');
+      await writeFileAtomic(marker, '');
     }
     return { path: null, commit: meta.commit };
   }
   const pointer = join(storage, 'snapshots', meta.commit, file);
   if (existsSync(pointer)) return { path: pointer, commit: meta.commit };
   const blob = join(storage, 'blobs', meta.etag);
-  await mkdir(dirname(blob), { recursive: true });
-  // Two calls in this process that want the same blob share one download.
   let download = downloads.get(blob);
   if (!download) {
-    download = downloadWithRetries(s, repo, file, meta, blob).finally(() => downloads.delete(blob));
+    download = downloadLocked(s, repo, file, meta, blob).finally(() => downloads.delete(blob));
     downloads.set(blob, download);
   }
   await download;
@@ -372,14 +442,36 @@ async function hubFile(s: Settings, repo: string, file: string, revision: string
   return { path: pointer, commit: meta.commit };
 }
 
+/** A file that is also another's folder ('a.csv' and 'a.csv/b.csv') cannot both be in one snapshot folder. */
+function checkNoClash(s: Settings, repo: string, files: string[]): void {
+  const all = new Set(files);
+  for (const file of files) {
+    const parts = file.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join('/');
+      if (all.has(folder)) throw new Error(`${describeRepo(s, repo)}: files '${folder}' and '${file}' clash (one path cannot be both a file and a folder); nothing was downloaded`);
+    }
+  }
+}
+
 /** Downloads (or finds in the cache) `files` and `optional` of a Hub repository; returns the paths and the commit. */
 async function hubFiles(s: Settings, repo: string, files: string[], optional: string[]): Promise<{ paths: Record<string, string>; commit: string | null }> {
-  checkRepoId(repo);
+  const all = [...files, ...optional.filter((f) => !files.includes(f))];
+  for (const file of all) checkFileName(repo, file);
+  checkNoClash(s, repo, all);
   const paths: Record<string, string> = {};
   let revision = s.revision;
   let commit: string | null = null;
-  for (const file of [...files, ...optional.filter((f) => !files.includes(f))]) {
-    const resolved = await hubFile(s, repo, file, revision, !files.includes(file));
+  for (const file of all) {
+    let resolved: Resolved;
+    try {
+      resolved = await hubFile(s, repo, file, revision, !files.includes(file));
+    } catch (error) {
+      // Our messages name the repository first; a file system error (EACCES, ENOSPC, ...) gets the name here.
+      const message = (error as Error).message;
+      if (message.startsWith(describeRepo(s, repo))) throw error;
+      throw new Error(`${describeRepo(s, repo)}, file ${file}: ${message}`, { cause: error });
+    }
     if (resolved.path) paths[file] = resolved.path;
     // Pin the commit the first answer came from, so every file is from the same snapshot.
     if (resolved.commit) revision = commit = resolved.commit;
@@ -397,10 +489,11 @@ export async function resolveModelFiles(
   options: HubOptions & { optional?: string[] } = {},
 ): Promise<Record<string, string>> {
   const optional = options.optional ?? [];
-  if (!isLocalPath(idOrDir)) return (await hubFiles(settings(options), idOrDir, files, optional)).paths;
+  if (!isLocalPath(idOrDir)) return (await hubFiles(settings(idOrDir, options), idOrDir, files, optional)).paths;
   const dir = resolve(expandHome(idOrDir));
   const paths: Record<string, string> = {};
   for (const file of [...files, ...optional]) {
+    checkFileName(dir, file);
     const path = join(dir, file);
     if (existsSync(path)) paths[file] = path;
     else if (files.includes(file)) throw new Error(`${dir}: missing ${file}`);
@@ -408,44 +501,88 @@ export async function resolveModelFiles(
   return paths;
 }
 
-interface TreeEntry {
-  type: 'file' | 'directory';
-  path: string;
+/** The Hub could not be reached while listing; `detail` says which URL and why. */
+class ListingUnreachable extends Error {
+  constructor(message: string, readonly detail: string, options: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** One page of the tree API: its file paths and the next page's URL (Link: rel="next"). */
+async function listPage(s: Settings, repo: string, url: string): Promise<{ files: string[]; next: string | null }> {
+  const where = `${describeRepo(s, repo)}: the file listing from ${shownUrl(s, url)}`;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, { headers: requestHeaders(s, url) });
+    text = await response.text();
+  } catch (cause) {
+    const detail = `${shownUrl(s, url)} cannot be reached (${fetchFailure(cause)})`;
+    throw new ListingUnreachable(`${describeRepo(s, repo)}: listing its files failed: ${detail}`, detail, { cause });
+  }
+  if (!response.ok) throw new Error(`${describeRepo(s, repo)}: listing files failed, HTTP ${response.status} from ${shownUrl(s, url)}`);
+  const notHub = `is HF_ENDPOINT (${s.endpoint}) a Hugging Face Hub?`;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(text);
+  } catch {
+    throw new Error(`${where} is not JSON (content-type ${response.headers.get('content-type') ?? 'none'}); ${notHub}`);
+  }
+  if (!Array.isArray(entries)) throw new Error(`${where} is not a JSON array of files; ${notHub}`);
+  const files: string[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const { type, path } = (entry ?? {}) as { type?: unknown; path?: unknown };
+    if (typeof type !== 'string' || typeof path !== 'string') throw new Error(`${where}: entry ${i} has no string 'type' and 'path'; ${notHub}`);
+    if (type === 'file') files.push(path);
+  }
+  const link = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') ?? '')?.[1];
+  if (link !== undefined && !URL.canParse(link, url)) throw new Error(`${where} has a bad Link: next URL '${link}'`);
+  return { files, next: link === undefined ? null : new URL(link, url).href };
 }
 
 /** Every file path of a repository at `revision`, from the Hub's tree API (following its Link pagination). */
 export async function listRepoFiles(repo: string, options: HubOptions = {}): Promise<string[]> {
-  checkRepoId(repo);
-  const s = settings(options);
+  const s = settings(repo, options);
   if (s.offline) throw new Error(`${describeRepo(s, repo)}: cannot list its files, HF_HUB_OFFLINE is set`);
   let url: string | null = `${s.endpoint}/api/${s.repoType}s/${repo}/tree/${encodeURIComponent(s.revision)}?recursive=true`;
+  const fetched = new Set<string>();
   const files: string[] = [];
   while (url) {
-    const response: Response = await fetch(url, { headers: requestHeaders(s, url) });
-    if (!response.ok) throw new Error(`${describeRepo(s, repo)}: listing files failed, HTTP ${response.status} from ${url}`);
-    for (const entry of (await response.json()) as TreeEntry[]) if (entry.type === 'file') files.push(entry.path);
-    url = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') ?? '')?.[1] ?? null;
+    if (fetched.has(url)) throw new Error(`${describeRepo(s, repo)}: the file listing loops (Link: next leads back to ${shownUrl(s, url)}, already fetched)`);
+    if (fetched.size === MAX_LIST_PAGES) throw new Error(`${describeRepo(s, repo)}: the file listing goes on past ${MAX_LIST_PAGES} pages (next: ${shownUrl(s, url)})`);
+    fetched.add(url);
+    const page: { files: string[]; next: string | null } = await listPage(s, repo, url);
+    files.push(...page.files);
+    url = page.next;
   }
   return files;
 }
 
 /**
  * Downloads `files` of a repository (all of them, listed by the tree API, when
- * omitted) and returns its snapshot folder, snapshots/<commit>. Offline, a
- * cached snapshot of the revision is returned.
+ * omitted) and returns its snapshot folder, snapshots/<commit>. Offline, or
+ * when the Hub cannot be reached for the listing, a cached snapshot of the
+ * revision is returned.
  */
 export async function snapshotDownload(repo: string, options: HubOptions & { files?: string[] } = {}): Promise<string> {
-  checkRepoId(repo);
-  const s = settings(options);
+  const s = settings(repo, options);
   const storage = join(s.cacheDir, repoFolderName(repo, s.repoType));
-  let files = options.files;
-  if (!files && s.offline) {
+  const fromCache = async (why: string): Promise<string> => {
     const commit = await cachedCommit(storage, s.revision);
     const dir = commit && join(storage, 'snapshots', commit);
     if (dir && existsSync(dir)) return dir;
-    throw new Error(`${describeRepo(s, repo)} (revision ${s.revision}): no snapshot in the cache at ${storage}, and HF_HUB_OFFLINE is set`);
+    throw new Error(`${describeRepo(s, repo)} (revision ${s.revision}): no snapshot in the cache at ${storage}, and ${why}`);
+  };
+  let files = options.files;
+  if (!files && s.offline) return fromCache('HF_HUB_OFFLINE is set');
+  if (!files) {
+    try {
+      files = await listRepoFiles(repo, options);
+    } catch (error) {
+      if (!(error instanceof ListingUnreachable)) throw error;
+      return fromCache(error.detail);
+    }
   }
-  files ??= await listRepoFiles(repo, options);
   if (files.length === 0) throw new Error(`${describeRepo(s, repo)}: no files to download`);
   const { commit } = await hubFiles(s, repo, files, []);
   return join(storage, 'snapshots', commit as string);
@@ -497,11 +634,14 @@ export async function resolvePretrainedFiles(idOrDir: string, options: HubOption
   if (!found['model.safetensors']) {
     const index = found['model.safetensors.index.json'];
     if (!index) throw new Error(`${idOrDir}: has neither model.safetensors nor model.safetensors.index.json (only safetensors weights are read)`);
-    const weightMap = (JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
-    if (!weightMap) throw new Error(`${index}: no weight_map`);
+    const what = `${isLocalPath(idOrDir) ? idOrDir : `model ${idOrDir}`}, file model.safetensors.index.json`;
+    const weightMap = ((await readJsonFile(index, { what })) as { weight_map?: unknown } | null)?.weight_map;
+    if (typeof weightMap !== 'object' || weightMap === null || !Object.values(weightMap).every((shard) => typeof shard === 'string')) {
+      throw new Error(`${what}: ${index} has no weight_map of tensor names to shard files`);
+    }
     // Shards from the same commit as config.json (its snapshot folder's name), unless `idOrDir` is a folder.
     const revision = isLocalPath(idOrDir) ? options.revision : basename(dirname(found['config.json']));
-    Object.assign(found, await resolveModelFiles(idOrDir, [...new Set(Object.values(weightMap))], { ...options, revision }));
+    Object.assign(found, await resolveModelFiles(idOrDir, [...new Set(Object.values(weightMap) as string[])], { ...options, revision }));
   }
   return found;
 }

@@ -8,8 +8,10 @@
 //     missing:    404 with X-Error-Code EntryNotFound (file) or RepoNotFound (repository)
 //   GET /cdn/<sha256>                                      LFS bytes, with Range support
 //   GET /api/{models|datasets}/{repo}/tree/{revision}      file list, paginated with a Link header
-// It records every request and can drop the connection halfway through a
-// file, ignore Range headers, or require a token.
+// It records every request and can drop or stall the connection halfway
+// through a file, ignore Range headers, or require a token; and it can lie:
+// send bytes that are not the file's, a malformed ETag, or a file listing
+// that links to itself, is HTML or is not an array.
 
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -39,6 +41,14 @@ export interface HubServer {
   ignoreRange: boolean;
   /** When set, requests without `Authorization: Bearer <token>` get 401. */
   requiredToken: string | null;
+  /** The next GET of this file's bytes sends half of them and waits until the returned function is called. */
+  stallNext(file: string): () => void;
+  /** GETs of a file's bytes send these instead (HEAD still announces the true size and ETag). */
+  lyingBody: Map<string, Uint8Array>;
+  /** The ETag header (X-Linked-Etag for an LFS file) sent for a file instead of its digest, quotes included. */
+  lyingEtag: Map<string, string>;
+  /** How the tree API lies: every page's Link: next is the page itself, an HTML page, or a JSON object. */
+  listing: 'honest' | 'self-link' | 'html' | 'not-array';
   close(): Promise<void>;
 }
 
@@ -57,6 +67,7 @@ const asBytes = (content: Uint8Array | string): Uint8Array =>
 export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Promise<HubServer> {
   const requests: RecordedRequest[] = [];
   const drops = new Set<string>();
+  const stalls = new Map<string, Promise<void>>();
   const lfsObjects = new Map<string, { bytes: Uint8Array; file: string }>();
   for (const repo of repos) {
     for (const file of repo.lfs ?? []) {
@@ -65,7 +76,8 @@ export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Pro
     }
   }
 
-  function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, file: string, headers: Record<string, string>): void {
+  function sendBytes(req: IncomingMessage, res: ServerResponse, trueBytes: Uint8Array, file: string, headers: Record<string, string>): void {
+    const bytes = req.method === 'GET' ? server.lyingBody.get(file) ?? trueBytes : trueBytes;
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     let start = 0;
     if (range && !server.ignoreRange) {
@@ -85,6 +97,16 @@ export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Pro
     if (drops.delete(file)) {
       // Half of the file's bytes, then the connection is cut (after the client has read them).
       res.write(bytes.subarray(start, Math.max(start, bytes.length >> 1)), () => setTimeout(() => res.socket?.destroy(), 50));
+      return;
+    }
+    const stall = stalls.get(file);
+    if (stall) {
+      stalls.delete(file);
+      const half = Math.max(start, bytes.length >> 1);
+      res.write(bytes.subarray(start, half));
+      void stall.then(() => {
+        if (!res.destroyed) res.end(bytes.subarray(half));
+      });
       return;
     }
     res.end(bytes.subarray(start));
@@ -126,12 +148,16 @@ export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Pro
         return { type: 'file', oid: gitBlobSha1(bytes), size: bytes.length, path: name };
       });
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if ((page + 1) * pageSize < names.length) {
+      if (server.listing === 'self-link') {
+        headers.link = `<${url.href}>; rel="next"`;
+      } else if ((page + 1) * pageSize < names.length) {
         const next = new URL(url.href);
         next.searchParams.set('cursor', String(page + 1));
         headers.link = `<${next.href}>; rel="next"`;
       }
-      res.writeHead(200, headers).end(JSON.stringify(entries));
+      if (server.listing === 'html') res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Sign in</title>');
+      else if (server.listing === 'not-array') res.writeHead(200, headers).end(JSON.stringify({ error: 'Invalid cursor' }));
+      else res.writeHead(200, headers).end(JSON.stringify(entries));
       return;
     }
     const file = (resolve as RegExpExecArray)[4];
@@ -146,12 +172,12 @@ export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Pro
       res.writeHead(302, {
         ...commitHeader,
         location: `${server.endpoint}/cdn/${oid}`,
-        'x-linked-etag': `"${oid}"`,
+        'x-linked-etag': server.lyingEtag.get(file) ?? `"${oid}"`,
         'x-linked-size': String(bytes.length),
       }).end();
       return;
     }
-    sendBytes(req, res, bytes, file, { ...commitHeader, etag: `"${gitBlobSha1(bytes)}"` });
+    sendBytes(req, res, bytes, file, { ...commitHeader, etag: server.lyingEtag.get(file) ?? `"${gitBlobSha1(bytes)}"` });
   }
 
   const http = createServer(handle);
@@ -162,6 +188,14 @@ export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Pro
     dropNext: (file) => drops.add(file),
     ignoreRange: false,
     requiredToken: null,
+    stallNext: (file) => {
+      let resume = () => {};
+      stalls.set(file, new Promise((done) => (resume = done)));
+      return () => resume();
+    },
+    lyingBody: new Map(),
+    lyingEtag: new Map(),
+    listing: 'honest',
     close: () => new Promise((done) => {
       http.closeAllConnections();
       http.close(() => done());
