@@ -1,9 +1,10 @@
 // Dataset: an immutable list of rows with the operations of Hugging Face
 // `datasets` that fine-tuning needs (shuffle, select, map, filter,
-// trainTestSplit), and loadDataset, which reads a folder or files of CSV,
-// JSON lines or Parquet into named splits and checks every text and label
-// before training starts.
+// trainTestSplit), and loadDataset, which reads a Hub data set, a folder or
+// files of CSV, JSON lines or Parquet into named splits and checks every text
+// and label before training starts.
 
+import { checkOptions, type WithSnakeCase } from '../options.js';
 import { splitmix32 } from '../tensor.js';
 import { readTable, repeatedName, TABLE_EXTENSIONS, type Row, type Table } from './loaders.js';
 
@@ -16,6 +17,7 @@ export interface Features {
   textPairColumn?: string;
   labelColumn?: string;
   numLabels?: number;
+  /** Class names by id (config.json's id2label): declared, or inferred from labels that are names. */
   labelNames?: string[];
 }
 
@@ -145,9 +147,16 @@ export interface LoadDatasetOptions {
   labelColumn?: string | null;
   /** Number of classes; labels must be in [0, numLabels). Default: labelNames.length, else max label + 1 over all splits. */
   numLabels?: number;
-  /** Class names; a label given as one of these names is converted to its index. */
+  /**
+   * Class names (as a ClassLabel feature); a label given as one of these names is converted to its index.
+   * Without them, labels that are names get ids in sorted order (see loadDataset).
+   */
   labelNames?: string[];
+  /** Branch, tag or commit of a Hub data set (default 'main'). */
+  revision?: string;
 }
+
+const LOAD_OPTIONS = ['textColumn', 'textPairColumn', 'labelColumn', 'numLabels', 'labelNames', 'revision'] as const;
 
 /**
  * Without labelNames or numLabels the number of classes is the largest label + 1; a label at or
@@ -167,36 +176,55 @@ const SPLIT_KEYWORDS: [SplitName, string[]][] = [
 
 /** The split a file belongs to by its name (folders above it are not looked at), or undefined. */
 export function splitFromFileName(path: string): SplitName | undefined {
-  const name = (path.split(/[\\/]/).at(-1) ?? '').toLowerCase().replace(/\.[a-z]+$/, '');
+  return splitOfName((path.split(/[\\/]/).at(-1) ?? '').replace(/\.[a-z]+$/i, ''));
+}
+
+/** The split named by a folder of `relativePath` (data/train/0000.parquet -> train), nearest the file first. */
+function splitFromFolders(relativePath: string): SplitName | undefined {
+  return relativePath.split(/[\\/]/).slice(0, -1).reverse().map(splitOfName).find((split) => split !== undefined);
+}
+
+function splitOfName(name: string): SplitName | undefined {
+  const lower = name.toLowerCase();
   for (const [split, keywords] of SPLIT_KEYWORDS) {
     for (const keyword of keywords) {
-      if (new RegExp(`(^|[-._ 0-9/])${keyword}($|[-._ 0-9/])`).test(name)) return split;
+      if (new RegExp(`(^|[-._ 0-9])${keyword}($|[-._ 0-9])`).test(lower)) return split;
     }
   }
   return undefined;
 }
 
+type Source = string | string[] | Partial<Record<SplitName, string | string[]>>;
+
 /**
- * Reads a local data set into splits. `source`: a folder (its CSV, JSON lines
- * and Parquet files), a file, a list of files, or {split: file(s)}. Splits come
- * from the file names (topic_train.csv -> train, topic_valid.csv -> validation);
- * with no split in any name, everything is train. Every row's text and label is
- * checked here; a bad one throws an Error naming the file, row and value.
+ * Reads a data set into splits. `source`: a Hub data set id (downloaded into
+ * the Hub cache as the CLI does; Node only), a folder (its CSV, JSON lines and
+ * Parquet files, subfolders included), a file, a list of files, or
+ * {split: file(s)}. Splits come from the file names (topic_train.csv -> train,
+ * data/validation-00000-of-00001.parquet -> validation), else from folder
+ * names (train/0000.parquet); with no split named anywhere, everything is train.
+ * Labels are integers or names: with labelNames a name is its index; without,
+ * names get ids in sorted order, the train split's first and then those only
+ * other splits hold (as transformers' run_classification), and the names are
+ * given back in features.labelNames (config.json's id2label). Every row's text
+ * and label is checked here; a bad one throws an Error naming the file, row
+ * and value.
  */
 export async function loadDataset(
-  source: string | string[] | Partial<Record<SplitName, string | string[]>>,
-  options: LoadDatasetOptions = {},
+  source: Source,
+  options?: WithSnakeCase<LoadDatasetOptions>,
 ): Promise<Partial<Record<SplitName, Dataset>>> {
-  const files = await splitFiles(source);
-  const textColumn = options.textColumn ?? 'text';
-  const labelColumn = options.labelColumn === undefined ? 'label' : options.labelColumn;
-  const { labelNames } = options;
-  const numLabelsGiven = options.numLabels ?? labelNames?.length;
-  if (options.numLabels !== undefined && !(Number.isSafeInteger(options.numLabels) && options.numLabels > 0)) {
-    throw new Error(`loadDataset: numLabels ${options.numLabels} is not a positive integer`);
+  const o = checkOptions<LoadDatasetOptions>('loadDataset', options, LOAD_OPTIONS);
+  const files = await splitFiles(source, o.revision);
+  const textColumn = o.textColumn ?? 'text';
+  const labelColumn = o.labelColumn === undefined ? 'label' : o.labelColumn;
+  const { labelNames } = o;
+  const numLabelsGiven = o.numLabels ?? labelNames?.length;
+  if (o.numLabels !== undefined && !(Number.isSafeInteger(o.numLabels) && o.numLabels > 0)) {
+    throw new Error(`loadDataset: numLabels ${o.numLabels} is not a positive integer`);
   }
-  if (labelNames && options.numLabels !== undefined && labelNames.length !== options.numLabels) {
-    throw new Error(`loadDataset: ${labelNames.length} labelNames but numLabels ${options.numLabels}`);
+  if (labelNames && o.numLabels !== undefined && labelNames.length !== o.numLabels) {
+    throw new Error(`loadDataset: ${labelNames.length} labelNames but numLabels ${o.numLabels}`);
   }
   const twice = labelNames && repeatedName(labelNames);
   if (twice !== undefined) throw new Error(`loadDataset: label name ${JSON.stringify(twice)} appears twice in labelNames`);
@@ -205,12 +233,17 @@ export async function loadDataset(
   for (const [split, paths] of files) tables.set(split, await Promise.all(paths.map(readTable)));
 
   let maxLabel = -1;
+  // Without labelNames, labels that are names get their ids once every split is read.
+  const named: { row: Row; split: SplitName; value: string }[] = [];
+  const distinct = new Set<string>();
+  let firstName: { at: string; value: string } | undefined;
+  let firstInteger: { at: string; label: number } | undefined;
   for (const [split, list] of tables) {
     if (list.every((t) => t.rows.length === 0)) throw new Error(`split ${split} is empty (${files.get(split)!.join(', ')})`);
     for (const table of list) {
       table.rows.forEach((row, i) => {
         const at = () => `${table.file}: ${table.where(i)}`;
-        for (const column of [textColumn, options.textPairColumn]) {
+        for (const column of [textColumn, o.textPairColumn]) {
           if (column === undefined) continue;
           if (!(column in row)) throw new Error(`${at()}: no column ${JSON.stringify(column)} (columns: ${Object.keys(row).join(', ')})`);
           const text = row[column];
@@ -220,8 +253,21 @@ export async function loadDataset(
         if (labelColumn === null) return;
         if (!(labelColumn in row)) throw new Error(`${at()}: no column ${JSON.stringify(labelColumn)} (columns: ${Object.keys(row).join(', ')})`);
         const value = row[labelColumn];
+        if (!labelNames && isLabelName(value)) {
+          if (distinct.size === MAX_INFERRED_LABELS && !distinct.has(value)) {
+            throw new Error(
+              `${at()}: label ${show(value)} is the ${MAX_INFERRED_LABELS + 1}th distinct label name, more than are inferred from the data ` +
+                `(is ${labelColumn} the label column?); declare the classes with the labelNames option`,
+            );
+          }
+          distinct.add(value);
+          named.push({ row, split, value });
+          firstName ??= { at: at(), value };
+          return;
+        }
         const label = toLabel(value, labelNames);
         if (label === undefined) throw new Error(`${at()}: label ${show(value)} is not an integer${labelNames ? ' or a label name' : ''}`);
+        firstInteger ??= { at: at(), label };
         // As written in the file: Number('9999999999999999999999') prints as 1e+22.
         const written = typeof value === 'string' ? value.trim() : String(label);
         if (label < 0 || (numLabelsGiven !== undefined && label >= numLabelsGiven)) {
@@ -239,12 +285,30 @@ export async function loadDataset(
     }
   }
 
+  let inferredNames: string[] | undefined;
+  if (firstName && firstInteger) {
+    throw new Error(
+      `${firstName.at}: label ${show(firstName.value)} is not an integer, but ${firstInteger.at} holds the integer ${firstInteger.label}; ` +
+        'to use names, declare the classes with the labelNames option',
+    );
+  }
+  if (named.length) {
+    const inTrain = new Set(named.filter((n) => n.split === 'train').map((n) => n.value));
+    inferredNames = [...[...inTrain].sort(), ...[...distinct].filter((v) => !inTrain.has(v)).sort()];
+    if (o.numLabels !== undefined && inferredNames.length !== o.numLabels) {
+      throw new Error(`loadDataset: the labels are ${inferredNames.length} distinct names but numLabels is ${o.numLabels}; declare the classes in order with the labelNames option`);
+    }
+    const ids = new Map(inferredNames.map((name, i) => [name, i]));
+    for (const { row, value } of named) row[labelColumn!] = ids.get(value);
+  }
+
   const features: Features = { textColumn };
-  if (options.textPairColumn !== undefined) features.textPairColumn = options.textPairColumn;
+  if (o.textPairColumn !== undefined) features.textPairColumn = o.textPairColumn;
   if (labelColumn !== null) {
     features.labelColumn = labelColumn;
-    features.numLabels = numLabelsGiven ?? maxLabel + 1;
-    if (labelNames) features.labelNames = labelNames;
+    features.numLabels = numLabelsGiven ?? inferredNames?.length ?? maxLabel + 1;
+    const names = labelNames ?? inferredNames;
+    if (names) features.labelNames = names;
   }
   const out: Partial<Record<SplitName, Dataset>> = {};
   for (const [split, list] of tables) out[split] = new Dataset(list.flatMap((t) => t.rows), features);
@@ -258,18 +322,29 @@ function show(value: unknown): string {
   return json.length > 80 ? `${json.slice(0, 80)}...` : json;
 }
 
-/** An integer label, from a number, a decimal string (CSV), or a label name. */
+const INTEGER = /^\s*[-+]?\d+\s*$/;
+
+/** A label written as a name: text that is not blank and not a decimal integer. */
+function isLabelName(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '' && !INTEGER.test(value);
+}
+
+/** An integer label, from a declared label name, a number, or a decimal string (CSV); names first, as ClassLabel.str2int. */
 function toLabel(value: unknown, names: string[] | undefined): number | undefined {
   if (typeof value === 'number') return Number.isInteger(value) ? value : undefined;
   if (typeof value !== 'string') return undefined;
-  if (/^\s*[-+]?\d+\s*$/.test(value)) return Number(value);
   const index = names?.indexOf(value) ?? -1;
-  return index >= 0 ? index : undefined;
+  if (index >= 0) return index;
+  return INTEGER.test(value) ? Number(value) : undefined;
 }
 
-async function splitFiles(source: string | string[] | Partial<Record<SplitName, string | string[]>>): Promise<Map<SplitName, string[]>> {
-  const out = new Map<SplitName, string[]>();
+/** Files in a data set folder that hold metadata, not rows (datasets' save_to_disk and old dataset scripts write them). */
+const METADATA_FILES = new Set(['dataset_info.json', 'dataset_infos.json', 'dataset_dict.json', 'state.json']);
+
+async function splitFiles(source: Source, revision: string | undefined): Promise<Map<SplitName, string[]>> {
   if (typeof source === 'object' && !Array.isArray(source)) {
+    if (revision !== undefined) throw new Error('loadDataset: revision is for Hub data sets, not a map of split files');
+    const out = new Map<SplitName, string[]>();
     const known = SPLIT_KEYWORDS.map(([split]) => split as string);
     for (const [split, paths] of Object.entries(source)) {
       if (!known.includes(split)) throw new Error(`loadDataset: unknown split ${JSON.stringify(split)} (splits: ${known.join(', ')})`);
@@ -277,29 +352,62 @@ async function splitFiles(source: string | string[] | Partial<Record<SplitName, 
     }
     return out;
   }
-  const { readdir, stat } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  let paths: string[];
-  if (typeof source === 'string') {
-    const info = await stat(source).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
-      throw new Error(`loadDataset: cannot read ${source}: ${e.message}`);
-    });
-    if (!info) throw new Error(`loadDataset: ${JSON.stringify(source)} is neither a local folder nor a file; download the data set first`);
-    paths = info.isDirectory()
-      ? (await readdir(source)).filter((f) => TABLE_EXTENSIONS.some((ext) => f.toLowerCase().endsWith(ext))).sort().map((f) => join(source, f))
-      : [source];
-    if (paths.length === 0) throw new Error(`loadDataset: ${source} holds no ${TABLE_EXTENSIONS.join(' / ')} files`);
-  } else {
-    paths = source;
-    if (paths.length === 0) throw new Error('loadDataset: an empty list of files');
+  if (Array.isArray(source)) {
+    if (revision !== undefined) throw new Error('loadDataset: revision is for Hub data sets, not a list of files');
+    if (source.length === 0) throw new Error('loadDataset: an empty list of files');
+    return assignSplits(source, source.map(splitFromFileName));
   }
-  const named = paths.map((p) => [p, splitFromFileName(p)] as const);
-  if (named.every(([, split]) => split === undefined)) return new Map([['train', paths]]);
-  for (const [path, split] of named) {
+  const { readdir, stat } = await import('node:fs/promises');
+  const { dirname, join, relative: relativePath, sep } = await import('node:path');
+  const { isLocalPath, snapshotDownload } = await import('../io/hub.js');
+  let root = source;
+  if (!isLocalPath(source)) {
+    try {
+      root = await snapshotDownload(source, { repoType: 'dataset', revision });
+    } catch (e) {
+      throw new Error(`loadDataset: ${(e as Error).message}`);
+    }
+  } else if (revision !== undefined) {
+    throw new Error(`loadDataset: revision is for Hub data sets; ${source} is a local path`);
+  }
+  const info = await stat(root).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+    throw new Error(`loadDataset: cannot read ${root}: ${e.message}`);
+  });
+  if (!info) throw new Error(`loadDataset: ${JSON.stringify(root)} is neither a local folder nor a file`);
+  if (!info.isDirectory()) return assignSplits([root], [splitFromFileName(root)]);
+
+  // As datasets: hidden files and folders, and those starting with "__", are skipped.
+  const relative = (await readdir(root, { recursive: true }))
+    .filter((path) => path.split(sep).every((part) => !part.startsWith('.') && !part.startsWith('__')))
+    .filter((path) => TABLE_EXTENSIONS.some((ext) => path.toLowerCase().endsWith(ext)) && !METADATA_FILES.has(path.split(sep).at(-1)!))
+    .sort();
+  if (relative.length === 0) throw new Error(`loadDataset: ${root} holds no ${TABLE_EXTENSIONS.join(' / ')} files`);
+  const byFile = relative.map(splitFromFileName);
+  const splits = byFile.some((s) => s !== undefined) ? byFile : relative.map(splitFromFolders);
+  const out = assignSplits(relative.map((path) => join(root, path)), splits);
+  // One split's files from several folders: likely several configurations (glue's cola/, sst2/), which must not be merged.
+  for (const [split, paths] of out) {
+    const folders = [...new Set(paths.map((p) => dirname(relativePath(root, p))))];
+    if (folders.length > 1) {
+      throw new Error(
+        `loadDataset: ${root} has ${split} files in several folders (${folders.join(', ')}), as a data set with several ` +
+          'configurations has; pass the folder of one, or the files of each split as {train: [...], validation: [...]}',
+      );
+    }
+  }
+  return out;
+}
+
+/** Files by split; with no split named at all, everything is train. */
+function assignSplits(paths: string[], splits: (SplitName | undefined)[]): Map<SplitName, string[]> {
+  if (splits.every((split) => split === undefined)) return new Map([['train', paths]]);
+  const out = new Map<SplitName, string[]>();
+  paths.forEach((path, i) => {
+    const split = splits[i];
     if (split === undefined) throw new Error(`loadDataset: cannot tell the split of ${path} (no train / validation / valid / dev / test in its name)`);
     out.set(split, [...(out.get(split) ?? []), path]);
-  }
+  });
   return out;
 }
 

@@ -1,20 +1,25 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { Dataset, loadDataset, permutation, splitFromFileName, type LoadDatasetOptions } from '../../src/data/index.js';
+import { MAX_INFERRED_LABELS } from '../../src/data/dataset.js';
+import { startHubServer } from '../support/hub-server.js';
 
-/** A fresh folder with these files (name -> contents). */
+/** A fresh folder with these files (relative path -> contents). */
 function folder(files: Record<string, string | Uint8Array>): string {
   const dir = mkdtempSync(join(tmpdir(), 'ds-'));
-  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
+  for (const [name, body] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), body);
+  }
   return dir;
 }
 
 /** The Error message of loadDataset, which must fail. */
-async function loadError(source: string, options?: LoadDatasetOptions): Promise<string> {
+async function loadError(source: string | string[], options?: LoadDatasetOptions): Promise<string> {
   try {
     await loadDataset(source, options);
   } catch (e) {
@@ -115,7 +120,7 @@ test('bad data stops the load with the file, row and value', async () => {
   assert.match(await loadError(emptySplit), /split validation is empty \(.*valid\.csv\)/);
   const unnamed = folder({ 'train.csv': 'text,label\na,0\n', 'extra.csv': 'text,label\nb,0\n' });
   assert.match(await loadError(unnamed), /cannot tell the split of .*extra\.csv/);
-  assert.match(await loadError(join(tmpdir(), 'no-such-dataset-here')), /neither a local folder nor a file; download/);
+  assert.match(await loadError(join(tmpdir(), 'no-such-dataset-here')), /no-such-dataset-here" is neither a local folder nor a file/);
   assert.match(await loadError(folder({ 'notes.txt': 'x' })), /holds no .csv/);
 });
 
@@ -125,6 +130,112 @@ test('a file with no split in its name is train; labelColumn null loads unlabell
   assert.equal(Object.keys(ds), ['train']);
   assert.is(ds.train!.length, 2);
   assert.is(ds.train!.features.numLabels, undefined);
+});
+
+/** A Parquet file with these columns (strings, or int64 from bigints). */
+function parquet(columns: Record<string, string[] | bigint[]>): Uint8Array {
+  const columnData = Object.entries(columns).map(([name, data]) => ({ name, data, type: typeof data[0] === 'bigint' ? 'INT64' as const : 'STRING' as const }));
+  return new Uint8Array(parquetWriteBuffer({ columnData }));
+}
+
+test('subfolders: split from file names (data/train-00000-of-00001.parquet), else from folder names; hidden and metadata files skipped', async () => {
+  const hubLayout = folder({
+    'README.md': '---\nconfigs: []\n---\n',
+    'data/train-00000-of-00002.parquet': parquet({ text: ['a', 'b'], label: [0n, 1n] }),
+    'data/train-00001-of-00002.parquet': parquet({ text: ['c'], label: [1n] }),
+    'data/validation-00000-of-00001.parquet': parquet({ text: ['d'], label: [0n] }),
+    '.cache/huggingface/train.csv': 'not,a\ndata,file\n',
+    'dataset_infos.json': '{"default": {}}',
+  });
+  const ds = await loadDataset(hubLayout);
+  assert.equal(Object.keys(ds).sort(), ['train', 'validation']);
+  assert.equal(ds.train!.column('text'), ['a', 'b', 'c']); // shards in name order
+  assert.is(ds.validation!.get(0).text, 'd');
+
+  const byFolder = folder({ 'default/train/0000.csv': 'text,label\nx,0\n', 'default/test/0000.csv': 'text,label\ny,1\n' });
+  const ds2 = await loadDataset(byFolder);
+  assert.equal(ds2.train!.column('text'), ['x']);
+  assert.equal(ds2.test!.column('text'), ['y']);
+
+  // Two configurations side by side must not merge into one train split.
+  const configs = folder({ 'cola/train.csv': 'text,label\na,0\n', 'sst2/train.csv': 'text,label\nb,1\n' });
+  assert.match(await loadError(configs), /has train files in several folders \(cola, sst2\).*several configurations/);
+});
+
+test('string labels without labelNames: ids in sorted order, train first, then names only other splits hold', async () => {
+  const dir = folder({
+    'train.csv': 'text,label\na,neutral\nb,positive\nc,negative\nd,positive\n',
+    'valid.csv': 'text,label\ne,mixed\nf,negative\n',
+  });
+  const ds = await loadDataset(dir);
+  const names = ['negative', 'neutral', 'positive', 'mixed'];
+  assert.equal(ds.train!.features.labelNames, names);
+  assert.is(ds.train!.features.numLabels, 4);
+  assert.equal(ds.train!.column('label'), [1, 2, 0, 2]);
+  assert.equal(ds.validation!.column('label'), [3, 0]);
+  assert.equal(ds.validation!.features.labelNames, names);
+
+  // Declared names fix the order; a name is matched before an integer reading ('1' of ratings named '1'..'3').
+  const ratings = folder({ 'train.csv': 'text,label\na,1\nb,3\n' });
+  assert.equal((await loadDataset(ratings, { labelNames: ['1', '2', '3'] })).train!.column('label'), [0, 2]);
+  assert.equal((await loadDataset(dir, { label_names: ['positive', 'negative', 'neutral', 'mixed'] } as LoadDatasetOptions)).train!.column('label'), [2, 0, 1, 0]);
+  assert.match(await loadError(dir, { labelNames: ['positive', 'negative'] }), /train\.csv: data row 1 \(line 2\): label "neutral" is not an integer or a label name/);
+
+  const mixed = folder({ 'train.csv': 'text,label\na,0\nb,positive\n' });
+  assert.match(await loadError(mixed), /train\.csv: data row 2 \(line 3\): label "positive" is not an integer, but .*train\.csv: data row 1 \(line 2\) holds the integer 0; .*labelNames/);
+  assert.match(await loadError(dir, { numLabels: 3 }), /the labels are 4 distinct names but numLabels is 3/);
+  const many = folder({ 'train.csv': `text,label\n${Array.from({ length: MAX_INFERRED_LABELS + 1 }, (_, i) => `t,name${i}`).join('\n')}\n` });
+  assert.match(await loadError(many), new RegExp(`data row ${MAX_INFERRED_LABELS + 1} .*label "name${MAX_INFERRED_LABELS}" is the ${MAX_INFERRED_LABELS + 1}th distinct label name.*is label the label column`));
+});
+
+test('options: snake_case accepted, an unknown key names itself and the known ones, revision only for the Hub', async () => {
+  const dir = folder({ 'train.csv': 'sentence,y\nhello,1\n' });
+  const ds = await loadDataset(dir, { text_column: 'sentence', label_column: 'y' } as LoadDatasetOptions);
+  assert.equal(ds.train!.features, { textColumn: 'sentence', labelColumn: 'y', numLabels: 2 });
+  assert.match(await loadError(dir, { labels: ['a'] } as LoadDatasetOptions), /loadDataset: unknown option 'labels'; known options: textColumn \(text_column\), .*labelNames \(label_names\), revision/);
+  assert.match(await loadError(dir, { revision: 'main' }), /revision is for Hub data sets; .* is a local path/);
+  assert.match(await loadError([join(dir, 'train.csv')], { revision: 'main' }), /revision is for Hub data sets, not a list of files/);
+});
+
+test('a Hub id downloads into the Hub cache (as the CLI) and loads its splits from subfolders', async () => {
+  const id = 'zeroshot/twitter-financial-news-topic';
+  const commit = '3333333333333333333333333333333333333333';
+  const server = await startHubServer([{
+    id, type: 'dataset', commit,
+    files: {
+      'README.md': '# tweets',
+      'data/train-00000-of-00001.parquet': parquet({ text: ['Fed holds', 'Acme beats'], label: ['Fed | Central Banks', 'Earnings'] }),
+      'data/validation-00000-of-00001.parquet': parquet({ text: ['Oil rises'], label: ['Earnings'] }),
+    },
+    lfs: ['data/train-00000-of-00001.parquet'],
+  }]);
+  const home = mkdtempSync(join(tmpdir(), 'ds-hub-'));
+  const names = ['HF_HOME', 'HF_ENDPOINT', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_HUB_OFFLINE', 'HF_TOKEN'];
+  const saved = Object.fromEntries(names.map((k) => [k, process.env[k]]));
+  for (const k of names) delete process.env[k];
+  Object.assign(process.env, { HF_HOME: home, HF_ENDPOINT: server.endpoint });
+  try {
+    const ds = await loadDataset(id);
+    assert.equal(ds.train!.column('text'), ['Fed holds', 'Acme beats']);
+    assert.equal(ds.train!.column('label'), [1, 0]);
+    assert.equal(ds.train!.features.labelNames, ['Earnings', 'Fed | Central Banks']);
+    assert.equal(ds.validation!.column('label'), [0]);
+    assert.ok(ds.train!.features.labelNames && server.requests.some((r) => r.url.startsWith(`/api/datasets/${id}/tree/main`)));
+    // The same cache the CLI fills: offline, the snapshot is found again.
+    process.env.HF_HUB_OFFLINE = '1';
+    server.requests.length = 0;
+    assert.is((await loadDataset(id, { revision: 'main' })).train!.length, 2);
+    assert.is(server.requests.length, 0);
+    delete process.env.HF_HUB_OFFLINE;
+    assert.match(await loadError('zeroshot/no-such-set'), /^loadDataset: .*zeroshot\/no-such-set.*not found/);
+  } finally {
+    for (const k of names) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+    await server.close();
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 const rows = Array.from({ length: 100 }, (_, i) => ({ text: `t${i}`, label: i % 3 }));
