@@ -21,17 +21,9 @@
 // graph owns them and frees each right after its node's backward.
 
 import { Tensor, installBackward, keep, ones } from './tensor.js';
-import { add, addInPlace, copy } from './ops/elementwise.js';
+import { addInPlace, copy, sumOf } from './ops/accumulate.js';
 
-export interface GradFn {
-  /** The op's name, for error messages. */
-  readonly name: string;
-  readonly inputs: readonly Tensor[];
-  /** Returns one gradient per input, of that input's shape, or null. */
-  readonly backward: (dOut: Tensor) => (Tensor | null)[];
-  /** Tensors the op created only for backward (mean, rstd, …); freed after it. */
-  readonly saved: readonly Tensor[];
-}
+export type { GradFn } from './tensor.js';
 
 let gradEnabled = true;
 
@@ -123,7 +115,7 @@ function backward(root: Tensor): void {
           returned.add(g);
           const existing = grads.get(input);
           if (existing) {
-            grads.set(input, add(existing, g));
+            grads.set(input, sumOf(existing, g));
             existing.dispose();
             g.dispose();
           } else {

@@ -8,7 +8,17 @@
 // gradients, never a tensor a caller may hold (see autograd.ts).
 
 import { gpu } from './gpu/device.js';
-import type { GradFn } from './autograd.js';
+
+/** An op output's graph node (autograd.ts records and walks them). */
+export interface GradFn {
+  /** The op's name, for error messages. */
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  /** Returns one gradient per input, of that input's shape, or null. */
+  readonly backward: (dOut: Tensor) => (Tensor | null)[];
+  /** Tensors the op created only for backward (mean, rstd, …); freed after it. */
+  readonly saved: readonly Tensor[];
+}
 
 export type DType = 'f32' | 'i32';
 

@@ -1,5 +1,5 @@
-// add and mul with PyTorch's broadcasting (forward and backward), scale, and the
-// in-place/copy helpers autograd and optimizers use. Broadcasting: shapes line up
+// add and mul with PyTorch's broadcasting (forward and backward) and scale; the
+// graph-free helpers (copy, addInPlace) live in accumulate.ts and are re-exported here. Broadcasting: shapes line up
 // at their last dims; a dim of 1, or one missing at the front, stretches over the
 // other operand's: [1, T, H] + [T, H] -> [1, T, H]; [B, T, 1] * [1, H] -> [B, T, H].
 // Backward sums each operand's gradient over the dims it was stretched along.
@@ -11,12 +11,11 @@ import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 import { sum, sumRows } from './reduce.js';
 import { permute } from './shape.js';
+import { ADD, MAX_RUNS, scaled } from './accumulate.js';
 
-const ADD: Kernel = { shader: 'elementwise', entryPoint: 'add', storage: ['read', 'read', 'write'] };
+export { addInPlace, copy } from './accumulate.js';
+
 const MUL: Kernel = { shader: 'elementwise', entryPoint: 'mul', storage: ['read', 'read', 'write'] };
-const SCALE: Kernel = { shader: 'elementwise', entryPoint: 'scale', storage: ['read', 'write'] };
-const ADD_INPLACE: Kernel = { shader: 'elementwise', entryPoint: 'add_inplace', storage: ['write', 'read'] };
-const MAX_RUNS = 8; // elementwise.wgsl's Broadcast block
 
 const describe = (t: Tensor) => `[${t.shape.join(', ')}]`;
 
@@ -138,21 +137,4 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 export function scale(x: Tensor, alpha: number): Tensor {
   const out = scaled(x, alpha);
   return record(out, 'scale', [x], (dOut) => [scaled(dOut, alpha)]);
-}
-
-function scaled(x: Tensor, alpha: number): Tensor {
-  const out = empty(x.shape);
-  gpu().dispatch(SCALE, { bindings: [x.binding, out.binding], params: [x.size, { f32: alpha }], workgroups: grid(x.size, 256) });
-  return out;
-}
-
-/** A copy of x in a buffer of its own (no graph). */
-export function copy(x: Tensor): Tensor {
-  return scaled(x, 1);
-}
-
-/** target += b, in place (no graph): gradient accumulation. */
-export function addInPlace(target: Tensor, b: Tensor): void {
-  if (target.size !== b.size) throw new Error(`addInPlace: [${b.shape.join(', ')}] into [${target.shape.join(', ')}]`);
-  gpu().dispatch(ADD_INPLACE, { bindings: [target.binding, b.binding], params: [target.size], workgroups: grid(target.size, 256) });
 }
