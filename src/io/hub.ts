@@ -251,14 +251,29 @@ async function fetchMetadata(s: Settings, repo: string, file: string, revision: 
  * into place, so a concurrent reader never sees it half made.
  */
 async function linkPointer(blob: string, pointer: string): Promise<void> {
-  await mkdir(dirname(pointer), { recursive: true });
   const temporary = temporaryName(pointer);
   try {
-    await symlink(relative(dirname(pointer), blob), temporary);
-  } catch {
-    await copyFile(blob, temporary);
+    await mkdir(dirname(pointer), { recursive: true });
+    try {
+      await symlink(relative(dirname(pointer), blob), temporary);
+    } catch {
+      await copyFile(blob, temporary);
+    }
+    await rename(temporary, pointer);
+  } catch (error) {
+    await rm(temporary, { force: true }).catch(() => {});
+    if (!['EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    throw new Error(`${pointer} clashes with a file or folder already in the snapshot (one path cannot be both)`, { cause: error });
   }
-  await rename(temporary, pointer);
+}
+
+/** Whether `path` is a file (through symlinks): a folder of the same name is not the file. */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false; // missing, or a file where a folder of the path should be
+  }
 }
 
 /** A download cut off before its last byte; its .incomplete file is kept for resuming. */
@@ -395,13 +410,13 @@ interface Resolved {
  */
 async function hubFile(s: Settings, repo: string, file: string, revision: string, optional: boolean): Promise<Resolved> {
   const storage = join(s.cacheDir, repoFolderName(repo, s.repoType));
-  if (COMMIT_HASH.test(revision) && existsSync(join(storage, 'snapshots', revision, file))) {
+  if (COMMIT_HASH.test(revision) && isFile(join(storage, 'snapshots', revision, file))) {
     return { path: join(storage, 'snapshots', revision, file), commit: revision }; // a commit never changes
   }
   const fromCache = async (why: string): Promise<Resolved> => {
     const commit = await cachedCommit(storage, revision);
     const pointer = commit && join(storage, 'snapshots', commit, file);
-    if (pointer && existsSync(pointer)) return { path: pointer, commit };
+    if (pointer && isFile(pointer)) return { path: pointer, commit };
     if (optional) return { path: null, commit };
     throw new Error(`${describeRepo(s, repo)}, file ${file} (revision ${revision}): not in the cache at ${storage}, and ${why}`);
   };
@@ -430,7 +445,7 @@ async function hubFile(s: Settings, repo: string, file: string, revision: string
     return { path: null, commit: meta.commit };
   }
   const pointer = join(storage, 'snapshots', meta.commit, file);
-  if (existsSync(pointer)) return { path: pointer, commit: meta.commit };
+  if (isFile(pointer)) return { path: pointer, commit: meta.commit };
   const blob = join(storage, 'blobs', meta.etag);
   let download = downloads.get(blob);
   if (!download) {
@@ -520,7 +535,13 @@ async function listPage(s: Settings, repo: string, url: string): Promise<{ files
     const detail = `${shownUrl(s, url)} cannot be reached (${fetchFailure(cause)})`;
     throw new ListingUnreachable(`${describeRepo(s, repo)}: listing its files failed: ${detail}`, detail, { cause });
   }
-  if (!response.ok) throw new Error(`${describeRepo(s, repo)}: listing files failed, HTTP ${response.status} from ${shownUrl(s, url)}`);
+  if (!response.ok) {
+    const why = response.headers.get('x-error-code') === 'RevisionNotFound' ? `revision '${s.revision}' not found`
+      : [401, 403, 404].includes(response.status)
+        ? `repository not found or not accessible${s.token ? '' : ' (set HF_TOKEN for a private or gated one)'}, and '${repo}' is no local path either`
+        : 'the Hub refused';
+    throw new Error(`${describeRepo(s, repo)}: listing its files failed: ${why} (HTTP ${response.status} from ${shownUrl(s, url)})`);
+  }
   const notHub = `is HF_ENDPOINT (${s.endpoint}) a Hugging Face Hub?`;
   let entries: unknown;
   try {

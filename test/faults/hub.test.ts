@@ -228,10 +228,17 @@ test("a listing with a file that is also a folder ('topic_train.csv/evil.csv') i
     await rejects(snapshotDownload(CLASH, { repoType: 'dataset', progress: 'off' }),
       [`data set ${CLASH}`, "'topic_train.csv' and 'topic_train.csv/evil.csv' clash"], 'clash');
     assert.not.ok(server.requests.some((r) => r.url.includes('/resolve/')));
-    // Asked for one at a time, the second meets the first in the snapshot folder: still named.
-    await snapshotDownload(CLASH, { repoType: 'dataset', files: ['topic_train.csv'], progress: 'off' });
-    await rejects(snapshotDownload(CLASH, { repoType: 'dataset', files: ['topic_train.csv/evil.csv'], progress: 'off' }),
-      [`data set ${CLASH}, file topic_train.csv/evil.csv`, join(hfHome, 'hub', 'datasets--org--clash')], 'clash on disk');
+    // A path that does not exist is taken for a Hub id: the answer says it is neither.
+    await rejects(snapshotDownload('topic_train.csv/evil.csv', { repoType: 'dataset', progress: 'off' }),
+      ['data set topic_train.csv/evil.csv', 'repository not found', 'no local path either', `${server.endpoint}/api/datasets/topic_train.csv/evil.csv/tree/main`], 'not a repository');
+    // Asked for one at a time (either order), the second meets the first in the snapshot folder.
+    const snapshot = join(hfHome, 'hub', 'datasets--org--clash', 'snapshots', DATA_COMMIT);
+    for (const [first, second] of [['topic_train.csv', 'topic_train.csv/evil.csv'], ['topic_train.csv/evil.csv', 'topic_train.csv']]) {
+      rmSync(snapshot, { recursive: true, force: true });
+      await snapshotDownload(CLASH, { repoType: 'dataset', files: [first], progress: 'off' });
+      await rejects(snapshotDownload(CLASH, { repoType: 'dataset', files: [second], progress: 'off' }),
+        [`data set ${CLASH}, file ${second}: ${join(snapshot, second)} clashes with a file or folder already in the snapshot`], `clash on disk, ${first} first`);
+    }
   });
 });
 
