@@ -4,6 +4,7 @@ export { AutoTokenizer, BertTokenizer, padBatch, wordPieceTokenizerJson } from '
 export type { BatchEncoding, EncodeOptions, EncodedText, FromPretrainedOptions, TextInput, TokenizerFiles } from './tokenizer.js';
 export { Dataset, loadDataset, permutation, shuffledSubset, splitFromFileName } from './dataset.js';
 export type { Features, LoadDatasetOptions, Row, SplitName } from './dataset.js';
+export { lengthGroupedPermutation, rowLengths } from './sampler.js';
 export { readTable, parseCsvTable, parseJsonTable, parseParquet } from './loaders.js';
 export type { Table } from './loaders.js';
 export { DataCollatorWithPadding, tokenizeDataset } from './collator.js';

@@ -49,6 +49,8 @@ export interface TrainingArgumentsInit {
   dataSeed?: number | null;
   /** No progress bar even on a terminal (plain log lines instead). */
   disableTqdm?: boolean;
+  /** Batches of rows of similar length (shuffled, by dataSeed), so dynamic padding pads little; the rows must be tokenized. */
+  groupByLength?: boolean;
 }
 
 const DEFAULTS = {
@@ -74,6 +76,7 @@ const DEFAULTS = {
   loadBestModelAtEnd: false,
   seed: 42,
   disableTqdm: false,
+  groupByLength: false,
 };
 
 const KNOWN_FIELDS = new Set<string>([
@@ -147,6 +150,7 @@ export class TrainingArguments {
   readonly seed: number;
   readonly dataSeed: number;
   readonly disableTqdm: boolean;
+  readonly groupByLength: boolean;
 
   constructor(init: TrainingArgumentsInit) {
     if (!init || typeof init !== 'object') throw new Error('TrainingArguments: expected an object with at least outputDir');
@@ -209,6 +213,8 @@ export class TrainingArguments {
     this.seed = integer('seed', o.seed, 0);
     this.dataSeed = o.dataSeed === undefined || o.dataSeed === null ? this.seed : integer('dataSeed', o.dataSeed, 0);
     this.disableTqdm = Boolean(o.disableTqdm);
+    if (typeof o.groupByLength !== 'boolean') fail('groupByLength', o.groupByLength, 'true or false');
+    this.groupByLength = o.groupByLength;
   }
 
   /** Per-device batch times accumulation: the batch one optimizer step sees. */

@@ -31,6 +31,7 @@ test('defaults are transformers\'', () => {
   assert.is(a.metricForBestModel, null);
   assert.is(a.seed, 42);
   assert.is(a.dataSeed, 42);
+  assert.is(a.groupByLength, false);
 });
 
 test('evaluationStrategy is accepted as the older name; a disagreement is an error', () => {
@@ -65,6 +66,8 @@ test('bad values name the field', () => {
     [{ outputDir: 'o', loadBestModelAtEnd: true, evalStrategy: 'epoch', saveStrategy: 'steps' }, /saveStrategy.*the same as evalStrategy/],
     [{ outputDir: 'o', loadBestModelAtEnd: true, evalStrategy: 'steps', evalSteps: 30, saveSteps: 50 }, /saveSteps.*a multiple of evalSteps \(30\)/],
     [{ outputDir: 'o', learning_rate: 1e-3 }, /unknown field 'learning_rate' \(did you mean 'learningRate'\?\)/],
+    [{ outputDir: 'o', groupByLength: 'yes' }, /TrainingArguments\.groupByLength: expected true or false, got "yes"/],
+    [{ outputDir: 'o', group_by_length: true }, /unknown field 'group_by_length' \(did you mean 'groupByLength'\?\)/],
   ];
   for (const [init, message] of cases) {
     assert.throws(() => new TrainingArguments(init as never), message, JSON.stringify(init));
@@ -79,7 +82,8 @@ test('intervals below 1 are ratios of the total steps; warmupSteps wins over war
 });
 
 test('toJSON uses transformers\' snake_case names', () => {
-  const json = new TrainingArguments({ outputDir: 'o', gradientAccumulationSteps: 4 }).toJSON();
+  const json = new TrainingArguments({ outputDir: 'o', gradientAccumulationSteps: 4, groupByLength: true }).toJSON();
+  assert.is(json.group_by_length, true);
   assert.is(json.output_dir, 'o');
   assert.is(json.gradient_accumulation_steps, 4);
   assert.is(json.per_device_train_batch_size, 8);
