@@ -71,11 +71,12 @@ function broadcastRuns(outShape: readonly number[], shapes: readonly (readonly n
 /** out = a ∘ b broadcast, no graph. */
 function binary(kernel: Kernel, a: Tensor, b: Tensor): Tensor {
   const op = kernel.entryPoint;
-  const out = empty(broadcastShape(op, a, b));
-  const { sizes, strides: [aStrides, bStrides] } = broadcastRuns(out.shape, [a.shape, b.shape]);
+  const shape = broadcastShape(op, a, b);
+  const { sizes, strides: [aStrides, bStrides] } = broadcastRuns(shape, [a.shape, b.shape]);
   if (sizes.length > MAX_RUNS) {
     throw new Error(`${op}: ${describe(a)} with ${describe(b)} switches between stretched and full dims ${sizes.length} times (at most ${MAX_RUNS})`);
   }
+  const out = empty(shape);
   const pad = (v: number[], fill: number) => [...v, ...Array(MAX_RUNS - v.length).fill(fill)];
   gpu().dispatch(kernel, {
     bindings: [a.binding, b.binding, out.binding],

@@ -160,7 +160,10 @@ test('shape errors name both shapes', () => {
   assert.throws(() => add(a, b), /add: shapes \[2, 3\] and \[2\] do not broadcast \(dim 1 of the result: 3 against 2\)/);
   assert.throws(() => mul(b, a), /mul: shapes \[2\] and \[2, 3\] do not broadcast \(dim 1 of the result: 2 against 3\)/);
   assert.throws(() => add(ids, b), /add: f32 tensors only, got i32 \[2\] and f32 \[2\]/);
-  for (const t of [a, b, ids]) t.dispose();
+  const alternating = tensor(new Float32Array(32), [2, 1, 2, 1, 2, 1, 2, 1, 2]);
+  const other = tensor(new Float32Array(16), [2, 1, 2, 1, 2, 1, 2, 1]);
+  assert.throws(() => add(alternating, other), /add: \[2, 1, 2, 1, 2, 1, 2, 1, 2\] with \[2, 1, 2, 1, 2, 1, 2, 1\] switches between stretched and full dims 9 times \(at most 8\)/);
+  for (const t of [a, b, ids, alternating, other]) t.dispose();
 });
 
 test.run();
