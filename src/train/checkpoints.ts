@@ -115,14 +115,24 @@ export async function saveCheckpointFolder(outputDir: string, step: number, writ
   return final;
 }
 
-/** Complete checkpoint folders in outputDir (see incompleteReason), oldest (lowest step) first. */
-export function listCheckpoints(outputDir: string): { step: number; path: string }[] {
+/** Every checkpoint-<step> folder in outputDir, oldest (lowest step) first, with why it is incomplete (null: complete). */
+function scanCheckpoints(outputDir: string): { step: number; path: string; incomplete: string | null }[] {
   if (!existsSync(outputDir)) return [];
   const pattern = new RegExp(`^${CHECKPOINT_PREFIX}(\\d+)$`);
   return readdirSync(outputDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && pattern.test(d.name) && incompleteReason(join(outputDir, d.name)) === null)
-    .map((d) => ({ step: Number(pattern.exec(d.name)![1]), path: join(outputDir, d.name) }))
+    .filter((d) => d.isDirectory() && pattern.test(d.name))
+    .map((d) => ({ step: Number(pattern.exec(d.name)![1]), path: join(outputDir, d.name), incomplete: incompleteReason(join(outputDir, d.name)) }))
     .sort((a, b) => a.step - b.step);
+}
+
+/** Complete checkpoint folders in outputDir (see incompleteReason), oldest (lowest step) first. */
+export function listCheckpoints(outputDir: string): { step: number; path: string }[] {
+  return scanCheckpoints(outputDir).filter((c) => c.incomplete === null).map(({ step, path }) => ({ step, path }));
+}
+
+/** checkpoint-<step> folders in outputDir that listCheckpoints skips, each with the reason. */
+export function incompleteCheckpoints(outputDir: string): { path: string; reason: string }[] {
+  return scanCheckpoints(outputDir).flatMap((c) => (c.incomplete === null ? [] : [{ path: c.path, reason: c.incomplete }]));
 }
 
 /** The newest complete checkpoint in outputDir, or null. */

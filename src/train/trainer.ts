@@ -5,7 +5,9 @@
 // copied into a small staging buffer that is mapped asynchronously; the loop
 // waits only for the loss of the step before last (so the GPU never idles
 // and at most two steps are in flight), checks it is finite, and keeps it
-// for the next log line. Beyond that, training reads back only the gradient
+// for the next log line. A checkpoint is written only from weights shown to
+// give a finite loss (checkWeights), so the last good one named by a NaN
+// error is good. Beyond that, training reads back only the gradient
 // norm of logging steps and the logits and loss of evaluation batches.
 //
 // Gradient accumulation equals one batch gradientAccumulationSteps times
@@ -35,7 +37,7 @@ import { writeFileAtomic } from '../io/files.js';
 import { TrainingArguments, type TrainingArgumentsInit } from './arguments.js';
 import {
   MANIFEST_NAME, OPTIMIZER_NAME, RNG_STATE_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME,
-  badValue, checkpointDir, incompleteReason, latestCheckpoint, parseRngState, parseSchedulerState, readCheckedTensors, readJson,
+  badValue, checkpointDir, incompleteCheckpoints, incompleteReason, latestCheckpoint, parseRngState, parseSchedulerState, readCheckedTensors, readJson,
   readOptimizerState, rotateCheckpoints, saveCheckpointFolder, writeJsonAtomic,
   type LogEntry, type RngState, type RunShape, type TrainerStateJson,
 } from './checkpoints.js';
@@ -212,7 +214,11 @@ export class Trainer {
     let position = { epoch: 0, stepInEpoch: 0 };
     if (resumeFromCheckpoint) {
       const dir = resumeFromCheckpoint === true ? latestCheckpoint(args.outputDir) : resumeFromCheckpoint;
-      if (!dir) throw new Error(`Trainer.train: resumeFromCheckpoint is true but ${args.outputDir} holds no checkpoint-<step> folder`);
+      if (!dir) {
+        const skipped = incompleteCheckpoints(args.outputDir).map((c) => `${c.path}: ${c.reason}`);
+        throw new Error(`Trainer.train: resumeFromCheckpoint is true but ${args.outputDir} holds no checkpoint-<step> folder` +
+          (skipped.length ? ` that is complete (${skipped.join('; ')})` : ''));
+      }
       position = this.loadCheckpoint(dir, optimizer, params, { maxSteps, numWarmupSteps, stepsPerEpoch });
       this.lastGoodCheckpoint = dir;
     }

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  MANIFEST_NAME, incompleteReason, latestCheckpoint, listCheckpoints, parseRngState, parseSchedulerState, readOptimizerState,
+  MANIFEST_NAME, incompleteCheckpoints, incompleteReason, latestCheckpoint, listCheckpoints, parseRngState, parseSchedulerState, readOptimizerState,
   rotateCheckpoints, saveCheckpointFolder,
 } from '../../src/train/checkpoints.js';
 import { TrainerState } from '../../src/train/state.js';
@@ -67,6 +67,7 @@ test('listCheckpoints counts only complete folders (manifest present, files of i
   assert.match(incompleteReason(join(out, 'checkpoint-200'))!, `${MANIFEST_NAME} is missing`);
   assert.is(incompleteReason(join(out, 'checkpoint-300')), 'f is 0 bytes, the manifest says 1');
   assert.is(incompleteReason(join(out, 'checkpoint-400')), 'f is missing');
+  assert.equal(incompleteCheckpoints(out).map((c) => c.path.split('/').at(-1)), ['checkpoint-200', 'checkpoint-300', 'checkpoint-400']);
 });
 
 test('rotateCheckpoints keeps the newest `limit` and never the best', async () => {

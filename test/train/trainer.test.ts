@@ -271,6 +271,12 @@ test('resume state is checked before anything is loaded: each bad field is an er
   } catch (e) {
     assert.is((e as Error).message, `Trainer: cannot resume from ${half}: it is incomplete: model.safetensors is missing`);
   }
+  try {
+    await makeTrainer({ ...args, outputDir: join(half, '..') }).train({ resumeFromCheckpoint: true });
+    assert.unreachable('latest never picks a half checkpoint');
+  } catch (e) {
+    assert.match((e as Error).message, `holds no checkpoint-<step> folder that is complete (${half}: model.safetensors is missing)`);
+  }
 });
 
 test('errors: no collator or tokenizer, evaluation without evalDataset, resume without checkpoints', async () => {
