@@ -29,7 +29,7 @@ export interface TrainOptions {
 
 const FLAGS = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hub id or local folder (config.json, model.safetensors, tokenizer files)' },
-  dataset: { type: 'string', default: DEFAULT_DATASET, help: 'Hub id, folder, or comma-separated files (CSV, JSON lines, Parquet)' },
+  dataset: { type: 'string', default: DEFAULT_DATASET, help: 'Hub id, folder, or comma-separated files (CSV, JSON lines, Parquet); a path that exists is one path, commas and all' },
   'text-column': { type: 'string', default: 'text', help: 'column holding the text' },
   'label-column': { type: 'string', default: 'label', help: 'column holding the integer label' },
   'train-samples': { type: 'string', help: 'use N training rows (shuffled with --seed, then the first N); the Python original uses 50' },
@@ -38,7 +38,7 @@ const FLAGS = {
   'batch-size': { type: 'string', default: '8', help: 'batch size for training and evaluation' },
   lr: { type: 'string', default: '5e-5', help: 'peak learning rate (linear decay)' },
   'max-length': { type: 'string', default: '512', help: 'truncate sequences to this many tokens (batches pad to their longest)' },
-  'output-dir': { type: 'string', default: 'weights/bert-finetuned-topic', help: 'where checkpoints, the model and its card go' },
+  'output-dir': { type: 'string', default: 'weights/bert-finetuned-topic', help: 'where checkpoints, the model and its card go (one run at a time; never the --model folder or one holding it)' },
   seed: { type: 'string', default: '42', help: 'seed for shuffling, dropout and new weights' },
   'eval-strategy': { type: 'string', default: 'epoch', help: 'no | steps | epoch' },
   'save-strategy': { type: 'string', default: 'epoch', help: 'no | steps | epoch' },
