@@ -66,6 +66,28 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /** A file listing longer than this many pages (1,000 files each on the Hub) is refused. */
 const MAX_LIST_PAGES = 10_000;
 
+/** huggingface_hub's HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT: seconds, 10 by default. */
+function timeoutSeconds(variable: 'HF_HUB_ETAG_TIMEOUT' | 'HF_HUB_DOWNLOAD_TIMEOUT'): number {
+  const value = process.env[variable];
+  if (value === undefined || value === '') return 10;
+  const seconds = Number(value);
+  if (!(seconds > 0)) throw new Error(`${variable}=${value}: expected a number of seconds above 0`);
+  return seconds;
+}
+
+/**
+ * fetch() that gives up when the whole answer (headers, and the body when `readBody`) takes
+ * longer than `ms`; the timeout rejects as a network failure (a TypeError) naming the variable.
+ */
+async function fetchWithin<T>(url: string, init: RequestInit, ms: number, variable: string, read: (r: Response) => Promise<T>): Promise<T> {
+  try {
+    return await read(await fetch(url, { ...init, signal: AbortSignal.timeout(ms) }));
+  } catch (error) {
+    if ((error as Error).name === 'TimeoutError') throw new TypeError(`no answer within ${ms / 1000} s (${variable} sets the wait)`);
+    throw error;
+  }
+}
+
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && ['1', 'ON', 'YES', 'TRUE'].includes(value.toUpperCase());
 }
@@ -92,6 +114,9 @@ interface Settings {
   offline: boolean;
   progress: (p: DownloadProgress) => void;
   retries: number;
+  /** How long a HEAD or a listing page may take, and how long a download may send nothing. */
+  etagTimeoutMs: number;
+  downloadTimeoutMs: number;
 }
 
 /** The settings of one call for `repo`, whose id and revision are checked first. */
@@ -107,6 +132,8 @@ function settings(repo: string, options: HubOptions): Settings {
     offline: options.offline ?? isTrue(process.env.HF_HUB_OFFLINE),
     progress: progress === 'auto' ? consoleProgress() : progress === 'off' ? () => {} : progress,
     retries: options.retries ?? 3,
+    etagTimeoutMs: timeoutSeconds('HF_HUB_ETAG_TIMEOUT') * 1000,
+    downloadTimeoutMs: timeoutSeconds('HF_HUB_DOWNLOAD_TIMEOUT') * 1000,
   };
   // The revision names a file under refs/, so it must stay inside that folder.
   const r = s.revision;
@@ -213,7 +240,7 @@ async function fetchMetadata(s: Settings, repo: string, file: string, revision: 
   const where = `${describeRepo(s, repo)}, file ${file}`;
   let url = resolveUrl(s, repo, file, revision);
   for (let hops = 0; ; hops++) {
-    const response = await fetch(url, { method: 'HEAD', headers: requestHeaders(s, url), redirect: 'manual' });
+    const response = await fetchWithin(url, { method: 'HEAD', headers: requestHeaders(s, url), redirect: 'manual' }, s.etagTimeoutMs, 'HF_HUB_ETAG_TIMEOUT', async (r) => r);
     const location = response.headers.get('location');
     const redirect = response.status >= 300 && response.status < 400 && location !== null;
     // Relative redirects (a renamed repository) are followed; an absolute one is the CDN.
@@ -296,6 +323,35 @@ async function fileDigest(path: string, etag: string): Promise<{ kind: string; d
  * holds the blob's lock.
  */
 async function downloadBlob(s: Settings, repo: string, file: string, meta: Metadata, blob: string): Promise<void> {
+  const idle = new IdleTimeout(s.downloadTimeoutMs, 'HF_HUB_DOWNLOAD_TIMEOUT');
+  try {
+    await receiveBlob(s, repo, file, meta, blob, idle);
+  } finally {
+    idle.clear();
+  }
+}
+
+/** Aborts its signal when touch() was not called for `ms` (a server that stops sending). */
+class IdleTimeout {
+  private readonly controller = new AbortController();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  readonly signal = this.controller.signal;
+
+  constructor(private readonly ms: number, private readonly variable: string) {
+    this.touch();
+  }
+
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.controller.abort(new TypeError(`nothing received for ${this.ms / 1000} s (${this.variable} sets the wait)`)), this.ms);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+async function receiveBlob(s: Settings, repo: string, file: string, meta: Metadata, blob: string, idle: IdleTimeout): Promise<void> {
   const where = `${describeRepo(s, repo)}, file ${file}`;
   const url = shownUrl(s, meta.location);
   const incomplete = `${blob}.incomplete`;
@@ -305,7 +361,7 @@ async function downloadBlob(s: Settings, repo: string, file: string, meta: Metad
   if (start > 0) headers.range = `bytes=${start}-`;
   let response: Response;
   try {
-    response = await fetch(meta.location, { headers });
+    response = await fetch(meta.location, { headers, signal: idle.signal });
   } catch (cause) {
     throw new InterruptedDownload(`${where}: download from ${url} failed (${fetchFailure(cause)})${start > 0 ? `; ${incomplete} is kept and the next call resumes it` : ''}`, { cause });
   }
@@ -337,6 +393,7 @@ async function downloadBlob(s: Settings, repo: string, file: string, meta: Metad
     if (response.status !== 416 && response.body) {
       s.progress({ repo, file, received, total: expected, done: false });
       for await (const chunk of response.body) {
+        idle.touch();
         await handle.write(chunk);
         received += chunk.byteLength;
         if (expected !== null && received > expected) break; // a server sending more than it announced is not waited for
@@ -529,8 +586,8 @@ async function listPage(s: Settings, repo: string, url: string): Promise<{ files
   let response: Response;
   let text: string;
   try {
-    response = await fetch(url, { headers: requestHeaders(s, url) });
-    text = await response.text();
+    [response, text] = await fetchWithin(url, { headers: requestHeaders(s, url) }, s.etagTimeoutMs, 'HF_HUB_ETAG_TIMEOUT',
+      async (r) => [r, await r.text()] as const);
   } catch (cause) {
     const detail = `${shownUrl(s, url)} cannot be reached (${fetchFailure(cause)})`;
     throw new ListingUnreachable(`${describeRepo(s, repo)}: listing its files failed: ${detail}`, detail, { cause });

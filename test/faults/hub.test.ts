@@ -3,7 +3,7 @@
 // downloader killed while it holds the blob's lock, servers that lie (wrong
 // bytes, wrong sizes, malformed ETags, listings that loop, are HTML or not an
 // array, files that clash), an unreachable Hub, a broken shard index, and the
-// refs file. Each bad case must fail with one message naming the repository,
+// refs file, and a Hub that hangs (no answer, or a download that stops). Each bad case must fail with one message naming the repository,
 // the file and the URL, leave no bad blob behind, and never show the token.
 
 import { test } from 'uvu';
@@ -74,6 +74,7 @@ async function withHub(fn: (hfHome: string) => Promise<void>): Promise<void> {
     set(saved);
     server.lyingBody.clear();
     server.lyingEtag.clear();
+    server.unanswered.clear();
     server.listing = 'honest';
   }
 }
@@ -290,6 +291,54 @@ test('a revision that would leave refs/ is refused', async () => {
     await rejects(resolveModelFiles(MODEL, ['config.json'], { revision: '../../escape', progress: 'off' }), [`model ${MODEL}`, "invalid revision '../../escape'"], 'revision');
     assert.is(server.requests.length, 0);
   });
+});
+
+
+/** Runs fn with the Hub client's timeouts set to `seconds`. */
+async function withTimeouts(seconds: string, fn: () => Promise<void>): Promise<void> {
+  process.env.HF_HUB_ETAG_TIMEOUT = seconds;
+  process.env.HF_HUB_DOWNLOAD_TIMEOUT = seconds;
+  try {
+    await fn();
+  } finally {
+    delete process.env.HF_HUB_ETAG_TIMEOUT;
+    delete process.env.HF_HUB_DOWNLOAD_TIMEOUT;
+  }
+}
+
+test('a Hub that never answers: the call gives up after HF_HUB_ETAG_TIMEOUT naming the file and URL; a cached file is used', async () => {
+  await withHub(async () => withTimeouts('0.3', async () => {
+    server.unanswered.add('config.json');
+    const started = Date.now();
+    const error = await resolveModelFiles(MODEL, ['config.json']).then(() => null, (e: Error) => e);
+    assert.ok(error, 'refused');
+    assert.ok(Date.now() - started < 5000, `gave up in ${Date.now() - started} ms`);
+    assert.match(error!.message, /org\/model, file config\.json/);
+    assert.match(error!.message, /resolve\/main\/config\.json/);
+    assert.match(error!.message, /no answer within 0\.3 s \(HF_HUB_ETAG_TIMEOUT/);
+    assert.not.match(error!.message, new RegExp(TOKEN));
+    server.unanswered.clear();
+    await resolveModelFiles(MODEL, ['config.json']); // into the cache
+    server.unanswered.add('config.json');
+    const cached = await resolveModelFiles(MODEL, ['config.json']);
+    assert.is(readFileSync(Object.values(cached)[0] as string, 'utf8'), config, 'the cached file, as huggingface_hub falls back to it');
+  }));
+});
+
+test('a download that stops sending is cut after HF_HUB_DOWNLOAD_TIMEOUT and resumed; the blob is whole', async () => {
+  await withHub(async (hfHome) => withTimeouts('0.3', async () => {
+    const release = server.stallNext('model.safetensors');
+    try {
+      const files = await resolveModelFiles(MODEL, ['model.safetensors']);
+      const path = Object.values(files)[0] as string;
+      assert.is(sha256(readFileSync(path)), weightsSha, 'the resumed blob is the file');
+      const gets = server.requests.filter((r) => r.method === 'GET' && r.url.startsWith('/cdn/'));
+      assert.ok(gets.some((r) => typeof r.headers.range === 'string'), 'the second GET resumed with a Range');
+      assert.ok(existsSync(hfHome));
+    } finally {
+      release();
+    }
+  }));
 });
 
 test.run();

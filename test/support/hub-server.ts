@@ -41,6 +41,8 @@ export interface HubServer {
   ignoreRange: boolean;
   /** When set, requests without `Authorization: Bearer <token>` get 401. */
   requiredToken: string | null;
+  /** Requests (HEAD or GET) for these files are never answered: a Hub that hangs. */
+  unanswered: Set<string>;
   /** The next GET of this file's bytes sends half of them and waits until the returned function is called. */
   stallNext(file: string): () => void;
   /** GETs of a file's bytes send these instead (HEAD still announces the true size and ETag). */
@@ -161,6 +163,7 @@ export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Pro
       return;
     }
     const file = (resolve as RegExpExecArray)[4];
+    if (server.unanswered.has(file)) return; // the connection stays open, silent, until close()
     const commitHeader = { 'x-repo-commit': repo.commit };
     if (!(file in repo.files)) {
       res.writeHead(404, { ...commitHeader, 'x-error-code': 'EntryNotFound' }).end();
@@ -193,6 +196,7 @@ export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Pro
       stalls.set(file, new Promise((done) => (resume = done)));
       return () => resume();
     },
+    unanswered: new Set(),
     lyingBody: new Map(),
     lyingEtag: new Map(),
     listing: 'honest',
