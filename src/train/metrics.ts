@@ -1,12 +1,18 @@
 // Classification metrics that stream: each batch adds its predicted and true
 // labels to per-class counts (true positives, predicted, actual), so an
 // evaluation never holds every logit. Definitions follow scikit-learn (which
-// Hugging Face's `evaluate` wraps): macro averages over the labels seen in
-// either the references or the predictions, a class with no predictions has
-// precision 0 (zero_division=0), weighted averages weigh by each class's
-// support.
+// Hugging Face's `evaluate` wraps): precision, recall and F1 are binary (of
+// posLabel, default 1) unless an average is given; macro averages over the
+// labels seen in either the references or the predictions, a class with no
+// predictions has precision 0 (zero_division=0), weighted averages weigh by
+// each class's support.
+//
+// Also here: EvalPrediction, what a computeMetrics function receives (all
+// logits and labels at once, as transformers' Trainer passes them).
 
-export type Average = 'macro' | 'weighted' | 'micro';
+import { checkOptions, type WithSnakeCase } from '../options.js';
+
+export type Average = 'binary' | 'macro' | 'weighted' | 'micro';
 
 export interface MetricBatch {
   /** Predicted class per example. */
@@ -24,7 +30,8 @@ export interface Metric {
   reset(): void;
 }
 
-const IGNORE_INDEX = -100;
+/** Label of a row the loss and the metrics skip (PyTorch's cross-entropy ignore_index). */
+export const IGNORE_INDEX = -100;
 
 /** Per-class counts: everything accuracy, precision, recall and F1 need. */
 export class ClassCounts {
@@ -63,21 +70,37 @@ export class ClassCounts {
     return this.total === 0 ? 0 : this.correct / this.total;
   }
 
-  /** Precision, recall or F1 averaged over classes. */
-  score(kind: 'precision' | 'recall' | 'f1', average: Average): number {
+  /** Precision, recall or F1: of posLabel ('binary'), or averaged over classes. */
+  score(kind: 'precision' | 'recall' | 'f1', average: Average, posLabel = 1): number {
     if (average === 'micro') {
       // Single-label classification: micro precision = recall = F1 = accuracy.
       return this.accuracy();
     }
-    let sum = 0;
-    let weights = 0;
-    for (const { truePositive, predicted, actual } of this.classes.values()) {
+    const value = ({ truePositive, predicted, actual }: { truePositive: number; predicted: number; actual: number }) => {
       const precision = predicted === 0 ? 0 : truePositive / predicted;
       const recall = actual === 0 ? 0 : truePositive / actual;
       const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-      const value = kind === 'precision' ? precision : kind === 'recall' ? recall : f1;
-      const weight = average === 'weighted' ? actual : 1;
-      sum += value * weight;
+      return kind === 'precision' ? precision : kind === 'recall' ? recall : f1;
+    };
+    if (average === 'binary') {
+      const labels = [...this.classes.keys()].sort((a, b) => a - b);
+      if (labels.length > 2) {
+        throw new Error(
+          `loadMetric('${kind}'): the data is multi-class (labels ${labels.join(', ')}) but average is 'binary' (the default, as in evaluate); ` +
+            `pass { average: 'macro' } (or 'micro', 'weighted'), e.g. loadMetric('${kind}', { average: 'macro' })`,
+        );
+      }
+      if (labels.length === 2 && !labels.includes(posLabel)) {
+        throw new Error(`loadMetric('${kind}'): pos_label ${posLabel} is not a label of the data (labels ${labels.join(', ')}); pass { pos_label: ${labels[1]} }`);
+      }
+      const counts = this.classes.get(posLabel);
+      return counts ? value(counts) : 0;
+    }
+    let sum = 0;
+    let weights = 0;
+    for (const counts of this.classes.values()) {
+      const weight = average === 'weighted' ? counts.actual : 1;
+      sum += value(counts) * weight;
       weights += weight;
     }
     return weights === 0 ? 0 : sum / weights;
@@ -109,29 +132,35 @@ class CountingMetric implements Metric {
 }
 
 export interface MetricOptions {
-  /** For precision, recall and f1: how per-class scores are combined (default 'macro'). */
+  /** For precision, recall and f1: 'binary' (the default, as evaluate's: the score of posLabel), or how per-class scores are combined. */
   average?: Average;
+  /** The positive class of a binary score (default 1). */
+  posLabel?: number;
 }
+
+const AVERAGES: readonly Average[] = ['binary', 'macro', 'weighted', 'micro'];
 
 const METRIC_NAMES = ['accuracy', 'f1', 'precision', 'recall'] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
 /**
  * A fresh metric by name, as `evaluate.load("accuracy")`: 'accuracy', 'f1',
- * 'precision', 'recall' (the last three take {average: 'macro' | 'weighted' | 'micro'}).
+ * 'precision', 'recall' (the last three take { average, pos_label } as evaluate's compute).
  */
-export function loadMetric(name: MetricName, options: MetricOptions = {}): Metric {
-  const average = options.average ?? 'macro';
-  if (!['macro', 'weighted', 'micro'].includes(average)) {
-    throw new Error(`loadMetric('${name}'): average must be 'macro', 'weighted' or 'micro', got '${average}'`);
+export function loadMetric(name: MetricName, options?: WithSnakeCase<MetricOptions>): Metric {
+  const known: (keyof MetricOptions)[] = name === 'accuracy' ? [] : ['average', 'posLabel'];
+  const { average = 'binary', posLabel = 1 } = checkOptions<MetricOptions>(`loadMetric('${name}')`, options, known);
+  if (!AVERAGES.includes(average)) {
+    throw new Error(`loadMetric('${name}'): average must be ${AVERAGES.map((a) => `'${a}'`).join(', ')}, got '${average}'`);
   }
+  if (!Number.isInteger(posLabel)) throw new Error(`loadMetric('${name}'): pos_label must be a class index, got ${JSON.stringify(posLabel)}`);
   switch (name) {
     case 'accuracy':
       return new CountingMetric('accuracy', (c) => c.accuracy());
     case 'f1':
     case 'precision':
     case 'recall':
-      return new CountingMetric(name, (c) => c.score(name, average));
+      return new CountingMetric(name, (c) => c.score(name, average, posLabel));
     default:
       throw new Error(`loadMetric: unknown metric '${String(name)}' (known: ${METRIC_NAMES.join(', ')})`);
   }
@@ -157,4 +186,27 @@ export function argmaxRows(logits: ArrayLike<number>, rows: number, classes: num
     out[r] = best;
   }
   return out;
+}
+
+/** Logits [rows, numLabels], row-major, with their shape (as the numpy array transformers hands over). */
+export type Logits = Float32Array & { readonly shape: readonly [number, number] };
+
+/** A Float32Array of [rows, numLabels] logits, with `shape` attached. */
+export function withShape(data: Float32Array, rows: number, numLabels: number): Logits {
+  if (data.length !== rows * numLabels) throw new Error(`withShape: ${data.length} values are not [${rows}, ${numLabels}]`);
+  return Object.defineProperty(data, 'shape', { value: Object.freeze([rows, numLabels]), enumerable: false }) as Logits;
+}
+
+/** transformers' EvalPrediction: every row's logits and labels (-100 where a row has none). */
+export interface EvalPrediction {
+  predictions: Logits;
+  labelIds: Int32Array;
+}
+
+/** A computeMetrics function, as transformers': metrics by name from all logits and labels. */
+export type ComputeMetricsFn = (evalPred: EvalPrediction) => Record<string, number> | Promise<Record<string, number>>;
+
+/** The predicted class of each row (np.argmax(predictions, axis=-1)). */
+export function predictedLabels(predictions: Logits): Int32Array {
+  return argmaxRows(predictions, predictions.shape[0], predictions.shape[1]);
 }

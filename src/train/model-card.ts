@@ -4,11 +4,12 @@
 // (parse_log_history, extract_hyperparameters_from_trainer, _maybe_round).
 
 import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Template } from '@huggingface/jinja';
 import { isLocalPath } from '../io/hub.js';
 import type { TrainingArguments } from './arguments.js';
-import type { LogEntry } from './checkpoints.js';
+import type { LogEntry } from './checkpoint-files.js';
 
 const TEMPLATE_URL = new URL('../../templates/model-card.md.jinja', import.meta.url);
 const PACKAGE_URL = new URL('../../package.json', import.meta.url);
@@ -16,7 +17,7 @@ const PACKAGE_URL = new URL('../../package.json', import.meta.url);
 export interface ModelCardOptions {
   /** The card's title; defaults to the output folder's name. */
   modelName?: string;
-  /** Hub id or path of the model fine-tuned from (transformers' finetuned_from). */
+  /** Hub id or folder of the model fine-tuned from (transformers' finetuned_from): base_model when a Hub id, a folder's name in the text only. */
   baseModel?: string | null;
   /** Hub id of the data set (its `datasets:` tag), e.g. zeroshot/twitter-financial-news-topic. */
   datasetId?: string | null;
@@ -35,7 +36,12 @@ export interface ModelCardInput extends ModelCardOptions {
   adapter: string;
   /** The optimizer's name in the hyperparameters list (default 'AdamW'). */
   optimizerName?: string;
+  /** File name of the training curves picture beside the card, or null. */
+  curves?: string | null;
 }
+
+/** Tags every card carries: transformers' own, and the task's (the Hub's pipeline_tag). */
+const DEFAULT_TAGS = ['generated_from_trainer', 'text-classification'];
 
 /** transformers' _maybe_round: floats with more than 4 decimals shown with 4. */
 export function maybeRound(v: number | string): string {
@@ -140,16 +146,19 @@ function loadTemplate(): Template {
 export function renderModelCard(input: ModelCardInput): string {
   const { header, rows, evalResults } = parseLogHistory(input.logHistory);
   const metricTags = evalResults.map((r) => r.key).filter((k) => ['accuracy', 'f1', 'precision', 'recall'].includes(k));
-  const baseModel = input.baseModel ?? null;
+  const local = input.baseModel && isLocalPath(input.baseModel) ? input.baseModel : null;
+  const baseModel = local ? null : input.baseModel ?? null;
   const context = {
     model_name: input.modelName ?? input.args.outputDir.split(/[\\/]/).filter(Boolean).at(-1) ?? 'model',
     base_model: baseModel,
-    base_model_url: baseModel && !isLocalPath(baseModel) ? `https://huggingface.co/${baseModel}` : baseModel,
+    base_model_url: baseModel ? `https://huggingface.co/${baseModel}` : null,
+    local_base_model: local && basename(resolve(local)),
+    curves: input.curves ?? null,
     dataset_id: input.datasetId ?? null,
     dataset_name: input.datasetName ?? input.datasetId ?? null,
     dataset_phrase: input.datasetName ?? input.datasetId ? `the ${input.datasetName ?? input.datasetId} dataset.` : 'an unknown dataset.',
     license: input.license ?? null,
-    tags: [...new Set([...(input.tags ?? []), 'generated_from_trainer'])],
+    tags: [...new Set([...DEFAULT_TAGS, ...(input.tags ?? [])])],
     metric_tags: metricTags,
     index_metrics: evalResults.filter((r) => metricTags.includes(r.key)).map((r) => ({ name: r.name, type: r.key, value: pythonFloat(r.value) })),
     eval_results: evalResults.map((r) => ({ name: r.name, value: maybeRound(r.value) })),

@@ -2,7 +2,7 @@
 // metric), saved as trainer_state.json in each checkpoint in the layout
 // transformers writes, and read back when resuming.
 
-import { checkedField, integerIn, type LogEntry, type TrainerStateJson } from './checkpoints.js';
+import { checkedField, integerIn, type LogEntry, type TrainerStateJson } from './checkpoint-files.js';
 
 export class TrainerState {
   /** Fractional epoch: 1.5 is half-way through the second epoch. */
@@ -19,6 +19,8 @@ export class TrainerState {
   logHistory: LogEntry[] = [];
   bestMetric: number | null = null;
   bestModelCheckpoint: string | null = null;
+  /** Callbacks' state by class name, as transformers keeps it (EarlyStoppingCallback's patience counter), so a resumed run goes on counting. */
+  statefulCallbacks: Record<string, { args: Record<string, unknown>; attributes: Record<string, number> }> = {};
 
   toJSON(): TrainerStateJson {
     return {
@@ -36,7 +38,7 @@ export class TrainerState {
       num_input_tokens_seen: this.numInputTokensSeen,
       num_train_epochs: this.numTrainEpochs,
       save_steps: this.saveSteps,
-      stateful_callbacks: {},
+      stateful_callbacks: this.statefulCallbacks,
       total_flos: 0,
       train_batch_size: this.trainBatchSize,
       trial_name: null,
@@ -56,6 +58,7 @@ export class TrainerState {
     state.bestMetric = field('best_metric', (v) => v === null || v === undefined || isNumber(v), 'a number or null') ?? null;
     state.bestModelCheckpoint = field('best_model_checkpoint', (v) => v === null || v === undefined || typeof v === 'string', 'a path or null') ?? null;
     state.numInputTokensSeen = field('num_input_tokens_seen', (v) => v === undefined || integerIn(0, Number.MAX_SAFE_INTEGER)(v), 'an integer >= 0') ?? 0;
+    state.statefulCallbacks = field('stateful_callbacks', (v) => v === undefined || isStatefulCallbacks(v), 'an object of {args, attributes} by callback name') ?? {};
     return state;
   }
 }
@@ -64,4 +67,9 @@ export class TrainerState {
 function isLogEntry(entry: unknown): boolean {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return false;
   return Object.values(entry).every((v) => v === null || typeof v === 'number');
+}
+
+function isStatefulCallbacks(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every((c) => typeof c === 'object' && c !== null && isLogEntry((c as { attributes?: unknown }).attributes ?? {}));
 }

@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  MANIFEST_NAME, incompleteCheckpoints, incompleteReason, latestCheckpoint, listCheckpoints, parseRngState, parseSchedulerState, readOptimizerState,
-  rotateCheckpoints, saveCheckpointFolder,
+  MANIFEST_NAME, incompleteCheckpoints, incompleteReason, latestCheckpoint, listCheckpoints, rotateCheckpoints, saveCheckpointFolder,
 } from '../../src/train/checkpoints.js';
+import { parseRngState, parseSchedulerState, readOptimizerState } from '../../src/train/checkpoint-files.js';
 import { TrainerState } from '../../src/train/state.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { tempDir } from './synthetic.js';

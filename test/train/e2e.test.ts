@@ -22,7 +22,7 @@ import { AutoTokenizer, type BertTokenizer } from '../../src/data/tokenizer.js';
 import { loadDataset, type Dataset, type Row } from '../../src/data/dataset.js';
 import { DataCollatorWithPadding, tokenizeDataset } from '../../src/data/collator.js';
 import { Trainer } from '../../src/train/index.js';
-import type { LogEntry } from '../../src/train/checkpoints.js';
+import type { LogEntry } from '../../src/train/checkpoint-files.js';
 import { syntheticRows, syntheticTokenizer, tempDir } from './synthetic.js';
 
 test.before(setupDevice);

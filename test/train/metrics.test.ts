@@ -44,10 +44,10 @@ test('accuracy, precision, recall, f1 (macro, weighted, micro) streamed in uneve
   const ref = reference(yTrue, yPred);
   const metrics = {
     accuracy: loadMetric('accuracy'),
-    f1: loadMetric('f1'),
+    f1: loadMetric('f1', { average: 'macro' }),
     f1w: loadMetric('f1', { average: 'weighted' }),
     f1micro: loadMetric('f1', { average: 'micro' }),
-    precision: loadMetric('precision'),
+    precision: loadMetric('precision', { average: 'macro' }),
     recall: loadMetric('recall', { average: 'weighted' }),
   };
   for (let start = 0; start < yTrue.length; start += 37) {
@@ -70,13 +70,13 @@ test('compute({predictions, references}) in one call; reset; -100 references ign
 });
 
 test('combineMetrics merges results', () => {
-  const m = combineMetrics(loadMetric('accuracy'), loadMetric('f1'));
+  const m = combineMetrics(loadMetric('accuracy'), loadMetric('f1', { average: 'macro' }));
   assert.equal(m.compute({ predictions: [0, 0], references: [0, 1] }), { accuracy: 0.5, f1: (2 / 3 + 0) / 2 });
 });
 
 test('errors: unknown metric, bad average, mismatched lengths, non-integer class', () => {
   assert.throws(() => loadMetric('bleu' as never), /unknown metric 'bleu'/);
-  assert.throws(() => loadMetric('f1', { average: 'binary' as never }), /average must be/);
+  assert.throws(() => loadMetric('f1', { average: 'samples' as never }), /average must be/);
   assert.throws(() => loadMetric('accuracy').addBatch({ predictions: [1, 2], references: [1] }), /2 predictions for 1 references/);
   assert.throws(() => loadMetric('accuracy').addBatch({ predictions: [0.5], references: [1] }), /example 0/);
 });

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TrainingArguments } from '../../src/train/arguments.js';
-import type { LogEntry } from '../../src/train/checkpoints.js';
+import type { LogEntry } from '../../src/train/checkpoint-files.js';
 import { parseLogHistory, renderModelCard, maybeRound, pythonFloat } from '../../src/train/model-card.js';
 
 const HISTORY: LogEntry[] = [

@@ -16,9 +16,9 @@ import { setInitSeed } from '../../src/nn/index.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
 import { DataCollatorWithPadding } from '../../src/data/collator.js';
 import { permutation } from '../../src/data/dataset.js';
-import { Trainer, type TrainerCallback } from '../../src/train/index.js';
+import { Trainer, predictedLabels, type TrainerCallback } from '../../src/train/index.js';
 import type { TrainingArgumentsInit } from '../../src/train/arguments.js';
-import type { LogEntry } from '../../src/train/checkpoints.js';
+import type { LogEntry } from '../../src/train/checkpoint-files.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { syntheticDataset, syntheticTokenizer, tempDir, tinyConfig } from './synthetic.js';
 
@@ -152,9 +152,11 @@ test('evaluate() streams the loss and accuracy that predict() gives from all log
   await trainer.train();
   const metrics = await trainer.evaluate();
   const out = await trainer.predict(trainer.evalDataset!);
-  assert.is(out.logits.length, 20 * NUM_LABELS);
+  // As transformers: predictions are the logits [rows, numLabels]; predictedLabels gives their argmax.
+  assert.equal(out.predictions.shape, [20, NUM_LABELS]);
+  assert.is(out.predictions.length, 20 * NUM_LABELS);
   let correct = 0;
-  out.predictions.forEach((p, i) => (correct += p === out.labelIds![i] ? 1 : 0));
+  predictedLabels(out.predictions).forEach((p, i) => (correct += p === out.labelIds![i] ? 1 : 0));
   assert.is(metrics.eval_accuracy, correct / 20);
   assert.is(metrics.eval_accuracy, out.metrics.test_accuracy);
   assertClose([metrics.eval_loss], [out.metrics.test_loss], { atol: 0, rtol: 1e-12 }, 'eval_loss vs test_loss'); // the same batches, summed in the same order

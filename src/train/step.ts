@@ -1,0 +1,96 @@
+// One optimizer step of the Trainer: upload each micro-batch once, forward,
+// scaled loss backward (gradients accumulate in the leaves), clip, schedule,
+// AdamW, zero the gradients — all recorded, then ONE submission. The loss is
+// copied into a small staging buffer read after the submission.
+//
+// Gradient accumulation equals one batch gradientAccumulationSteps times
+// larger: micro-batch i's mean loss is scaled by n_i / N (n_i its labelled
+// rows, N those of the whole step), so the gradients sum to those of the mean
+// over all N rows.
+
+import { gpu } from '../gpu/device.js';
+import { keep, tidy, zeros, type Tensor } from '../tensor.js';
+import { addInPlace, scale } from '../ops/elementwise.js';
+import { clipGradNorm, applySchedule, type AdamW, type Schedule } from '../optim/index.js';
+import type { Dataset, Row } from '../data/dataset.js';
+import type { Batch } from '../data/collator.js';
+import type { TrainingArguments } from './arguments.js';
+import { countLabelled, readLater, type TrainableModel } from './evaluation.js';
+
+export interface MicroBatch {
+  /** Row numbers in the training set. */
+  rows: number[];
+  batch: Batch;
+  labelled: number;
+}
+
+/** The micro-batches of optimizer step `stepInEpoch` of an epoch whose row order is `order`. */
+export function microBatches(
+  collate: (rows: readonly Row[]) => Batch,
+  args: TrainingArguments,
+  train: Dataset<Row>,
+  order: Uint32Array,
+  stepInEpoch: number,
+): MicroBatch[] {
+  const { perDeviceTrainBatchSize: size, gradientAccumulationSteps: accumulation } = args;
+  const microPerEpoch = Math.ceil(train.length / size);
+  const out: MicroBatch[] = [];
+  const first = stepInEpoch * accumulation;
+  for (let k = first; k < Math.min(first + accumulation, microPerEpoch); k++) {
+    const rows = Array.from(order.subarray(k * size, (k + 1) * size));
+    let batch: Batch;
+    try {
+      batch = collate(rows.map((i) => train.get(i)));
+    } catch (e) {
+      throw new Error(`Trainer: could not build the batch of training rows ${rows.join(', ')}: ${(e as Error).message}`);
+    }
+    if (!batch.labels) throw new Error(`Trainer: the batch of training rows ${rows.join(', ')} has no labels (no 'label' column?)`);
+    out.push({ rows, batch, labelled: countLabelled(batch.labels) });
+  }
+  return out;
+}
+
+/**
+ * Records optimizer step `globalStep + 1` and submits it. Returns a function
+ * that resolves to the step's loss (mean over its labelled rows), and the
+ * gradient norm before clipping when asked for (for the log).
+ */
+export function trainingStep(
+  model: TrainableModel,
+  args: TrainingArguments,
+  globalStep: number,
+  micro: MicroBatch[],
+  optimizer: AdamW,
+  schedule: Schedule,
+  params: Map<string, Tensor>,
+  wantGradNorm: boolean,
+): { read: () => Promise<number>; gradNorm: Tensor | null } {
+  const total = micro.reduce((s, m) => s + m.labelled, 0);
+  if (total === 0) throw new Error(`Trainer: step ${globalStep + 1} has no labelled rows (rows ${micro.flatMap((m) => m.rows).join(', ')})`);
+  model.setDropoutSeed?.(args.seed, globalStep);
+  const stepLoss = keep(zeros([]));
+  for (const { batch, labelled } of micro) {
+    tidy(() => {
+      const { loss } = model.forward({ ...batch, shape: batch.shape });
+      if (!loss) throw new Error('Trainer: the model returned no loss for a batch with labels');
+      // Mean over this micro-batch's rows -> its share of the mean over the whole step's rows.
+      const share = labelled === total ? loss : scale(loss, labelled / total);
+      share.backward();
+      addInPlace(stepLoss, share);
+    });
+  }
+  const gradNorm = args.maxGradNorm > 0 ? clipGradNorm(params.values(), args.maxGradNorm) : null;
+  applySchedule(optimizer, schedule, globalStep);
+  optimizer.step();
+  optimizer.zeroGrad();
+  const readLoss = readLater(stepLoss);
+  stepLoss.dispose();
+  if (gradNorm && !wantGradNorm) gradNorm.dispose();
+  gpu().flush(); // the step's one submission
+  const read = () => {
+    const loss = readLoss().then((v) => v[0]);
+    loss.catch(() => {}); // awaited later, as readLater's
+    return loss;
+  };
+  return { read, gradNorm: wantGradNorm ? keep(gradNorm!) : null };
+}
