@@ -15,6 +15,9 @@
 // 1024; bert-base-cased's vocabulary and tokenizer, the real data); --large
 // runs bert-base's own shapes.
 //
+// groupByLength: one epoch of GROUPED_SAMPLES tweets, shuffled and then grouped
+// by length (50 tweets make one megabatch per batch, so nothing to group).
+//
 // Before the timed runs, one Trainer step and one evaluation compile the
 // pipelines, so that neither timed run pays for shader compilation (the
 // warm-up row shows what a cold start adds).
@@ -37,6 +40,7 @@ const SHARED_DATA = resolve('../shared/data/twitter-financial-news-topic');
 const NUM_LABELS = 20;
 const TRAIN_SAMPLES = 50;
 const EVAL_SAMPLES = 10;
+const GROUPED_SAMPLES = 400;
 const EPOCHS = 2;
 const BATCH = 8;
 const SEED = 42;
@@ -49,6 +53,8 @@ interface JobData {
   tokenizer: BertTokenizer;
   train: Dataset<Row>;
   validation: Dataset<Row>;
+  /** GROUPED_SAMPLES training tweets, tokenized. */
+  more: Dataset<Row>;
 }
 
 interface TokenCount {
@@ -94,7 +100,8 @@ async function prepareData(): Promise<{ data: JobData; loadMs: number; tokenizeM
   const loaded = performance.now();
   const tokenize = (d: Dataset<Row>, n: number) => tokenizeDataset(shuffledSubset(d, n, SEED), tokenizer, { maxLength: SEED_LENGTH });
   const data = { tokenizer, train: tokenize(splits.train, TRAIN_SAMPLES), validation: tokenize(splits.validation, EVAL_SAMPLES) };
-  return { data, loadMs: loaded - started, tokenizeMs: performance.now() - loaded };
+  const tokenizeMs = performance.now() - loaded;
+  return { data: { ...data, more: tokenize(splits.train, GROUPED_SAMPLES) }, loadMs: loaded - started, tokenizeMs };
 }
 
 interface JobResult {
@@ -109,7 +116,11 @@ interface JobResult {
 }
 
 /** One Trainer run from fresh random weights (the same for every run): train with evaluation each epoch. */
-async function runJob(config: BertConfig, data: JobData, options: { fixedLength?: number; maxSteps?: number }): Promise<JobResult> {
+async function runJob(
+  config: BertConfig,
+  data: JobData,
+  options: { fixedLength?: number; maxSteps?: number; train?: Dataset<Row>; epochs?: number; groupByLength?: boolean },
+): Promise<JobResult> {
   const runtime = gpu();
   const outputDir = mkdtempSync(join(tmpdir(), 'shadergrad-bench-job-'));
   const collator = new CountingCollator(data.tokenizer, options.fixedLength);
@@ -135,10 +146,10 @@ async function runJob(config: BertConfig, data: JobData, options: { fixedLength?
     const trainer = new Trainer({
       model,
       args: {
-        outputDir, numTrainEpochs: EPOCHS, maxSteps: options.maxSteps, perDeviceTrainBatchSize: BATCH, perDeviceEvalBatchSize: BATCH,
-        evalStrategy: 'epoch', saveStrategy: 'no', loggingSteps: 10, seed: SEED, disableTqdm: true,
+        outputDir, numTrainEpochs: options.epochs ?? EPOCHS, maxSteps: options.maxSteps, perDeviceTrainBatchSize: BATCH, perDeviceEvalBatchSize: BATCH,
+        evalStrategy: 'epoch', saveStrategy: 'no', loggingSteps: 10, seed: SEED, disableTqdm: true, groupByLength: options.groupByLength,
       },
-      trainDataset: data.train,
+      trainDataset: options.train ?? data.train,
       evalDataset: data.validation,
       computeMetrics: 'accuracy',
       dataCollator: collator,
@@ -189,10 +200,10 @@ export async function run(report: Report, options: { large: boolean }): Promise<
   await runJob(config, data, { maxSteps: 1 });
   report.add({ group, name: `${model} warm-up: 1 step + eval (pipelines)`, samples: [performance.now() - warmStart] });
 
+  const perSecond = (n: number, ms: number) => n / (ms / 1000);
   for (const fixedLength of [undefined, SEED_LENGTH]) {
     const padding = fixedLength === undefined ? 'dynamic' : `pad ${fixedLength}`;
     const r = await runJob(config, data, { fixedLength });
-    const perSecond = (n: number, ms: number) => n / (ms / 1000);
     report.add({
       group,
       name: `${model} ${padding}: train ${EPOCHS} epochs x ${BATCH}`,
@@ -216,6 +227,18 @@ export async function run(report: Report, options: { large: boolean }): Promise<
         'padded tokens': r.evaluation.padded,
         accuracy: r.evalAccuracy,
       },
+    });
+  }
+
+  const shuffled = await runJob(config, data, { train: data.more, epochs: 1, groupByLength: false });
+  const grouped = await runJob(config, data, { train: data.more, epochs: 1, groupByLength: true });
+  if (grouped.train.padded >= shuffled.train.padded) throw new Error('job: groupByLength padded no fewer tokens than a shuffle: does the Trainer ignore it?');
+  for (const [order, r] of [['shuffled', shuffled], ['groupByLength', grouped]] as const) {
+    report.add({
+      group,
+      name: `${model} ${order}: train 1 epoch of ${GROUPED_SAMPLES} x ${BATCH}`,
+      samples: [r.trainMs],
+      extra: { 'real tok/s': perSecond(r.train.real, r.trainMs), 'padded tok/s': perSecond(r.train.padded, r.trainMs), 'padding %': 100 * (1 - r.train.real / r.train.padded) },
     });
   }
 }
