@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { splitmix32 } from '../../src/tensor.js';
-import { argmaxRows, combineMetrics, loadMetric } from '../../src/train/metrics.js';
+import { argmaxRows, combineMetrics, loadMetric, predictedLabels, withShape } from '../../src/train/metrics.js';
 
 /** sklearn's precision_recall_fscore_support over labels present in y_true or y_pred, zero_division=0. */
 function reference(yTrue: number[], yPred: number[]) {
@@ -81,9 +81,27 @@ test('errors: unknown metric, bad average, mismatched lengths, non-integer class
   assert.throws(() => loadMetric('accuracy').addBatch({ predictions: [0.5], references: [1] }), /example 0/);
 });
 
+test("loadMetric('f1') is binary as evaluate's: the F1 of class 1, pos_label to change it; multi-class data says what to pass", () => {
+  // sklearn: f1_score([0, 1, 1, 0, 1], [0, 1, 0, 0, 1]) = 0.8; pos_label=0: 0.8; precision 1.0, recall 2/3.
+  const batch = { predictions: [0, 1, 0, 0, 1], references: [0, 1, 1, 0, 1] };
+  assert.equal(loadMetric('f1').compute(batch), { f1: 0.8 });
+  assert.equal(loadMetric('f1', { pos_label: 0 }).compute(batch), { f1: 0.8 });
+  assert.equal(loadMetric('precision').compute(batch), { precision: 1 });
+  assert.equal(loadMetric('recall').compute(batch), { recall: 2 / 3 });
+  assert.equal(loadMetric('recall', { posLabel: 0 }).compute(batch), { recall: 1 });
+  assert.throws(
+    () => loadMetric('f1').compute({ predictions: [0, 1, 2], references: [0, 1, 2] }),
+    /loadMetric\('f1'\): the data is multi-class \(labels 0, 1, 2\) but average is 'binary' \(the default, as in evaluate\); pass \{ average: 'macro' \} \(or 'micro', 'weighted'\)/,
+  );
+  assert.throws(() => loadMetric('f1', { pos_label: 5 }).compute(batch), /pos_label 5 is not a label of the data \(labels 0, 1\)/);
+  assert.throws(() => loadMetric('f1', { averge: 'macro' } as never), /loadMetric\('f1'\): unknown option 'averge'; known options: average, posLabel \(pos_label\)/);
+  assert.throws(() => loadMetric('accuracy', { average: 'macro' } as never), /loadMetric\('accuracy'\): unknown option 'average'; known options: none/);
+});
+
 test('argmaxRows: first maximum on ties, as torch.argmax', () => {
   assert.equal(Array.from(argmaxRows([1, 3, 3, -1, -2, -5], 2, 3)), [1, 0]);
   assert.throws(() => argmaxRows([1, 2, 3], 2, 2), /not \[2, 2\]/);
+  assert.equal(Array.from(predictedLabels(withShape(new Float32Array([1, 3, 3, -1, -2, -5]), 2, 3))), [1, 0]);
 });
 
 test.run();
