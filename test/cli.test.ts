@@ -1,86 +1,137 @@
 // The command line, run as a user runs it: a tiny model folder and a CSV data
 // set written here (nothing from ../shared or the Hub), trained to the end,
-// evaluated, saved with its tokenizer and card, and asked for a prediction.
+// evaluated, saved with its tokenizer, card and results files, and asked for a
+// prediction; its flags parsed as HfArgumentParser reads transformers' names.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { setupDevice } from './helpers.js';
-import { BertForMaskedLM } from '../src/models/bert.js';
-import { setInitSeed } from '../src/nn/module.js';
 import { startHubServer } from './support/hub-server.js';
-import { SYNTHETIC_TOKENIZER_CONFIG, SYNTHETIC_VOCAB_TXT, syntheticRows, tempDir, tinyConfig } from './train/synthetic.js';
+import { tempDir } from './train/synthetic.js';
+import { runCli, storeMatmulChoice, tinyModelAndData, type CliResult } from './faults/cli.js';
+import { parseTrainOptions } from '../src/cli/options.js';
+import { TrainingArguments } from '../src/train/arguments.js';
 
-test.before(setupDevice);
+test.before(async () => {
+  await setupDevice();
+  storeMatmulChoice();
+});
 
-/** The command line's kernel-tuning file goes to a temporary cache, not the user's. */
-const CACHE_ENV = { XDG_CACHE_HOME: tempDir('cli-cache') };
-
-function train(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { encoding: 'utf8', timeout: 600_000, env: { ...process.env, ...CACHE_ENV, ...env } });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** train(), without blocking this process's event loop (the stand-in Hub server runs in it). */
-function trainAsync(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { env: { ...process.env, ...CACHE_ENV, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+/** Every stdout line is one JSON value; returns them. */
+function jsonLines(run: CliResult): Record<string, unknown>[] {
+  const lines = run.stdout.trim().split('\n');
+  return lines.map((line) => {
+    assert.not.match(line, /\x1b/, 'no ANSI colours on stdout');
+    return JSON.parse(line) as Record<string, unknown>;
   });
 }
 
-/** A tiny model folder (random weights, the synthetic vocabulary) and a CSV data set with train/valid splits. */
-async function tinyModelAndData(): Promise<{ modelDir: string; dataDir: string }> {
-  const modelDir = tempDir('cli-model');
-  setInitSeed(3);
-  await new BertForMaskedLM(tinyConfig(SYNTHETIC_VOCAB_TXT.trim().split('\n').length, 2)).savePretrained(modelDir);
-  writeFileSync(join(modelDir, 'vocab.txt'), SYNTHETIC_VOCAB_TXT);
-  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(SYNTHETIC_TOKENIZER_CONFIG));
-  const dataDir = tempDir('cli-data');
-  const csv = (rows: { text: string; label: number }[]) => `text,label\n${rows.map((r) => `${r.text},${r.label}`).join('\n')}\n`;
-  writeFileSync(join(dataDir, 'topic_train.csv'), csv(syntheticRows(64, 1)));
-  writeFileSync(join(dataDir, 'topic_valid.csv'), csv(syntheticRows(16, 2)));
-  return { modelDir, dataDir };
-}
-
-test('--help documents every flag; an unknown flag or a bad value is an error with a usage hint', () => {
-  const help = train(['--help']);
-  assert.is(help.status, 0);
-  for (const flag of ['--model', '--dataset', '--text-column', '--label-column', '--train-samples', '--eval-samples', '--epochs',
-    '--batch-size', '--lr', '--max-length', '--output-dir', '--seed', '--eval-strategy', '--save-strategy', '--resume', '--help']) {
-    assert.ok(help.stdout.includes(flag), `--help mentions ${flag}`);
+test('--help: grouped (model, data, training, output), every TrainingArguments field, named as invoked', async () => {
+  const help = await runCli(['--help']);
+  assert.is(help.status, 0, help.stderr);
+  const headings = ['Model:', 'Data:', 'Training (TrainingArguments', 'Output:'].map((h) => help.stdout.indexOf(`\n${h}`));
+  assert.ok(headings.every((at, i) => at > 0 && (i === 0 || at > headings[i - 1])), `groups in order: ${headings}`);
+  assert.match(help.stdout, 'usage: npx tsx src/train.ts [flags]');
+  const fields = Object.keys(new TrainingArguments({ outputDir: '.' }).toJSON());
+  for (const field of fields) assert.match(help.stdout, `--${field.replace(/_/g, '-')}`, `--help has a flag for TrainingArguments.${field}`);
+  for (const flag of ['--text-column', '--text-pair-column', '--label-column', '--label-names', '--max-length', '--train-samples, --max-train-samples',
+    '--eval-samples, --max-eval-samples', '--num-train-epochs, --epochs', '--learning-rate, --lr', '--batch-size', '--resume-from-checkpoint, --resume']) {
+    assert.match(help.stdout, flag);
   }
-  const unknown = train(['--bogus']);
-  assert.is(unknown.status, 2);
-  assert.match(unknown.stderr, /Unknown option '--bogus'[\s\S]*usage: node dist\/train\.js/);
-  const bad = train(['--epochs', 'two']);
-  assert.is(bad.status, 2);
-  assert.match(bad.stderr, /--epochs must be an integer >= 1, got 'two'/);
+  // As an installed package's bin: node_modules/.bin/shadergrad-train, run through npx.
+  const bin = join(tempDir('cli-bin'), 'node_modules', '.bin');
+  mkdirSync(bin, { recursive: true });
+  symlinkSync(resolve('src/train.ts'), join(bin, 'shadergrad-train'));
+  const viaBin = await runCli(['--help'], {}, join(bin, 'shadergrad-train'));
+  assert.is(viaBin.status, 0, viaBin.stderr);
+  assert.match(viaBin.stdout, 'usage: npx shadergrad-train [flags]');
 });
 
-test('offline with local folders: trains, evaluates each epoch, saves model + tokenizer + card, prints a prediction', async () => {
+test('an unknown flag, a bad value or --fp16: exit 2, a clear message and a usage hint naming the program', async () => {
+  for (const [args, message] of [
+    [['--bogus'], "Unknown option '--bogus'"],
+    [['--epochs', 'two'], "--epochs must be a number, got 'two'"],
+    [['--warmup_ratio', '2'], '--warmup_ratio: expected a number in [0, 1], got 2'],
+    [['--load-best-model-at-end', '--eval-strategy', 'no'], "--eval-strategy: expected 'steps' or 'epoch' with --load-best-model-at-end"],
+    [['--fp16'], '--fp16: mixed precision is not available yet'],
+    [['--seed'], '--seed needs a value'],
+  ] as const) {
+    const run = await runCli([...args]);
+    assert.is(run.status, 2, args.join(' '));
+    assert.match(run.stderr, message);
+    assert.match(run.stderr, 'usage: npx tsx src/train.ts [--model ID|DIR]');
+  }
+});
+
+test('flags: snake_case and kebab-case alike, the short names as aliases, booleans as HfArgumentParser reads them', () => {
+  const parse = (...argv: string[]) => parseTrainOptions(argv);
+  for (const spelling of ['--num_train_epochs', '--num-train-epochs', '--epochs']) assert.is(parse(spelling, '2.5').args.numTrainEpochs, 2.5);
+  for (const spelling of ['--learning_rate', '--learning-rate', '--lr']) assert.is(parse(`${spelling}=1e-3`).args.learningRate, 1e-3);
+  for (const spelling of ['--max_train_samples', '--max-train-samples', '--train-samples', '--train_samples']) assert.is(parse(spelling, '7').trainSamples, 7);
+  for (const spelling of ['--max_eval_samples', '--eval-samples']) assert.is(parse(spelling, '3').evalSamples, 3);
+  for (const spelling of ['--resume_from_checkpoint', '--resume']) assert.is(parse(spelling, 'latest').resume, true);
+  const both = parse('--batch-size', '4', '--per_device_eval_batch_size', '16');
+  assert.equal([both.args.perDeviceTrainBatchSize, both.args.perDeviceEvalBatchSize], [4, 16], 'the specific flag wins over --batch-size');
+  assert.is(parse('--load_best_model_at_end').args.loadBestModelAtEnd, true);
+  assert.is(parse('--group-by-length', 'False').args.groupByLength, false);
+  assert.is(parse('--no-group_by_length').args.groupByLength, false);
+  assert.is(parse('--disable_tqdm=true').args.disableTqdm, true);
+  assert.equal(parse('--label-names', 'neg, pos').labelNames, ['neg', 'pos']);
+  const defaults = parse();
+  assert.is(defaults.args.loggingSteps, undefined, 'left to the job (transformers\' 500, or 20 logs in a shorter run)');
+  assert.is(defaults.args.evalSteps, 500, "eval_steps follows logging_steps' default, not the job's choice");
+  assert.is(parse('--logging-steps', '3').args.evalSteps, 3, 'and a given --logging-steps, as in transformers');
+  assert.is(defaults.args.saveSteps, undefined, "TrainingArguments' 500, no longer hard-coded");
+  assert.equal([defaults.args.evalStrategy, defaults.args.saveStrategy], ['epoch', 'epoch'], 'as the Python original');
+});
+
+test('offline with local folders: JSON lines on stdout, model + tokenizer + card + results files, a prediction', async () => {
   const { modelDir, dataDir } = await tinyModelAndData();
   const outputDir = tempDir('cli-out');
-
-  const run = train(['--model', modelDir, '--dataset', dataDir, '--train-samples', '32', '--eval-samples', '8', '--epochs', '2',
-    '--batch-size', '8', '--lr', '1e-3', '--output-dir', outputDir, '--predict', 'the ceo was appointed today']);
+  const run = await runCli(['--model', modelDir, '--dataset', dataDir, '--max_train_samples', '16', '--eval-samples', '4', '--num_train_epochs', '2',
+    '--per-device-train-batch-size', '8', '--lr', '1e-3', '--output-dir', outputDir, '--predict', 'the ceo was appointed today']);
   assert.is(run.status, 0, run.stderr);
-  assert.match(run.stdout, /eval_accuracy/);
-  const prediction = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { label: string; score: number }[];
-  assert.is(prediction.length, 1);
-  assert.match(prediction[0].label, /^LABEL_[0-7]$/);
+  const lines = jsonLines(run);
+  const losses = lines.filter((l) => 'loss' in l);
+  assert.equal(losses.map((l) => l.step), [1, 2, 3, 4], 'a short run logs every step by default');
+  assert.match(run.stderr, 'logging the training loss every 1 step(s)');
+  assert.equal(lines.filter((l) => 'eval_accuracy' in l).map((l) => l.step), [2, 4], 'evaluated each epoch');
+  const { results } = lines.at(-2) as { results: Record<string, number> };
+  assert.type(results.eval_accuracy, 'number');
+  assert.is(results.train_samples, 16);
+  const { text, prediction } = lines.at(-1) as { text: string; prediction: { label: string; score: number }[] };
+  assert.is(text, 'the ceo was appointed today');
+  assert.match(prediction[0].label, /^LABEL_\d$/);
   assert.ok(prediction[0].score > 0 && prediction[0].score <= 1);
-  for (const file of ['config.json', 'model.safetensors', 'README.md', 'vocab.txt', 'tokenizer_config.json', 'trainer_log.jsonl']) {
+  for (const file of ['config.json', 'model.safetensors', 'README.md', 'vocab.txt', 'tokenizer_config.json', 'trainer_log.jsonl',
+    'all_results.json', 'train_results.json', 'eval_results.json', 'trainer_state.json']) {
     assert.ok(existsSync(join(outputDir, file)), `${file} in the output folder`);
   }
-  assert.equal(readdirSync(outputDir).filter((f) => f.startsWith('checkpoint-')).sort(), ['checkpoint-4', 'checkpoint-8']);
+  const all = JSON.parse(readFileSync(join(outputDir, 'all_results.json'), 'utf8'));
+  assert.is(all.eval_accuracy, results.eval_accuracy);
+  assert.is(JSON.parse(readFileSync(join(outputDir, 'trainer_state.json'), 'utf8')).global_step, 4);
+  assert.equal(readdirSync(outputDir).filter((f) => f.startsWith('checkpoint-')).sort(), ['checkpoint-2', 'checkpoint-4']);
+});
+
+test('string labels: --label-names gives their ids; without it, sorted distinct names; config.json id2label from them', async () => {
+  const { modelDir } = await tinyModelAndData();
+  const dataDir = tempDir('cli-named');
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => `${['the ceo resigned', 'shares rose', 'a new product'][i % 3]},${['up', 'down', 'flat'][i % 3]}`);
+  writeFileSync(join(dataDir, 'named_train.csv'), `text,sentiment\n${rows(12).join('\n')}\n`);
+  writeFileSync(join(dataDir, 'named_valid.csv'), `text,sentiment\n${rows(3).join('\n')}\n`);
+  for (const [names, expected] of [[['--label-names', 'up,down,flat'], ['up', 'down', 'flat']], [[], ['down', 'flat', 'up']]] as const) {
+    const outputDir = tempDir('cli-named-out');
+    const run = await runCli(['--model', modelDir, '--dataset', dataDir, '--label-column', 'sentiment', ...names, '--max-steps', '2',
+      '--logging-steps', '2', '--save-strategy', 'no', '--eval-strategy', 'no', '--output-dir', outputDir]);
+    assert.is(run.status, 0, run.stderr);
+    assert.equal(jsonLines(run).filter((l) => 'loss' in l).map((l) => l.step), [2], '--logging-steps as given');
+    const config = JSON.parse(readFileSync(join(outputDir, 'config.json'), 'utf8'));
+    assert.equal(config.id2label, Object.fromEntries(expected.map((n, i) => [String(i), n])));
+    assert.equal(config.label2id, Object.fromEntries(expected.map((n, i) => [n, i])));
+    assert.ok((expected as readonly string[]).includes((jsonLines(run).at(-1) as { prediction: { label: string }[] }).prediction[0].label));
+  }
 });
 
 test('Hub ids for the model and the data set (a local stand-in for the Hub), then the same run offline from the cache', async () => {
@@ -91,19 +142,30 @@ test('Hub ids for the model and the data set (a local stand-in for the Hub), the
     { id: 'test-org/topics', type: 'dataset', commit: 'b'.repeat(40), files: files(dataDir) },
   ]);
   const env = { HF_ENDPOINT: hub.endpoint, HF_HOME: tempDir('cli-hf-home') };
-  const args = ['--model', 'test-org/tiny-bert', '--dataset', 'test-org/topics', '--train-samples', '16', '--eval-samples', '8',
+  const args = ['--model', 'test-org/tiny-bert', '--dataset', 'test-org/topics', '--train-samples', '8', '--eval-samples', '4',
     '--epochs', '1', '--save-strategy', 'no', '--output-dir', tempDir('cli-hub-out')];
   try {
-    const online = await trainAsync(args, env);
+    const online = await runCli(args, env);
     assert.is(online.status, 0, online.stderr);
-    assert.match(online.stdout, /eval_accuracy/);
+    assert.ok(jsonLines(online).some((l) => 'eval_accuracy' in l));
     assert.ok(hub.requests.some((r) => r.url.startsWith('/api/datasets/test-org/topics/tree/')), 'the data set was listed through the Hub API');
   } finally {
     await hub.close();
   }
-  const offline = train(args, { ...env, HF_HUB_OFFLINE: '1' });
+  const offline = await runCli(args, { ...env, HF_HUB_OFFLINE: '1' });
   assert.is(offline.status, 0, offline.stderr);
-  assert.match(offline.stdout, /eval_accuracy/);
+  assert.ok(jsonLines(offline).some((l) => 'eval_accuracy' in l));
+});
+
+test('the Hub out of reach: the error points to the offline route (npm run tiny-model, --model <folder>)', async () => {
+  const env = { HF_ENDPOINT: 'http://127.0.0.1:9', HF_HOME: tempDir('cli-no-hub') };
+  for (const args of [['--model', 'test-org/unreachable'], ['--model', (await tinyModelAndData()).modelDir, '--dataset', 'test-org/unreachable']]) {
+    const run = await runCli([...args, '--output-dir', tempDir('cli-no-hub-out')], env);
+    assert.is(run.status, 1, run.stderr);
+    assert.match(run.stderr, 'test-org/unreachable');
+    assert.match(run.stderr, 'Without the Hub, train from local folders: `npm run tiny-model` writes weights/tiny-bert-cased');
+    assert.match(run.stderr, '--model weights/tiny-bert-cased --dataset <folder>');
+  }
 });
 
 test.run();

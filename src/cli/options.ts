@@ -1,116 +1,143 @@
-// Command-line options of `node dist/train.js`, parsed with node's own
-// util.parseArgs. Defaults reproduce the Python original's job.
+// Parses the command line against src/cli/flags.ts, as HfArgumentParser reads
+// it: `--name value` or `--name=value`, snake_case or kebab-case, booleans as
+// `--flag`, `--flag true|false` or `--no-flag`; the last of a repeated flag wins.
+// Every error names the flag as typed and ends with a usage hint.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-
-export const DEFAULT_MODEL = 'google-bert/bert-base-cased';
-export const DEFAULT_DATASET = 'zeroshot/twitter-financial-news-topic';
-export const DEFAULT_TEXT = 'Acme Corp announces new CEO';
+import { TrainingArguments, type TrainingArgumentsInit } from '../train/arguments.js';
+import { FLAGS, TRAINING_DEFAULTS, type Flag } from './flags.js';
+import { usageHint } from './help.js';
 
 export interface TrainOptions {
   model: string;
   dataset: string;
   textColumn: string;
+  textPairColumn?: string;
   labelColumn: string;
+  labelNames?: string[];
   trainSamples?: number;
   evalSamples?: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
   maxLength: number;
-  outputDir: string;
-  seed: number;
-  evalStrategy: 'no' | 'steps' | 'epoch';
-  saveStrategy: 'no' | 'steps' | 'epoch';
   resume?: string | true;
   predict: string;
   help: boolean;
+  /** TrainingArguments from the flags; loggingSteps is left unset when not given (the job picks it from the run's length). */
+  args: TrainingArgumentsInit & { evalStrategy: NonNullable<TrainingArgumentsInit['evalStrategy']> };
 }
 
-const FLAGS = {
-  model: { type: 'string', default: DEFAULT_MODEL, help: 'Hub id or local folder (config.json, model.safetensors, tokenizer files)' },
-  dataset: { type: 'string', default: DEFAULT_DATASET, help: 'Hub id, folder, or comma-separated files (CSV, JSON lines, Parquet); a path that exists is one path, commas and all' },
-  'text-column': { type: 'string', default: 'text', help: 'column holding the text' },
-  'label-column': { type: 'string', default: 'label', help: 'column holding the integer label' },
-  'train-samples': { type: 'string', help: 'use N training rows (shuffled with --seed, then the first N); the Python original uses 50' },
-  'eval-samples': { type: 'string', help: 'use N evaluation rows, chosen the same way; the Python original uses 10' },
-  epochs: { type: 'string', default: '3', help: 'training epochs' },
-  'batch-size': { type: 'string', default: '8', help: 'batch size for training and evaluation' },
-  lr: { type: 'string', default: '5e-5', help: 'peak learning rate (linear decay)' },
-  'max-length': { type: 'string', default: '512', help: 'truncate sequences to this many tokens (batches pad to their longest)' },
-  'output-dir': { type: 'string', default: 'weights/bert-finetuned-topic', help: 'where checkpoints, the model and its card go (one run at a time; never the --model folder or one holding it)' },
-  seed: { type: 'string', default: '42', help: 'seed for shuffling, dropout and new weights' },
-  'eval-strategy': { type: 'string', default: 'epoch', help: 'no | steps | epoch' },
-  'save-strategy': { type: 'string', default: 'epoch', help: 'no | steps | epoch' },
-  resume: { type: 'string', help: 'resume from a checkpoint folder, or "latest" in --output-dir' },
-  predict: { type: 'string', default: DEFAULT_TEXT, help: 'text to classify with the fine-tuned model at the end' },
-  help: { type: 'boolean', default: false, short: 'h', help: 'show this help' },
-} as const;
+const BY_NAME = new Map(FLAGS.flatMap((f) => [f.name, ...(f.aliases ?? [])].map((n) => [n, f] as const)));
+const TRUE = /^(true|yes|y|t|1)$/i;
+const FALSE = /^(false|no|n|f|0)$/i;
 
-export const USAGE_HINT = 'usage: node dist/train.js [--model ID|DIR] [--dataset ID|DIR|FILES] [--epochs N] ... (--help for all flags)';
-
-export function helpText(): string {
-  const lines = Object.entries(FLAGS).map(([name, spec]) => {
-    const flag = `--${name}${spec.type === 'string' ? ' <value>' : ''}`;
-    const def = 'default' in spec && spec.type === 'string' ? ` (default: ${spec.default})` : '';
-    return `  ${flag.padEnd(26)} ${spec.help}${def}`;
-  });
-  return [
-    'Fine-tunes BERT for text classification on WebGPU, then classifies --predict.',
-    '',
-    'usage: node dist/train.js [flags]',
-    '',
-    ...lines,
-    '',
-    'Example, offline with local files:',
-    '  node dist/train.js --model weights/bert-base-cased --dataset ../shared/data/twitter-financial-news-topic --train-samples 50 --eval-samples 10 --epochs 2',
-  ].join('\n');
+interface Given {
+  value: string | boolean | string[] | number;
+  /** The flag as the user wrote it: errors name it so. */
+  spelling: string;
 }
 
-/** Parses argv; throws an Error (with a one-line usage hint) on unknown flags and bad values. */
+/** Parses argv; throws an Error ending with a usage hint on an unknown flag or a bad value. */
 export function parseTrainOptions(argv: string[]): TrainOptions {
-  const options = Object.fromEntries(
-    Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type, ...('default' in spec ? { default: spec.default } : {}), ...('short' in spec ? { short: spec.short } : {}) }]),
-  ) as NonNullable<ParseArgsConfig['options']>;
-  let values: Record<string, string | boolean | undefined>;
+  const given = new Map<string, Given>();
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+    readFlags(argv, given);
+    return toOptions(given);
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n${USAGE_HINT}`);
+    throw new Error(`${(e as Error).message}\n${usageHint()}`);
   }
-  const str = (name: string) => values[name] as string;
-  const int = (name: string, min: number) => {
-    const raw = str(name);
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${raw}'\n${USAGE_HINT}`);
-    return n;
-  };
-  const optionalInt = (name: string) => (values[name] === undefined ? undefined : int(name, 1));
-  const strategy = (name: string) => {
-    const v = str(name);
-    if (v !== 'no' && v !== 'steps' && v !== 'epoch') throw new Error(`--${name} must be no, steps or epoch, got '${v}'\n${USAGE_HINT}`);
-    return v;
-  };
-  const lr = Number(str('lr'));
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`--lr must be a positive number, got '${str('lr')}'\n${USAGE_HINT}`);
-  const resume = values.resume === undefined ? undefined : str('resume') === 'latest' ? true : str('resume');
+}
+
+function readFlags(argv: string[], given: Map<string, Given>): void {
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token === '-h') {
+      given.set('help', { value: true, spelling: token });
+      continue;
+    }
+    if (!token.startsWith('--') || token === '--') throw new Error(`Unexpected argument '${token}': every value follows its --flag`);
+    const eq = token.indexOf('=');
+    const spelling = eq < 0 ? token : token.slice(0, eq);
+    const inline = eq < 0 ? undefined : token.slice(eq + 1);
+    const name = spelling.slice(2).replace(/_/g, '-');
+    const negated = name.startsWith('no-') && BY_NAME.get(name.slice(3))?.kind === 'boolean' ? BY_NAME.get(name.slice(3)) : undefined;
+    const flag = negated ?? BY_NAME.get(name);
+    if (!flag) throw new Error(`Unknown option '${spelling}'`);
+    if (flag.name === 'fp16') throw new Error(`${spelling}: mixed precision is not available yet; training runs in float32 (drop the flag)`);
+    if (negated) {
+      if (inline !== undefined) throw new Error(`${spelling} takes no value`);
+      given.set(flag.name, { value: false, spelling });
+    } else if (flag.kind === 'boolean') {
+      const next = inline ?? (TRUE.test(argv[i + 1] ?? '') || FALSE.test(argv[i + 1] ?? '') ? argv[++i] : 'true');
+      if (!TRUE.test(next) && !FALSE.test(next)) throw new Error(`${spelling} must be true or false, got '${next}'`);
+      given.set(flag.name, { value: TRUE.test(next), spelling });
+    } else {
+      const value = inline ?? argv[++i];
+      if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new Error(`${spelling} needs a value${flag.arg ? ` (${flag.arg})` : ''}`);
+      given.set(flag.name, { value: convert(flag, value, spelling), spelling });
+    }
+  }
+}
+
+function convert(flag: Flag, raw: string, spelling: string): string | number | string[] {
+  if (flag.kind === 'string') return raw;
+  if (flag.kind === 'list') {
+    const items = raw.split(',').map((s) => s.trim());
+    if (items.some((s) => s === '')) throw new Error(`${spelling} must be comma-separated names without empty ones, got '${raw}'`);
+    return items;
+  }
+  const n = raw.trim() === '' ? NaN : Number(raw);
+  if (flag.kind === 'int' && (!Number.isInteger(n) || n < (flag.min ?? -Infinity))) {
+    throw new Error(`${spelling} must be an integer${flag.min === undefined ? '' : ` >= ${flag.min}`}, got '${raw}'`);
+  }
+  if (!Number.isFinite(n)) throw new Error(`${spelling} must be a number, got '${raw}'`);
+  return n;
+}
+
+function toOptions(given: Map<string, Given>): TrainOptions {
+  const value = <T>(name: string): T | undefined => given.get(name)?.value as T | undefined;
+  const job = <T>(name: string): T => (value<T>(name) ?? FLAGS.find((f) => f.name === name)!.default) as T;
+
+  const init: Record<string, unknown> = {};
+  for (const flag of FLAGS) {
+    if (flag.field && (given.has(flag.name) || flag.default !== undefined)) init[flag.field] = job(flag.name);
+  }
+  const batchSize = value<number>('batch-size');
+  init.perDeviceTrainBatchSize ??= batchSize;
+  init.perDeviceEvalBatchSize ??= batchSize;
+  // transformers: eval_steps defaults to logging_steps; an unset --logging-steps counts as its default (500) here,
+  // so that the job's choice of how often to log never changes when the model is evaluated.
+  init.evalSteps ??= init.loggingSteps ?? TRAINING_DEFAULTS.loggingSteps;
+  const args = checkedArgs(init as unknown as TrainOptions['args'], given);
+
+  const resume = value<string>('resume-from-checkpoint');
   return {
-    model: str('model'),
-    dataset: str('dataset'),
-    textColumn: str('text-column'),
-    labelColumn: str('label-column'),
-    trainSamples: optionalInt('train-samples'),
-    evalSamples: optionalInt('eval-samples'),
-    epochs: int('epochs', 1),
-    batchSize: int('batch-size', 1),
-    lr,
-    maxLength: int('max-length', 2),
-    outputDir: str('output-dir'),
-    seed: int('seed', 0),
-    evalStrategy: strategy('eval-strategy'),
-    saveStrategy: strategy('save-strategy'),
-    resume,
-    predict: str('predict'),
-    help: values.help === true,
+    model: job('model'),
+    dataset: job('dataset'),
+    textColumn: job('text-column'),
+    textPairColumn: value('text-pair-column'),
+    labelColumn: job('label-column'),
+    labelNames: value('label-names'),
+    trainSamples: value('train-samples'),
+    evalSamples: value('eval-samples'),
+    maxLength: job('max-length'),
+    resume: resume === 'latest' ? true : resume,
+    predict: job('predict'),
+    help: value('help') === true,
+    args,
   };
+}
+
+/** Checks the arguments as the Trainer will, naming the flag behind a bad field. */
+function checkedArgs(init: TrainOptions['args'], given: Map<string, Given>): TrainOptions['args'] {
+  try {
+    new TrainingArguments(init);
+  } catch (e) {
+    const message = (e as Error).message.replace(/^TrainingArguments\.(\w+): /, (whole, field: string) => {
+      const flag = FLAGS.find((f) => f.field === field);
+      return flag ? `${given.get(flag.name)?.spelling ?? `--${flag.name}`}: ` : whole;
+    });
+    throw new Error(message.replace(/\b(?!TrainingArguments\b)([a-z]+[A-Z]\w*)\b/g, (word) => {
+      const flag = FLAGS.find((f) => f.field === word);
+      return flag ? `--${flag.name}` : word;
+    }));
+  }
+  return init;
 }

@@ -37,9 +37,9 @@ export function storeMatmulChoice(): void {
   if (result.status !== 0) throw new Error(`storing the matmul choice failed: ${result.stderr}`);
 }
 
-/** Starts `node src/train.ts ...args`; the child's PID is the CLI's. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { env: { ...process.env, ...CACHE_ENV, ...env } });
+/** Starts `node <script> ...args` through tsx (script: src/train.ts, or a link to it); the child's PID is the CLI's. */
+export function spawnCli(args: string[], env: Record<string, string> = {}, script = 'src/train.ts'): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...CACHE_ENV, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -51,8 +51,8 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): { ch
   return { child, done };
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return spawnCli(args, env).done;
+export function runCli(args: string[], env: Record<string, string> = {}, script?: string): Promise<CliResult> {
+  return spawnCli(args, env, script).done;
 }
 
 /** A tiny model folder (random weights, the synthetic vocabulary) and a CSV data set with train/valid splits in `dataDir`. */
