@@ -210,3 +210,16 @@ export type ComputeMetricsFn = (evalPred: EvalPrediction) => Record<string, numb
 export function predictedLabels(predictions: Logits): Int32Array {
   return argmaxRows(predictions, predictions.shape[0], predictions.shape[1]);
 }
+
+/** The Trainer's computeMetrics option: a function as is, names and metrics as one streaming Metric. */
+export function resolveMetrics(computeMetrics: ComputeMetricsFn | Metric | MetricName | (Metric | MetricName)[] | undefined): Metric | ComputeMetricsFn | null {
+  if (computeMetrics === undefined) return null;
+  if (typeof computeMetrics === 'function') return computeMetrics;
+  const resolved = (Array.isArray(computeMetrics) ? computeMetrics : [computeMetrics]).map((m) => (typeof m === 'string' ? loadMetric(m) : m));
+  for (const m of resolved) {
+    if (typeof m?.addBatch !== 'function') {
+      throw new Error('Trainer: computeMetrics must be a function of { predictions, labelIds }, a metric name, loadMetric(...) or a list of those');
+    }
+  }
+  return resolved.length === 0 ? null : resolved.length === 1 ? resolved[0] : combineMetrics(...resolved);
+}

@@ -57,3 +57,8 @@ function metricFormat(key: string, value: number): string {
   if (key === 'total_flos') return `${Math.floor(value / 2 ** 30)}GF`;
   return Number.isInteger(value) ? String(value) : String(round(value, 4));
 }
+
+/** Metrics with `prefix_` before each key that lacks it, as transformers. */
+export function prefixed(metrics: Record<string, number>, prefix: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`, v]));
+}

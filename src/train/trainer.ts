@@ -18,6 +18,10 @@
 // Output folder, besides the checkpoints: trainer_log.jsonl and
 // training_curves.svg at each log; at the end train_results.json,
 // all_results.json, trainer_state.json and the model card (README.md).
+//
+// Over 400 lines: train() is one loop (step, log, evaluate, save, stop) kept
+// whole so its order reads top to bottom; the step, the evaluation loop, the
+// checkpoint files and the results live in their own modules.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,10 +42,10 @@ import {
   readTrainerCheckpoint, rotateCheckpoints, writeTrainerCheckpoint,
 } from './checkpoints.js';
 import { writeJsonAtomic, type LogEntry, type RunShape } from './checkpoint-files.js';
-import { combineMetrics, loadMetric, type ComputeMetricsFn, type Logits, type Metric, type MetricName } from './metrics.js';
+import { resolveMetrics, type ComputeMetricsFn, type Logits, type Metric, type MetricName } from './metrics.js';
 import { evaluationLoop, type TrainableModel } from './evaluation.js';
 import { microBatches, trainingStep, type MicroBatch } from './step.js';
-import { formatMetrics, saveMetrics, speedMetrics } from './results.js';
+import { formatMetrics, prefixed, saveMetrics, speedMetrics } from './results.js';
 import { CURVES_NAME, renderCurves } from './curves.js';
 import { JsonLinesLog, Progress, formatNumber } from './progress.js';
 import { renderModelCard, type ModelCardOptions } from './model-card.js';
@@ -108,11 +112,6 @@ function sumOf(values: Int32Array): number {
   let s = 0;
   for (const v of values) s += v;
   return s;
-}
-
-/** Metrics with `prefix_` before each key that lacks it, as transformers. */
-function prefixed(metrics: Record<string, number>, prefix: string): Record<string, number> {
-  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`, v]));
 }
 
 export class Trainer {
@@ -530,16 +529,4 @@ export class Trainer {
     mkdirSync(dir, { recursive: true });
     await writeFileAtomic(join(dir, CURVES_NAME), renderCurves(this.state.logHistory));
   }
-}
-
-function resolveMetrics(computeMetrics: TrainerOptions['computeMetrics']): Metric | ComputeMetricsFn | null {
-  if (computeMetrics === undefined) return null;
-  if (typeof computeMetrics === 'function') return computeMetrics;
-  const resolved = (Array.isArray(computeMetrics) ? computeMetrics : [computeMetrics]).map((m) => (typeof m === 'string' ? loadMetric(m) : m));
-  for (const m of resolved) {
-    if (typeof m?.addBatch !== 'function') {
-      throw new Error('Trainer: computeMetrics must be a function of { predictions, labelIds }, a metric name, loadMetric(...) or a list of those');
-    }
-  }
-  return resolved.length === 0 ? null : resolved.length === 1 ? resolved[0] : combineMetrics(...resolved);
 }

@@ -3,8 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { curveSeries, renderCurves } from '../../src/train/curves.js';
+import type { LogEntry } from '../../src/train/checkpoint-files.js';
 
-const HISTORY = [
+const HISTORY: LogEntry[] = [
   { loss: 2.5, grad_norm: 1.2, learning_rate: 4e-5, epoch: 0.5, step: 5 },
   { loss: 2.25, grad_norm: 1.1, learning_rate: 3e-5, epoch: 1, step: 10 },
   { eval_loss: 2.1, eval_accuracy: 0.5, eval_runtime: 1.5, eval_samples_per_second: 10, eval_steps_per_second: 2, epoch: 1, step: 10 },
