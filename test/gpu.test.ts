@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { getDevice, gpu, tensor, scale, tidy } from '../src/index.js';
 import { sizeClass } from '../src/gpu/pool.js';
+import { MAX_COMMANDS_PER_SUBMISSION } from '../src/gpu/runtime.js';
 import type { Kernel } from '../src/gpu/pipelines.js';
 import { setupDevice } from './helpers.js';
 
@@ -39,6 +40,28 @@ test('the pool reuses buffers by size class', () => {
   assert.is(again, b, 'same size class, same buffer');
   pool.release(again);
   assert.is(pool.snapshot().bytesInUse, before.bytesInUse);
+});
+
+test('a recording past maxCommandsPerSubmission is submitted in parts, in order: uploads, uniforms and readbacks stay right', async () => {
+  const runtime = gpu();
+  await runtime.sync();
+  runtime.maxCommandsPerSubmission = 2;
+  try {
+    const submits = runtime.submitCount;
+    const read = tidy(() => {
+      let x = tensor([1, 2, 3], [3]);
+      for (let i = 2; i <= 6; i++) x = scale(x, i); // each dispatch its own uniforms
+      const early = runtime.recordReadback(x.buffer, 12);
+      return { early, last: scale(tensor([1, 1, 1], [3]), 0.5) };
+    });
+    runtime.flush();
+    assert.ok(runtime.submitCount - submits >= 4, `${runtime.submitCount - submits} submissions`);
+    assert.equal(Array.from(new Float32Array(await read.early())), [720, 1440, 2160]);
+    assert.equal(Array.from(await read.last.toArray()), [0.5, 0.5, 0.5]);
+    read.last.dispose();
+  } finally {
+    runtime.maxCommandsPerSubmission = MAX_COMMANDS_PER_SUBMISSION;
+  }
 });
 
 test('timestamp queries time the recorded passes where the adapter has them', async () => {

@@ -55,7 +55,17 @@ async function createDevice(): Promise<Runtime> {
       maxComputeWorkgroupSizeY: adapter.limits.maxComputeWorkgroupSizeY,
     },
   });
-  return new Runtime(device, describeAdapter(adapter.info));
+  const created = new Runtime(device, describeAdapter(adapter.info));
+  created.memoryBudget = await hostMemory();
+  return created;
+}
+
+/** The machine's memory in Node (what a CPU adapter's buffers and every loaded checkpoint pass through); null in a browser. */
+async function hostMemory(): Promise<number | null> {
+  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return null;
+  const moduleName = 'node:os';
+  const os = (await import(moduleName)) as { totalmem(): number };
+  return os.totalmem();
 }
 
 function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription {

@@ -3,6 +3,10 @@
 // a sync point: a readback or an explicit flush(). Uploads are recorded as
 // copies from staging buffers, so they are ordered with the dispatches around
 // them even when a pooled buffer is reused within one submission.
+//
+// A recording past maxCommandsPerSubmission is submitted in parts, so no
+// submission holds more than that many bind groups and staging buffers. Parts
+// are submitted in order on one queue, so the result is the same bit for bit.
 
 import type { AdapterDescription } from './device.js';
 import { BufferPool } from './pool.js';
@@ -24,6 +28,22 @@ export interface DispatchOptions {
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
 const UNIFORM_CHUNK = 256 * UNIFORM_SLOT;
 const MAX_WORKGROUPS_PER_DIM = 65535;
+
+// Measured on lavapipe (Mesa 25.0.7, Dawn from npm webgpu 0.6.2) by a probe that records N
+// one-workgroup dispatches, each with its own bind group, and submits once: N = 64,000 runs,
+// N = 65,000 segfaults inside createBindGroup. Each bind group (a Vulkan descriptor set) and each
+// staging buffer holds one memory mapping until the driver frees it, and Linux allows 65,530
+// (vm.max_map_count). Staging buffers are freed at the next submission; a bind group only after
+// its work was waited for and JavaScript regained control (Dawn's node bindings release it from
+// the event loop), so splitting submissions alone cannot bound those.
+/** Dispatches plus uploads per submission: a sixteenth of the crash point, above a BERT-base training step (909 dispatches). */
+export const MAX_COMMANDS_PER_SUBMISSION = 4096;
+/**
+ * Bind groups recorded on lavapipe between two waits for the GPU: half the crash point, as the
+ * previous stretch's are freed late (stretches of 32,768 dispatches, each ended by a readback,
+ * peaked at 43,400 mappings; of 45,000, at 53,800).
+ */
+export const LAVAPIPE_BIND_GROUPS_IN_FLIGHT = 32768;
 
 /**
  * Workgroup counts for `n` invocations in groups of `size`, spread over x and y
@@ -49,11 +69,21 @@ export class Runtime {
   private lostMessage: string | null = null;
   private firstError: string | null = null;
   private released = false;
+  private commandsInSubmission = 0;
+  private bindGroupsCreated = 0;
+  private bindGroupsWaitedFor = 0; // bindGroupsCreated when the latest completed wait was recorded
   /** Dispatches recorded and submissions made since the runtime was created (for tests and the bench). */
   dispatchCount = 0;
   submitCount = 0;
+  /** Past this many dispatches and uploads, the recording is submitted and a new one begun (tests lower it). */
+  maxCommandsPerSubmission = MAX_COMMANDS_PER_SUBMISSION;
+  /** Bytes the model's tensors may take in all (the machine's memory in Node); null when unknown. */
+  memoryBudget: number | null = null;
+  /** Bind groups that may be recorded between two waits for the GPU (sync(), a readback) before dispatch() refuses; null: no bound known for this adapter. */
+  maxBindGroupsInFlight: number | null;
 
   constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription) {
+    this.maxBindGroupsInFlight = /llvmpipe|lavapipe/i.test(`${adapter.name} ${adapter.description}`) ? LAVAPIPE_BIND_GROUPS_IN_FLIGHT : null;
     this.pool = new BufferPool(device);
     this.pipelines = new PipelineCache(device);
     device.lost.then((info) => {
@@ -74,6 +104,8 @@ export class Runtime {
     if (kernel.storage.length !== options.bindings.length) {
       throw new Error(`${kernel.shader}.${kernel.entryPoint}: expected ${kernel.storage.length} storage bindings, got ${options.bindings.length}`);
     }
+    this.countBindGroup(kernel);
+    this.beginCommand();
     const pipeline = this.pipelines.get(kernel, options.constants);
     const entries: GPUBindGroupEntry[] = options.bindings.map((b, i) =>
       'buffer' in b
@@ -95,6 +127,7 @@ export class Runtime {
     this.check();
     const bytes = align4(data.byteLength);
     if (bytes === 0) return;
+    this.beginCommand();
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
@@ -121,6 +154,7 @@ export class Runtime {
     this.submitCount++;
     this.encoder = null;
     this.uniformOffset = 0;
+    this.commandsInSubmission = 0;
     for (const b of this.stagingToDestroy) b.destroy();
     this.stagingToDestroy.length = 0;
   }
@@ -128,7 +162,9 @@ export class Runtime {
   /** Submits, then resolves when the GPU has finished all submitted work. */
   async sync(): Promise<void> {
     this.flush();
+    const created = this.bindGroupsCreated;
     await this.device.queue.onSubmittedWorkDone();
+    this.waitedFor(created);
     this.check();
   }
 
@@ -143,6 +179,7 @@ export class Runtime {
     const size = align4(bytes);
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.commandEncoder().copyBufferToBuffer(source, 0, staging, 0, size);
+    const created = this.bindGroupsCreated;
     return async () => {
       try {
         await staging.mapAsync(GPUMapMode.READ);
@@ -150,6 +187,7 @@ export class Runtime {
         this.check();
         throw e;
       }
+      this.waitedFor(created);
       const result = staging.getMappedRange().slice(0, bytes);
       staging.unmap();
       staging.destroy();
@@ -178,6 +216,28 @@ export class Runtime {
       this.firstError = null;
       throw new Error(`WebGPU validation error: ${message}`);
     }
+  }
+
+  /** Submits what is recorded first when the submission is full. */
+  private beginCommand(): void {
+    if (this.commandsInSubmission >= this.maxCommandsPerSubmission) this.flush();
+    this.commandsInSubmission++;
+  }
+
+  /** Refuses a bind group past the adapter's bound for the work recorded since the GPU was last waited for. */
+  private countBindGroup(kernel: Kernel): void {
+    if (this.maxBindGroupsInFlight !== null && this.bindGroupsCreated - this.bindGroupsWaitedFor >= this.maxBindGroupsInFlight) {
+      throw new Error(
+        `${kernel.shader}.${kernel.entryPoint}: more than ${this.maxBindGroupsInFlight} dispatches recorded without waiting for the GPU; ` +
+          `${this.adapter.name} frees their bind groups only after such a wait and crashes past about 64,000 (vm.max_map_count). ` +
+          'Record less per step (a smaller num_hidden_layers, batch or sequence) or await gpu().sync() between parts',
+      );
+    }
+    this.bindGroupsCreated++;
+  }
+
+  private waitedFor(created: number): void {
+    this.bindGroupsWaitedFor = Math.max(this.bindGroupsWaitedFor, created);
   }
 
   private commandEncoder(): GPUCommandEncoder {
