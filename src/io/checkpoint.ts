@@ -4,11 +4,11 @@
 // Saving writes each file to a temporary name and renames it, and omits tied duplicates as
 // transformers does.
 
-import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join, normalize, isAbsolute, sep } from 'node:path';
 import { readSafetensors, writeSafetensors, INTEGER_DTYPES, type TensorData } from './safetensors.js';
 import { parseBertConfig, serializeBertConfig, type BertConfig } from './config.js';
-import { writeFileAtomic } from './files.js';
+import { readJsonFile, readRegularFile, writeFileAtomic } from './files.js';
 import { TIED_WEIGHTS, normalizeName, stripPrefix, type WeightTensor } from './weights.js';
 
 export { TIED_WEIGHTS, normalizeName, stripPrefix, matchWeights, describeMatch, assertNoMismatch } from './weights.js';
@@ -30,8 +30,17 @@ export interface Checkpoint {
 
 /** Reads a checkpoint folder: config.json and model.safetensors (or its sharded index). */
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  return { config: await loadCheckpointConfig(dir), ...(await loadCheckpointWeights(dir)) };
+}
+
+/** config.json of a checkpoint folder (read first, so a model can be checked before its weights are). */
+export async function loadCheckpointConfig(dir: string): Promise<BertConfig> {
   const configPath = join(dir, CONFIG_NAME);
-  const config = parseBertConfig(await readText(configPath), configPath);
+  return parseBertConfig(await readJsonFile(configPath), configPath);
+}
+
+/** The weights of a checkpoint folder: model.safetensors or the shards its index names. */
+export async function loadCheckpointWeights(dir: string): Promise<Omit<Checkpoint, 'config'>> {
   const tensors = new Map<string, WeightTensor>();
   const sourceOf = new Map<string, string>(); // normalised name -> original name, for collision errors
   const skipped: string[] = [];
@@ -57,10 +66,10 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   let files: string[];
   // transformers prefers the single file when both are present; so do we.
   if (await exists(single)) {
-    addFile(await readBytes(single), single);
+    addFile(await readRegularFile(single), single);
     files = [WEIGHTS_NAME];
   } else if (await exists(indexPath)) {
-    const weightMap = parseIndex(await readText(indexPath), indexPath);
+    const weightMap = parseIndex(await readJsonFile(indexPath), indexPath);
     files = [...new Set(weightMap.values())].sort();
     for (const shard of files) {
       if (!(await exists(join(dir, shard)))) throw new Error(`${indexPath}: names shard ${join(dir, shard)}, which does not exist`);
@@ -68,7 +77,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     const seen = new Set<string>();
     for (const shard of files) {
       const shardPath = join(dir, shard);
-      addFile(await readBytes(shardPath), shardPath, (name) => {
+      addFile(await readRegularFile(shardPath), shardPath, (name) => {
         const listed = weightMap.get(name);
         if (listed !== shard) {
           throw new Error(`${shardPath}: holds tensor '${name}', which ${indexPath} ${listed ? `maps to ${listed}` : 'does not list'}`);
@@ -87,7 +96,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
         (other ? ` (found ${other}: only safetensors is read; convert it, e.g. with transformers' save_pretrained(safe_serialization=True))` : ''),
     );
   }
-  return { config, tensors, skipped, files };
+  return { tensors, skipped, files };
 }
 
 export interface SaveOptions {
@@ -113,13 +122,7 @@ export async function saveCheckpoint(
 }
 
 /** weight_map of a sharded index, with shard names checked to stay inside the folder. */
-function parseIndex(text: string, path: string): Map<string, string> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+function parseIndex(json: unknown, path: string): Map<string, string> {
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new Error(`${path}: no weight_map object {tensor name: shard file}`);
@@ -135,18 +138,7 @@ function parseIndex(text: string, path: string): Map<string, string> {
   return out;
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-async function readText(path: string): Promise<string> {
-  return new TextDecoder().decode(await readBytes(path));
-}
-
+/** Whether something is at `path` (readRegularFile then refuses what is not a regular file, naming it). */
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
+  return stat(path).then(() => true, () => false);
 }

@@ -118,12 +118,12 @@ export function parseBertConfig(input: unknown, source = 'config.json'): BertCon
 
   const positiveInt = (key: keyof typeof BERT_DEFAULTS): number => {
     const value = field(key);
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fail(`${key} must be a positive integer, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fail(`${key} must be a positive integer, got ${shown(value)}`);
     return value as number;
   };
   const probability = (key: keyof typeof BERT_DEFAULTS): number => {
     const value = field(key);
-    if (typeof value !== 'number' || !(value >= 0 && value < 1)) fail(`${key} must be a number in [0, 1), got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !(value >= 0 && value < 1)) fail(`${key} must be a number in [0, 1), got ${shown(value)}`);
     return value as number;
   };
 
@@ -163,11 +163,11 @@ export function parseBertConfig(input: unknown, source = 'config.json'): BertCon
   if (config.position_embedding_type !== 'absolute') {
     fail(`position_embedding_type ${JSON.stringify(config.position_embedding_type)} is not supported (only "absolute")`);
   }
-  if (typeof config.initializer_range !== 'number' || !(config.initializer_range >= 0)) {
-    fail(`initializer_range must be a non-negative number, got ${JSON.stringify(config.initializer_range)}`);
+  if (typeof config.initializer_range !== 'number' || !(config.initializer_range >= 0 && config.initializer_range < Infinity)) {
+    fail(`initializer_range must be a finite non-negative number, got ${shown(config.initializer_range)}`);
   }
-  if (typeof config.layer_norm_eps !== 'number' || !(config.layer_norm_eps > 0)) {
-    fail(`layer_norm_eps must be a positive number, got ${JSON.stringify(config.layer_norm_eps)}`);
+  if (typeof config.layer_norm_eps !== 'number' || !(config.layer_norm_eps > 0 && config.layer_norm_eps < Infinity)) {
+    fail(`layer_norm_eps must be a finite positive number, got ${shown(config.layer_norm_eps)}`);
   }
   if (typeof config.use_cache !== 'boolean') fail(`use_cache must be true or false, got ${JSON.stringify(config.use_cache)}`);
 
@@ -206,6 +206,11 @@ export function parseBertConfig(input: unknown, source = 'config.json'): BertCon
 
   config.extra = raw;
   return config;
+}
+
+/** A value for an error message: JSON, except numbers JSON cannot write (1e999 parses as Infinity). */
+function shown(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
 }
 
 /** id2label / label2id / num_labels, cross-checked: keys 0..n-1, label2id the inverse of id2label. */

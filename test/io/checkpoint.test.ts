@@ -92,7 +92,7 @@ test('config: invalid fields are refused with the file and field named', () => {
   bad({ num_hidden_layers: 2.5 }, /num_hidden_layers must be a positive integer, got 2.5/);
   bad({ vocab_size: null }, /vocab_size must be a positive integer, got null/);
   bad({ hidden_dropout_prob: 1 }, /hidden_dropout_prob must be a number in \[0, 1\), got 1/);
-  bad({ layer_norm_eps: 0 }, /layer_norm_eps must be a positive number/);
+  bad({ layer_norm_eps: 0 }, /layer_norm_eps must be a finite positive number, got 0/);
   bad({ hidden_act: 'gelu_new' }, /hidden_act "gelu_new" is not supported/);
   bad({ position_embedding_type: 'relative_key' }, /position_embedding_type "relative_key" is not supported/);
   bad({ model_type: 'roberta' }, /model_type is "roberta"; only "bert"/);
