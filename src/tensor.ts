@@ -50,9 +50,7 @@ export class Tensor {
 
   /** Internal: use tensor(), zeros(), … or an op. */
   constructor(shape: readonly number[], dtype: DType, storage?: Storage) {
-    for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(', ')}]`);
-    }
+    checkSize(shape, dtype);
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = shape.reduce((a, b) => a * b, 1);
@@ -130,6 +128,18 @@ export class Tensor {
 
   toString(): string {
     return `Tensor(${this.dtype}[${this.shape.join(', ')}]${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
+
+/** Refuses a shape that is not whole numbers or whose buffer the device cannot bind, before anything is allocated. */
+function checkSize(shape: readonly number[], dtype: DType): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(', ')}]`);
+  }
+  const bytes = shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype];
+  const limit = gpu().device.limits.maxStorageBufferBindingSize;
+  if (bytes > limit) {
+    throw new Error(`tensor ${dtype} [${shape.join(', ')}] of ${bytes} bytes is over this device's maxStorageBufferBindingSize of ${limit} bytes`);
   }
 }
 
@@ -237,6 +247,7 @@ export function tensor(data: Float32Array | Int32Array | number[], shape?: reado
 }
 
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+  checkSize(shape, options.dtype ?? 'f32');
   const size = shape.reduce((a, b) => a * b, 1);
   const data = options.dtype === 'i32' ? new Int32Array(size).fill(value) : new Float32Array(size).fill(value);
   return tensor(data, shape, options);
@@ -252,6 +263,7 @@ export function ones(shape: readonly number[], options: TensorOptions = {}): Ten
 
 /** Normal(0, std²) samples from a seeded generator (SplitMix32 + Box-Muller): same seed, same values. */
 export function randn(shape: readonly number[], options: TensorOptions & { seed?: number; std?: number; mean?: number } = {}): Tensor {
+  checkSize(shape, 'f32');
   const size = shape.reduce((a, b) => a * b, 1);
   const next = splitmix32(options.seed ?? 0);
   const data = new Float32Array(size);
