@@ -16,7 +16,8 @@ export interface CliResult {
   stderr: string;
 }
 
-const CACHE_ENV = { XDG_CACHE_HOME: tempDir('faults-cache') };
+/** The temporary cache the CLI runs share (its tuning file holds the stored matmul choice). */
+export const CACHE_ENV = { XDG_CACHE_HOME: tempDir('faults-cache') };
 
 /**
  * Stores the default matmul variant as the tuned choice in that cache: otherwise each run would
