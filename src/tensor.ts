@@ -139,7 +139,7 @@ function checkSize(shape: readonly number[], dtype: DType): void {
   const bytes = shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype];
   const limit = gpu().device.limits.maxStorageBufferBindingSize;
   if (bytes > limit) {
-    throw new Error(`tensor ${dtype} [${shape.join(', ')}] of ${bytes} bytes is over this device's maxStorageBufferBindingSize of ${limit} bytes`);
+    throw new Error(`tensor ${dtype} [${shape.join(', ')}] of ${bytes.toLocaleString('en-US')} bytes is over this device's maxStorageBufferBindingSize of ${limit.toLocaleString('en-US')} bytes`);
   }
 }
 

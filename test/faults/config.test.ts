@@ -18,7 +18,7 @@ import { bertConfig } from '../../src/io/config.js';
 import { saveCheckpoint } from '../../src/io/checkpoint.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
 import { setInitSeed } from '../../src/nn/module.js';
-import { tidy } from '../../src/tensor.js';
+import { empty, randn, tidy, zeros } from '../../src/tensor.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -92,6 +92,15 @@ test('a model deeper than a forward pass can record between two waits is refused
   assert.ok(message.startsWith(`${path}: `), message);
   assert.match(message, new RegExp(`num_hidden_layers 20000 records at least 200,000 dispatches per forward pass, over the ${bound.toLocaleString('en-US')} that ${gpu().adapter.name} can hold`));
   assert.throws(() => new BertForSequenceClassification(bertConfig({ ...TINY, num_hidden_layers: 20_000 })), /^BertConfig: num_hidden_layers 20000 records/);
+});
+
+test('a tensor too large for one binding is refused before host or GPU memory is taken', () => {
+  const pool = gpu().pool.snapshot();
+  const message = /tensor f32 \[1000000, 100000\] of 400,000,000,000 bytes is over this device's maxStorageBufferBindingSize of [\d,]+ bytes/;
+  assert.throws(() => empty([1e6, 1e5]), message);
+  assert.throws(() => zeros([1e6, 1e5]), message);
+  assert.throws(() => randn([1e6, 1e5]), message);
+  assert.is(gpu().pool.snapshot().buffersCreated, pool.buffersCreated);
 });
 
 /** Resolves to how the promise ended, or 'timeout' after `ms` (a FIFO read would hang). */
