@@ -4,7 +4,7 @@
 // files, then asked to classify "Acme Corp announces new CEO". Metrics and
 // results go to stdout as JSON lines; messages and progress to stderr.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { init } from '../gpu/device.js';
 import { setTuningStore } from '../gpu/autotune.js';
@@ -21,7 +21,6 @@ import { pipeline } from '../pipelines/index.js';
 import { DEFAULT_DATASET, TRAINING_DEFAULTS } from './flags.js';
 import { offlineHint } from './hints.js';
 import { checkOutputDir, datasetSource, isLocalDataset } from './paths.js';
-import { saveMetrics, saveState } from './results.js';
 import type { TrainOptions } from './options.js';
 
 /** The topic names of zeroshot/twitter-financial-news-topic, by label id (from its data-set card). */
@@ -128,20 +127,18 @@ async function train(options: TrainOptions, modelDir: string, print: Print): Pro
       labelNames: names,
     },
   });
-  const { metrics } = await trainer.train({ resumeFromCheckpoint: options.resume });
-  const results: Record<string, Record<string, number>> = { train: { ...metrics, epoch: trainer.state.epoch, train_samples: trainDataset.length } };
+  const { metrics } = await trainer.train({ resumeFromCheckpoint: options.resume }); // writes train_results.json
+  const results: Record<string, Record<string, number>> = { train: { ...metrics, train_samples: trainDataset.length } };
   if (evalDataset) {
     // With an evaluation strategy the Trainer has just evaluated at the end of training: report that one.
     const last = [...trainer.state.logHistory].reverse().find((entry) => 'eval_loss' in entry);
     const atEnd = last && last.step === trainer.state.globalStep ? last : await trainer.evaluate();
     const metricsAtEnd = Object.entries(atEnd).filter(([k]) => k !== 'step');
     results.eval = { ...Object.fromEntries(metricsAtEnd), epoch: trainer.state.epoch, eval_samples: evalDataset.length };
+    await trainer.saveMetrics('eval', results.eval);
   }
-  await trainer.save();
-  // The tokenizer goes with the model, so the folder is complete for fromPretrained and pipelines.
-  if (!existsSync(join(outputDir, 'tokenizer.json'))) await tokenizer.savePretrained(outputDir);
-  for (const [split, m] of Object.entries(results)) await saveMetrics(outputDir, split, m);
-  await saveState(outputDir, trainer.state);
+  await trainer.save(); // model, tokenizer, card, curves
+  await trainer.saveState();
   say(`model saved to ${outputDir}`);
   print({ results: Object.assign({}, ...Object.values(results)), output_dir: outputDir });
 

@@ -57,6 +57,8 @@ export interface EvaluationSetup {
   batchSize: number;
   /** Streaming metrics, or a function of all logits and labels. */
   metrics: Metric | ComputeMetricsFn | null;
+  /** Draws the evaluation bar (Progress), if any. */
+  progress?: { startEvaluation(totalBatches: number): void; updateEvaluation(doneBatches: number): void };
 }
 
 export interface LoopOutput {
@@ -85,6 +87,7 @@ export async function evaluationLoop(setup: EvaluationSetup, dataset: Dataset<Ro
   const wasTraining = model.training;
   model.eval();
   streaming?.reset();
+  setup.progress?.startEvaluation(Math.ceil(dataset.length / batchSize));
   try {
     for (let start = 0; start < dataset.length; start += batchSize) {
       const rows = Array.from({ length: Math.min(batchSize, dataset.length - start) }, (_, i) => start + i);
@@ -122,6 +125,7 @@ export async function evaluationLoop(setup: EvaluationSetup, dataset: Dataset<Ro
         if (batch.labels) labelChunks.push(batch.labels);
       }
       batches++;
+      setup.progress?.updateEvaluation(batches);
     }
   } finally {
     model.train(wasTraining);

@@ -363,7 +363,7 @@ export class Trainer {
   }
 
   private evaluationSetup() {
-    return { model: this.model, collate: this.collate, batchSize: this.args.perDeviceEvalBatchSize, metrics: this.metrics };
+    return { model: this.model, collate: this.collate, batchSize: this.args.perDeviceEvalBatchSize, metrics: this.metrics, progress: this.progress };
   }
 
   // --------------------------------------------------------- checkpoints ----
@@ -511,7 +511,8 @@ export class Trainer {
     const adapter = hasDevice() ? gpu().adapter : null;
     return renderModelCard({
       ...this.modelCardOptions,
-      baseModel: this.modelCardOptions.baseModel ?? (typeof config?.extra?._name_or_path === 'string' ? config.extra._name_or_path : null),
+      baseModel: this.modelCardOptions.baseModel !== undefined ? this.modelCardOptions.baseModel // null: no base model on the card
+        : typeof config?.extra?._name_or_path === 'string' ? config.extra._name_or_path : null,
       labelNames,
       args: this.args,
       logHistory: this.state.logHistory,

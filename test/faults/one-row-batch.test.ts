@@ -70,7 +70,7 @@ function trainsAndSaves(trainSamples: number, batchSize: number, steps: number):
     '--epochs', '1', '--batch-size', String(batchSize), '--save-strategy', 'no', '--output-dir', outputDir]);
   const what = `${trainSamples} samples in batches of ${batchSize}`;
   assert.is(run.status, 0, `${what}: ${run.stderr}`);
-  assert.match(run.stdout, /model saved to /, what);
+  assert.match(run.stderr, /model saved to /, what);
   for (const file of ['config.json', 'model.safetensors']) assert.ok(existsSync(join(outputDir, file)), `${what}: ${file} in the output folder`);
   const log = readFileSync(join(outputDir, 'trainer_log.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, number>);
   const summary = log.find((entry) => 'train_loss' in entry);

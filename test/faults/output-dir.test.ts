@@ -58,7 +58,7 @@ test('a second run on a busy --output-dir fails at once naming the folder and th
 
   const done = await first.done;
   assert.is(done.status, 0, done.stderr);
-  assert.match(done.stdout, `model saved to ${outputDir}`);
+  assert.match(done.stderr, `model saved to ${outputDir}`);
   assert.ok(readFileSync(join(outputDir, 'model.safetensors')).equals(readFileSync(join(outputDir, 'checkpoint-2', 'model.safetensors'))),
     'the final model is the first run\'s last checkpoint');
   assert.not.ok(existsSync(lockFile), 'the lock is released');
