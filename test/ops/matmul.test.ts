@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, tidy, matmul, linear, sum, mul } from '../../src/index.js';
-import { MATMUL_VARIANTS, matmulVariant, matmulVariantSupported, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
+import { MATMUL_VARIANTS, STAGE_MIN_K, matmulVariant, matmulVariantSupported, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
 import { gpu } from '../../src/gpu/device.js';
 import { clearTuning, setTuningStore } from '../../src/gpu/autotune.js';
 import { nodeTuningStore } from '../../src/node/tuning-store.js';
@@ -127,6 +127,16 @@ for (const variant of MATMUL_VARIANTS) {
     if (!useVariant(variant)) return;
     await checkMatmul({ batch: 1, M: 3, N: 28996, K: 7, transposeB: true });
     await checkMatmul({ batch: 1, M: 3, N: 28996, K: 7 });
+  });
+
+  test(`${variant}: K from STAGE_MIN_K on (subgroup stages A transposed), batched and shared, every transpose`, async () => {
+    if (!useVariant(variant)) return;
+    const K = STAGE_MIN_K + 3;
+    for (const transposeA of [false, true]) {
+      for (const transposeB of [false, true]) await checkMatmul({ batch: 2, M: 37, N: 9, K, transposeA, transposeB });
+    }
+    await checkMatmul({ batch: 3, M: 5, N: 7, K, sharedB: true, transposeB: true });
+    await checkLinear(3, K, 5);
   });
 
   test(`${variant}: linear: y = x·Wᵀ + b and its gradients`, async () => {

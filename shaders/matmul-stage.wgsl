@@ -1,0 +1,30 @@
+// Staging for the matrix products: Y[b] = X[b]ᵀ, each of `batch` matrices [rows × cols] -> [cols × rows].
+//
+// Bindings: 1 X [batch][rows × cols], 2 Y [batch][cols × rows].
+// Params: rows, cols.
+//
+// matmul_stage_transpose: one invocation per element; invocation (r, c) of workgroup (x, y, b) reads
+//   X[b][r, c] and writes Y[b][c, r], with r = 8x + local x, c = 8y + local y. Dispatch:
+//   (ceil(rows/8), ceil(cols/8), batch). src/ops/matmul.ts stages op(A) through it before
+//   matmul_subgroup when A's rows are K apart with K >= STAGE_MIN_K (see there for the measurement):
+//   the product then reads A along the lanes' own direction.
+//
+// Source: the plain transpose Y_cr = X_rc.
+
+struct Params {
+  rows: u32,
+  cols: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+
+@compute @workgroup_size(8, 8)
+fn matmul_stage_transpose(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  let c = gid.y;
+  if (r >= params.rows || c >= params.cols) { return; }
+  let base = gid.z * params.rows * params.cols;
+  Y[base + c * params.rows + r] = X[base + r * params.cols + c];
+}
