@@ -1,19 +1,32 @@
-// A whole training step of BERT-base (random weights of the real shapes,
-// vocabulary 28,996 as bert-base-cased, 12 layers, dropout on): forward,
-// backward, AdamW, recorded and submitted together. Batch 8 × 64 tokens; also
-// 32 × 128 with --large (minutes per step on lavapipe).
-// For scale (issue 4): PyTorch on a 2-core CPU with OpenBLAS takes 4.1 s at 8 × 64 and 22 s at 32 × 128.
+// A whole training step of BERT (random weights of the real shapes, vocabulary
+// 28,996 as bert-base-cased, dropout on): forward, backward, gradient clipping
+// (max norm 1), AdamW, recorded and submitted together, for BERT-base (12
+// layers, hidden 768) and a small model (2 layers, hidden 128) at 8 × 64 tokens;
+// also BERT-base at 32 × 128 with --large (minutes per step on lavapipe).
+// Beside each, the same step in PyTorch on the CPU (float32, bench/torch_step.py
+// over ../shared/reference's BERT) when a python3 with torch is found, and the
+// ratio of speeds (ours / PyTorch's: above 1 is faster than PyTorch).
 
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { gpu } from '../src/gpu/device.js';
 import { splitmix32, tidy } from '../src/tensor.js';
 import { bertConfig } from '../src/io/config.js';
 import { setInitSeed } from '../src/nn/index.js';
 import { BertForSequenceClassification, type BertInputs } from '../src/models/bert.js';
-import { AdamW, hfParameterGroups } from '../src/optim/index.js';
+import { AdamW, clipGradNorm, hfParameterGroups } from '../src/optim/index.js';
 import { median, timeGpu, type Report } from './harness.js';
 
 const VOCAB = 28996;
 const NUM_LABELS = 20; // the DESIGN's twitter-financial-news-topic task
+const SAMPLES = 3;
+
+/** The shapes of bench/torch_step.py's presets. */
+const PRESETS = {
+  base: { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 },
+  small: { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 },
+} as const;
+type Preset = keyof typeof PRESETS;
 
 /** Random ids in [1000, V) after [CLS], every row full length, labels in [0, NUM_LABELS). */
 function randomBatch(B: number, T: number, seed: number): BertInputs {
@@ -29,37 +42,66 @@ function randomBatch(B: number, T: number, seed: number): BertInputs {
   };
 }
 
+/** A python3 that imports torch (PATH's first, then Debian's), or null. */
+function findTorchPython(): string | null {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return python;
+  }
+  return null;
+}
+
+/** Median seconds of PyTorch's step at the same shapes, or null (with the reason printed). */
+function torchStep(python: string | null, preset: Preset, B: number, T: number): number | null {
+  if (!python) return null;
+  const threads = availableParallelism();
+  const run = spawnSync(python, [new URL('./torch_step.py', import.meta.url).pathname, '--preset', preset, '--batch', String(B), '--seq', String(T),
+    '--samples', String(SAMPLES), '--threads', String(threads)], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    console.log(`PyTorch ${preset} ${B}x${T}: failed (${run.stderr.trim().split('\n').at(-1)})`);
+    return null;
+  }
+  const samples = (JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { samples_s: number[] }).samples_s;
+  return median(samples);
+}
+
 export async function run(report: Report, options: { large: boolean }): Promise<void> {
-  setInitSeed(0);
-  const model = new BertForSequenceClassification(bertConfig({ vocab_size: VOCAB, num_labels: NUM_LABELS })).train();
-  const optimizer = new AdamW(hfParameterGroups(model, 0.01), { lr: 2e-5 });
+  const python = findTorchPython();
+  if (!python) console.log('PyTorch: no python3 here imports torch (Debian: apt-get install python3-torch); our figures alone');
+  const cases: [Preset, number, number][] = [['small', 8, 64], ['base', 8, 64], ...(options.large ? [['base', 32, 128] as [Preset, number, number]] : [])];
   const runtime = gpu();
-  let step = 0;
-  for (const [B, T] of options.large ? [[8, 64], [32, 128]] : [[8, 64]]) {
+  for (const [preset, B, T] of cases) {
+    setInitSeed(0);
+    const model = new BertForSequenceClassification(bertConfig({ vocab_size: VOCAB, num_labels: NUM_LABELS, ...PRESETS[preset] })).train();
+    const optimizer = new AdamW(hfParameterGroups(model, 0.01), { lr: 2e-5 });
+    const parameters = model.parameters();
+    let step = 0;
     const batch = randomBatch(B, T, B * 1000 + T);
     const trainStep = () =>
       tidy(() => {
         model.setDropoutSeed(0, step++);
         model.forward(batch).loss!.backward();
+        clipGradNorm(parameters, 1);
         optimizer.step();
         optimizer.zeroGrad();
       });
     runtime.pool.resetPeak();
     const dispatchesBefore = runtime.dispatchCount;
-    const samples = await timeGpu(trainStep, { warmup: 1, iterations: 1, samples: 3 });
+    const samples = await timeGpu(trainStep, { warmup: 1, iterations: 1, samples: SAMPLES });
     const ms = median(samples);
+    const torchSeconds = torchStep(python, preset, B, T);
     report.add({
       group: 'training-step',
-      name: `bert-base ${B}x${T} forward+backward+AdamW`,
+      name: `bert-${preset} ${B}x${T} forward+backward+clip+AdamW`,
       samples,
       extra: {
         'tokens/s': (B * T) / (ms / 1000),
         'peak MiB': runtime.pool.snapshot().peakBytesInUse / 2 ** 20,
-        'dispatches/step': (runtime.dispatchCount - dispatchesBefore) / 4, // warm-up + 3 samples
+        'dispatches/step': (runtime.dispatchCount - dispatchesBefore) / (SAMPLES + 1), // warm-up + samples
         'adamw dispatches': optimizer.chunkCount, // > 1 where the parameters exceed one storage binding (lavapipe: 128 MiB)
+        ...(torchSeconds === null ? {} : { 'torch ms': torchSeconds * 1000, 'x torch': (torchSeconds * 1000) / ms }),
       },
     });
+    optimizer.dispose();
+    model.dispose();
   }
-  optimizer.dispose();
-  model.dispose();
 }
