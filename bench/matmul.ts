@@ -15,7 +15,7 @@
 // product before it is timed.
 
 import { gpu, isSoftwareAdapter } from '../src/gpu/device.js';
-import { matmulForward, matmulVariant, matmulVariantSupported, MATMUL_VARIANTS, type MatmulOptions, type MatmulVariant } from '../src/ops/matmul.js';
+import { matmulForward, matmulVariant, matmulVariantSupported, setMatmulStaging, STAGE_MIN_K, MATMUL_VARIANTS, type MatmulOptions, type MatmulVariant } from '../src/ops/matmul.js';
 import { splitmix32, tensor } from '../src/tensor.js';
 import { median, timeGpu, type Report } from './harness.js';
 
@@ -142,6 +142,8 @@ export async function run(report: Report, { large }: { large: boolean }): Promis
     const bData = randomData(p.batch * p.K * p.N, 2 * index + 2);
     const contenders: Contender[] = [];
     for (const variant of variants) contenders.push(await ourVariant(variant, p, aData, bData, aShape, bShape));
+    // The subgroup product without staging A (src/ops/matmul.ts, STAGE_MIN_K), for the before/after.
+    if (variants.includes('subgroup') && !p.transposeA && p.K >= STAGE_MIN_K) contenders.push(await ourVariant('subgroup', p, aData, bData, aShape, bShape, false));
     if (typeof tfjs !== 'string') contenders.push(await tfjsMatmul(tfjs, p, aData, bData, aShape, bShape));
     // Rounds interleave the contenders, so the load of a shared machine drifting
     // over minutes weighs on each of them alike.
@@ -171,18 +173,27 @@ export async function run(report: Report, { large }: { large: boolean }): Promis
     : `matmul: every product at >= ${TARGET_GFLOPS} GFLOP/s and >= ${TARGET_VS_TFJS}x tfjs-webgpu`);
 }
 
+/** One variant; `staged` false: the subgroup product without staging A (STAGE_MIN_K). */
 async function ourVariant(
-  variant: MatmulVariant, p: Product, aData: Float32Array, bData: Float32Array, aShape: number[], bShape: number[],
+  variant: MatmulVariant, p: Product, aData: Float32Array, bData: Float32Array, aShape: number[], bShape: number[], staged = true,
 ): Promise<Contender> {
   const A = tensor(aData, aShape);
   const B = tensor(bData, bShape);
   const options: MatmulOptions = { transposeA: p.transposeA, transposeB: p.transposeB };
-  const check = matmulForward(A, B, options, undefined, variant);
+  const product = () => {
+    if (!staged) setMatmulStaging(Infinity);
+    try {
+      return matmulForward(A, B, options, undefined, variant);
+    } finally {
+      setMatmulStaging();
+    }
+  };
+  const check = product();
   validate(p, aData, bData, await check.toArray(), `matmul ${variant} ${p.name}`);
   check.dispose();
   return {
-    name: variant,
-    time: async () => (await timeGpu(() => matmulForward(A, B, options, undefined, variant).dispose(), { warmup: 0, iterations: 1, samples: 1 }))[0],
+    name: staged ? variant : `${variant}-direct`,
+    time: async () => (await timeGpu(() => product().dispose(), { warmup: 0, iterations: 1, samples: 1 }))[0],
     dispose() {
       A.dispose();
       B.dispose();

@@ -47,6 +47,15 @@ const STAGE_TRANSPOSE: Kernel = { shader: 'matmul-stage', entryPoint: 'matmul_st
  * it is left direct.
  */
 export const STAGE_MIN_K = 2048;
+let stageMinK = STAGE_MIN_K;
+
+/**
+ * Sets the K from which the subgroup variant stages A transposed (tests: 1 stages every
+ * product; benchmarks: Infinity times the direct product); no argument restores STAGE_MIN_K.
+ */
+export function setMatmulStaging(minK = STAGE_MIN_K): void {
+  stageMinK = minK;
+}
 
 /** The subgroup size matmul_subgroup's workgroup (one subgroup of 8 lanes) is written for. */
 const SUBGROUP_SIZE = 8;
@@ -196,7 +205,7 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {},
   if (!matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
   const { kernel, tileRows, tileCols } = VARIANTS[variant];
   const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batchSize];
-  const stage = variant === 'subgroup' && !options.transposeA && K >= STAGE_MIN_K;
+  const stage = variant === 'subgroup' && !options.transposeA && K >= stageMinK;
   const stageWorkgroups: [number, number, number] = [Math.ceil(M / 8), Math.ceil(K / 8), batchSize];
   if ([...workgroups, ...(stage ? stageWorkgroups : [])].some((n) => n > MAX_WORKGROUPS_PER_DIM)) {
     throw new Error(`matmul: ${batchSize}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${MAX_WORKGROUPS_PER_DIM} in one dimension`);

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, tidy, matmul, linear, sum, mul } from '../../src/index.js';
-import { MATMUL_VARIANTS, STAGE_MIN_K, matmulVariant, matmulVariantSupported, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
+import { MATMUL_VARIANTS, STAGE_MIN_K, matmulVariant, setMatmulStaging, matmulVariantSupported, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
 import { gpu } from '../../src/gpu/device.js';
 import { clearTuning, setTuningStore } from '../../src/gpu/autotune.js';
 import { nodeTuningStore } from '../../src/node/tuning-store.js';
@@ -132,6 +132,9 @@ for (const variant of MATMUL_VARIANTS) {
   test(`${variant}: K from STAGE_MIN_K on (subgroup stages A transposed), batched and shared, every transpose`, async () => {
     if (!useVariant(variant)) return;
     const K = STAGE_MIN_K + 3;
+    setMatmulStaging(Infinity); // the direct product at this K too
+    await checkMatmul({ batch: 2, M: 37, N: 9, K });
+    setMatmulStaging();
     for (const transposeA of [false, true]) {
       for (const transposeB of [false, true]) await checkMatmul({ batch: 2, M: 37, N: 9, K, transposeA, transposeB });
     }
@@ -145,6 +148,24 @@ for (const variant of MATMUL_VARIANTS) {
     await checkLinear(70, 33, 65);
   });
 }
+
+test('subgroup with A staged transposed at every K: awkward sizes, K = 1, batches, shared B, linear', async () => {
+  if (!useVariant('subgroup')) return;
+  setMatmulStaging(1);
+  try {
+    for (const transposeA of [false, true]) {
+      for (const transposeB of [false, true]) {
+        await checkMatmul({ batch: 1, M: 67, N: 261, K: 19, transposeA, transposeB });
+        await checkMatmul({ batch: 3, M: 5, N: 7, K: 1, transposeA, transposeB });
+      }
+    }
+    await checkMatmul({ batch: 4, M: 6, N: 5, K: 7, sharedB: true, transposeB: true });
+    await checkMatmul({ batch: 6, M: 1, N: 1, K: 5, transposeB: true }, [2, 3]);
+    await checkLinear(70, 33, 65);
+  } finally {
+    setMatmulStaging();
+  }
+});
 
 test('matmul rejects mismatched inner dimensions with both shapes in the message', () => {
   const a = tensor(new Float32Array(6), [2, 3]);
