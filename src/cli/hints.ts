@@ -1,8 +1,7 @@
 // What to do next, added to errors the command line meets: the Hub out of
-// reach (train from local folders) and no WebGPU adapter (install lavapipe),
-// worded for a clone of the repository or for the installed package.
+// reach (train from local folders), worded for a clone of the repository or
+// for the installed package.
 
-import { NO_ADAPTER_HELP } from '../gpu/device.js';
 import { inRepository, programName } from './help.js';
 
 /** For a failure to fetch --model or --dataset from the Hub. */
@@ -14,15 +13,5 @@ export function offlineHint(): string {
   return (
     `Without the Hub, train from local folders: ${tinyModel}; --dataset takes a folder or comma-separated files ` +
     '(CSV, JSON lines or Parquet, splits named train/validation/test). Files already in the Hub cache load with HF_HUB_OFFLINE=1.'
-  );
-}
-
-/** The no-adapter message, pointing to scripts/install-lavapipe.sh only where that script exists. */
-export function explainError(error: Error): string {
-  if (error.message !== NO_ADAPTER_HELP || inRepository()) return error.message;
-  return (
-    "No WebGPU adapter found. On a machine without a GPU, install Mesa's lavapipe (a Vulkan driver that runs on the CPU), " +
-    'Mesa 24 or newer: on Debian 12, `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`. ' +
-    'With a GPU, install its Vulkan driver.'
   );
 }

@@ -3,7 +3,6 @@
 
 import { closeDevice } from '../gpu/device.js';
 import { helpText } from './help.js';
-import { explainError } from './hints.js';
 import { runTrainingJob } from './job.js';
 import { parseTrainOptions, type TrainOptions } from './options.js';
 
@@ -23,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     await runTrainingJob(options);
     return 0;
   } catch (error) {
-    console.error(`error: ${explainError(error as Error)}`);
+    console.error(`error: ${(error as Error).message}`);
     return 1;
   } finally {
     closeDevice();

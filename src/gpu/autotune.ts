@@ -5,7 +5,7 @@
 // from the adapter's name is used. This file never touches `fs`, so the engine
 // runs unchanged in a browser.
 
-import type { AdapterDescription } from './device.js';
+import type { AdapterDescription } from './adapter.js';
 import type { Runtime } from './runtime.js';
 
 /** Where tuning results persist between processes: a flat record of key -> variant. */

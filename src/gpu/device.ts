@@ -3,23 +3,30 @@
 // another WebGPU project through useDevice().
 
 import { Runtime } from './runtime.js';
+import { describeAdapter, type AdapterDescription } from './adapter.js';
+
+export { isSoftwareAdapter, type AdapterDescription } from './adapter.js';
 
 /** Features turned on whenever the adapter has them. */
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups'];
 
+/** init()'s error in Node when Dawn finds no adapter. */
 export const NO_ADAPTER_HELP =
-  'No WebGPU adapter found. On a machine without a GPU, install Mesa\'s lavapipe ' +
-  '(a Vulkan driver that runs on the CPU): `bash scripts/install-lavapipe.sh` ' +
-  '(Debian 12: mesa-vulkan-drivers from bookworm-backports). With a GPU, install its Vulkan driver.';
+  'No WebGPU adapter found. On a machine without a GPU, install Mesa\'s lavapipe (a Vulkan driver that runs ' +
+  'on the CPU), Mesa 24 or newer: on Debian 12, `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1` ' +
+  '(in a clone of shadergrad: `bash scripts/install-lavapipe.sh`). With a GPU, install its Vulkan driver.';
 
-export interface AdapterDescription {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  /** A short name for file names and tables, e.g. "llvmpipe". */
-  name: string;
-}
+/** init()'s error in a browser without WebGPU. */
+export const NO_BROWSER_WEBGPU_HELP =
+  'This browser gives the page no WebGPU (navigator.gpu is missing or has no adapter). Use a browser with WebGPU ' +
+  '(Chrome or Edge 113 or newer; Safari and Firefox in their recent versions), on an https:// or localhost page; ' +
+  'Chromium on Linux needs the flag --enable-unsafe-webgpu (chrome://flags/#enable-unsafe-webgpu).';
+
+/** init()'s error in Node when the `webgpu` package (Dawn) is not installed. */
+export const NO_DAWN_HELP = 'WebGPU in Node comes from the `webgpu` package (Dawn\'s bindings): `npm install webgpu`.';
+
+const inNode = () => Boolean((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node);
+
 
 let runtime: Runtime | null = null;
 // Dawn's node bindings free the instance when its GPU object is collected, and
@@ -30,9 +37,15 @@ let pending: Promise<Runtime> | null = null;
 async function findGPU(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
+  if (!inNode()) throw new Error(NO_BROWSER_WEBGPU_HELP);
   // Node: Dawn's bindings. Imported lazily so browser bundles never need it.
   const moduleName = 'webgpu';
-  const dawn = (await import(moduleName)) as { create(flags: string[]): GPU; globals: object };
+  let dawn: { create(flags: string[]): GPU; globals: object };
+  try {
+    dawn = (await import(moduleName)) as typeof dawn;
+  } catch (e) {
+    throw new Error(`${NO_DAWN_HELP} (${(e as Error).message})`, { cause: e });
+  }
   Object.assign(globalThis, dawn.globals);
   return dawn.create([]);
 }
@@ -40,7 +53,7 @@ async function findGPU(): Promise<GPU> {
 async function createDevice(): Promise<Runtime> {
   const gpu = (instance ??= await findGPU());
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+  if (!adapter) throw new Error(inNode() ? NO_ADAPTER_HELP : NO_BROWSER_WEBGPU_HELP);
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({
     requiredFeatures,
@@ -62,27 +75,10 @@ async function createDevice(): Promise<Runtime> {
 
 /** The machine's memory in Node (what a CPU adapter's buffers and every loaded checkpoint pass through); null in a browser. */
 async function hostMemory(): Promise<number | null> {
-  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return null;
+  if (!inNode()) return null;
   const moduleName = 'node:os';
   const os = (await import(moduleName)) as { totalmem(): number };
   return os.totalmem();
-}
-
-function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription {
-  const vendor = info?.vendor ?? '';
-  const architecture = info?.architecture ?? '';
-  const device = info?.device ?? '';
-  const description = info?.description ?? '';
-  // "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)" -> "llvmpipe"; "NVIDIA H100 80GB HBM3" -> "nvidia-h100-80gb-hbm3"
-  const name = (description || device || architecture || vendor || 'unknown-adapter').split(':')[0]
-    .toLowerCase().replace(/\(.*?\)/g, '').trim().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unknown-adapter';
-  return { vendor, architecture, device, description, name };
-}
-
-/** True for drivers that run on the CPU (Mesa's lavapipe/llvmpipe, SwiftShader), which want other kernel shapes than GPUs. */
-export function isSoftwareAdapter(adapter: AdapterDescription): boolean {
-  const text = `${adapter.name} ${adapter.description} ${adapter.device} ${adapter.architecture}`.toLowerCase();
-  return /llvmpipe|lavapipe|swiftshader/.test(text);
 }
 
 /** Opens (once) and returns the shared device. Every other call returns the same one. */
