@@ -8,7 +8,7 @@
 // submission holds more than that many bind groups and staging buffers. Parts
 // are submitted in order on one queue, so the result is the same bit for bit.
 
-import type { AdapterDescription } from './device.js';
+import type { AdapterDescription } from './adapter.js';
 import { BufferPool } from './pool.js';
 import { PipelineCache, type Kernel, type OverrideConstants } from './pipelines.js';
 
