@@ -31,6 +31,7 @@ export type { MatmulOptions, MatmulVariant } from './ops/matmul.js';
 export { setMatmulVariant, tuneMatmul, matmulVariant, matmulVariantSupported, MATMUL_VARIANTS } from './ops/matmul.js';
 export { setTuningStore, clearTuning } from './gpu/autotune.js';
 export type { TuningStore } from './gpu/autotune.js';
+export { browserTuningStore, BROWSER_TUNING_KEY } from './gpu/browser-tuning-store.js';
 export { embedding } from './ops/embedding.js';
 export type { EmbeddingOptions } from './ops/embedding.js';
 export { layerNorm, addLayerNorm } from './ops/layernorm.js';
