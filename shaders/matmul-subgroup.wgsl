@@ -18,6 +18,14 @@
 //   64×32 and workgroups of 64 (8 subgroups); the accumulators spill (16 vector registers), but
 //   loads, each a gather of 8 lanes, cost more. A shuffle with the lane index from the unrolled
 //   loop is as fast as subgroupBroadcast with literal lanes. Dispatch: (ceil(N/32), ceil(M/32), batch).
+//   Also measured against this kernel (same runs, interleaved, 1024×768×768 products in all three
+//   layouts), and lost: A by uniform loads (one address for all lanes) instead of gather + shuffle,
+//   4× slower (inside the k loop such a load costs about what a gather does and yields one value,
+//   not 8); per-lane scalar blocks with A uniform (12×1, 8×1, 16×1, 6×2, 4×3 rows × 8-lane
+//   columns, K unrolled by 1 or 4), 3-10× slower; 8 or 16 columns per lane (32×64, 32×128 tiles,
+//   fully unrolled), no faster; K unrolled by 2 or 4, 20-60% slower; A loaded along K (lane l
+//   holds k0 + l of 32 rows, shuffled by k), 25% slower. What does help, for K >= 2048, is staging
+//   an untransposed A transposed first (shaders/matmul-stage.wgsl; src/ops/matmul.ts, STAGE_MIN_K).
 //
 // Source: the textbook product C_ij = Σ_k A_ik B_kj, register-blocked 32×4 per lane.
 
