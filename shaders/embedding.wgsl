@@ -1,65 +1,156 @@
-// Embedding lookup and its backward into the weight, deterministic and without atomics.
+// Embedding lookup and its backward into the weight, deterministic and without float atomics.
 // Values move as raw 32-bit words (array<u32>) in the forward: no float operation touches them.
 //
 //   embedding_forward:  1 ids [N] (i32), 2 weight [V, H], 3 out [N, H]
-//                       out[p, c] = weight[ids[p], c]; an id outside [0, V) writes NaN (the op checks
-//                       ids on the CPU when it has them; NaN makes an unchecked bad id loud downstream).
-//                       n = N·H invocations.
-//   embedding_backward: 1 groups (i32): [rowToGroup (V) | offsets (U + 1) | order (N')], 2 dOut [N, H],
-//                       3 dWeight [V, H]
-//                       Positions grouped by id on the CPU: group g (one per distinct id, U in all) holds
-//                       positions order[offsets[g] .. offsets[g + 1]), ascending; rowToGroup[v] = g, or -1
-//                       for ids not present. dWeight[v, c] = Σ_k dOut[order[k], c] over v's group, in that
-//                       fixed order, or 0: every element of dWeight is written (no separate zero fill).
-//                       n = V·H invocations.
-// Dispatch: grid(n, 256) workgroups of 256; flat index i = (wid.y * nwg.x + wid.x) * 256 + lid,
-//   i = row·H + c: consecutive invocations read consecutive columns of one row.
+//                       out[p, c] = weight[ids[p], c]; an id outside [0, V) writes NaN (ids on the GPU are
+//                       not read back; NaN makes a bad id loud downstream). n = N·H invocations,
+//                       grid(n, 256) workgroups of 256, flat index i = (wid.y * nwg.x + wid.x) * 256 + lid.
+//   embedding_group:    1 ids [N] (i32), 2 groups (u32) [offsets (V + 1) | cursor (V) | order (N)]
+//                       A stable counting sort of the positions by id, in ONE workgroup of 256:
+//                       counts (integer atomics: the same totals in any order), an exclusive scan into
+//                       offsets, then the positions in blocks of 256, in order, each placed at
+//                       cursor[id] + (earlier positions of its id in the block). Row v's positions are
+//                       order[offsets[v] .. offsets[v + 1]), ascending. Ids outside [0, V) and
+//                       paddingIdx are left out. Every step is a fixed function of the ids: same layout
+//                       every run.
+//   embedding_backward: 1 groups (as above), 2 dOut [N, H], 3 dWeight [V, H]
+//                       dWeight[v, c] = Σ_k dOut[order[k], c] over row v's positions, ascending, or 0:
+//                       every element is written (no separate zero fill). n = V·H invocations, grid as
+//                       the forward; i = v·H + c: consecutive invocations read consecutive columns.
 
-struct Params {
+struct ForwardParams {
   n: u32,
   H: u32,
-  V: u32,          // forward
-  offsetsBase: u32, // backward: where offsets start in groups (= V)
-  orderBase: u32,   // backward: where order starts in groups (= V + U + 1)
+  V: u32,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
+struct GroupParams {
+  N: u32,
+  V: u32,
+  paddingIdx: i32, // -1: none
+}
+
+struct BackwardParams {
+  n: u32,
+  H: u32,
+  orderBase: u32, // where order starts in groups (= 2V + 1)
+}
+
+@group(0) @binding(0) var<uniform> forwardParams: ForwardParams;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read> weight: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
 
-@group(0) @binding(1) var<storage, read> groups: array<i32>;
+@group(0) @binding(0) var<uniform> groupParams: GroupParams;
+@group(0) @binding(2) var<storage, read_write> groupsOut: array<atomic<u32>>;
+
+@group(0) @binding(0) var<uniform> backwardParams: BackwardParams;
+@group(0) @binding(1) var<storage, read> groups: array<u32>;
 @group(0) @binding(2) var<storage, read> dOut: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dWeight: array<f32>;
 
 const NAN_BITS: u32 = 0x7fc00000u;
+const WG: u32 = 256u;
+
+var<workgroup> partial: array<u32, WG>; // group: per-thread count sums, then their inclusive scan
+var<workgroup> blockIds: array<i32, WG>; // group: the ids of the current block of positions (-1: left out)
 
 @compute @workgroup_size(256)
 fn embedding_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (i >= params.n) { return; }
-  let id = ids[i / params.H];
-  if (id < 0 || u32(id) >= params.V) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= forwardParams.n) { return; }
+  let id = ids[i / forwardParams.H];
+  if (id < 0 || u32(id) >= forwardParams.V) {
     out[i] = NAN_BITS;
     return;
   }
-  out[i] = weight[u32(id) * params.H + i % params.H];
+  out[i] = weight[u32(id) * forwardParams.H + i % forwardParams.H];
+}
+
+/** ids[q], or -1 when it adds nothing to dWeight (out of range, or paddingIdx). */
+fn keptId(q: u32) -> i32 {
+  let id = ids[q];
+  if (id < 0 || u32(id) >= groupParams.V || id == groupParams.paddingIdx) { return -1; }
+  return id;
+}
+
+@compute @workgroup_size(256)
+fn embedding_group(@builtin(local_invocation_index) lid: u32) {
+  let N = groupParams.N;
+  let V = groupParams.V;
+  let cursor = V + 1u;
+  let order = 2u * V + 1u;
+
+  // 1. counts[v] (in cursor) = number of kept positions holding v.
+  for (var v = lid; v < V; v += WG) { atomicStore(&groupsOut[cursor + v], 0u); }
+  storageBarrier();
+  for (var q = lid; q < N; q += WG) {
+    let id = keptId(q);
+    if (id >= 0) { atomicAdd(&groupsOut[cursor + u32(id)], 1u); }
+  }
+  storageBarrier();
+
+  // 2. offsets = exclusive scan of counts; cursor = offsets. Thread lid scans rows [first, last).
+  let per = (V + WG - 1u) / WG;
+  let first = min(lid * per, V);
+  let last = min(first + per, V);
+  var total = 0u;
+  for (var v = first; v < last; v++) { total += atomicLoad(&groupsOut[cursor + v]); }
+  partial[lid] = total;
+  workgroupBarrier();
+  for (var d = 1u; d < WG; d <<= 1u) { // Hillis-Steele inclusive scan of the 256 sums
+    var x = 0u;
+    if (lid >= d) { x = partial[lid - d]; }
+    workgroupBarrier();
+    partial[lid] += x;
+    workgroupBarrier();
+  }
+  var run = partial[lid] - total;
+  for (var v = first; v < last; v++) {
+    let count = atomicLoad(&groupsOut[cursor + v]);
+    atomicStore(&groupsOut[v], run);
+    atomicStore(&groupsOut[cursor + v], run);
+    run += count;
+  }
+  if (lid == WG - 1u) { atomicStore(&groupsOut[V], partial[WG - 1u]); }
+  storageBarrier();
+
+  // 3. Stable scatter, one block of 256 positions at a time.
+  for (var base = 0u; base < N; base += WG) {
+    let q = base + lid;
+    var id = -1;
+    if (q < N) { id = keptId(q); }
+    blockIds[lid] = id;
+    workgroupBarrier();
+    var rank = 0u; // earlier positions of this id in the block
+    var lastOfId = true; // no later one in the block
+    var dest = 0u;
+    if (id >= 0) {
+      for (var t = 0u; t < WG; t++) {
+        if (blockIds[t] == id) {
+          if (t < lid) { rank++; } else if (t > lid) { lastOfId = false; }
+        }
+      }
+      dest = atomicLoad(&groupsOut[cursor + u32(id)]) + rank;
+      atomicStore(&groupsOut[order + dest], q);
+    }
+    workgroupBarrier(); // every cursor read and blockIds read of this block is done
+    storageBarrier();
+    if (id >= 0 && lastOfId) { atomicStore(&groupsOut[cursor + u32(id)], dest + 1u); }
+    storageBarrier();
+  }
 }
 
 @compute @workgroup_size(256)
 fn embedding_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (i >= params.n) { return; }
-  let H = params.H;
-  let g = groups[i / H];
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= backwardParams.n) { return; }
+  let H = backwardParams.H;
+  let v = i / H;
+  let c = i % H;
   var acc = 0.0;
-  if (g >= 0) {
-    let c = i % H;
-    let first = u32(groups[params.offsetsBase + u32(g)]);
-    let last = u32(groups[params.offsetsBase + u32(g) + 1u]);
-    for (var k = first; k < last; k++) {
-      acc += dOut[u32(groups[params.orderBase + k]) * H + c];
-    }
+  for (var k = groups[v]; k < groups[v + 1u]; k++) {
+    acc += dOut[groups[backwardParams.orderBase + k] * H + c];
   }
   dWeight[i] = acc;
 }

@@ -20,7 +20,8 @@ import { add } from '../ops/elementwise.js';
 import { reshape, permute } from '../ops/shape.js';
 import { linear } from '../ops/matmul.js';
 import { gelu, tanh } from '../ops/activation.js';
-import { select } from '../ops/slice.js';
+import { select, slice } from '../ops/slice.js';
+import { checkIds } from '../ops/embedding.js';
 import { attention } from '../ops/attention.js';
 import { crossEntropy } from '../ops/cross-entropy.js';
 import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../nn/index.js';
@@ -56,14 +57,10 @@ function upload(x: Int32Array | Tensor, shape: readonly number[], what: string):
   return tensor(x, shape, { dtype: 'i32' });
 }
 
-/** An id input on the GPU and, when given as an array, on the CPU (embedding gradients group positions by id there). */
-interface Ids {
-  gpu: Tensor;
-  host?: Int32Array;
-}
-
-function ids(x: Int32Array | Tensor, shape: readonly number[], what: string): Ids {
-  return { gpu: upload(x, shape, what), host: x instanceof Tensor ? undefined : x };
+/** An id input as an i32 [B, T] tensor; an array is checked against [0, V) first (a tensor's ids stay on the GPU: see ops/embedding.ts). */
+function uploadIds(x: Int32Array | Tensor, shape: readonly number[], what: string, V: number): Tensor {
+  if (!(x instanceof Tensor) && x.length === shape[0] * shape[1]) checkIds(x, shape, V, `BERT: ${what}`);
+  return upload(x, shape, what);
 }
 
 function batchShape(inputs: BertInputs): [number, number] {
@@ -160,18 +157,25 @@ class BertEmbeddings extends Module {
     this.dropout = new Dropout(config.hidden_dropout_prob, rng);
   }
 
-  /** ids, tokenTypes i32 [B, T] -> [B, T, H]: word + token type + position, LayerNorm, dropout. */
-  forward(inputIds: Ids, tokenTypes: Ids): Tensor {
-    const [, T] = inputIds.gpu.shape;
+  /**
+   * ids, tokenTypes i32 [B, T] -> [B, T, H]: word + token type + position, LayerNorm, dropout.
+   * Position ids are [0, T) in every row, so their embeddings are the table's first T rows (a
+   * slice: nothing uploaded); without tokenTypes (all 0, as Hugging Face's default) the token-type
+   * term is row 0, broadcast.
+   */
+  forward(inputIds: Tensor, tokenTypes?: Tensor): Tensor {
+    const T = inputIds.shape[1];
     if (T > this.config.max_position_embeddings) {
       throw new Error(`BERT: ${T} tokens is more than max_position_embeddings ${this.config.max_position_embeddings}`);
     }
-    const positions = Int32Array.from({ length: T }, (_, i) => i);
-    const words = this.word_embeddings.forward(inputIds.gpu, inputIds.host);
-    const types = this.token_type_embeddings.forward(tokenTypes.gpu, tokenTypes.host);
-    const pos = reshape(this.position_embeddings.forward(tensor(positions, [1, T], { dtype: 'i32' }), positions), [T, this.config.hidden_size]);
-    // pos [T, H] broadcasts over the batch; the token-type term enters as LayerNorm's fused residual.
-    return this.dropout.forward(this.LayerNorm.forward(add(words, pos), types));
+    const words = this.word_embeddings.forward(inputIds);
+    const pos = slice(this.position_embeddings.weight, 0, 0, T); // [T, H], broadcast over the batch
+    if (!tokenTypes) {
+      const type0 = slice(this.token_type_embeddings.weight, 0, 0, 1); // [1, H]
+      return this.dropout.forward(this.LayerNorm.forward(add(words, add(pos, type0))));
+    }
+    // The token-type term enters as LayerNorm's fused residual.
+    return this.dropout.forward(this.LayerNorm.forward(add(words, pos), this.token_type_embeddings.forward(tokenTypes)));
   }
 }
 
@@ -421,9 +425,11 @@ export class BertModel extends BertPreTrainedModel {
   /** -> lastHiddenState [B, T, H] and, with the pooler, pooled [B, H]. */
   forward(inputs: BertInputs): { lastHiddenState: Tensor; pooled: Tensor | null } {
     const shape = batchShape(inputs);
-    const types = ids(inputs.tokenTypeIds ?? new Int32Array(shape[0] * shape[1]), shape, 'tokenTypeIds');
+    const { vocab_size: V, type_vocab_size: types } = this.config;
+    const inputIds = uploadIds(inputs.inputIds, shape, 'inputIds', V);
+    const tokenTypes = inputs.tokenTypeIds ? uploadIds(inputs.tokenTypeIds, shape, 'tokenTypeIds', types) : undefined;
     const mask = inputs.attentionMask ? upload(inputs.attentionMask, shape, 'attentionMask') : undefined;
-    const h = this.encoder.forward(this.embeddings.forward(ids(inputs.inputIds, shape, 'inputIds'), types), mask);
+    const h = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypes), mask);
     return { lastHiddenState: h, pooled: this.pooler ? this.pooler.forward(h) : null };
   }
 }

@@ -20,8 +20,8 @@ export class Embedding extends Module {
     this.paddingIdx = paddingIdx;
   }
 
-  /** ids i32 [...] -> [..., H]. hostIds (the same values on the CPU) are needed for the weight's gradient. */
-  forward(ids: Tensor, hostIds?: Int32Array): Tensor {
-    return embedding(ids, this.weight, { hostIds, paddingIdx: this.paddingIdx });
+  /** ids i32 [...] -> [..., H]. */
+  forward(ids: Tensor): Tensor {
+    return embedding(ids, this.weight, { paddingIdx: this.paddingIdx });
   }
 }

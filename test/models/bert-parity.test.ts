@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tidy, keep, noGrad } from '../../src/index.js';
+import { tidy, keep, noGrad, tensor, type Tensor } from '../../src/index.js';
 import { readSafetensors, toFloat64, toInt32 } from '../../src/io/safetensors.js';
 import { BertModel, BertForSequenceClassification, BertForMaskedLM, type BertInputs, type BertOutput } from '../../src/models/bert.js';
 import { AdamW, hfParameterGroups, getScheduler, applySchedule } from '../../src/optim/index.js';
@@ -75,8 +75,21 @@ function forwardBackward(model: Model, inputs: BertInputs): BertOutput {
   });
 }
 
-async function checkParity(task: 'cls' | 'mlm', load: () => Promise<Model>): Promise<void> {
+/** The same batch as i32 tensors (ids on the GPU only: the model never sees them on the CPU). */
+function asTensors(inputs: BertInputs): BertInputs {
+  const [B, T] = inputs.shape!;
+  const t = (x: BertInputs['inputIds'] | undefined, shape: number[]) => tensor(x as Int32Array, shape, { dtype: 'i32' });
+  return {
+    inputIds: t(inputs.inputIds, [B, T]),
+    attentionMask: t(inputs.attentionMask, [B, T]),
+    tokenTypeIds: t(inputs.tokenTypeIds, [B, T]),
+    labels: t(inputs.labels, [(inputs.labels as Int32Array).length]),
+  };
+}
+
+async function checkParity(task: 'cls' | 'mlm', load: () => Promise<Model>, tensors = false): Promise<void> {
   const g = await goldens(task);
+  if (tensors) g.inputs = asTensors(g.inputs);
   const model = (await load()).eval();
   const params = model.namedParameters();
   // Every parameter has a golden gradient and every golden gradient a parameter: the names are Hugging Face's.
@@ -113,10 +126,15 @@ async function checkParity(task: 'cls' | 'mlm', load: () => Promise<Model>): Pro
   }
   optimizer.dispose();
   model.dispose();
+  if (tensors) for (const x of Object.values(g.inputs)) (x as Tensor).dispose();
 }
 
 test('BertForSequenceClassification matches the PyTorch reference: logits, loss, every gradient, 3 AdamW steps', async () => {
   await checkParity('cls', () => BertForSequenceClassification.fromPretrained(FIXTURE, { log: null }));
+});
+
+test('BertForSequenceClassification with i32 tensor inputs (ids, mask, token types, labels) matches the PyTorch reference', async () => {
+  await checkParity('cls', () => BertForSequenceClassification.fromPretrained(FIXTURE, { log: null }), true);
 });
 
 test('BertForMaskedLM matches the PyTorch reference: logits, loss, every gradient (tied decoder), 3 AdamW steps', async () => {
@@ -129,6 +147,22 @@ async function logitsOf(model: Model, inputs: BertInputs): Promise<Float32Array>
   logits.dispose();
   return values;
 }
+
+test('BERT inputs: tensors give the Int32Array logits bit for bit; no tokenTypeIds = all zeros; a bad id is named with its position', async () => {
+  const { inputs } = await goldens('cls');
+  const model = (await BertForSequenceClassification.fromPretrained(FIXTURE, { log: null })).eval();
+  const tensors = asTensors(inputs);
+  assert.equal(Array.from(await logitsOf(model, tensors)), Array.from(await logitsOf(model, inputs)), 'tensor inputs');
+  const [B, T] = inputs.shape!;
+  const zeros = { ...inputs, tokenTypeIds: new Int32Array(B * T) };
+  assertClose(await logitsOf(model, { ...inputs, tokenTypeIds: undefined }), await logitsOf(model, zeros), { atol: 1e-6, rtol: 1e-6 }, 'tokenTypeIds omitted'); // rounded in another order
+  const bad = Int32Array.from(inputs.inputIds as Int32Array);
+  bad[T + 2] = model.config.vocab_size;
+  const error = await logitsOf(model, { ...inputs, inputIds: bad }).then(() => null, (e: Error) => e);
+  assert.match(String(error), new RegExp(`BERT: inputIds: id ${bad[T + 2]} at position \\[1, 2\\] is outside the vocabulary`));
+  for (const x of Object.values(tensors)) (x as Tensor).dispose();
+  model.dispose();
+});
 
 test('savePretrained -> fromPretrained gives the same logits (classifier and masked LM)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'shadergrad-bert-'));
