@@ -26,7 +26,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gpu } from '../src/gpu/device.js';
-import { parseBertConfig, type BertConfig } from '../src/io/config.js';
+import { parseBertConfig, type BertConfig } from '../src/models/bert/config.js';
 import { setInitSeed } from '../src/nn/index.js';
 import { BertForSequenceClassification } from '../src/models/bert.js';
 import { AutoTokenizer, type BertTokenizer } from '../src/data/tokenizer.js';
@@ -34,6 +34,7 @@ import { loadDataset, shuffledSubset, type Dataset, type Row } from '../src/data
 import { DataCollatorWithPadding, tokenizeDataset, type Batch } from '../src/data/collator.js';
 import { Trainer, type TrainerCallback } from '../src/train/index.js';
 import type { Report } from './harness.js';
+import '../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 const SHARED_MODEL = resolve('../shared/models/bert-base-cased');
 const SHARED_DATA = resolve('../shared/data/twitter-financial-news-topic');

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { gpu } from '../src/gpu/device.js';
 import { splitmix32, tidy } from '../src/tensor.js';
-import { bertConfig } from '../src/io/config.js';
+import { bertConfig } from '../src/models/bert/config.js';
 import { setInitSeed } from '../src/nn/index.js';
 import { BertForSequenceClassification, type BertInputs } from '../src/models/bert.js';
 import { AdamW, clipGradNorm, hfParameterGroups } from '../src/optim/index.js';

@@ -10,10 +10,11 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { init, closeDevice } from '../src/gpu/device.js';
-import { bertConfig } from '../src/io/config.js';
+import { bertConfig } from '../src/models/bert/config.js';
 import { BertForMaskedLM } from '../src/models/bert.js';
 import { setInitSeed } from '../src/nn/module.js';
 import { TOKENIZER_FILES } from '../src/io/hub.js';
+import '../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 export async function makeTinyModel(outDir: string, tokenizerDir: string, seed = 0): Promise<void> {
   if (!existsSync(join(tokenizerDir, 'vocab.txt'))) throw new Error(`${tokenizerDir}: no vocab.txt (pass --tokenizer with bert-base-cased's tokenizer files)`);

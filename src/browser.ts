@@ -1,10 +1,14 @@
-// shadergrad for browsers: everything that runs on `navigator.gpu` without
-// Node APIs. Loading from Hugging Face folders or the Hub, the Trainer's
-// checkpoints and the command line need Node and live in the main entry.
-// Checkpoints load in a browser from fetched bytes: readSafetensors(bytes) and
-// model.loadWeights(tensors, name).
+// shadergrad for browsers: everything that runs on `navigator.gpu`, with no Node module in
+// its import graph. Models and tokenizers load from the Hub's resolve URLs or any folder URL
+// (kept in Cache Storage, CACHE_NAME) and from files the user picks (a FileList from
+// <input webkitdirectory>, File[], a FileSystemDirectoryHandle). The Node entry (src/index.ts)
+// adds local folders, the Hugging Face cache, datasets from files and the Trainer.
 
 import { gpu } from './gpu/device.js';
+import { registerSourceResolver } from './io/sources.js';
+import { webSourceResolver } from './io/hub/web.js';
+
+registerSourceResolver(webSourceResolver);
 
 export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP } from './gpu/device.js';
 export type { AdapterDescription } from './gpu/device.js';
@@ -53,9 +57,17 @@ export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule,
 export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions } from './optim/index.js';
 
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
-export { parseBertConfig, serializeBertConfig, bertConfig } from './io/config.js';
-export type { BertConfig } from './io/config.js';
+export { parseBertConfig, serializeBertConfig, bertConfig } from './models/bert/config.js';
+export type { BertConfig } from './models/bert/config.js';
+export type { BertLoadOptions } from './models/bert.js';
+export type { PretrainedLoadOptions, WeightLoadOptions } from './models/pretrained.js';
+export { pickedFilesSource, directoryHandleSource } from './io/sources.js';
+export type { FileSource, FileTarget, ModelLocation, PickedFile, DirectoryHandle, SourceOptions } from './io/sources.js';
+export { hubWebSource, urlSource, CACHE_NAME } from './io/hub/web.js';
+export type { WebSourceOptions } from './io/hub/web.js';
 export { BertTokenizer } from './data/tokenizer.js';
+export { AutoTokenizer } from './data/tokenizer.js';
+export type { FromPretrainedOptions } from './data/tokenizer.js';
 export type { BatchEncoding, EncodeOptions, TokenizerFiles, TokenizerCallOptions, TokenizerOutput, DecodeOptions, TokenizeOptions } from './data/tokenizer.js';
 export type { WithSnakeCase } from './options.js';
 export { pipeline } from './pipelines/index.js';

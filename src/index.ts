@@ -2,21 +2,26 @@
 // Hugging Face folders and the Hub, datasets from files, and the Trainer.
 
 export * from './browser.js';
+// After the browser entry: Node's loaders (local folders, the Hugging Face cache) are tried before its fetch source.
+import './node/sources.js';
 export { nodeTuningStore } from './node/tuning-store.js';
 
 // Checkpoints and the Hugging Face Hub.
 export { toFloat64, toInt32, halfToFloat } from './io/safetensors.js';
 export type { SafetensorsFile, SafetensorsTensor, SafetensorsDType, TensorData } from './io/safetensors.js';
-export { BERT_DEFAULTS } from './io/config.js';
-export { loadCheckpoint, saveCheckpoint, matchWeights, describeMatch, normalizeName } from './io/checkpoint.js';
-export type { Checkpoint, WeightTensor, WeightMatch } from './io/checkpoint.js';
+export { BERT_DEFAULTS } from './models/bert/config.js';
+export { loadCheckpoint, saveCheckpoint } from './models/bert/checkpoint.js';
+export type { Checkpoint } from './models/bert/checkpoint.js';
+export { matchWeights, describeMatch } from './models/weights.js';
+export type { WeightMatch } from './models/weights.js';
+export { normalizeName } from './io/checkpoint.js';
+export type { WeightTensor } from './io/checkpoint.js';
+export { folderSource, folderTarget, hubCacheSource } from './node/sources.js';
 export { resolveModelFiles, resolvePretrainedFiles, pretrainedDir, snapshotDownload, listRepoFiles, hubCacheDir } from './io/hub.js';
 export type { HubOptions, DownloadProgress, RepoType } from './io/hub.js';
-export type { BertLoadOptions } from './models/bert.js';
 
 // Text in: tokenizer, datasets, dynamic padding.
-export { AutoTokenizer, Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset } from './data/index.js';
-export type { FromPretrainedOptions } from './data/tokenizer.js';
+export { Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset } from './data/index.js';
 export type { EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
 
 // Training.

@@ -1,37 +1,52 @@
-// The browser entry bundles for the browser platform with no Node API in it.
-// Node modules may appear only in chunks reached through dynamic import()
-// from Node-only paths (fromPretrained with a folder, savePretrained to disk).
+// The browser entry bundles for browsers with no flags and no Node module anywhere in its
+// import graph, static or dynamic: with esbuild (platform browser, nothing external) and with
+// Vite's default build of a page that imports 'shadergrad/browser' (resolved, through an
+// alias, to the source src/browser.ts, so no build of dist/ is needed).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
-test('src/browser.ts bundles for browsers; what loads with it imports no Node module', async () => {
+test('esbuild: src/browser.ts bundles for the browser with no flags; no input or import is a Node module', async () => {
   const { metafile } = await build({
     entryPoints: ['src/browser.ts'],
     bundle: true,
-    splitting: true,
     platform: 'browser',
     format: 'esm',
-    outdir: 'bundle',
     write: false,
     metafile: true,
-    external: ['node:*'],
     logLevel: 'silent',
   });
-  const outputs = metafile!.outputs;
-  const entry = Object.keys(outputs).find((path) => outputs[path].entryPoint === 'src/browser.ts')!;
-  // Everything the entry loads eagerly: itself and the chunks it imports statically.
-  const eager = new Set<string>();
-  const visit = (path: string) => {
-    if (eager.has(path)) return;
-    eager.add(path);
-    for (const i of outputs[path].imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
-  };
-  visit(entry);
-  const nodeImports = [...eager].flatMap((path) => outputs[path].imports.filter((i) => i.kind === 'import-statement' && i.path.startsWith('node:')).map((i) => `${path}: ${i.path}`));
-  assert.equal(nodeImports, [], 'static imports of Node modules in what the browser loads');
-  assert.ok(Object.keys(outputs[entry].inputs).includes('src/models/bert.ts'), 'the models are in the entry');
+  const inputs = metafile!.inputs;
+  const nodeImports = Object.entries(inputs).flatMap(([path, input]) =>
+    input.imports.filter((i) => i.path.startsWith('node:') || i.external).map((i) => `${path}: ${i.path} (${i.kind})`));
+  assert.equal(nodeImports, [], 'Node modules or externals in the browser graph');
+  assert.ok(Object.keys(inputs).includes('src/models/bert.ts'), 'the models are in the bundle');
+  assert.ok(Object.keys(inputs).includes('src/io/hub/web.ts'), 'the fetch loader is in the bundle');
+});
+
+test("vite: a default build of a page importing 'shadergrad/browser' succeeds", async () => {
+  const { build: viteBuild } = await import('vite');
+  const root = mkdtempSync(join(tmpdir(), 'shadergrad-vite-'));
+  try {
+    writeFileSync(join(root, 'index.html'), '<!doctype html><script type="module" src="./main.js"></script>\n');
+    writeFileSync(join(root, 'main.js'), "import { init, BertForSequenceClassification } from 'shadergrad/browser';\nconsole.log(init, BertForSequenceClassification);\n");
+    await viteBuild({
+      root,
+      configFile: false,
+      logLevel: 'silent',
+      resolve: { alias: { 'shadergrad/browser': resolve('src/browser.ts') } },
+    });
+    const assets = readdirSync(join(root, 'dist/assets'));
+    const script = assets.find((f) => f.endsWith('.js'));
+    assert.ok(script, `a script among ${assets.join(', ')}`);
+    assert.not.match(readFileSync(join(root, 'dist/assets', script!), 'utf8'), /__vite-browser-external/, 'no Node module externalised');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test.run();

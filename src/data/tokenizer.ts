@@ -15,7 +15,8 @@
 
 import { Tokenizer } from '@huggingface/tokenizers';
 import { checkOptions, type WithSnakeCase } from '../options.js';
-import type { HubOptions } from '../io/hub.js';
+import { hasDevice, init } from '../gpu/device.js';
+import { readJson, readText, resolveSource, resolveTarget, type FileTarget, type ModelLocation, type SourceOptions } from '../io/sources.js';
 
 /** One text, or a sentence pair (A, B) encoded as [CLS] A [SEP] B [SEP]. */
 export type TextInput = string | [string, string];
@@ -360,16 +361,15 @@ export class BertTokenizer extends Callable {
     };
   }
 
-  /** Writes pretrainedFiles() into `dir` (created if needed), each file atomically; AutoTokenizer.fromPretrained(dir) loads it back. Node only. */
-  async savePretrained(dir: string): Promise<void> {
-    const [{ mkdir }, { join }, { writeFileAtomic }] = await Promise.all([import('node:fs/promises'), import('node:path'), import('../io/files.js')]);
-    await mkdir(dir, { recursive: true });
-    for (const [file, text] of Object.entries(this.pretrainedFiles())) await writeFileAtomic(join(dir, file), text);
+  /** Writes pretrainedFiles() into a folder (a path in Node: created if needed, each file atomically) or a FileTarget; AutoTokenizer.fromPretrained loads it back. */
+  async savePretrained(location: string | FileTarget): Promise<void> {
+    const target = resolveTarget(location);
+    for (const [file, text] of Object.entries(this.pretrainedFiles())) await target.write(file, text);
   }
 
   /** transformers.js' spelling of savePretrained. */
-  save_pretrained(dir: string): Promise<void> {
-    return this.savePretrained(dir);
+  save_pretrained(location: string | FileTarget): Promise<void> {
+    return this.savePretrained(location);
   }
 
   private lengthLimit(maxLength: number | undefined, what: string): number {
@@ -502,45 +502,37 @@ export function wordPieceTokenizerJson(vocabTxt: string, config: Record<string, 
 export interface FromPretrainedOptions {
   /** Build from vocab.txt even when tokenizer.json exists (older checkpoints ship only vocab.txt). */
   fromVocab?: boolean;
-  /** Revision, token, cache, offline mode for a Hub id. */
-  hub?: HubOptions;
+  /** Revision, endpoint, token, cache, offline mode for a Hub id. */
+  hub?: SourceOptions;
 }
 
 /**
- * From a local folder (or a Hub id, downloaded into the Hugging Face cache)
- * holding tokenizer.json or vocab.txt, plus tokenizer_config.json and
- * special_tokens_map.json when present. Node only.
+ * From a folder holding tokenizer.json or vocab.txt, plus tokenizer_config.json and
+ * special_tokens_map.json when present: a Hub id, a URL, a local folder (Node), or files
+ * the user picked (see io/sources.ts). Opens the device when none is open, as the models do.
  */
-async function fromPretrained(dirOrHubId: string, options?: WithSnakeCase<FromPretrainedOptions>): Promise<BertTokenizer> {
+async function fromPretrained(location: ModelLocation, options?: WithSnakeCase<FromPretrainedOptions>): Promise<BertTokenizer> {
   const { fromVocab, hub } = checkOptions<FromPretrainedOptions>('AutoTokenizer.fromPretrained', options, ['fromVocab', 'hub']);
-  const { stat } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { isLocalPath, pretrainedDir } = await import('../io/hub.js');
-  const { readJsonFile, readRegularFile, decodeUtf8, MAX_JSON_BYTES } = await import('../io/files.js');
-  const dir = await pretrainedDir(dirOrHubId, hub);
-  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
-  if (!isDir) throw new Error(`tokenizer: ${JSON.stringify(dir)} is not a directory`);
-  // A file that is absent is undefined; one that cannot be read (not a regular file, too big, bad JSON) is an error naming it.
-  const optional = <T>(read: Promise<T>): Promise<T | undefined> =>
-    read.catch((e: Error & { cause?: { code?: string } }) => {
-      if (e.cause?.code === 'ENOENT') return undefined;
-      throw e;
+  if (!hasDevice()) await init();
+  try {
+    const source = resolveSource(location, hub);
+    const readConfig = (file: string) => readJson<Record<string, unknown>>(source, file).then((json) => json ?? undefined);
+    const tokenizerJson = fromVocab ? null : await readJson<TokenizerJson>(source, 'tokenizer.json');
+    const vocabTxt = tokenizerJson ? null : await readText(source, 'vocab.txt');
+    if (!tokenizerJson && vocabTxt === null) {
+      throw new Error(`${source.description} has ${fromVocab ? 'no vocab.txt' : 'neither tokenizer.json nor vocab.txt'} (looked for ${source.locate(fromVocab ? 'vocab.txt' : 'tokenizer.json')})`);
+    }
+    return BertTokenizer.fromFiles({
+      tokenizerJson: tokenizerJson ?? undefined,
+      vocabTxt: vocabTxt ?? undefined,
+      tokenizerConfig: await readConfig('tokenizer_config.json'),
+      specialTokensMap: await readConfig('special_tokens_map.json'),
+      // The name tells cased from uncased when the config does not (a Hub id; a folder's path).
+      name: typeof location === 'string' ? location : source.description,
     });
-  const readJson = (file: string) => optional(readJsonFile<Record<string, unknown>>(join(dir, file), { what: 'tokenizer' }));
-  const tokenizerJson = fromVocab ? undefined : ((await readJson('tokenizer.json')) as TokenizerJson | undefined);
-  const vocabPath = join(dir, 'vocab.txt');
-  const vocabBytes = tokenizerJson ? undefined : await optional(readRegularFile(vocabPath, { maxBytes: MAX_JSON_BYTES, what: 'tokenizer' }));
-  if (!tokenizerJson && vocabBytes === undefined) {
-    throw new Error(`tokenizer: ${dir} has ${fromVocab ? 'no vocab.txt' : 'neither tokenizer.json nor vocab.txt'}`);
+  } catch (e) {
+    throw new Error(`tokenizer: ${(e as Error).message}`, { cause: e });
   }
-  return BertTokenizer.fromFiles({
-    tokenizerJson,
-    vocabTxt: vocabBytes && decodeUtf8(vocabBytes, `tokenizer (${vocabPath})`),
-    tokenizerConfig: await readJson('tokenizer_config.json'),
-    specialTokensMap: await readJson('special_tokens_map.json'),
-    // A Hub snapshot folder is named by its commit: the id tells cased from uncased.
-    name: isLocalPath(dirOrHubId) ? dir : dirOrHubId,
-  });
 }
 
 export const AutoTokenizer = {

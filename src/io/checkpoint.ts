@@ -1,25 +1,25 @@
-// Hugging Face checkpoint folders (Node): config.json plus model.safetensors, or a sharded
-// model.safetensors.index.json whose weight_map names the shard of each tensor. Loading
-// normalises legacy names and skips integer buffers (matching against a model: weights.ts).
-// Saving writes each file to a temporary name and renames it, and omits tied duplicates as
-// transformers does.
+// Hugging Face checkpoint files, read from and written to any folder (a FileSource or a
+// FileTarget: a local folder, the Hub, files a user picked): model.safetensors, or a sharded
+// model.safetensors.index.json whose weight_map names the shard of each tensor. Reading
+// normalises legacy names and skips integer buffers; matching against a model is the model's
+// (src/models/pretrained.ts). Writing puts the weights before config.json, so a crash in
+// between leaves new weights under the old config, never a torn file. No Node API.
 
-import { mkdir, readdir, stat } from 'node:fs/promises';
-import { join, normalize, isAbsolute, sep } from 'node:path';
 import { readSafetensors, writeSafetensors, INTEGER_DTYPES, type TensorData } from './safetensors.js';
-import { parseBertConfig, serializeBertConfig, type BertConfig } from './config.js';
-import { readJsonFile, readRegularFile, writeFileAtomic } from './files.js';
-import { TIED_WEIGHTS, normalizeName, stripPrefix, type WeightTensor } from './weights.js';
-
-export { TIED_WEIGHTS, normalizeName, stripPrefix, matchWeights, describeMatch, assertNoMismatch } from './weights.js';
-export type { WeightTensor, WeightMatch, MatchOptions } from './weights.js';
+import { missingFile, readJson, readText, type FileSource, type FileTarget } from './sources.js';
+import { checkFileName } from './hub/urls.js';
 
 export const CONFIG_NAME = 'config.json';
 export const WEIGHTS_NAME = 'model.safetensors';
 export const WEIGHTS_INDEX_NAME = 'model.safetensors.index.json';
 
-export interface Checkpoint {
-  config: BertConfig;
+/** A float32 weight in C order, as loaded. */
+export interface WeightTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface CheckpointWeights {
   /** By normalised name (LayerNorm.gamma/beta renamed weight/bias). */
   tensors: Map<string, WeightTensor>;
   /** Integer tensors that were not loaded (BERT's I64 `embeddings.position_ids` buffer). */
@@ -28,19 +28,15 @@ export interface Checkpoint {
   files: string[];
 }
 
-/** Reads a checkpoint folder: config.json and model.safetensors (or its sharded index). */
-export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
-  return { config: await loadCheckpointConfig(dir), ...(await loadCheckpointWeights(dir)) };
+/** Legacy TensorFlow-era names: LayerNorm.gamma / LayerNorm.beta are LayerNorm.weight / LayerNorm.bias. */
+export function normalizeName(name: string): string {
+  if (name.endsWith('LayerNorm.gamma')) return `${name.slice(0, -'gamma'.length)}weight`;
+  if (name.endsWith('LayerNorm.beta')) return `${name.slice(0, -'beta'.length)}bias`;
+  return name;
 }
 
-/** config.json of a checkpoint folder (read first, so a model can be checked before its weights are). */
-export async function loadCheckpointConfig(dir: string): Promise<BertConfig> {
-  const configPath = join(dir, CONFIG_NAME);
-  return parseBertConfig(await readJsonFile(configPath), configPath);
-}
-
-/** The weights of a checkpoint folder: model.safetensors or the shards its index names. */
-export async function loadCheckpointWeights(dir: string): Promise<Omit<Checkpoint, 'config'>> {
+/** The weights of a checkpoint folder: model.safetensors or the shards its index names (the single file wins, as in transformers). */
+export async function readCheckpointWeights(source: FileSource): Promise<CheckpointWeights> {
   const tensors = new Map<string, WeightTensor>();
   const sourceOf = new Map<string, string>(); // normalised name -> original name, for collision errors
   const skipped: string[] = [];
@@ -61,64 +57,56 @@ export async function loadCheckpointWeights(dir: string): Promise<Omit<Checkpoin
     }
   };
 
-  const single = join(dir, WEIGHTS_NAME);
-  const indexPath = join(dir, WEIGHTS_INDEX_NAME);
-  let files: string[];
-  // transformers prefers the single file when both are present; so do we.
-  if (await exists(single)) {
-    addFile(await readRegularFile(single), single);
-    files = [WEIGHTS_NAME];
-  } else if (await exists(indexPath)) {
-    const weightMap = parseIndex(await readJsonFile(indexPath), indexPath);
-    files = [...new Set(weightMap.values())].sort();
-    for (const shard of files) {
-      if (!(await exists(join(dir, shard)))) throw new Error(`${indexPath}: names shard ${join(dir, shard)}, which does not exist`);
-    }
-    const seen = new Set<string>();
-    for (const shard of files) {
-      const shardPath = join(dir, shard);
-      addFile(await readRegularFile(shardPath), shardPath, (name) => {
-        const listed = weightMap.get(name);
-        if (listed !== shard) {
-          throw new Error(`${shardPath}: holds tensor '${name}', which ${indexPath} ${listed ? `maps to ${listed}` : 'does not list'}`);
-        }
-        seen.add(name);
-      });
-    }
-    for (const [name, shard] of weightMap) {
-      if (!seen.has(name)) throw new Error(`${indexPath}: maps tensor '${name}' to ${shard}, which does not hold it`);
-    }
-  } else {
-    const present = await readdir(dir).catch(() => [] as string[]);
-    const other = present.find((f) => f === 'pytorch_model.bin' || f === 'tf_model.h5' || f === 'flax_model.msgpack');
+  const single = await source.read(WEIGHTS_NAME);
+  if (single) {
+    addFile(single, source.locate(WEIGHTS_NAME));
+    return { tensors, skipped, files: [WEIGHTS_NAME] };
+  }
+  const index = await readJson(source, WEIGHTS_INDEX_NAME);
+  if (index === null) {
     throw new Error(
-      `${dir}: no ${WEIGHTS_NAME} or ${WEIGHTS_INDEX_NAME}` +
-        (other ? ` (found ${other}: only safetensors is read; convert it, e.g. with transformers' save_pretrained(safe_serialization=True))` : ''),
+      `${source.description}: no ${WEIGHTS_NAME} or ${WEIGHTS_INDEX_NAME} (only safetensors is read: convert pytorch_model.bin, ` +
+        "tf_model.h5 or flax_model.msgpack with transformers' save_pretrained(safe_serialization=True))",
     );
+  }
+  const indexPath = source.locate(WEIGHTS_INDEX_NAME);
+  const weightMap = parseIndex(index, indexPath);
+  const files = [...new Set(weightMap.values())].sort();
+  const seen = new Set<string>();
+  const shards: [string, Uint8Array][] = [];
+  for (const shard of files) {
+    const bytes = await source.read(shard);
+    if (!bytes) throw new Error(`${indexPath}: names shard ${source.locate(shard)}, which does not exist`);
+    shards.push([shard, bytes]);
+  }
+  for (const [shard, bytes] of shards) {
+    const shardPath = source.locate(shard);
+    addFile(bytes, shardPath, (name) => {
+      const listed = weightMap.get(name);
+      if (listed !== shard) throw new Error(`${shardPath}: holds tensor '${name}', which ${indexPath} ${listed ? `maps to ${listed}` : 'does not list'}`);
+      seen.add(name);
+    });
+  }
+  for (const [name, shard] of weightMap) {
+    if (!seen.has(name)) throw new Error(`${indexPath}: maps tensor '${name}' to ${shard}, which does not hold it`);
   }
   return { tensors, skipped, files };
 }
 
-export interface SaveOptions {
-  /** Names left out of model.safetensors because the model ties them (default TIED_WEIGHTS). */
-  tied?: readonly string[];
+/** The text of a checkpoint folder's config.json (the model parses its fields); an absent one names where it was looked for. */
+export async function readCheckpointConfig(source: FileSource): Promise<string> {
+  const text = await readText(source, CONFIG_NAME);
+  if (text === null) throw missingFile(source, CONFIG_NAME);
+  return text;
 }
 
 /**
- * Writes config.json and model.safetensors (F32, metadata {"format": "pt"}, which transformers
- * requires) into `dir`, each to a temporary name then renamed. Weights first: a crash in between
- * leaves new weights under the old config, never a torn file.
+ * Writes model.safetensors (F32, metadata {"format": "pt"}, which transformers requires),
+ * then config.json, into `target`.
  */
-export async function saveCheckpoint(
-  dir: string,
-  config: BertConfig,
-  tensors: ReadonlyMap<string, TensorData>,
-  { tied = TIED_WEIGHTS }: SaveOptions = {},
-): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const kept = [...tensors].filter(([name]) => !tied.includes(name) && !tied.includes(stripPrefix(name)));
-  await writeFileAtomic(join(dir, WEIGHTS_NAME), writeSafetensors(kept, { format: 'pt' }));
-  await writeFileAtomic(join(dir, CONFIG_NAME), serializeBertConfig({ ...config, torch_dtype: 'float32' }));
+export async function writeCheckpoint(target: FileTarget, configText: string, tensors: Iterable<readonly [string, TensorData]>): Promise<void> {
+  await target.write(WEIGHTS_NAME, writeSafetensors([...tensors], { format: 'pt' }));
+  await target.write(CONFIG_NAME, configText);
 }
 
 /** weight_map of a sharded index, with shard names checked to stay inside the folder. */
@@ -129,16 +117,14 @@ function parseIndex(json: unknown, path: string): Map<string, string> {
   }
   const out = new Map<string, string>();
   for (const [name, shard] of Object.entries(weightMap)) {
-    if (typeof shard !== 'string' || shard === '' || isAbsolute(shard) || normalize(shard).split(sep).includes('..')) {
+    try {
+      if (typeof shard !== 'string') throw new Error('not a string');
+      checkFileName(path, shard);
+    } catch {
       throw new Error(`${path}: weight_map['${name}'] is ${JSON.stringify(shard)}, not a shard file in the folder`);
     }
     out.set(name, shard);
   }
   if (out.size === 0) throw new Error(`${path}: weight_map is empty`);
   return out;
-}
-
-/** Whether something is at `path` (readRegularFile then refuses what is not a regular file, naming it). */
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
 }

@@ -25,9 +25,10 @@ import { checkIds } from '../ops/embedding.js';
 import { attention } from '../ops/attention.js';
 import { crossEntropy } from '../ops/cross-entropy.js';
 import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../nn/index.js';
-import { parseBertConfig, defaultLabels, numLabels as labelCount, type BertConfig } from '../io/config.js';
-import { matchWeights, describeMatch, assertNoMismatch, type WeightTensor } from '../io/weights.js';
-import type { HubOptions } from '../io/hub.js';
+import { parseBertConfig, serializeBertConfig, defaultLabels, numLabels as labelCount, type BertConfig } from './bert/config.js';
+import { TIED_WEIGHTS } from './bert/checkpoint.js';
+import { PreTrainedModel, loadPretrained, type PretrainedLoadOptions } from './pretrained.js';
+import type { ModelLocation } from '../io/sources.js';
 
 /** A batch as the collator makes it: i32 [B, T] arrays (or tensors), labels [B] (classifier) or [B·T] (MLM). */
 export interface BertInputs {
@@ -306,8 +307,8 @@ class BertPooler extends Module {
 
 // ------------------------------------------------------------------ models ----
 
-/** What the three models share: config, dropout streams, checkpoint loading and saving. */
-abstract class BertPreTrainedModel extends Module {
+/** What the three models share: config, dropout streams, the `bert` prefix, config.json. */
+abstract class BertPreTrainedModel extends PreTrainedModel {
   /** Every Dropout of the model draws its stream from here. */
   readonly dropoutRng: DropoutRng;
 
@@ -317,78 +318,45 @@ abstract class BertPreTrainedModel extends Module {
     this.dropoutRng = rng ?? new DropoutRng();
   }
 
-  /** transformers' class name, written to config.json's architectures. */
-  abstract get architecture(): string;
+  get baseModelPrefix(): string {
+    return 'bert';
+  }
 
-  /** Checkpoint tensors this model drops without reporting them (heads of other tasks it never has). */
-  protected ignoredCheckpointTensors(): RegExp[] {
-    return [];
+  configJson(): string {
+    return serializeBertConfig({ ...this.config, architectures: [this.architecture], torch_dtype: 'float32' });
   }
 
   /** Restarts the dropout streams for (seed, step): call before each training step's forward. */
   setDropoutSeed(seed: number, step: number): void {
     this.dropoutRng.reset(seed, step);
   }
-
-  /**
-   * Copies a checkpoint's tensors into the parameters (matched by Hugging
-   * Face name, base-model prefix added or stripped); parameters it lacks keep
-   * their initialisation. A shape mismatch is an error naming both shapes.
-   * Returns transformers' one-line summaries of what was newly initialised or unused.
-   */
-  loadWeights(tensors: ReadonlyMap<string, WeightTensor>, source: string): string[] {
-    const params = this.namedParameters();
-    const match = matchWeights([...params].map(([n, p]) => [n, p.shape] as const), tensors, { ignoreUnexpected: this.ignoredCheckpointTensors() });
-    assertNoMismatch(match, this.architecture, source);
-    const runtime = gpu();
-    for (const [name, w] of match.assign) runtime.upload(w.data, params.get(name)!.buffer);
-    return describeMatch(match, this.architecture, source);
-  }
-
-  /**
-   * Writes config.json (architectures, id2label, label2id, problem_type) and
-   * model.safetensors with Hugging Face's current names, each atomically.
-   */
-  async savePretrained(dir: string): Promise<void> {
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, p] of this.namedParameters()) tensors.set(name, { shape: [...p.shape], data: await p.toArray() });
-    const { saveCheckpoint } = await import('../io/checkpoint.js');
-    await saveCheckpoint(dir, { ...this.config, architectures: [this.architecture] }, tensors);
-  }
 }
 
-export interface BertLoadOptions {
+export interface BertLoadOptions extends PretrainedLoadOptions {
   numLabels?: number;
   id2label?: Record<string, string>;
   label2id?: Record<string, number>;
-  /** Where the one-line load summary goes (default console.log; null for silence). */
-  log?: ((line: string) => void) | null;
-  /** Revision, token, cache, offline mode for a Hub id. */
-  hub?: HubOptions;
 }
 
-/** config.json + weights of a folder or a Hub id (downloaded into the cache), with the label options applied to the config. */
-async function loadPretrained<M extends BertPreTrainedModel>(dirOrHubId: string, options: BertLoadOptions, make: (config: BertConfig) => M): Promise<M> {
-  // Node-only modules, loaded when used: the models themselves run in a browser too.
-  const [{ pretrainedDir }, { loadCheckpointConfig, loadCheckpointWeights, CONFIG_NAME }] = await Promise.all([import('../io/hub.js'), import('../io/checkpoint.js')]);
-  const dir = await pretrainedDir(dirOrHubId, options.hub);
-  const configPath = `${dir}/${CONFIG_NAME}`;
-  let config = await loadCheckpointConfig(dir);
+/** A Hub id, URL, folder or picked files -> a BERT model, with the label options applied to its config. */
+function loadBert<M extends BertPreTrainedModel>(location: ModelLocation, options: BertLoadOptions, create: (config: BertConfig) => M): Promise<M> {
+  return loadPretrained(location, options, { config: (text, path) => bertConfigWithLabels(text, path, options), create });
+}
+
+/** config.json with numLabels / id2label applied, checked to fit this device before any weight is read. */
+function bertConfigWithLabels(text: string, path: string, options: BertLoadOptions): BertConfig {
+  let config = parseBertConfig(text, path);
   if (options.numLabels !== undefined || options.id2label) {
     const labels = options.id2label
       ? { id2label: options.id2label, label2id: options.label2id ?? Object.fromEntries(Object.entries(options.id2label).map(([i, l]) => [l, Number(i)])) }
       : labelCount(config) === options.numLabels ? { id2label: config.id2label, label2id: config.label2id } : defaultLabels(options.numLabels!);
-    config = parseBertConfig({ ...configFields(config), ...labels }, configPath);
+    config = parseBertConfig({ ...configFields(config), ...labels }, path);
     if (options.numLabels !== undefined && labelCount(config) !== options.numLabels) {
-      throw new Error(`fromPretrained(${dir}): numLabels ${options.numLabels} but id2label has ${labelCount(config)} labels`);
+      throw new Error(`${path}: numLabels ${options.numLabels} but id2label has ${labelCount(config)} labels`);
     }
   }
-  checkFits(config, configPath); // before the weights are read or anything is allocated
-  const checkpoint = await loadCheckpointWeights(dir);
-  const model = make(config);
-  const lines = model.loadWeights(checkpoint.tensors, dirOrHubId);
-  if (options.log !== null) for (const line of lines) (options.log ?? console.log)(line);
-  return model;
+  checkFits(config, path);
+  return config;
 }
 
 /** A config's JSON fields (its unknown keys included), for parseBertConfig. */
@@ -414,8 +382,8 @@ export class BertModel extends BertPreTrainedModel {
     return 'BertModel';
   }
 
-  static async fromPretrained(dirOrHubId: string, options: BertLoadOptions = {}): Promise<BertModel> {
-    return loadPretrained(dirOrHubId, options, (config) => new BertModel(config));
+  static fromPretrained(location: ModelLocation, options: BertLoadOptions = {}): Promise<BertModel> {
+    return loadBert(location, options, (config) => new BertModel(config));
   }
 
   protected override ignoredCheckpointTensors(): RegExp[] {
@@ -455,8 +423,8 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     return labelCount(this.config);
   }
 
-  static async fromPretrained(dirOrHubId: string, options: BertLoadOptions = {}): Promise<BertForSequenceClassification> {
-    return loadPretrained(dirOrHubId, options, (config) => new BertForSequenceClassification(config));
+  static fromPretrained(location: ModelLocation, options: BertLoadOptions = {}): Promise<BertForSequenceClassification> {
+    return loadBert(location, options, (config) => new BertForSequenceClassification(config));
   }
 
   protected override ignoredCheckpointTensors(): RegExp[] {
@@ -533,8 +501,13 @@ export class BertForMaskedLM extends BertPreTrainedModel {
     return 'BertForMaskedLM';
   }
 
-  static async fromPretrained(dirOrHubId: string, options: BertLoadOptions = {}): Promise<BertForMaskedLM> {
-    return loadPretrained(dirOrHubId, options, (config) => new BertForMaskedLM(config));
+  static fromPretrained(location: ModelLocation, options: BertLoadOptions = {}): Promise<BertForMaskedLM> {
+    return loadBert(location, options, (config) => new BertForMaskedLM(config));
+  }
+
+  /** The decoder is the word embeddings, its bias cls.predictions.bias. */
+  override get tiedWeights(): readonly string[] {
+    return TIED_WEIGHTS;
   }
 
   protected override ignoredCheckpointTensors(): RegExp[] {

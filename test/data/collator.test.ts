@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AutoTokenizer, DataCollatorWithPadding, Dataset, loadDataset, tokenizeDataset, type BertTokenizer } from '../../src/data/index.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 const SHARED = fileURLToPath(new URL('../../../shared', import.meta.url));
 const BERT_CASED = join(SHARED, 'models/bert-base-cased');

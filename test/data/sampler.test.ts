@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AutoTokenizer, Dataset, lengthGroupedPermutation, loadDataset, permutation, rowLengths, tokenizeDataset } from '../../src/data/index.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 const BERT_CASED = resolve('../shared/models/bert-base-cased');
 const TWEETS = resolve('../shared/data/twitter-financial-news-topic');

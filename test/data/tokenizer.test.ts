@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { AutoTokenizer, loadDataset } from '../../src/data/index.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 const SHARED = fileURLToPath(new URL('../../../shared', import.meta.url));
 const BERT_CASED = join(SHARED, 'models/bert-base-cased');

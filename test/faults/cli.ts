@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { BertForMaskedLM } from '../../src/models/bert.js';
 import { setInitSeed } from '../../src/nn/module.js';
 import { SYNTHETIC_TOKENIZER_CONFIG, SYNTHETIC_VOCAB_TXT, syntheticRows, tempDir, tinyConfig } from '../train/synthetic.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 export interface CliResult {
   status: number | null;

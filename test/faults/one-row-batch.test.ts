@@ -12,6 +12,7 @@ import { setupDevice } from '../helpers.js';
 import { BertForMaskedLM } from '../../src/models/bert.js';
 import { setInitSeed } from '../../src/nn/module.js';
 import { SYNTHETIC_TOKENIZER_CONFIG, SYNTHETIC_VOCAB_TXT, syntheticRows, tempDir, tinyConfig } from '../train/synthetic.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 /** The command line's kernel-tuning file goes to a temporary cache, not the user's. */
 const CACHE_ENV = { XDG_CACHE_HOME: tempDir('one-row-cache') };

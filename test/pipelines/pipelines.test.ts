@@ -10,12 +10,13 @@ import { init, hasDevice } from '../../src/gpu/device.js';
 import { noGrad } from '../../src/autograd.js';
 import { tidy } from '../../src/tensor.js';
 import { setInitSeed } from '../../src/nn/module.js';
-import { bertConfig, type BertConfig } from '../../src/io/config.js';
-import { saveCheckpoint } from '../../src/io/checkpoint.js';
+import { bertConfig, type BertConfig } from '../../src/models/bert/config.js';
+import { saveCheckpoint } from '../../src/models/bert/checkpoint.js';
 import { BertForMaskedLM, BertForSequenceClassification } from '../../src/models/bert.js';
 import { AutoTokenizer } from '../../src/data/tokenizer.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { syntheticTokenizer, tempDir } from '../train/synthetic.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 const LABELS = { 0: 'negative', 1: 'neutral', 2: 'positive' };
 const TOL = 1e-5; // probabilities read back vs. a CPU softmax of the same logits

@@ -17,13 +17,14 @@ import { join, resolve } from 'node:path';
 import { setupDevice } from '../helpers.js';
 import { setInitSeed } from '../../src/nn/index.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
-import { bertConfig } from '../../src/io/config.js';
+import { bertConfig } from '../../src/models/bert/config.js';
 import { AutoTokenizer, type BertTokenizer } from '../../src/data/tokenizer.js';
 import { loadDataset, type Dataset, type Row } from '../../src/data/dataset.js';
 import { DataCollatorWithPadding, tokenizeDataset } from '../../src/data/collator.js';
 import { Trainer } from '../../src/train/index.js';
 import type { LogEntry } from '../../src/train/checkpoint-files.js';
 import { syntheticRows, syntheticTokenizer, tempDir } from './synthetic.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 test.before(setupDevice);
 

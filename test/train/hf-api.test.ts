@@ -19,6 +19,7 @@ import { lengthGroupedPermutation, rowLengths } from '../../src/data/sampler.js'
 import { EarlyStoppingCallback, Trainer, predictedLabels, type EvalPrediction, type TrainerCallback, type TrainerOptions } from '../../src/train/index.js';
 import type { TrainingArgumentsInit } from '../../src/train/arguments.js';
 import { syntheticDataset, syntheticTokenizer, tempDir, tinyConfig } from './synthetic.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 test.before(setupDevice);
 

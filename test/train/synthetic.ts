@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { splitmix32 } from '../../src/tensor.js';
 import { BertTokenizer } from '../../src/data/tokenizer.js';
 import { Dataset, type Row } from '../../src/data/dataset.js';
-import { bertConfig, type BertConfig } from '../../src/io/config.js';
+import { bertConfig, type BertConfig } from '../../src/models/bert/config.js';
 
 const SPECIAL = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 /** Filler words, shared by every class. */

@@ -21,6 +21,7 @@ import type { TrainingArgumentsInit } from '../../src/train/arguments.js';
 import type { LogEntry } from '../../src/train/checkpoint-files.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { syntheticDataset, syntheticTokenizer, tempDir, tinyConfig } from './synthetic.js';
+import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 test.before(setupDevice);
 

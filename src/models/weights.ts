@@ -1,30 +1,13 @@
 // Matching a checkpoint's weights to a model's parameters, as transformers'
 // from_pretrained does: legacy names normalised, the base-model prefix added or
 // stripped, tied weights skipped, and missing / unexpected / mismatched
-// tensors reported in transformers' words. No file access: the browser uses it too.
+// tensors reported in transformers' words. The model class declares its prefix and tied
+// weights (src/models/pretrained.ts). No file access: the browser uses it too.
 
-/**
- * BERT's tied parameters (BertForMaskedLM._tied_weights_keys): the MLM decoder shares its weight
- * with bert.embeddings.word_embeddings.weight and its bias with cls.predictions.bias. They are not
- * loaded (the model ties them) and not saved (safetensors holds no aliases; transformers drops them).
- */
-export const TIED_WEIGHTS: readonly string[] = ['cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'];
-
-/** A float32 weight in C order, as loaded. */
-export interface WeightTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-/** Legacy TensorFlow-era names: LayerNorm.gamma / LayerNorm.beta are LayerNorm.weight / LayerNorm.bias. */
-export function normalizeName(name: string): string {
-  if (name.endsWith('LayerNorm.gamma')) return `${name.slice(0, -'gamma'.length)}weight`;
-  if (name.endsWith('LayerNorm.beta')) return `${name.slice(0, -'beta'.length)}bias`;
-  return name;
-}
+import type { WeightTensor } from '../io/checkpoint.js';
 
 /** `bert.encoder.x` -> `encoder.x`; a name without the prefix is returned as it is. */
-export function stripPrefix(name: string, prefix = 'bert'): string {
+export function stripPrefix(name: string, prefix: string): string {
   return name.startsWith(`${prefix}.`) ? name.slice(prefix.length + 1) : name;
 }
 
@@ -41,9 +24,9 @@ export interface WeightMatch {
 
 export interface MatchOptions {
   /** The base model's attribute name (transformers' base_model_prefix). */
-  prefix?: string;
+  prefix: string;
   /** Names the model ties to another parameter: never assigned, missing or unexpected. */
-  tied?: readonly string[];
+  tied: readonly string[];
   /** Checkpoint tensors to drop without reporting (e.g. /^bert\.pooler\./ for a model without a pooler). */
   ignoreUnexpected?: readonly RegExp[];
 }
@@ -56,7 +39,7 @@ export interface MatchOptions {
 export function matchWeights(
   expected: ReadonlyMap<string, readonly number[]> | Iterable<readonly [string, readonly number[]]>,
   tensors: ReadonlyMap<string, WeightTensor>,
-  { prefix = 'bert', tied = TIED_WEIGHTS, ignoreUnexpected = [] }: MatchOptions = {},
+  { prefix, tied, ignoreUnexpected = [] }: MatchOptions,
 ): WeightMatch {
   const params = [...expected];
   const withPrefix = (n: string) => n.startsWith(`${prefix}.`);
@@ -114,17 +97,6 @@ export function describeMatch(match: WeightMatch, modelName: string, checkpoint:
   }
   return lines;
 }
-
-/** Refuses shape mismatches unless the caller asked to re-initialise them (ignoreMismatchedSizes). */
-export function assertNoMismatch(match: WeightMatch, modelName: string, checkpoint: string): void {
-  if (match.mismatched.length === 0) return;
-  const list = match.mismatched.map((m) => `size mismatch for ${m.name}: the checkpoint has shape ${shapeText(m.got)}, the model expects ${shapeText(m.expected)}`);
-  throw new Error(
-    `Error loading ${checkpoint} into ${modelName}: ${list.join('; ')}. ` +
-      'Pass ignoreMismatchedSizes: true to initialise these weights anew (e.g. a classifier with a different number of labels).',
-  );
-}
-
 
 function pyList(names: string[]): string {
   return `[${names.map((n) => `'${n}'`).join(', ')}]`;
