@@ -4,7 +4,7 @@
 //   gelu_backward: 1 x [n], 2 dOut [n], 3 dx [n] dx = dOut·(Φ(x) + x·φ(x)), φ(x) = exp(-x²/2)/√(2π)
 //   tanh_forward:  1 x [n], 2 out [n]            out = tanh(x)
 //   tanh_backward: 1 y [n] (saved output), 2 dOut [n], 3 dx [n]   dx = dOut·(1 - y²)
-// Dispatch: grid(n, 256) workgroups of 256; flat index i = (wid.y * nwg.x + wid.x) * 256 + lid.
+// Dispatch: n invocations in workgroups of WG; flat index i = (wid.y * nwg.x + wid.x) * WG + lid.
 //
 // erfc: the Chebyshev-fitted form of Numerical Recipes (Press et al., 2nd ed., §6.2, `erfcc`),
 //   erfc(z) = t·exp(-z² - 1.26551223 + t·P(t)), t = 1/(1 + z/2), z >= 0; erfc(-z) = 2 - erfc(z).
@@ -19,6 +19,8 @@ struct Params {
   n: u32,
 }
 
+override WG: u32;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -27,6 +29,8 @@ struct Params {
 
 const INV_SQRT2: f32 = 0.70710678118654752;
 const INV_SQRT_2PI: f32 = 0.39894228040143268;
+
+// #include "lib/index.wgsl"
 
 /** erfc(z) for z >= 0 (Numerical Recipes erfcc, fractional error < 1.2e-7). */
 fn erfc_nonneg(z: f32) -> f32 {
@@ -54,11 +58,7 @@ fn tanh_stable(v: f32) -> f32 {
   return sign(v) * (1.0 - e) / (1.0 + e);
 }
 
-fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 256u + lid;
-}
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn gelu_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i < params.n) {
@@ -67,7 +67,7 @@ fn gelu_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn gelu_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i < params.n) {
@@ -78,13 +78,13 @@ fn gelu_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn tanh_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i < params.n) { out[i] = tanh_stable(x[i]); }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn tanh_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i < params.n) {

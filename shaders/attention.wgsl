@@ -14,9 +14,9 @@
 //   dv_j = sum_i p_ij z_ij dO_i,   ds_ij = p_ij (z_ij dO_i · v_j - D_i),
 //   dq_i = scale sum_j ds_ij k_j,  dk_j = scale sum_i ds_ij q_i.
 // keep(bh, i, j): the dropout mask of shaders/dropout.wgsl over the flat index (bh * T + i) * T + j of
-// the probabilities [B, heads, T, T], so the composed path (softmax then dropout) draws the same bits.
-// philox4x32_10 and mul_hi_lo below are a copy of shaders/dropout.wgsl's (WGSL has no include);
-// test/ops/attention.test.ts checks the fused and composed paths agree with dropout on.
+// the probabilities [B, heads, T, T], so the composed path (softmax then dropout) draws the same bits
+// (both take philox4x32_10 from shaders/lib/philox.wgsl); test/ops/attention.test.ts checks the
+// fused and composed paths agree with dropout on.
 //
 // Entry points and bindings (d = HEAD_DIM <= 64, a multiple of 4: rows are read as vec4s;
 // mask [B, T] as u32 bits, f32 or i32 0/1, unread without HAS_MASK):
@@ -24,9 +24,10 @@
 //   attention_backward_delta: 1 out, 2 dOut, 3 lse, 4 stats [B, heads, T, 2] = (lse_i, D_i)
 //   attention_backward_dq:    1 q, 2 k, 3 v, 4 mask, 5 dOut, 6 stats, 7 dq
 //   attention_backward_dkdv:  1 q, 2 k, 3 v, 4 mask, 5 dOut, 6 stats, 7 dk, 8 dv
-// Dispatch: forward, dq, dkdv: workgroups (ceil(T / BLOCK), B * heads), one query (forward, dq) or
-// key (dkdv) row per invocation; the other side's rows stream through workgroup memory TILE at a
-// time. delta: grid(B * heads * T, BLOCK), flat row (wid.y * nwg.x + wid.x) * BLOCK + lid.
+// Dispatch: forward, dq, dkdv: workgroups (ceil(T / WG), B * heads) of WG rows, one query (forward,
+// dq) or key (dkdv) row per invocation; the other side's rows stream through workgroup memory TILE
+// at a time. delta: B * heads * T invocations (rows) in workgroups of WG, flat row
+// (wid.y * nwg.x + wid.x) * WG + lid.
 // Every sum runs in a fixed order: deterministic, no atomics.
 
 struct Params {
@@ -39,16 +40,21 @@ struct Params {
   dropScale: f32,  // 1 / (1 - p_drop)
 }
 
+struct DeltaParams {
+  rows: u32,  // B * heads * T
+}
+
+override WG: u32;
 override HEAD_DIM: u32 = 64u;
 override HAS_MASK: bool = false;
 override HAS_DROPOUT: bool = false;
 override HV: u32 = HEAD_DIM / 4u;  // vec4s per row
 const MAX_HV: u32 = 16u;           // head dims up to 64
-const BLOCK: u32 = 64u;
 const TILE: u32 = 16u;
 const F32_MIN: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> deltaParams: DeltaParams;
 @group(0) @binding(1) var<storage, read> q: array<vec4f>;
 @group(0) @binding(2) var<storage, read> k: array<vec4f>;
 @group(0) @binding(3) var<storage, read> v: array<vec4f>;
@@ -72,30 +78,8 @@ var<workgroup> tileStats: array<vec2f, TILE>;
 
 // ------------------------------------------------------------ dropout RNG ----
 
-fn mul_hi_lo(a: u32, b: u32) -> vec2u {
-  let al = a & 0xffffu;
-  let ah = a >> 16u;
-  let bl = b & 0xffffu;
-  let bh = b >> 16u;
-  let ll = al * bl;
-  let lh = al * bh;
-  let hl = ah * bl;
-  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
-  let hi = ah * bh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
-  return vec2u(hi, a * b);
-}
-
-fn philox4x32_10(counter: vec4u, key: vec2u) -> vec4u {
-  var c = counter;
-  var kk = key;
-  for (var round = 0u; round < 10u; round++) {
-    let p0 = mul_hi_lo(0xd2511f53u, c.x);
-    let p1 = mul_hi_lo(0xcd9e8d57u, c.z);
-    c = vec4u(p1.x ^ c.y ^ kk.x, p1.y, p0.x ^ c.w ^ kk.y, p0.y);
-    kk += vec2u(0x9e3779b9u, 0xbb67ae85u);
-  }
-  return c;
-}
+// #include "lib/philox.wgsl"
+// #include "lib/index.wgsl"
 
 /** z_ij: the dropout factor of probability (bh, i, j). */
 fn drop_factor(bh: u32, i: u32, j: u32) -> f32 {
@@ -124,7 +108,7 @@ fn probability(s: f32, rowLse: f32) -> f32 {
 
 /** Rows t0 .. t0 + TILE of k and v (bh's) into tileA and tileB; zeros past T. */
 fn stage_keys(bh: u32, t0: u32, lid: u32) {
-  for (var e = lid; e < TILE * HV; e += BLOCK) {
+  for (var e = lid; e < TILE * HV; e += WG) {
     let row = t0 + e / HV;
     let src = (bh * params.T + row) * HV + e % HV;
     tileA[e] = select(vec4f(0.0), k[src], row < params.T);
@@ -134,7 +118,7 @@ fn stage_keys(bh: u32, t0: u32, lid: u32) {
 
 /** Rows t0 .. t0 + TILE of q, dOut and stats (bh's) into tileA, tileB and tileStats. */
 fn stage_queries(bh: u32, t0: u32, lid: u32) {
-  for (var e = lid; e < TILE * HV; e += BLOCK) {
+  for (var e = lid; e < TILE * HV; e += WG) {
     let row = t0 + e / HV;
     let src = (bh * params.T + row) * HV + e % HV;
     tileA[e] = select(vec4f(0.0), q[src], row < params.T);
@@ -145,11 +129,11 @@ fn stage_queries(bh: u32, t0: u32, lid: u32) {
 
 // ---------------------------------------------------------------- kernels ----
 
-@compute @workgroup_size(BLOCK)
+@compute @workgroup_size(WG)
 fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let bh = wid.y;
   let b = bh / params.heads;
-  let i = wid.x * BLOCK + lid;
+  let i = wid.x * WG + lid;
   let row = bh * params.T + min(i, params.T - 1u);
   var qi: array<vec4f, MAX_HV>;
   var acc: array<vec4f, MAX_HV>;
@@ -191,20 +175,20 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   }
 }
 
-@compute @workgroup_size(BLOCK)
+@compute @workgroup_size(WG)
 fn attention_backward_delta(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.y * nwg.x + wid.x) * BLOCK + lid;
-  if (row >= arrayLength(&deltaLse)) { return; }
+  let row = flat_index(wid, nwg, lid);
+  if (row >= deltaParams.rows) { return; }
   var delta = 0.0;
   for (var c = 0u; c < HV; c++) { delta += dot(deltaDOut[row * HV + c], deltaOut[row * HV + c]); }
   deltaStats[row] = vec2f(deltaLse[row], delta);
 }
 
-@compute @workgroup_size(BLOCK)
+@compute @workgroup_size(WG)
 fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let bh = wid.y;
   let b = bh / params.heads;
-  let i = wid.x * BLOCK + lid;
+  let i = wid.x * WG + lid;
   let row = bh * params.T + min(i, params.T - 1u);
   var qi: array<vec4f, MAX_HV>;
   var dOi: array<vec4f, MAX_HV>;
@@ -237,11 +221,11 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
   }
 }
 
-@compute @workgroup_size(BLOCK)
+@compute @workgroup_size(WG)
 fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let bh = wid.y;
   let b = bh / params.heads;
-  let j = wid.x * BLOCK + lid;
+  let j = wid.x * WG + lid;
   let row = bh * params.T + min(j, params.T - 1u);
   var kj: array<vec4f, MAX_HV>;
   var vj: array<vec4f, MAX_HV>;

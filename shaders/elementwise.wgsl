@@ -9,11 +9,15 @@
 //                 in the runs; b the same.
 //   scale, copy:  1 a [n], 2 out [n]              out = alpha * a  (copy: alpha = 1)
 //   add_inplace:  1 accum [n] (read_write), 2 b [n]     accum += b
-// Dispatch: grid(n, 256) workgroups of 256; flat index i = (wid.y * nwg.x + wid.x) * 256 + lid.x.
+// Dispatch: n invocations in workgroups of WG; flat index i = (wid.y * nwg.x + wid.x) * WG + lid.
 
-struct Params {
+struct ScaleParams {
   n: u32,
-  alpha: f32, // scale only
+  alpha: f32,
+}
+
+struct InPlaceParams {
+  n: u32,
 }
 
 struct Broadcast {
@@ -24,8 +28,11 @@ struct Broadcast {
   bStrides: array<vec4u, 2>,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
+override WG: u32;
+
 @group(0) @binding(0) var<uniform> bc: Broadcast;
+@group(0) @binding(0) var<uniform> scaleParams: ScaleParams;
+@group(0) @binding(0) var<uniform> inPlace: InPlaceParams;
 
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -33,6 +40,8 @@ struct Broadcast {
 
 @group(0) @binding(2) var<storage, read_write> unaryOut: array<f32>;
 @group(0) @binding(1) var<storage, read_write> accum: array<f32>;
+
+// #include "lib/index.wgsl"
 
 /** (offset in a, offset in b) of output element i. */
 fn operand_offsets(i: u32) -> vec2u {
@@ -46,30 +55,30 @@ fn operand_offsets(i: u32) -> vec2u {
   return offsets;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= bc.n) { return; }
   let at = operand_offsets(i);
   out[i] = a[at.x] + b[at.y];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn mul(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= bc.n) { return; }
   let at = operand_offsets(i);
   out[i] = a[at.x] * b[at.y];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn scale(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (i < params.n) { unaryOut[i] = params.alpha * a[i]; }
+  let i = flat_index(wid, nwg, lid);
+  if (i < scaleParams.n) { unaryOut[i] = scaleParams.alpha * a[i]; }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn add_inplace(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-  if (i < params.n) { accum[i] = accum[i] + b[i]; }
+  let i = flat_index(wid, nwg, lid);
+  if (i < inPlace.n) { accum[i] = accum[i] + b[i]; }
 }

@@ -3,20 +3,20 @@
 //
 //   embedding_forward:  1 ids [N] (i32), 2 weight [V, H], 3 out [N, H]
 //                       out[p, c] = weight[ids[p], c]; an id outside [0, V) writes NaN (ids on the GPU are
-//                       not read back; NaN makes a bad id loud downstream). n = N·H invocations,
-//                       grid(n, 256) workgroups of 256, flat index i = (wid.y * nwg.x + wid.x) * 256 + lid.
+//                       not read back; NaN makes a bad id loud downstream). n = N·H invocations in
+//                       workgroups of WG, flat index i = (wid.y * nwg.x + wid.x) * WG + lid.
 //   embedding_group:    1 ids [N] (i32), 2 groups (u32) [offsets (V + 1) | cursor (V) | order (N)]
-//                       A stable counting sort of the positions by id, in ONE workgroup of 256:
+//                       A stable counting sort of the positions by id, in ONE workgroup of WG:
 //                       counts (integer atomics: the same totals in any order), an exclusive scan into
-//                       offsets, then the positions in blocks of 256, in order, each placed at
+//                       offsets, then the positions in blocks of WG, in order, each placed at
 //                       cursor[id] + (earlier positions of its id in the block). Row v's positions are
 //                       order[offsets[v] .. offsets[v + 1]), ascending. Ids outside [0, V) and
 //                       paddingIdx are left out. Every step is a fixed function of the ids: same layout
 //                       every run.
 //   embedding_backward: 1 groups (as above), 2 dOut [N, H], 3 dWeight [V, H]
 //                       dWeight[v, c] = Σ_k dOut[order[k], c] over row v's positions, ascending, or 0:
-//                       every element is written (no separate zero fill). n = V·H invocations, grid as
-//                       the forward; i = v·H + c: consecutive invocations read consecutive columns.
+//                       every element is written (no separate zero fill). n = V·H invocations, as the
+//                       forward; i = v·H + c: consecutive invocations read consecutive columns.
 
 struct ForwardParams {
   n: u32,
@@ -36,6 +36,8 @@ struct BackwardParams {
   orderBase: u32, // where order starts in groups (= 2V + 1)
 }
 
+override WG: u32;
+
 @group(0) @binding(0) var<uniform> forwardParams: ForwardParams;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read> weight: array<u32>;
@@ -50,14 +52,15 @@ struct BackwardParams {
 @group(0) @binding(3) var<storage, read_write> dWeight: array<f32>;
 
 const NAN_BITS: u32 = 0x7fc00000u;
-const WG: u32 = 256u;
 
 var<workgroup> partial: array<u32, WG>; // group: per-thread count sums, then their inclusive scan
 var<workgroup> blockIds: array<i32, WG>; // group: the ids of the current block of positions (-1: left out)
 
-@compute @workgroup_size(256)
+// #include "lib/index.wgsl"
+
+@compute @workgroup_size(WG)
 fn embedding_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= forwardParams.n) { return; }
   let id = ids[i / forwardParams.H];
   if (id < 0 || u32(id) >= forwardParams.V) {
@@ -74,7 +77,7 @@ fn keptId(q: u32) -> i32 {
   return id;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn embedding_group(@builtin(local_invocation_index) lid: u32) {
   let N = groupParams.N;
   let V = groupParams.V;
@@ -98,7 +101,7 @@ fn embedding_group(@builtin(local_invocation_index) lid: u32) {
   for (var v = first; v < last; v++) { total += atomicLoad(&groupsOut[cursor + v]); }
   partial[lid] = total;
   workgroupBarrier();
-  for (var d = 1u; d < WG; d <<= 1u) { // Hillis-Steele inclusive scan of the 256 sums
+  for (var d = 1u; d < WG; d <<= 1u) { // Hillis-Steele inclusive scan of the WG sums
     var x = 0u;
     if (lid >= d) { x = partial[lid - d]; }
     workgroupBarrier();
@@ -115,7 +118,7 @@ fn embedding_group(@builtin(local_invocation_index) lid: u32) {
   if (lid == WG - 1u) { atomicStore(&groupsOut[V], partial[WG - 1u]); }
   storageBarrier();
 
-  // 3. Stable scatter, one block of 256 positions at a time.
+  // 3. Stable scatter, one block of WG positions at a time.
   for (var base = 0u; base < N; base += WG) {
     let q = base + lid;
     var id = -1;
@@ -141,9 +144,9 @@ fn embedding_group(@builtin(local_invocation_index) lid: u32) {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn embedding_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= backwardParams.n) { return; }
   let H = backwardParams.H;
   let v = i / H;

@@ -20,29 +20,40 @@
 //                              6 dOut [rows, H], 7 dx [rows, H]
 //   layernorm_backward_params: 1 x, 2 residual, 3 dWeightPart [blocks, H], 4 mean, 5 rstd,
 //                              6 dOut, 7 dBiasPart [blocks, H]
-// Dispatch: forward and backward: grid(ceil(rows / (WG / TPR)), 1) workgroups of WG = 64; each row
+// Dispatch: forward and backward: rows·TPR invocations in workgroups of WG (64); each row
 //   gets TPR threads (a power of two <= WG picked by the caller from H: 8 at H = 768, so each thread
 //   has 96 columns), row = (wid.y·nwg.x + wid.x)·(WG / TPR) + lid / TPR. The thread with lane
 //   l = lid % TPR takes columns l, l + TPR, ... (any H; adjacent lanes, adjacent columns) and rereads
 //   them from cache in each pass. Row sums: each thread stores its partial in workgroup memory, one
 //   barrier, then every thread of the row adds the row's TPR partials in lane order (fixed order,
 //   the same total in every thread, one barrier per reduction: on lavapipe barriers cost most).
-//   backward_params: [ceil(H / 256), blocks] workgroups of 256; the thread for column c sums rows
+//   backward_params: [ceil(H / WG), blocks] workgroups of WG (256); the thread for column c sums rows
 //   [block·rowsPerBlock, (block + 1)·rowsPerBlock) in order.
 
-struct Params {
+struct ForwardParams {
   rows: u32,
   H: u32,
   eps: f32,
-  rowsPerBlock: u32, // backward_params only
 }
 
-override HAS_RESIDUAL: bool = false;
-override TPR: u32 = 8u;  // threads per row, a power of two <= WG
-const WG: u32 = 64u;
-const PARAMS_WG: u32 = 256u; // backward_params
+struct BackwardParams {
+  rows: u32,
+  H: u32,
+}
 
-@group(0) @binding(0) var<uniform> params: Params;
+struct WeightGradParams {
+  rows: u32,
+  H: u32,
+  rowsPerBlock: u32,
+}
+
+override WG: u32;
+override HAS_RESIDUAL: bool = false;
+override TPR: u32 = 8u;  // threads per row, a power of two <= WG (forward and backward)
+
+@group(0) @binding(0) var<uniform> params: ForwardParams;
+@group(0) @binding(0) var<uniform> backwardParams: BackwardParams;
+@group(0) @binding(0) var<uniform> gradParams: WeightGradParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> residual: array<f32>;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
@@ -68,9 +79,11 @@ fn load(i: u32) -> f32 {
   return x[i];
 }
 
+// #include "lib/index.wgsl"
+
 /** (row, lane): this invocation's row and its index among the row's TPR threads. */
 fn row_and_lane(wid: vec3u, nwg: vec3u, lid: u32) -> vec2u {
-  return vec2u((wid.y * nwg.x + wid.x) * (WG / TPR) + lid / TPR, lid % TPR);
+  return vec2u(workgroup_index(wid, nwg) * (WG / TPR) + lid / TPR, lid % TPR);
 }
 
 /** Sum of v over the TPR threads of this thread's row, in lane order, using scratch half `half`. */
@@ -116,8 +129,8 @@ fn layernorm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let rl = row_and_lane(wid, nwg, lid);
   let row = rl.x;
   let lane = rl.y;
-  let inRange = row < params.rows;
-  let H = params.H;
+  let inRange = row < backwardParams.rows;
+  let H = backwardParams.H;
   let base = row * H;
   var shift = 0.0;
   var m = 0.0;
@@ -140,13 +153,13 @@ fn layernorm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   }
 }
 
-@compute @workgroup_size(PARAMS_WG)
+@compute @workgroup_size(WG)
 fn layernorm_backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x * PARAMS_WG + lid;
-  let H = params.H;
+  let c = wid.x * WG + lid;
+  let H = gradParams.H;
   if (c >= H) { return; }
-  let first = wid.y * params.rowsPerBlock;
-  let last = min(params.rows, first + params.rowsPerBlock);
+  let first = wid.y * gradParams.rowsPerBlock;
+  let last = min(gradParams.rows, first + gradParams.rowsPerBlock);
   var dw = 0.0;
   var db = 0.0;
   for (var r = first; r < last; r++) {

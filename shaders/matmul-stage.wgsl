@@ -4,8 +4,8 @@
 // Params: rows, cols.
 //
 // matmul_stage_transpose: one invocation per element; invocation (r, c) of workgroup (x, y, b) reads
-//   X[b][r, c] and writes Y[b][c, r], with r = 8x + local x, c = 8y + local y. Dispatch:
-//   (ceil(rows/8), ceil(cols/8), batch). src/ops/matmul.ts stages op(A) through it before
+//   X[b][r, c] and writes Y[b][c, r], with r = WG_X·x + local x, c = WG_Y·y + local y (8 × 8).
+//   Dispatch: (ceil(rows/WG_X), ceil(cols/WG_Y), batch). src/ops/matmul.ts stages op(A) through it before
 //   matmul_subgroup when A's rows are K apart with K >= STAGE_MIN_K (see there for the measurement):
 //   the product then reads A along the lanes' own direction.
 //
@@ -16,11 +16,14 @@ struct Params {
   cols: u32,
 }
 
+override WG_X: u32;
+override WG_Y: u32;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WG_X, WG_Y)
 fn matmul_stage_transpose(@builtin(global_invocation_id) gid: vec3u) {
   let r = gid.x;
   let c = gid.y;

@@ -2,9 +2,8 @@
 // with subgroup shuffles: the same product as shaders/matmul.wgsl, in its own module because
 // `enable subgroups;` does not compile on a device without the feature.
 //
-// Bindings: 1 A: [batch][M×K] ([K×M] when TRANS_A), 2 B: [batch][K×N] ([N×K] when TRANS_B),
-//   3 bias [N] (read only when HAS_BIAS), 4 C [batch][M×N].
-// Params: M, N, K, aBatchStride, bBatchStride (0 broadcasts a 2-D operand over the batch).
+// Bindings and params: shaders/lib/matmul-io.wgsl. Workgroup size WG (8, the subgroup), set from
+// the kernel's contract in src/ops/matmul.ts.
 //
 // matmul_subgroup: for Mesa lavapipe, which runs a subgroup as the 8 SIMD lanes of one AVX2 vector.
 //   Requires a subgroup size of exactly 8 (src/ops/matmul.ts checks the adapter's min and max):
@@ -31,28 +30,14 @@
 
 enable subgroups;
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
+override WG: u32;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  aBatchStride: u32,
-  bBatchStride: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+// #include "lib/matmul-io.wgsl"
 
 const SG_ROWS = 32u; // 4 subgroups of 8 rows
 const SG_COLS = 32u; // 4 columns per lane, 8 apart
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(WG)
 fn matmul_subgroup(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
   let M = params.M;
   let N = params.N;

@@ -1,9 +1,8 @@
 // Batched matrix product with an optional bias epilogue:
 //   C[b] = op(A[b]) · op(B[b]) (+ bias), op(X) = X or Xᵀ per TRANS_A / TRANS_B.
 //
-// Bindings: 1 A: [batch][M×K] ([K×M] when TRANS_A), 2 B: [batch][K×N] ([N×K] when TRANS_B),
-//   3 bias [N] (read only when HAS_BIAS), 4 C [batch][M×N].
-// Params: M, N, K, aBatchStride, bBatchStride (0 broadcasts a 2-D operand over the batch).
+// Bindings and params: shaders/lib/matmul-io.wgsl. Workgroup sizes: WG (1-D) or WG_X × WG_Y, set
+// from each kernel's contract in src/ops/matmul.ts.
 // Every entry point takes the batch index from workgroup_id.z (dispatch z = batch).
 //
 // Three variants of one product; src/ops/matmul.ts picks one per adapter (src/gpu/autotune.ts):
@@ -30,23 +29,11 @@
 // Source: the textbook blocked product C_ij = Σ_k A_ik B_kj; the tiling follows the usual
 //   shared-memory GEMM (e.g. tfjs-backend-webgpu's makeMatMulPackedSource, without its string templates).
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
+override WG: u32;
+override WG_X: u32;
+override WG_Y: u32;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  aBatchStride: u32,
-  bBatchStride: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+// #include "lib/matmul-io.wgsl"
 
 // op(A)[m, k] and op(B)[k, n], zero outside the matrix.
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
@@ -69,7 +56,7 @@ fn storeC(batch: u32, row: u32, col: u32, v: f32) {
   C[batch * params.M * params.N + row * params.N + col] = out;
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WG_X, WG_Y) // 8 × 8
 fn matmul_simple(@builtin(global_invocation_id) gid: vec3u) {
   let row0 = gid.y * 4u;
   let col0 = gid.x * 4u;
@@ -90,9 +77,8 @@ fn matmul_simple(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 const REG_ROWS = 8u;
-const REG_LANES = 64u;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG) // 64 lanes
 fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
   let M = params.M;
   let N = params.N;
@@ -100,7 +86,7 @@ fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   let aBase = wid.z * params.aBatchStride;
   let bBase = wid.z * params.bBatchStride;
   let row0 = wid.y * REG_ROWS;
-  let col0 = wid.x * REG_LANES * 4u + lane;
+  let col0 = wid.x * WG * 4u + lane;
   // Rows and columns past the edge are clamped to the last one (valid loads, results discarded),
   // so the k loop has no branches.
   var rowIdx: array<u32, 8>;
@@ -109,7 +95,7 @@ fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     rowIdx[i] = select(aBase + row * K, aBase + row, TRANS_A); // A element (row, k) = A[rowIdx + k·strideK]
   }
   let aStrideK = select(1u, M, TRANS_A);
-  let cols = min(vec4u(col0) + vec4u(0u, 64u, 128u, 192u), vec4u(N - 1u));
+  let cols = min(vec4u(col0) + vec4u(0u, 1u, 2u, 3u) * WG, vec4u(N - 1u));
   let bCol = select(bBase + cols, bBase + cols * K, TRANS_B); // B element (k, col) = B[bCol + k·strideK]
   let bStrideK = select(N, 1u, TRANS_B);
   var acc: array<vec4f, 8>;
@@ -123,7 +109,7 @@ fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   }
   for (var i = 0u; i < REG_ROWS; i++) {
     for (var j = 0u; j < 4u; j++) {
-      storeC(wid.z, row0 + i, col0 + j * REG_LANES, acc[i][j]);
+      storeC(wid.z, row0 + i, col0 + j * WG, acc[i][j]);
     }
   }
 }
@@ -133,7 +119,7 @@ const TILE_K = 16u;
 var<workgroup> tileA: array<vec4f, 256>; // [TILE_K][TILE/4]: op(A)[row0 + 4c .. +3, k0 + kk] at kk·16 + c
 var<workgroup> tileB: array<vec4f, 256>; // [TILE_K][TILE/4]: op(B)[k0 + kk, col0 + 4c .. +3] at kk·16 + c
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WG_X, WG_Y) // 16 × 16: the tile loads below are written for 256 invocations
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
                 @builtin(local_invocation_index) t: u32) {
   let aBase = wid.z * params.aBatchStride;

@@ -11,22 +11,37 @@
 //             2 grads [total] (read), 3 params [total], 4 m [total], 5 v [total] (read_write).
 //   Element i belongs to the first tensor whose end > i (binary search); a
 //   tensor with hasGrad = 0 (no gradient this step) is left untouched, as torch skips it.
-//   Dispatch: grid(total, 256).
+//   Dispatch: total invocations in workgroups of WG.
 //
-// sumsq_partial: x [n] -> partials[offset + w] = Σ x² over x[w·4096 .. (w+1)·4096)
-//   (256 threads, 16 elements each strided by 256, then a tree: fixed order).
-//   Bindings: 1 x (read), 2 partials (read_write). Dispatch: grid(ceil(n / 4096), 1).
+// sumsq_partial: x [n] -> partials[offset + w] = Σ x² over x[w·CHUNK .. (w+1)·CHUNK)
+//   (WG threads, CHUNK / WG elements each strided by WG, then a tree: fixed order).
+//   Bindings: 1 x (read), 2 partials (read_write). Dispatch: ceil(n / CHUNK) workgroups.
 // norm_finish: partials [count] -> norm[0] = √(Σ partials), coef[0] = min(1, maxNorm / (norm + 1e-6))
-//   (torch.nn.utils.clip_grad_norm_). One workgroup of 256, fixed order.
+//   (torch.nn.utils.clip_grad_norm_). One workgroup of WG, fixed order.
 //   Bindings: 1 partials (read), 2 norm [1], 3 coef [1] (read_write).
-// scale_by_coef: g[i] *= coef[0].  Bindings: 1 coef [1] (read), 2 g [n] (read_write). Dispatch: grid(n, 256).
+// scale_by_coef: g[i] *= coef[0].  Bindings: 1 coef [1] (read), 2 g [n] (read_write). Dispatch: n invocations.
+// WG (a power of two, for the trees) and CHUNK (a multiple of WG) are set by src/optim/.
 
-struct Params {
-  n: u32,          // sumsq_partial, scale_by_coef: elements; adamw: total; norm_finish: partial count
-  offset: u32,     // sumsq_partial; adamw: number of tensors
-  beta1: f32,      // adamw; norm_finish: maxNorm
+struct AdamWParams {
+  n: u32,        // elements in all (total)
+  tensors: u32,  // rows of the table
+  beta1: f32,
   beta2: f32,
   eps: f32,
+}
+
+struct SumSqParams {
+  n: u32,       // elements of x
+  offset: u32,  // where this tensor's partials start
+}
+
+struct NormParams {
+  count: u32,  // partials
+  maxNorm: f32,
+}
+
+struct ScaleParams {
+  n: u32,
 }
 
 struct TensorEntry {
@@ -40,7 +55,13 @@ struct TensorEntry {
   pad1: u32,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
+override WG: u32;
+override CHUNK: u32;
+
+@group(0) @binding(0) var<uniform> params: AdamWParams;
+@group(0) @binding(0) var<uniform> sumSqParams: SumSqParams;
+@group(0) @binding(0) var<uniform> normParams: NormParams;
+@group(0) @binding(0) var<uniform> scaleParams: ScaleParams;
 
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
@@ -53,16 +74,14 @@ struct TensorEntry {
 
 @group(0) @binding(3) var<storage, read_write> coefOut: array<f32>;
 
-fn flatIndex(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 256u + lid;
-}
+// #include "lib/index.wgsl"
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flatIndex(wid, nwg, lid);
+  let i = flat_index(wid, nwg, lid);
   if (i >= params.n) { return; }
   var lo = 0u;
-  var hi = params.offset - 1u;
+  var hi = params.tensors - 1u;
   while (lo < hi) {
     let mid = (lo + hi) / 2u;
     if (table[mid].end > i) { hi = mid; } else { lo = mid + 1u; }
@@ -79,46 +98,45 @@ fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   weights[i] = p - (entry.lr / entry.bc1) * m / denom;
 }
 
-const CHUNK: u32 = 4096u;
-var<workgroup> partial: array<f32, 256>;
+var<workgroup> partial: array<f32, WG>;
 
 fn reduceWorkgroup(lid: u32) {
   workgroupBarrier();
-  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
     if (lid < stride) { partial[lid] += partial[lid + stride]; }
     workgroupBarrier();
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   let start = group * CHUNK;
   var acc = 0.0;
-  for (var k = 0u; k < CHUNK / 256u; k++) {
-    let i = start + k * 256u + lid;
-    if (i < params.n) { acc += src[i] * src[i]; }
+  for (var k = 0u; k < CHUNK / WG; k++) {
+    let i = start + k * WG + lid;
+    if (i < sumSqParams.n) { acc += src[i] * src[i]; }
   }
   partial[lid] = acc;
   reduceWorkgroup(lid);
-  if (lid == 0u && start < params.n) { dst[params.offset + group] = partial[0]; }
+  if (lid == 0u && start < sumSqParams.n) { dst[sumSqParams.offset + group] = partial[0]; }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn norm_finish(@builtin(local_invocation_index) lid: u32) {
   var acc = 0.0;
-  for (var i = lid; i < params.n; i += 256u) { acc += src[i]; }
+  for (var i = lid; i < normParams.count; i += WG) { acc += src[i]; }
   partial[lid] = acc;
   reduceWorkgroup(lid);
   if (lid == 0u) {
     let norm = sqrt(partial[0]);
     dst[0] = norm;
-    coefOut[0] = min(1.0, params.beta1 / (norm + 1e-6));
+    coefOut[0] = min(1.0, normParams.maxNorm / (norm + 1e-6));
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn scale_by_coef(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flatIndex(wid, nwg, lid);
-  if (i < params.n) { dst[i] = dst[i] * src[0]; }
+  let i = flat_index(wid, nwg, lid);
+  if (i < scaleParams.n) { dst[i] = dst[i] * src[0]; }
 }

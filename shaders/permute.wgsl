@@ -4,7 +4,7 @@
 // Params: n; rank; outShape[0..7] (output dims, padded with 1); inStrides[0..7]: for output
 //   axis d, the stride in x of the input axis that becomes d.
 // out[i] = x[sum_d idx_d(i) * inStrides[d]] where idx is i's multi-index in outShape.
-// Dispatch: grid(n, 256).
+// Dispatch: n invocations in workgroups of WG.
 
 struct Params {
   n: u32,
@@ -13,13 +13,17 @@ struct Params {
   inStrides: array<vec4u, 2>,
 }
 
+override WG: u32;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256)
+// #include "lib/index.wgsl"
+
+@compute @workgroup_size(WG)
 fn permute(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= params.n) { return; }
   var rest = i;
   var offset = 0u;

@@ -8,7 +8,7 @@
 //   slice_backward: 1 dOut [outer, L, inner], 2 dx [outer, D, inner]
 //                   dx[o, d, i] = dOut[o, d - start, i] if start <= d < start + L, else 0
 //                   (writes every element of dx: no separate zero fill)    n = outer·D·inner
-// Dispatch: grid(n, 256) workgroups of 256; flat index i = (wid.y * nwg.x + wid.x) * 256 + lid.
+// Dispatch: n invocations in workgroups of WG; flat index i = (wid.y * nwg.x + wid.x) * WG + lid.
 
 struct Params {
   n: u32,      // invocations that do work (elements written)
@@ -18,13 +18,17 @@ struct Params {
   start: u32,
 }
 
+override WG: u32;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 
-@compute @workgroup_size(256)
+// #include "lib/index.wgsl"
+
+@compute @workgroup_size(WG)
 fn slice_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= params.n) { return; }
   let inner = i % params.inner;
   let rest = i / params.inner;
@@ -33,9 +37,9 @@ fn slice_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   dst[i] = src[(o * params.D + params.start + l) * params.inner + inner];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn slice_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let i = flat_index(wid, nwg, lid);
   if (i >= params.n) { return; }
   let inner = i % params.inner;
   let rest = i / params.inner;

@@ -15,23 +15,29 @@
 //                     0/1; any nonzero bit pattern but -0.0 keeps the key; unread when !HAS_MASK),
 //                     3 y [rows, cols].
 // Bindings, backward: 1 y [rows, cols], 2 dy [rows, cols], 3 dx [rows, cols].
-// Dispatch: grid(ceil(rows / (WG / TPR)), 1) workgroups of WG threads; each row gets TPR threads
-// (a power of two, picked by the caller to match cols: 8 for T = 128, so short rows do not
+// Dispatch: rows·TPR invocations in workgroups of WG (a power of two); each row gets TPR threads
+// (a power of two <= WG, picked by the caller to match cols: 8 for T = 128, so short rows do not
 // leave most of a workgroup idle), row = (wid.y * nwg.x + wid.x) * (WG / TPR) + lid / TPR.
 // Reductions are fixed-order trees over a row's TPR threads in workgroup memory (deterministic).
 
-struct Params {
+struct ForwardParams {
   rows: u32,
   cols: u32,
   rowsPerBatch: u32,  // rows sharing one mask row (heads * Tq)
 }
 
+struct BackwardParams {
+  rows: u32,
+  cols: u32,
+}
+
+override WG: u32;
 override HAS_MASK: bool = false;
 override TPR: u32 = 128u;  // threads per row, a power of two <= WG
-const WG: u32 = 128u;
 const F32_MIN: f32 = -3.4028234663852886e38;
 
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> params: ForwardParams;
+@group(0) @binding(0) var<uniform> backwardParams: BackwardParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<u32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -52,9 +58,11 @@ fn masked_logit(row: u32, j: u32) -> f32 {
   return v;
 }
 
+// #include "lib/index.wgsl"
+
 /** (row, lane): this invocation's row and its index among the row's TPR threads. */
 fn row_and_lane(wid: vec3u, nwg: vec3u, lid: u32) -> vec2u {
-  return vec2u((wid.y * nwg.x + wid.x) * (WG / TPR) + lid / TPR, lid % TPR);
+  return vec2u(workgroup_index(wid, nwg) * (WG / TPR) + lid / TPR, lid % TPR);
 }
 
 @compute @workgroup_size(WG)
@@ -91,10 +99,11 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 @compute @workgroup_size(WG)
 fn softmax_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let rl = row_and_lane(wid, nwg, lid);
-  let rowInRange = rl.x < params.rows;
-  let base = rl.x * params.cols;
+  let rowInRange = rl.x < backwardParams.rows;
+  let cols = backwardParams.cols;
+  let base = rl.x * cols;
   var acc = 0.0;
-  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) { acc += dy[base + j] * yIn[base + j]; }
+  for (var j = rl.y; rowInRange && j < cols; j += TPR) { acc += dy[base + j] * yIn[base + j]; }
   redSum[lid] = acc;
   workgroupBarrier();
   for (var stride = TPR / 2u; stride > 0u; stride >>= 1u) {
@@ -102,5 +111,5 @@ fn softmax_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     workgroupBarrier();
   }
   let dot = redSum[lid - rl.y];
-  for (var j = rl.y; rowInRange && j < params.cols; j += TPR) { dx[base + j] = yIn[base + j] * (dy[base + j] - dot); }
+  for (var j = rl.y; rowInRange && j < cols; j += TPR) { dx[base + j] = yIn[base + j] * (dy[base + j] - dot); }
 }

@@ -13,8 +13,9 @@ registerSourceResolver(webSourceResolver);
 export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP } from './gpu/device.js';
 export type { AdapterDescription } from './gpu/device.js';
 export { Runtime, grid } from './gpu/runtime.js';
-export type { Param, Binding, DispatchOptions } from './gpu/runtime.js';
-export type { Kernel, OverrideConstants } from './gpu/pipelines.js';
+export type { Binding, DispatchOptions } from './gpu/runtime.js';
+export { defineKernel } from './gpu/pipelines.js';
+export type { Kernel, OverrideConstants, UniformFields, UniformType, UniformValues, WorkgroupSize } from './gpu/pipelines.js';
 export type { PoolStats } from './gpu/pool.js';
 
 /** Submits pending GPU work and resolves when it has finished. */

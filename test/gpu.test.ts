@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { getDevice, gpu, tensor, scale, tidy } from '../src/index.js';
 import { sizeClass } from '../src/gpu/pool.js';
 import { MAX_COMMANDS_PER_SUBMISSION } from '../src/gpu/runtime.js';
-import type { Kernel } from '../src/gpu/pipelines.js';
+import { declaredKernels, kernelName } from '../src/gpu/pipelines.js';
 import { setupDevice } from './helpers.js';
 
 test.before(setupDevice);
@@ -21,7 +21,7 @@ test('one shared device, with the adapter\'s storage limits (BERT-base\'s 89 MB 
 
 test('pipelines are cached by exactly what created them', () => {
   const cache = gpu().pipelines;
-  const kernel: Kernel = { shader: 'matmul', entryPoint: 'matmul_simple', storage: ['read', 'read', 'read', 'write'] };
+  const kernel = declaredKernels().find((k) => kernelName(k) === 'matmul.matmul_simple')!;
   const a = cache.get(kernel, { TRANS_A: 0, TRANS_B: 1, HAS_BIAS: 0 });
   assert.is(cache.get({ ...kernel }, { HAS_BIAS: 0, TRANS_B: 1, TRANS_A: 0 }), a, 'same kernel, same constants in another order');
   assert.is.not(cache.get(kernel, { TRANS_A: 1, TRANS_B: 1, HAS_BIAS: 0 }), a, 'other constants, other pipeline');

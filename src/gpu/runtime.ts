@@ -10,24 +10,25 @@
 
 import type { AdapterDescription } from './adapter.js';
 import { BufferPool } from './pool.js';
-import { PipelineCache, type Kernel, type OverrideConstants } from './pipelines.js';
-
-/** A uniform value: a plain number is a u32; wrap others. */
-export type Param = number | { f32: number } | { i32: number };
+import { PipelineCache, kernelName, packUniforms, uniformSize, workgroupInvocations, type Kernel, type OverrideConstants, type UniformFields, type UniformValues } from './pipelines.js';
 
 /** A storage binding: a whole buffer, or its first `size` bytes. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
 
-export interface DispatchOptions {
+/**
+ * One dispatch: the storage bindings in the kernel's order, its uniform fields by name, and
+ * either `invocations` (enough workgroups of the kernel's declared size for that many, spread
+ * over x and y as grid() does), `workgroups` as a count (spread the same way) or an explicit
+ * [x, y, z].
+ */
+export type DispatchOptions<U extends UniformFields = UniformFields> = {
   bindings: Binding[];
-  params?: Param[];
-  workgroups: [number, number?, number?];
+  params: UniformValues<U>;
   constants?: OverrideConstants;
-}
+} & ({ invocations: number } | { workgroups: number | [number, number?, number?] });
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
 const UNIFORM_CHUNK = 256 * UNIFORM_SLOT;
-const MAX_WORKGROUPS_PER_DIM = 65535;
 
 // Measured on lavapipe (Mesa 25.0.7, Dawn from npm webgpu 0.6.2) by a probe that records N
 // one-workgroup dispatches, each with its own bind group, and submits once: N = 64,000 runs,
@@ -46,14 +47,15 @@ export const MAX_COMMANDS_PER_SUBMISSION = 4096;
 export const LAVAPIPE_BIND_GROUPS_IN_FLIGHT = 32768;
 
 /**
- * Workgroup counts for `n` invocations in groups of `size`, spread over x and y
- * when x alone would pass the 65,535 limit. Shaders rebuild the flat index as
- * (workgroup_id.y * num_workgroups.x + workgroup_id.x) * size + local_index.
+ * `groups` workgroups (at least one) laid out over x and y when x alone would pass
+ * `maxPerDim` (the device's maxComputeWorkgroupsPerDimension). Shaders rebuild the
+ * workgroup's index as workgroup_id.y * num_workgroups.x + workgroup_id.x
+ * (shaders/lib/index.wgsl); the last row may hold workgroups past `groups`.
  */
-export function grid(n: number, size: number): [number, number] {
-  const groups = Math.max(1, Math.ceil(n / size));
-  if (groups <= MAX_WORKGROUPS_PER_DIM) return [groups, 1];
-  return [MAX_WORKGROUPS_PER_DIM, Math.ceil(groups / MAX_WORKGROUPS_PER_DIM)];
+export function grid(groups: number, maxPerDim: number): [number, number] {
+  const n = Math.max(1, groups);
+  if (n <= maxPerDim) return [n, 1];
+  return [maxPerDim, Math.ceil(n / maxPerDim)];
 }
 
 export class Runtime {
@@ -98,12 +100,20 @@ export class Runtime {
     return this.device.features as unknown as ReadonlySet<string>;
   }
 
-  /** Records one compute dispatch. Binding 0 is the uniform block built from `params`. */
-  dispatch(kernel: Kernel, options: DispatchOptions): void {
+  /** The device's limit on workgroups along one dimension of a dispatch. */
+  get maxWorkgroupsPerDimension(): number {
+    return this.device.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  /** Records one compute dispatch. Binding 0 is the uniform struct packed from `params` by the kernel's declaration. */
+  dispatch<U extends UniformFields>(kernel: Kernel<U>, options: DispatchOptions<U>): void {
     this.check();
     if (kernel.storage.length !== options.bindings.length) {
-      throw new Error(`${kernel.shader}.${kernel.entryPoint}: expected ${kernel.storage.length} storage bindings, got ${options.bindings.length}`);
+      throw new Error(`${kernelName(kernel)}: expected ${kernel.storage.length} storage bindings, got ${options.bindings.length}`);
     }
+    const [x, y = 1, z = 1] = this.workgroups(kernel, options);
+    const limit = this.maxWorkgroupsPerDimension;
+    if (x > limit || y > limit || z > limit) throw new Error(`${kernelName(kernel)}: workgroups [${x}, ${y}, ${z}] pass the device's ${limit} per dimension`);
     this.countBindGroup(kernel);
     this.beginCommand();
     const pipeline = this.pipelines.get(kernel, options.constants);
@@ -112,12 +122,11 @@ export class Runtime {
         ? { binding: i + 1, resource: { buffer: b.buffer, size: align4(b.size) } }
         : { binding: i + 1, resource: { buffer: b as GPUBuffer } },
     );
-    entries.unshift({ binding: 0, resource: this.writeUniforms(options.params ?? []) });
+    entries.unshift({ binding: 0, resource: this.writeUniforms(kernel, options.params) });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    const [x, y = 1, z = 1] = options.workgroups;
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
   }
@@ -228,7 +237,7 @@ export class Runtime {
   private countBindGroup(kernel: Kernel): void {
     if (this.maxBindGroupsInFlight !== null && this.bindGroupsCreated - this.bindGroupsWaitedFor >= this.maxBindGroupsInFlight) {
       throw new Error(
-        `${kernel.shader}.${kernel.entryPoint}: more than ${this.maxBindGroupsInFlight} dispatches recorded without waiting for the GPU; ` +
+        `${kernelName(kernel)}: more than ${this.maxBindGroupsInFlight} dispatches recorded without waiting for the GPU; ` +
           `${this.adapter.name} frees their bind groups only after such a wait and crashes past about 64,000 (vm.max_map_count). ` +
           'Record less per step (a smaller num_hidden_layers, batch or sequence) or await gpu().sync() between parts',
       );
@@ -291,7 +300,12 @@ export class Runtime {
     this.pass = null;
   }
 
-  private writeUniforms(params: Param[]): GPUBufferBinding {
+  private workgroups(kernel: Kernel, options: DispatchOptions): [number, number?, number?] {
+    if ('invocations' in options) return grid(Math.ceil(options.invocations / workgroupInvocations(kernel)), this.maxWorkgroupsPerDimension);
+    return typeof options.workgroups === 'number' ? grid(options.workgroups, this.maxWorkgroupsPerDimension) : options.workgroups;
+  }
+
+  private writeUniforms(kernel: Kernel, params: Readonly<Record<string, number | readonly number[]>>): GPUBufferBinding {
     const chunkIndex = Math.floor(this.uniformOffset / UNIFORM_CHUNK);
     const offset = this.uniformOffset % UNIFORM_CHUNK;
     if (chunkIndex === this.uniformChunks.length) {
@@ -299,15 +313,11 @@ export class Runtime {
       this.uniformChunks.push({ buffer, data: new ArrayBuffer(UNIFORM_CHUNK) });
     }
     const chunk = this.uniformChunks[chunkIndex];
-    if (params.length * 4 > UNIFORM_SLOT) throw new Error(`too many uniform params (${params.length})`);
-    const view = new DataView(chunk.data, offset, UNIFORM_SLOT);
-    params.forEach((p, i) => {
-      if (typeof p === 'number') view.setUint32(i * 4, p, true);
-      else if ('f32' in p) view.setFloat32(i * 4, p.f32, true);
-      else view.setInt32(i * 4, p.i32, true);
-    });
+    const size = uniformSize(kernel);
+    if (size > UNIFORM_SLOT) throw new Error(`${kernelName(kernel)}: a uniform struct of ${size} bytes is over the ${UNIFORM_SLOT}-byte slot`);
+    packUniforms(kernel, params, new DataView(chunk.data, offset, UNIFORM_SLOT));
     this.uniformOffset += UNIFORM_SLOT;
-    return { buffer: chunk.buffer, offset, size: Math.max(16, align16(params.length * 4)) };
+    return { buffer: chunk.buffer, offset, size: Math.max(16, align16(size)) };
   }
 }
 

@@ -4,15 +4,16 @@
 // them without importing the differentiable ops (which import autograd).
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { Tensor, empty } from '../tensor.js';
 
-export const ADD: Kernel = { shader: 'elementwise', entryPoint: 'add', storage: ['read', 'read', 'write'] };
-const SCALE: Kernel = { shader: 'elementwise', entryPoint: 'scale', storage: ['read', 'write'] };
-const ADD_INPLACE: Kernel = { shader: 'elementwise', entryPoint: 'add_inplace', storage: ['write', 'read'] };
-/** Runs of stretched and full dims in elementwise.wgsl's Broadcast block. */
+/** Runs of stretched and full dims in elementwise.wgsl's Broadcast block (its arrays of 2 vec4u). */
 export const MAX_RUNS = 8;
+/** elementwise.wgsl's Broadcast block: out's size, the runs used, each run's size and each operand's stride along it (padded to MAX_RUNS). */
+export const BROADCAST = { n: 'u32', rank: 'u32', sizes: 'array<vec4u, 2>', aStrides: 'array<vec4u, 2>', bStrides: 'array<vec4u, 2>' } as const;
+export const ADD = defineKernel({ shader: 'elementwise', entryPoint: 'add', storage: ['read', 'read', 'write'], uniforms: BROADCAST, workgroupSize: 256 });
+const SCALE = defineKernel({ shader: 'elementwise', entryPoint: 'scale', storage: ['read', 'write'], uniforms: { n: 'u32', alpha: 'f32' }, workgroupSize: 256 });
+const ADD_INPLACE = defineKernel({ shader: 'elementwise', entryPoint: 'add_inplace', storage: ['write', 'read'], uniforms: { n: 'u32' }, workgroupSize: 256 });
 
 function checkSameSize(what: string, a: Tensor, b: Tensor): void {
   if (a.size !== b.size) throw new Error(`${what}: [${b.shape.join(', ')}] with [${a.shape.join(', ')}]`);
@@ -22,11 +23,11 @@ function checkSameSize(what: string, a: Tensor, b: Tensor): void {
 export function sumOf(a: Tensor, b: Tensor): Tensor {
   checkSameSize('sumOf', a, b);
   const out = empty(a.shape);
-  const rest = (fill: number) => Array(MAX_RUNS - 1).fill(fill);
+  const run = (first: number, fill: number) => [first, ...Array(MAX_RUNS - 1).fill(fill)];
   gpu().dispatch(ADD, {
     bindings: [a.binding, b.binding, out.binding],
-    params: [out.size, 1, 0, 0, out.size, ...rest(1), 1, ...rest(0), 1, ...rest(0)],
-    workgroups: grid(out.size, 256),
+    params: { n: out.size, rank: 1, sizes: run(out.size, 1), aStrides: run(1, 0), bStrides: run(1, 0) },
+    invocations: out.size,
   });
   return out;
 }
@@ -34,7 +35,7 @@ export function sumOf(a: Tensor, b: Tensor): Tensor {
 /** alpha * x in a new tensor, no graph. */
 export function scaled(x: Tensor, alpha: number): Tensor {
   const out = empty(x.shape);
-  gpu().dispatch(SCALE, { bindings: [x.binding, out.binding], params: [x.size, { f32: alpha }], workgroups: grid(x.size, 256) });
+  gpu().dispatch(SCALE, { bindings: [x.binding, out.binding], params: { n: x.size, alpha }, invocations: x.size });
   return out;
 }
 
@@ -46,5 +47,5 @@ export function copy(x: Tensor): Tensor {
 /** target += b, in place (no graph): gradient accumulation. */
 export function addInPlace(target: Tensor, b: Tensor): void {
   checkSameSize('addInPlace', target, b);
-  gpu().dispatch(ADD_INPLACE, { bindings: [target.binding, b.binding], params: [target.size], workgroups: grid(target.size, 256) });
+  gpu().dispatch(ADD_INPLACE, { bindings: [target.binding, b.binding], params: { n: target.size }, invocations: target.size });
 }

@@ -2,26 +2,28 @@
 // backward; kernels in shaders/activation.wgsl. Shapes: any; elementwise.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel, type Kernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 
 const UNARY = ['read', 'write'] as const;
 const BINARY = ['read', 'read', 'write'] as const;
-const GELU_FORWARD: Kernel = { shader: 'activation', entryPoint: 'gelu_forward', storage: UNARY };
-const GELU_BACKWARD: Kernel = { shader: 'activation', entryPoint: 'gelu_backward', storage: BINARY };
-const TANH_FORWARD: Kernel = { shader: 'activation', entryPoint: 'tanh_forward', storage: UNARY };
-const TANH_BACKWARD: Kernel = { shader: 'activation', entryPoint: 'tanh_backward', storage: BINARY };
+/** Every activation kernel: n elements, one per invocation. */
+const activationKernel = (entryPoint: string, storage: Kernel['storage']) =>
+  defineKernel({ shader: 'activation', entryPoint, storage, uniforms: { n: 'u32' }, workgroupSize: 256 });
+const GELU_FORWARD = activationKernel('gelu_forward', UNARY);
+const GELU_BACKWARD = activationKernel('gelu_backward', BINARY);
+const TANH_FORWARD = activationKernel('tanh_forward', UNARY);
+const TANH_BACKWARD = activationKernel('tanh_backward', BINARY);
 
 function checkF32(op: string, x: Tensor): void {
   if (x.dtype !== 'f32') throw new Error(`${op}: expects an f32 tensor, got ${x.dtype} [${x.shape.join(', ')}]`);
 }
 
 /** Records one flat elementwise kernel over `inputs` (all of out's size) into a new tensor; no graph. */
-function elementwise(kernel: Kernel, inputs: Tensor[], shape: readonly number[]): Tensor {
+function elementwise(kernel: typeof GELU_FORWARD, inputs: Tensor[], shape: readonly number[]): Tensor {
   const out = empty(shape);
-  gpu().dispatch(kernel, { bindings: [...inputs.map((t) => t.binding), out.binding], params: [out.size], workgroups: grid(out.size, 256) });
+  gpu().dispatch(kernel, { bindings: [...inputs.map((t) => t.binding), out.binding], params: { n: out.size }, invocations: out.size });
   return out;
 }
 

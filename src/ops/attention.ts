@@ -12,8 +12,7 @@
 // allows; CPU drivers (lavapipe) get the composed path, which is faster there.
 
 import { gpu, isSoftwareAdapter } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel, type UniformValues } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 import { matmul } from './matmul.js';
@@ -22,12 +21,16 @@ import { softmax, checkAttentionMask } from './softmax.js';
 import { dropout, type DropoutOptions } from './dropout.js';
 import { checkDropout, dropThreshold } from './random.js';
 
-const FORWARD: Kernel = { shader: 'attention', entryPoint: 'attention_forward', storage: ['read', 'read', 'read', 'read', 'write', 'write'] };
-const DELTA: Kernel = { shader: 'attention', entryPoint: 'attention_backward_delta', storage: ['read', 'read', 'read', 'write'] };
-const DQ: Kernel = { shader: 'attention', entryPoint: 'attention_backward_dq', storage: ['read', 'read', 'read', 'read', 'read', 'read', 'write'] };
-const DKDV: Kernel = { shader: 'attention', entryPoint: 'attention_backward_dkdv', storage: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write'] };
+const BLOCK = 64; // rows per workgroup, one per invocation
+/** scale = 1 / sqrt(d); dropout: words below threshold are dropped, kept ones scaled by dropScale = 1 / (1 - p). */
+const PARAMS = { T: 'u32', heads: 'u32', scale: 'f32', seed: 'u32', stream: 'u32', threshold: 'u32', dropScale: 'f32' } as const;
+const attentionKernel = <const U extends Record<string, 'u32' | 'f32'>>(entryPoint: string, storage: ('read' | 'write')[], uniforms: U) =>
+  defineKernel({ shader: 'attention', entryPoint, storage, uniforms, workgroupSize: BLOCK });
+const FORWARD = attentionKernel('attention_forward', ['read', 'read', 'read', 'read', 'write', 'write'], PARAMS);
+const DELTA = attentionKernel('attention_backward_delta', ['read', 'read', 'read', 'write'], { rows: 'u32' });
+const DQ = attentionKernel('attention_backward_dq', ['read', 'read', 'read', 'read', 'read', 'read', 'write'], PARAMS);
+const DKDV = attentionKernel('attention_backward_dkdv', ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write'], PARAMS);
 const MAX_HEAD_DIM = 64; // the fused kernels hold rows of q, k, v in registers, as vec4s
-const BLOCK = 64; // rows per workgroup in shaders/attention.wgsl
 
 export interface AttentionOptions {
   /** [B, T] of 0/1 (f32 or i32) over keys; 0 masks the key for every query and head. */
@@ -73,11 +76,12 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: A
   if (d > MAX_HEAD_DIM || d % 4 !== 0) {
     throw new Error(`attention: the fused path handles head dims up to ${MAX_HEAD_DIM} that are multiples of 4, got d = ${d} (use fused: false)`);
   }
-  if (B * heads > 65535) throw new Error(`attention: the fused path takes at most 65,535 (batch, head) pairs, got ${B} x ${heads} (use fused: false)`);
-  const params = [
-    T, heads, { f32: 1 / Math.sqrt(d) },
-    drop?.seed ?? 0, drop?.stream ?? 0, drop ? dropThreshold(drop.p) : 0, { f32: drop ? 1 / (1 - drop.p) : 1 },
-  ];
+  const maxPairs = gpu().maxWorkgroupsPerDimension;
+  if (B * heads > maxPairs) throw new Error(`attention: the fused path takes at most ${maxPairs} (batch, head) pairs, got ${B} x ${heads} (use fused: false)`);
+  const params: UniformValues<typeof PARAMS> = {
+    T, heads, scale: 1 / Math.sqrt(d),
+    seed: drop?.seed ?? 0, stream: drop?.stream ?? 0, threshold: drop ? dropThreshold(drop.p) : 0, dropScale: drop ? 1 / (1 - drop.p) : 1,
+  };
   const constants = { HEAD_DIM: d, HAS_MASK: Number(!!mask), HAS_DROPOUT: Number(!!drop) };
   const rowBlocks: [number, number] = [Math.ceil(T / BLOCK), B * heads];
   // Backward's own handle on the mask; without one q is bound in its slot and never read.
@@ -93,7 +97,7 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: A
     const stats = empty([B, heads, T, 2]); // (lse_i, D_i = dOut_i · out_i)
     gpu().dispatch(DELTA, {
       bindings: [outSaved.binding, dOut.binding, lse.binding, stats.binding],
-      params, workgroups: grid(B * heads * T, BLOCK), constants,
+      params: { rows: B * heads * T }, invocations: B * heads * T, constants,
     });
     const common = [q.binding, k.binding, v.binding, maskBinding, dOut.binding, stats.binding];
     let dq: Tensor | null = null;

@@ -10,14 +10,26 @@
 // gives NaN; a NaN would poison the optimizer).
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty, tensor } from '../tensor.js';
 
-const CE_ROWS: Kernel = { shader: 'cross_entropy', entryPoint: 'ce_rows', storage: ['read', 'read', 'write', 'write'] };
-const CE_REDUCE: Kernel = { shader: 'cross_entropy', entryPoint: 'ce_reduce', storage: ['read', 'write', 'write'] };
-const CE_BACKWARD: Kernel = { shader: 'cross_entropy', entryPoint: 'ce_backward', storage: ['read', 'read', 'read', 'read', 'read', 'write'] };
+const WG = 256; // threads per row (a power of two)
+const CE_ROWS = defineKernel({
+  shader: 'cross-entropy',
+  entryPoint: 'ce_rows',
+  storage: ['read', 'read', 'write', 'write'],
+  uniforms: { rows: 'u32', cols: 'u32', ignoreIndex: 'i32', nanBits: 'u32' },
+  workgroupSize: WG,
+});
+const CE_REDUCE = defineKernel({ shader: 'cross-entropy', entryPoint: 'ce_reduce', storage: ['read', 'write', 'write'], uniforms: { rows: 'u32' }, workgroupSize: WG });
+const CE_BACKWARD = defineKernel({
+  shader: 'cross-entropy',
+  entryPoint: 'ce_backward',
+  storage: ['read', 'read', 'read', 'read', 'read', 'write'],
+  uniforms: { rows: 'u32', cols: 'u32', ignoreIndex: 'i32' },
+  workgroupSize: WG,
+});
 const NAN_BITS = 0x7fc00000;
 
 export interface CrossEntropyOptions {
@@ -45,22 +57,25 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, { igno
   if (!(labels instanceof Tensor)) checkLabels(labels, C, ignoreIndex);
   // The kernels' copy of the labels: an upload of the array, or a view sharing the caller's tensor.
   const labelTensor = labels instanceof Tensor ? labels.view([N]) : tensor(labels, [N]);
-  const params = [N, C, { i32: ignoreIndex }, NAN_BITS];
 
   const stats = empty([N, 2]);
   const rowLoss = empty([N, 2]);
-  gpu().dispatch(CE_ROWS, { bindings: [logits.binding, labelTensor.binding, stats.binding, rowLoss.binding], params, workgroups: grid(N, 1) });
+  gpu().dispatch(CE_ROWS, {
+    bindings: [logits.binding, labelTensor.binding, stats.binding, rowLoss.binding],
+    params: { rows: N, cols: C, ignoreIndex, nanBits: NAN_BITS },
+    workgroups: N, // one per row
+  });
   const loss = empty([]);
   const invCount = empty([1]);
-  gpu().dispatch(CE_REDUCE, { bindings: [rowLoss.binding, loss.binding, invCount.binding], params, workgroups: [1] });
+  gpu().dispatch(CE_REDUCE, { bindings: [rowLoss.binding, loss.binding, invCount.binding], params: { rows: N }, workgroups: 1 });
   rowLoss.dispose();
 
   return record(loss, 'crossEntropy', [logits], (dLoss) => {
     const dx = empty(logits.shape);
     gpu().dispatch(CE_BACKWARD, {
       bindings: [logits.binding, labelTensor.binding, stats.binding, dLoss.binding, invCount.binding, dx.binding],
-      params,
-      workgroups: grid(N, 1),
+      params: { rows: N, cols: C, ignoreIndex },
+      workgroups: N,
     });
     return [dx];
   }, [stats, invCount, labelTensor]);

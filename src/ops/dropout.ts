@@ -4,13 +4,19 @@
 // regenerates it instead of storing it. p = 0 returns x itself.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 import { checkDropout, dropThreshold } from './random.js';
 
-const DROPOUT_APPLY: Kernel = { shader: 'dropout', entryPoint: 'dropout_apply', storage: ['read', 'write'] };
+const DROPOUT_APPLY = defineKernel({
+  shader: 'dropout',
+  entryPoint: 'dropout_apply',
+  storage: ['read', 'write'],
+  // scale = 1 / (1 - p); words below threshold are dropped
+  uniforms: { n: 'u32', seed: 'u32', stream: 'u32', threshold: 'u32', scale: 'f32' },
+  workgroupSize: 256,
+});
 
 export interface DropoutOptions {
   /** The run's seed (u32). */
@@ -24,8 +30,8 @@ function applyMask(x: Tensor, p: number, { seed, stream }: DropoutOptions): Tens
   const out = empty(x.shape);
   gpu().dispatch(DROPOUT_APPLY, {
     bindings: [x.binding, out.binding],
-    params: [x.size, seed, stream, dropThreshold(p), { f32: 1 / (1 - p) }],
-    workgroups: grid(Math.ceil(x.size / 4), 256),
+    params: { n: x.size, seed, stream, threshold: dropThreshold(p), scale: 1 / (1 - p) },
+    invocations: Math.ceil(x.size / 4), // one Philox block of 4 elements each
   });
   return out;
 }

@@ -5,17 +5,16 @@
 // Backward sums each operand's gradient over the dims it was stretched along.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 import { sum, sumRows } from './reduce.js';
 import { permute } from './shape.js';
-import { ADD, MAX_RUNS, scaled } from './accumulate.js';
+import { ADD, BROADCAST, MAX_RUNS, scaled } from './accumulate.js';
 
 export { addInPlace, copy } from './accumulate.js';
 
-const MUL: Kernel = { shader: 'elementwise', entryPoint: 'mul', storage: ['read', 'read', 'write'] };
+const MUL = defineKernel({ shader: 'elementwise', entryPoint: 'mul', storage: ['read', 'read', 'write'], uniforms: BROADCAST, workgroupSize: 256 });
 
 const describe = (t: Tensor) => `[${t.shape.join(', ')}]`;
 
@@ -69,7 +68,7 @@ function broadcastRuns(outShape: readonly number[], shapes: readonly (readonly n
 }
 
 /** out = a ∘ b broadcast, no graph. */
-function binary(kernel: Kernel, a: Tensor, b: Tensor): Tensor {
+function binary(kernel: typeof ADD, a: Tensor, b: Tensor): Tensor {
   const op = kernel.entryPoint;
   const shape = broadcastShape(op, a, b);
   const { sizes, strides: [aStrides, bStrides] } = broadcastRuns(shape, [a.shape, b.shape]);
@@ -80,8 +79,8 @@ function binary(kernel: Kernel, a: Tensor, b: Tensor): Tensor {
   const pad = (v: number[], fill: number) => [...v, ...Array(MAX_RUNS - v.length).fill(fill)];
   gpu().dispatch(kernel, {
     bindings: [a.binding, b.binding, out.binding],
-    params: [out.size, sizes.length, 0, 0, ...pad(sizes, 1), ...pad(aStrides, 0), ...pad(bStrides, 0)],
-    workgroups: grid(out.size, 256),
+    params: { n: out.size, rank: sizes.length, sizes: pad(sizes, 1), aStrides: pad(aStrides, 0), bStrides: pad(bStrides, 0) },
+    invocations: out.size,
   });
   return out;
 }

@@ -11,14 +11,31 @@
 // adds nothing to dWeight.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { isGradEnabled, record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 
-const FORWARD: Kernel = { shader: 'embedding', entryPoint: 'embedding_forward', storage: ['read', 'read', 'write'] };
-const GROUP: Kernel = { shader: 'embedding', entryPoint: 'embedding_group', storage: ['read', 'write'] };
-const BACKWARD: Kernel = { shader: 'embedding', entryPoint: 'embedding_backward', storage: ['read', 'read', 'write'] };
+const FORWARD = defineKernel({
+  shader: 'embedding',
+  entryPoint: 'embedding_forward',
+  storage: ['read', 'read', 'write'],
+  uniforms: { n: 'u32', H: 'u32', V: 'u32' },
+  workgroupSize: 256,
+});
+const GROUP = defineKernel({
+  shader: 'embedding',
+  entryPoint: 'embedding_group',
+  storage: ['read', 'write'],
+  uniforms: { N: 'u32', V: 'u32', paddingIdx: 'i32' }, // paddingIdx -1: none
+  workgroupSize: 256, // a power of two (the scan)
+});
+const BACKWARD = defineKernel({
+  shader: 'embedding',
+  entryPoint: 'embedding_backward',
+  storage: ['read', 'read', 'write'],
+  uniforms: { n: 'u32', H: 'u32', orderBase: 'u32' },
+  workgroupSize: 256,
+});
 
 export interface EmbeddingOptions {
   /** Positions holding this id add nothing to dWeight (PyTorch's padding_idx; BERT's word embeddings use 0). */
@@ -29,7 +46,7 @@ export interface EmbeddingOptions {
 export function embeddingForward(ids: Tensor, weight: Tensor): Tensor {
   const [V, H] = weight.shape;
   const out = empty([...ids.shape, H]);
-  gpu().dispatch(FORWARD, { bindings: [ids.binding, weight.binding, out.binding], params: [out.size, H, V], workgroups: grid(out.size, 256) });
+  gpu().dispatch(FORWARD, { bindings: [ids.binding, weight.binding, out.binding], params: { n: out.size, H, V }, invocations: out.size });
   return out;
 }
 
@@ -38,9 +55,9 @@ export function embeddingBackward(ids: Tensor, dOut: Tensor, V: number, paddingI
   const N = ids.size;
   const H = dOut.shape[dOut.rank - 1];
   const groups = empty([2 * V + 1 + N], 'i32'); // [offsets (V + 1) | cursor (V) | order (N)]
-  gpu().dispatch(GROUP, { bindings: [ids.binding, groups.binding], params: [N, V, { i32: paddingIdx ?? -1 }], workgroups: [1] });
+  gpu().dispatch(GROUP, { bindings: [ids.binding, groups.binding], params: { N, V, paddingIdx: paddingIdx ?? -1 }, workgroups: 1 });
   const dWeight = empty([V, H]);
-  gpu().dispatch(BACKWARD, { bindings: [groups.binding, dOut.binding, dWeight.binding], params: [V * H, H, 2 * V + 1], workgroups: grid(V * H, 256) });
+  gpu().dispatch(BACKWARD, { bindings: [groups.binding, dOut.binding, dWeight.binding], params: { n: V * H, H, orderBase: 2 * V + 1 }, invocations: V * H });
   groups.dispose();
   return dWeight;
 }

@@ -4,23 +4,35 @@
 // with rows = x.size / H.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 import { sumRows } from './reduce.js';
 
-const FORWARD: Kernel = { shader: 'layernorm', entryPoint: 'layernorm_forward', storage: ['read', 'read', 'read', 'read', 'write', 'write', 'write'] };
-const BACKWARD: Kernel = { shader: 'layernorm', entryPoint: 'layernorm_backward', storage: ['read', 'read', 'read', 'read', 'read', 'read', 'write'] };
-const BACKWARD_PARAMS: Kernel = {
+const WG = 64; // workgroup size of forward and backward
+const PARAMS_WG = 256; // and of backward_params: one column per thread
+const FORWARD = defineKernel({
+  shader: 'layernorm',
+  entryPoint: 'layernorm_forward',
+  storage: ['read', 'read', 'read', 'read', 'write', 'write', 'write'],
+  uniforms: { rows: 'u32', H: 'u32', eps: 'f32' },
+  workgroupSize: WG,
+});
+const BACKWARD = defineKernel({
+  shader: 'layernorm',
+  entryPoint: 'layernorm_backward',
+  storage: ['read', 'read', 'read', 'read', 'read', 'read', 'write'],
+  uniforms: { rows: 'u32', H: 'u32' },
+  workgroupSize: WG,
+});
+const BACKWARD_PARAMS = defineKernel({
   shader: 'layernorm',
   entryPoint: 'layernorm_backward_params',
   storage: ['read', 'read', 'write', 'read', 'read', 'read', 'write'],
-};
-const WG = 64; // layernorm.wgsl's workgroup size for forward and backward
-const PARAMS_WG = 256; // and for backward_params
+  uniforms: { rows: 'u32', H: 'u32', rowsPerBlock: 'u32' },
+  workgroupSize: PARAMS_WG,
+});
 const MIN_ROWS_PER_BLOCK = 32; // rows each dweight/dbias partial sums
-const MAX_WORKGROUPS_Y = 65535;
 
 /**
  * Threads per row (power of two <= WG): about 96 columns each, so a row's sums take few
@@ -68,8 +80,8 @@ export function layerNormForward(x: Tensor, residual: Tensor | null, weight: Ten
   const tpr = threadsPerRow(H);
   gpu().dispatch(FORWARD, {
     bindings: [x.binding, (residual ?? x).binding, weight.binding, bias.binding, out.binding, mean.binding, rstd.binding],
-    params: [rows, H, { f32: eps }, 0],
-    workgroups: grid(rows, WG / tpr),
+    params: { rows, H, eps },
+    invocations: rows * tpr,
     constants: { HAS_RESIDUAL: Number(!!residual), TPR: tpr },
   });
   return { out, mean, rstd };
@@ -87,18 +99,18 @@ export function layerNormBackward(
   const dx = empty(x.shape);
   gpu().dispatch(BACKWARD, {
     bindings: [...inputs, weight.binding, mean.binding, rstd.binding, dOut.binding, dx.binding],
-    params: [rows, H, { f32: 0 }, 0],
-    workgroups: grid(rows, WG / tpr),
+    params: { rows, H },
+    invocations: rows * tpr,
     constants: { ...hasResidual, TPR: tpr },
   });
   if (!params) return { dx, dWeight: null, dBias: null };
-  const rowsPerBlock = Math.max(MIN_ROWS_PER_BLOCK, Math.ceil(rows / MAX_WORKGROUPS_Y));
+  const rowsPerBlock = Math.max(MIN_ROWS_PER_BLOCK, Math.ceil(rows / gpu().maxWorkgroupsPerDimension));
   const blocks = Math.max(1, Math.ceil(rows / rowsPerBlock));
   const dWeightPart = empty([blocks, H]);
   const dBiasPart = empty([blocks, H]);
   gpu().dispatch(BACKWARD_PARAMS, {
     bindings: [...inputs, dWeightPart.binding, mean.binding, rstd.binding, dOut.binding, dBiasPart.binding],
-    params: [rows, H, { f32: 0 }, rowsPerBlock],
+    params: { rows, H, rowsPerBlock },
     workgroups: [Math.ceil(H / PARAMS_WG), blocks],
     constants: hasResidual,
   });

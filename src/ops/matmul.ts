@@ -7,7 +7,7 @@
 
 import { gpu, isSoftwareAdapter } from '../gpu/device.js';
 import type { Runtime } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel, type Kernel, type WorkgroupSize } from '../gpu/pipelines.js';
 import { chosenVariant, setVariantOverride, tune } from '../gpu/autotune.js';
 import { record } from '../autograd.js';
 import { Tensor, empty, keep, randn, tidy, zeros } from '../tensor.js';
@@ -20,20 +20,33 @@ import { sumRows } from './reduce.js';
 export type MatmulVariant = 'tiled' | 'register' | 'simple' | 'subgroup';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'register', 'simple', 'subgroup'];
 
-/** Entry point and the C tile (rows × columns) one workgroup computes. */
-const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCols: number }> = {
-  tiled: { kernel: matmulKernel('matmul', 'matmul_tiled'), tileRows: 64, tileCols: 64 },
-  register: { kernel: matmulKernel('matmul', 'matmul_register'), tileRows: 8, tileCols: 256 },
-  simple: { kernel: matmulKernel('matmul', 'matmul_simple'), tileRows: 32, tileCols: 32 },
-  subgroup: { kernel: matmulKernel('matmul-subgroup', 'matmul_subgroup'), tileRows: 32, tileCols: 32 },
-};
+/** The subgroup size matmul_subgroup's workgroup (one subgroup of 8 lanes) is written for. */
+const SUBGROUP_SIZE = 8;
 
-function matmulKernel(shader: string, entryPoint: string): Kernel {
-  return { shader, entryPoint, storage: ['read', 'read', 'read', 'write'] };
+/** shaders/lib/matmul-io.wgsl's Params: the product's shape and each operand's batch stride (0: shared). */
+const MATMUL_PARAMS = { M: 'u32', N: 'u32', K: 'u32', aBatchStride: 'u32', bBatchStride: 'u32' } as const;
+
+function matmulKernel(shader: string, entryPoint: string, workgroupSize: WorkgroupSize): Kernel<typeof MATMUL_PARAMS> {
+  return defineKernel({ shader, entryPoint, storage: ['read', 'read', 'read', 'write'], uniforms: MATMUL_PARAMS, workgroupSize });
 }
 
-/** X [batch][rows × cols] -> Xᵀ (shaders/matmul-stage.wgsl). */
-const STAGE_TRANSPOSE: Kernel = { shader: 'matmul-stage', entryPoint: 'matmul_stage_transpose', storage: ['read', 'write'] };
+/** Entry point (and its workgroup) and the C tile (rows × columns) one workgroup computes. */
+const VARIANTS: Record<MatmulVariant, { kernel: Kernel<typeof MATMUL_PARAMS>; tileRows: number; tileCols: number }> = {
+  tiled: { kernel: matmulKernel('matmul', 'matmul_tiled', [16, 16]), tileRows: 64, tileCols: 64 },
+  register: { kernel: matmulKernel('matmul', 'matmul_register', 64), tileRows: 8, tileCols: 256 },
+  simple: { kernel: matmulKernel('matmul', 'matmul_simple', [8, 8]), tileRows: 32, tileCols: 32 },
+  subgroup: { kernel: matmulKernel('matmul-subgroup', 'matmul_subgroup', SUBGROUP_SIZE), tileRows: 32, tileCols: 32 },
+};
+
+/** X [batch][rows × cols] -> Xᵀ (shaders/matmul-stage.wgsl), a STAGE_WG × STAGE_WG block per workgroup. */
+const STAGE_WG = 8;
+const STAGE_TRANSPOSE = defineKernel({
+  shader: 'matmul-stage',
+  entryPoint: 'matmul_stage_transpose',
+  storage: ['read', 'write'],
+  uniforms: { rows: 'u32', cols: 'u32' },
+  workgroupSize: [STAGE_WG, STAGE_WG],
+});
 
 /**
  * From this K on, the subgroup variant reads an untransposed A ([M, K], rows K apart) from a
@@ -57,9 +70,6 @@ export function setMatmulStaging(minK = STAGE_MIN_K): void {
   stageMinK = minK;
 }
 
-/** The subgroup size matmul_subgroup's workgroup (one subgroup of 8 lanes) is written for. */
-const SUBGROUP_SIZE = 8;
-
 /**
  * Whether `variant` runs on the current device: 'subgroup' needs the
  * `subgroups` feature and a subgroup size of exactly 8 (lavapipe on AVX2).
@@ -78,7 +88,6 @@ function supportedVariants(runtime: Runtime): MatmulVariant[] {
 // The tuning key's family; its suffix changes with the set of variants, so a choice stored
 // before 'subgroup' existed (e.g. 'register' on lavapipe) is measured again, not reused.
 const FAMILY = 'matmul-v2';
-const MAX_WORKGROUPS_PER_DIM = 65535;
 
 /**
  * Before tuning: CPU drivers (lavapipe/llvmpipe, SwiftShader) want the subgroup
@@ -206,17 +215,18 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {},
   const { kernel, tileRows, tileCols } = VARIANTS[variant];
   const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batchSize];
   const stage = variant === 'subgroup' && !options.transposeA && K >= stageMinK;
-  const stageWorkgroups: [number, number, number] = [Math.ceil(M / 8), Math.ceil(K / 8), batchSize];
-  if ([...workgroups, ...(stage ? stageWorkgroups : [])].some((n) => n > MAX_WORKGROUPS_PER_DIM)) {
-    throw new Error(`matmul: ${batchSize}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${MAX_WORKGROUPS_PER_DIM} in one dimension`);
-  }
+  const stageWorkgroups: [number, number, number] = [Math.ceil(M / STAGE_WG), Math.ceil(K / STAGE_WG), batchSize];
   const runtime = gpu();
+  const limit = runtime.maxWorkgroupsPerDimension;
+  if ([...workgroups, ...(stage ? stageWorkgroups : [])].some((n) => n > limit)) {
+    throw new Error(`matmul: ${batchSize}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${limit} in one dimension`);
+  }
   // aT: a's matrices transposed to [K, M], read with TRANS_A (see STAGE_MIN_K).
   const aT = stage ? empty([batchSize, K, M]) : null;
-  if (aT) runtime.dispatch(STAGE_TRANSPOSE, { bindings: [a.binding, aT.binding], params: [M, K], workgroups: stageWorkgroups });
+  if (aT) runtime.dispatch(STAGE_TRANSPOSE, { bindings: [a.binding, aT.binding], params: { rows: M, cols: K }, workgroups: stageWorkgroups });
   runtime.dispatch(kernel, {
     bindings: [(aT ?? a).binding, b.binding, (bias ?? noBias()).binding, out.binding],
-    params: [M, N, K, M * K, b.rank > 2 ? K * N : 0],
+    params: { M, N, K, aBatchStride: M * K, bBatchStride: b.rank > 2 ? K * N : 0 },
     workgroups,
     constants: { TRANS_A: Number(!!options.transposeA || stage), TRANS_B: Number(!!options.transposeB), HAS_BIAS: Number(!!bias) },
   });

@@ -1,4 +1,4 @@
-// The counter-based RNG behind dropout (shaders/dropout.wgsl and the fused
+// The counter-based RNG behind dropout (shaders/lib/philox.wgsl, used by dropout.wgsl and the fused
 // attention kernel in shaders/attention.wgsl): Philox-4x32-10 (Salmon et al.,
 // "Parallel random numbers: as easy as 1, 2, 3", SC 2011). Element i of a call
 // keyed by (seed, stream) takes word i % 4 of philox(counter = (i / 4, stream, 0, 0),

@@ -2,15 +2,15 @@
 // fixed summation order, no atomics (see shaders/reduce.wgsl).
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 
-const SUM_PARTIAL: Kernel = { shader: 'reduce', entryPoint: 'sum_partial', storage: ['read', 'write'] };
-const SUM_ROWS: Kernel = { shader: 'reduce', entryPoint: 'sum_rows', storage: ['read', 'write'] };
-const BROADCAST_SCALAR: Kernel = { shader: 'reduce', entryPoint: 'broadcast_scalar', storage: ['read', 'write'] };
-const CHUNK = 4096; // elements per workgroup in sum_partial
+const UNARY = ['read', 'write'] as const;
+const SUM_PARTIAL = defineKernel({ shader: 'reduce', entryPoint: 'sum_partial', storage: UNARY, uniforms: { n: 'u32', alpha: 'f32' }, workgroupSize: 256 });
+const SUM_ROWS = defineKernel({ shader: 'reduce', entryPoint: 'sum_rows', storage: UNARY, uniforms: { cols: 'u32', rows: 'u32', alpha: 'f32' }, workgroupSize: 256 });
+const BROADCAST_SCALAR = defineKernel({ shader: 'reduce', entryPoint: 'broadcast_scalar', storage: UNARY, uniforms: { n: 'u32', alpha: 'f32' }, workgroupSize: 256 });
+const CHUNK = 4096; // elements per workgroup in sum_partial (its override CHUNK), 16 per thread
 
 /** alpha * (sum of all elements), as a [1] tensor, no graph. */
 function reduceAll(x: Tensor, alpha: number): Tensor {
@@ -21,8 +21,9 @@ function reduceAll(x: Tensor, alpha: number): Tensor {
     const last = groups === 1;
     gpu().dispatch(SUM_PARTIAL, {
       bindings: [current.binding, next.binding],
-      params: [current.size, 0, { f32: last ? alpha : 1 }],
-      workgroups: grid(groups, 1),
+      params: { n: current.size, alpha: last ? alpha : 1 },
+      workgroups: groups,
+      constants: { CHUNK },
     });
     if (current !== x) current.dispose();
     current = next;
@@ -33,7 +34,7 @@ function reduceAll(x: Tensor, alpha: number): Tensor {
 /** out [n] = alpha * s[0] everywhere, shaped like `shape`. */
 export function broadcastScalar(s: Tensor, shape: readonly number[], alpha = 1): Tensor {
   const out = empty(shape);
-  gpu().dispatch(BROADCAST_SCALAR, { bindings: [s.binding, out.binding], params: [out.size, 0, { f32: alpha }], workgroups: grid(out.size, 256) });
+  gpu().dispatch(BROADCAST_SCALAR, { bindings: [s.binding, out.binding], params: { n: out.size, alpha }, invocations: out.size });
   return out;
 }
 
@@ -54,6 +55,6 @@ export function sumRows(x: Tensor, alpha = 1): Tensor {
   if (x.rank !== 2) throw new Error(`sumRows: expects [rows, cols], got [${x.shape.join(', ')}]`);
   const [rows, cols] = x.shape;
   const out = empty([cols]);
-  gpu().dispatch(SUM_ROWS, { bindings: [x.binding, out.binding], params: [cols, rows, { f32: alpha }], workgroups: grid(cols, 256) });
+  gpu().dispatch(SUM_ROWS, { bindings: [x.binding, out.binding], params: { cols, rows, alpha }, invocations: cols });
   return out;
 }

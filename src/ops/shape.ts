@@ -2,13 +2,18 @@
 // shaders/permute.wgsl), each with its backward.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 
-const PERMUTE: Kernel = { shader: 'permute', entryPoint: 'permute', storage: ['read', 'write'] };
-const MAX_RANK = 8;
+const PERMUTE = defineKernel({
+  shader: 'permute',
+  entryPoint: 'permute',
+  storage: ['read', 'write'],
+  uniforms: { n: 'u32', rank: 'u32', outShape: 'array<vec4u, 2>', inStrides: 'array<vec4u, 2>' },
+  workgroupSize: 256,
+});
+const MAX_RANK = 8; // the 2 vec4u of outShape and inStrides
 
 /** The same data in another shape (one dim may be -1). Shares x's buffer. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -53,8 +58,8 @@ function permuted(x: Tensor, axes: readonly number[]): Tensor {
   const pad = (v: number[]) => [...v, ...Array(MAX_RANK - v.length).fill(1)];
   gpu().dispatch(PERMUTE, {
     bindings: [x.binding, out.binding],
-    params: [x.size, x.rank, 0, 0, ...pad(outShape), ...pad(axes.map((a) => strides[a]))],
-    workgroups: grid(x.size, 256),
+    params: { n: x.size, rank: x.rank, outShape: pad(outShape), inStrides: pad(axes.map((a) => strides[a])) },
+    invocations: x.size,
   });
   return out;
 }

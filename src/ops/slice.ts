@@ -3,13 +3,14 @@
 // shape; kernels in shaders/slice.wgsl. Works for f32 and i32 tensors.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel, type UniformValues } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 
-const SLICE_FORWARD: Kernel = { shader: 'slice', entryPoint: 'slice_forward', storage: ['read', 'write'] };
-const SLICE_BACKWARD: Kernel = { shader: 'slice', entryPoint: 'slice_backward', storage: ['read', 'write'] };
+/** n: elements written; x viewed as [outer, D, inner]; the slice keeps [start, start + L) of D. */
+const SLICE_PARAMS = { n: 'u32', D: 'u32', L: 'u32', inner: 'u32', start: 'u32' } as const;
+const SLICE_FORWARD = defineKernel({ shader: 'slice', entryPoint: 'slice_forward', storage: ['read', 'write'], uniforms: SLICE_PARAMS, workgroupSize: 256 });
+const SLICE_BACKWARD = defineKernel({ shader: 'slice', entryPoint: 'slice_backward', storage: ['read', 'write'], uniforms: SLICE_PARAMS, workgroupSize: 256 });
 
 /** x viewed as [outer, D, inner] around `dim`, and the kept range [start, start + L). */
 interface Range {
@@ -18,23 +19,23 @@ interface Range {
   L: number;
 }
 
-function params(shape: readonly number[], { dim, start, L }: Range, n: number): number[] {
+function params(shape: readonly number[], { dim, start, L }: Range, n: number): UniformValues<typeof SLICE_PARAMS> {
   const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
-  return [n, shape[dim], L, Math.max(1, inner), start];
+  return { n, D: shape[dim], L, inner: Math.max(1, inner), start };
 }
 
 /** out [..., L, ...] = x[..., start:start+L, ...], no graph. */
 export function sliceForward(x: Tensor, range: Range): Tensor {
   const outShape = x.shape.map((d, k) => (k === range.dim ? range.L : d));
   const out = empty(outShape, x.dtype);
-  gpu().dispatch(SLICE_FORWARD, { bindings: [x.binding, out.binding], params: params(x.shape, range, out.size), workgroups: grid(out.size, 256) });
+  gpu().dispatch(SLICE_FORWARD, { bindings: [x.binding, out.binding], params: params(x.shape, range, out.size), invocations: out.size });
   return out;
 }
 
 /** dx of xShape: dOut (sliced shape) in [start, start+L) along dim, zeros elsewhere, no graph. */
 export function sliceBackward(dOut: Tensor, xShape: readonly number[], range: Range): Tensor {
   const dx = empty(xShape, dOut.dtype);
-  gpu().dispatch(SLICE_BACKWARD, { bindings: [dOut.binding, dx.binding], params: params(xShape, range, dx.size), workgroups: grid(dx.size, 256) });
+  gpu().dispatch(SLICE_BACKWARD, { bindings: [dOut.binding, dx.binding], params: params(xShape, range, dx.size), invocations: dx.size });
   return dx;
 }
 

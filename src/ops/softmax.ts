@@ -6,14 +6,25 @@
 // Hugging Face's BERT, so a fully masked row comes out uniform.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 
-const SOFTMAX_FORWARD: Kernel = { shader: 'softmax', entryPoint: 'softmax_forward', storage: ['read', 'read', 'write'] };
-const SOFTMAX_BACKWARD: Kernel = { shader: 'softmax', entryPoint: 'softmax_backward', storage: ['read', 'read', 'write'] };
-const WG = 128; // threads per workgroup in shaders/softmax.wgsl
+const WG = 128; // threads per workgroup (a power of two)
+const SOFTMAX_FORWARD = defineKernel({
+  shader: 'softmax',
+  entryPoint: 'softmax_forward',
+  storage: ['read', 'read', 'write'],
+  uniforms: { rows: 'u32', cols: 'u32', rowsPerBatch: 'u32' },
+  workgroupSize: WG,
+});
+const SOFTMAX_BACKWARD = defineKernel({
+  shader: 'softmax',
+  entryPoint: 'softmax_backward',
+  storage: ['read', 'read', 'write'],
+  uniforms: { rows: 'u32', cols: 'u32' },
+  workgroupSize: WG,
+});
 
 /** Threads per row: a power of two giving each about 16 columns (fewer tree levels and barriers, which cost most on lavapipe; still 32-byte runs per row on a GPU), at most WG. */
 function threadsPerRow(cols: number): number {
@@ -45,12 +56,12 @@ export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
   const y = empty(x.shape);
   if (x.size === 0) return y;
   const tpr = threadsPerRow(cols);
-  const workgroups = grid(rows, WG / tpr);
+  const invocations = rows * tpr;
   gpu().dispatch(SOFTMAX_FORWARD, {
     // Without a mask x is bound again in the mask slot; the kernel never reads it.
     bindings: [x.binding, (mask ?? x).binding, y.binding],
-    params: [rows, cols, mask ? x.shape[1] * x.shape[2] : 1],
-    workgroups,
+    params: { rows, cols, rowsPerBatch: mask ? x.shape[1] * x.shape[2] : 1 },
+    invocations,
     constants: { HAS_MASK: Number(!!mask), TPR: tpr },
   });
   const ySaved = y.view(y.shape);
@@ -58,8 +69,8 @@ export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
     const dx = empty(x.shape);
     gpu().dispatch(SOFTMAX_BACKWARD, {
       bindings: [ySaved.binding, dOut.binding, dx.binding],
-      params: [rows, cols, 1],
-      workgroups,
+      params: { rows, cols },
+      invocations,
       constants: { TPR: tpr },
     });
     return [dx];

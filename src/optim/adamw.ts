@@ -11,16 +11,16 @@
 // one adamw dispatch each.
 
 import { gpu } from '../gpu/device.js';
-import { grid, type Param } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { Tensor, empty, keep, tensor, zeros } from '../tensor.js';
 
-const ADAMW: Kernel = { shader: 'optim', entryPoint: 'adamw', storage: ['read', 'read', 'write', 'write', 'write'] };
-
-/** The uniform block of shaders/optim.wgsl: n, offset, then 3 f32 (unused ones 0). */
-export function optimParams(n: number, offset: number, floats: number[] = []): Param[] {
-  return [n, offset, ...[0, 1, 2].map((i) => ({ f32: floats[i] ?? 0 }))];
-}
+const ADAMW = defineKernel({
+  shader: 'optim',
+  entryPoint: 'adamw',
+  storage: ['read', 'read', 'write', 'write', 'write'],
+  uniforms: { n: 'u32', tensors: 'u32', beta1: 'f32', beta2: 'f32', eps: 'f32' },
+  workgroupSize: 256,
+});
 
 const TABLE_ROW = 32; // bytes per tensor in the adamw table: {end u32, lr, wd, hasGrad u32, bc1, bc2, pad, pad}
 
@@ -177,8 +177,8 @@ export class AdamW {
       const tableTensor = tensor(new Float32Array(table), [table.byteLength / 4]);
       runtime.dispatch(ADAMW, {
         bindings: [tableTensor.binding, flatGrads.binding, flatParams.binding, chunk.m.binding, chunk.v.binding],
-        params: optimParams(chunk.size, chunk.entries.length, [beta1, beta2, this.eps]),
-        workgroups: grid(chunk.size, 256),
+        params: { n: chunk.size, tensors: chunk.entries.length, beta1, beta2, eps: this.eps },
+        invocations: chunk.size,
       });
       tableTensor.dispose();
       for (const { param, offset } of chunk.entries) {

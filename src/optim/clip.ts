@@ -5,15 +5,20 @@
 // buffer: nothing is read back, so the step stays one submission.
 
 import { gpu } from '../gpu/device.js';
-import { grid } from '../gpu/runtime.js';
-import type { Kernel } from '../gpu/pipelines.js';
+import { defineKernel } from '../gpu/pipelines.js';
 import { Tensor, empty } from '../tensor.js';
-import { optimParams } from './adamw.js';
 
-const SUMSQ_PARTIAL: Kernel = { shader: 'optim', entryPoint: 'sumsq_partial', storage: ['read', 'write'] };
-const NORM_FINISH: Kernel = { shader: 'optim', entryPoint: 'norm_finish', storage: ['read', 'write', 'write'] };
-const SCALE_BY_COEF: Kernel = { shader: 'optim', entryPoint: 'scale_by_coef', storage: ['read', 'write'] };
-const CHUNK = 4096; // elements per workgroup of sumsq_partial
+const WG = 256; // a power of two (the reductions are trees)
+const SUMSQ_PARTIAL = defineKernel({ shader: 'optim', entryPoint: 'sumsq_partial', storage: ['read', 'write'], uniforms: { n: 'u32', offset: 'u32' }, workgroupSize: WG });
+const NORM_FINISH = defineKernel({
+  shader: 'optim',
+  entryPoint: 'norm_finish',
+  storage: ['read', 'write', 'write'],
+  uniforms: { count: 'u32', maxNorm: 'f32' },
+  workgroupSize: WG,
+});
+const SCALE_BY_COEF = defineKernel({ shader: 'optim', entryPoint: 'scale_by_coef', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: WG });
+const CHUNK = 4096; // elements per workgroup of sumsq_partial (its override CHUNK), 16 per thread
 
 /**
  * Scales the gradients of `params` in place so that their global L2 norm is
@@ -31,13 +36,13 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): Tensor 
   let offset = 0;
   grads.forEach((g, k) => {
     if (g.size === 0) return;
-    runtime.dispatch(SUMSQ_PARTIAL, { bindings: [g.binding, partials.binding], params: optimParams(g.size, offset), workgroups: grid(offsets[k], 1) });
+    runtime.dispatch(SUMSQ_PARTIAL, { bindings: [g.binding, partials.binding], params: { n: g.size, offset }, workgroups: offsets[k], constants: { CHUNK } });
     offset += offsets[k];
   });
   const coef = empty([1]);
-  runtime.dispatch(NORM_FINISH, { bindings: [partials.binding, norm.binding, coef.binding], params: optimParams(count, 0, [maxNorm]), workgroups: [1] });
+  runtime.dispatch(NORM_FINISH, { bindings: [partials.binding, norm.binding, coef.binding], params: { count, maxNorm }, workgroups: 1 });
   for (const g of grads) {
-    if (g.size > 0) runtime.dispatch(SCALE_BY_COEF, { bindings: [coef.binding, g.binding], params: optimParams(g.size, 0), workgroups: grid(g.size, 256) });
+    if (g.size > 0) runtime.dispatch(SCALE_BY_COEF, { bindings: [coef.binding, g.binding], params: { n: g.size }, invocations: g.size });
   }
   partials.dispose();
   coef.dispose();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setupDevice } from '../helpers.js';
 import { gpu } from '../../src/gpu/device.js';
 import { MAX_COMMANDS_PER_SUBMISSION } from '../../src/gpu/runtime.js';
-import type { Kernel } from '../../src/gpu/pipelines.js';
+import { ADD } from '../../src/ops/accumulate.js';
 import { bertConfig } from '../../src/models/bert/config.js';
 import { saveCheckpoint } from '../../src/models/bert/checkpoint.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
@@ -159,11 +159,12 @@ test('a deep model\'s step submitted in parts (default bound, and lowered) equal
   const T = 5;
   const inputIds = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 3) % 50);
   // Fills the uniform arena with other values, so a part that ran with stale uniforms would show.
-  const scale: Kernel = { shader: 'elementwise', entryPoint: 'scale', storage: ['read', 'write'] };
-  const scratch = [runtime.pool.acquire(16), runtime.pool.acquire(16)];
+  // add over one run of 4 reads only the first word of each array: the other 21 words of its 112 bytes are free to vary.
+  const scratch = [runtime.pool.acquire(16), runtime.pool.acquire(16), runtime.pool.acquire(16)];
+  const words = (i: number, k: number) => Array.from({ length: 8 }, (_, j) => (j === 0 ? [4, 1, 1][k] : i * 31 + k * 8 + j));
   const scramble = () => {
     for (let i = 0; i < 10_000; i++) {
-      runtime.dispatch(scale, { bindings: scratch, params: [4, 1, { f32: i }, ...Array.from({ length: 29 }, (_, j) => i * 31 + j)], workgroups: [1] });
+      runtime.dispatch(ADD, { bindings: scratch, params: { n: 4, rank: 1, sizes: words(i, 0), aStrides: words(i, 1), bStrides: words(i, 2) }, workgroups: 1 });
     }
   };
   const step = async (bound: number) => {

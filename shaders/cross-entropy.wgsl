@@ -8,7 +8,8 @@
 //                (0, 0) for ignoreIndex, (NaN, 1) for any other label (a GPU tensor of labels
 //                cannot be checked on the CPU; the NaN makes the loss say so).
 //                Bindings: 1 x [N, C], 2 labels [N] i32, 3 stats [N, 2], 4 rowLoss [N, 2] (loss, counted).
-//                Dispatch: one workgroup of WG threads per row, grid(N, 1); row = wid.y * nwg.x + wid.x.
+//                Dispatch: one workgroup of WG threads (a power of two) per row, N workgroups spread
+//                as grid() does; row = wid.y * nwg.x + wid.x.
 //   ce_reduce:   loss[0] = sum_n rowLoss[n, 0] / count, invCount[0] = 1 / count, count = sum_n rowLoss[n, 1];
 //                both 0 when every label is ignored (Hugging Face gives NaN there; we give 0 so an
 //                all-padding batch does not poison the optimizer).
@@ -19,17 +20,29 @@
 //                Dispatch: as ce_rows.
 // Sums run in a fixed order (strided per thread, then a tree): deterministic, no atomics.
 
-struct Params {
+struct RowsParams {
   rows: u32,
   cols: u32,
   ignoreIndex: i32,
   nanBits: u32,  // 0x7fc00000: a runtime NaN (a constant one would be folded or rejected)
 }
 
-const WG: u32 = 256u;
+struct ReduceParams {
+  rows: u32,
+}
+
+struct BackwardParams {
+  rows: u32,
+  cols: u32,
+  ignoreIndex: i32,
+}
+
+override WG: u32;
 const F32_MIN: f32 = -3.4028234663852886e38;
 
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> params: RowsParams;
+@group(0) @binding(0) var<uniform> reduceParams: ReduceParams;
+@group(0) @binding(0) var<uniform> backwardParams: BackwardParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<vec2f>;
@@ -47,9 +60,11 @@ const F32_MIN: f32 = -3.4028234663852886e38;
 var<workgroup> redMax: array<f32, WG>;
 var<workgroup> redSum: array<f32, WG>;
 
+// #include "lib/index.wgsl"
+
 @compute @workgroup_size(WG)
 fn ce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= params.rows) { return; }
   let base = row * params.cols;
   // This thread's max, then its sum of exp(x - max): one exp per element (the reread hits cache).
@@ -85,7 +100,7 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 @compute @workgroup_size(WG)
 fn ce_reduce(@builtin(local_invocation_index) lid: u32) {
   var acc = vec2f(0.0);
-  for (var n = lid; n < params.rows; n += WG) { acc += rowLossIn[n]; }
+  for (var n = lid; n < reduceParams.rows; n += WG) { acc += rowLossIn[n]; }
   redMax[lid] = acc.x;
   redSum[lid] = acc.y;
   workgroupBarrier();
@@ -106,14 +121,15 @@ fn ce_reduce(@builtin(local_invocation_index) lid: u32) {
 
 @compute @workgroup_size(WG)
 fn ce_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
-  if (row >= params.rows) { return; }
-  let base = row * params.cols;
+  let row = workgroup_index(wid, nwg);
+  if (row >= backwardParams.rows) { return; }
+  let cols = backwardParams.cols;
+  let base = row * cols;
   let label = labels[row];
   let rowStats = statsIn[row];
   let invSum = 1.0 / rowStats.y;
-  let g = select(dLoss[0] * invCountIn[0], 0.0, label == params.ignoreIndex);
-  for (var c = lid; c < params.cols; c += WG) {
+  let g = select(dLoss[0] * invCountIn[0], 0.0, label == backwardParams.ignoreIndex);
+  for (var c = lid; c < cols; c += WG) {
     let onehot = select(0.0, 1.0, i32(c) == label);
     dx[base + c] = g * (exp(x[base + c] - rowStats.x) * invSum - onehot);
   }
