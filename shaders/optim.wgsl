@@ -75,6 +75,7 @@ override CHUNK: u32;
 @group(0) @binding(3) var<storage, read_write> coefOut: array<f32>;
 
 // #include "lib/index.wgsl"
+// #include "lib/workgroup-sum.wgsl"
 
 @compute @workgroup_size(WG)
 fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -98,16 +99,6 @@ fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   weights[i] = p - (entry.lr / entry.bc1) * m / denom;
 }
 
-var<workgroup> partial: array<f32, WG>;
-
-fn reduceWorkgroup(lid: u32) {
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
-}
-
 @compute @workgroup_size(WG)
 fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = workgroup_index(wid, nwg);
@@ -117,19 +108,17 @@ fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     let i = start + k * WG + lid;
     if (i < sumSqParams.n) { acc += src[i] * src[i]; }
   }
-  partial[lid] = acc;
-  reduceWorkgroup(lid);
-  if (lid == 0u && start < sumSqParams.n) { dst[sumSqParams.offset + group] = partial[0]; }
+  let total = workgroup_sum(acc, lid);
+  if (lid == 0u && start < sumSqParams.n) { dst[sumSqParams.offset + group] = total; }
 }
 
 @compute @workgroup_size(WG)
 fn norm_finish(@builtin(local_invocation_index) lid: u32) {
   var acc = 0.0;
   for (var i = lid; i < normParams.count; i += WG) { acc += src[i]; }
-  partial[lid] = acc;
-  reduceWorkgroup(lid);
+  let total = workgroup_sum(acc, lid);
   if (lid == 0u) {
-    let norm = sqrt(partial[0]);
+    let norm = sqrt(total);
     dst[0] = norm;
     coefOut[0] = min(1.0, normParams.maxNorm / (norm + 1e-6));
   }

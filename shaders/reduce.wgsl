@@ -27,9 +27,8 @@ override CHUNK: u32;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
 // #include "lib/index.wgsl"
+// #include "lib/workgroup-sum.wgsl"
 
 @compute @workgroup_size(WG)
 fn sum_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -40,13 +39,8 @@ fn sum_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     let i = start + k * WG + lid;
     if (i < params.n) { acc += x[i]; }
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u && start < params.n) { out[group] = params.alpha * partial[0]; }
+  let total = workgroup_sum(acc, lid);
+  if (lid == 0u && start < params.n) { out[group] = params.alpha * total; }
 }
 
 @compute @workgroup_size(WG)

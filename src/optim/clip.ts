@@ -10,13 +10,7 @@ import { Tensor, empty } from '../tensor.js';
 
 const WG = 256; // a power of two (the reductions are trees)
 const SUMSQ_PARTIAL = defineKernel({ shader: 'optim', entryPoint: 'sumsq_partial', storage: ['read', 'write'], uniforms: { n: 'u32', offset: 'u32' }, workgroupSize: WG });
-const NORM_FINISH = defineKernel({
-  shader: 'optim',
-  entryPoint: 'norm_finish',
-  storage: ['read', 'write', 'write'],
-  uniforms: { count: 'u32', maxNorm: 'f32' },
-  workgroupSize: WG,
-});
+const NORM_FINISH = defineKernel({ shader: 'optim', entryPoint: 'norm_finish', storage: ['read', 'write', 'write'], uniforms: { count: 'u32', maxNorm: 'f32' }, workgroupSize: WG });
 const SCALE_BY_COEF = defineKernel({ shader: 'optim', entryPoint: 'scale_by_coef', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: WG });
 const CHUNK = 4096; // elements per workgroup of sumsq_partial (its override CHUNK), 16 per thread
 
