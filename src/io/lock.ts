@@ -2,8 +2,12 @@
 // Hub cache). A lock is a file created with O_EXCL holding the owner's PID and host; a lock whose
 // owner is a dead process on this host is stale and is broken by the next taker (a crash never
 // leaves a folder locked for good). Taking waits (polling) or fails at once, as the caller asks.
+// A re-entrant take of a lock this process already holds gets a nested handle (refcounted: the
+// file goes with the last release), so a caller holding an output folder can hand it to a
+// Trainer that takes it again.
 
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { processAlive, temporaryName } from './files.js';
 
@@ -35,6 +39,28 @@ export interface LockOptions {
   pollMs?: number;
   /** What is locked, for the message ("output folder weights/x"). Default: the lock file. */
   what?: string;
+  /** If this process holds the lock already, take it again (nested) instead of waiting or failing. Default false. */
+  reentrant?: boolean;
+}
+
+/** Locks this process holds, by resolved path: the owner's file body and how many handles are out. */
+const held = new Map<string, { body: string; count: number }>();
+
+/** A handle on a held lock; the file is removed when the last handle is released (if it is still this process's). */
+function handle(path: string): Lock {
+  const key = resolve(path);
+  let released = false;
+  return {
+    path,
+    async release() {
+      const entry = held.get(key);
+      if (released || !entry) return;
+      released = true;
+      if (--entry.count > 0) return;
+      held.delete(key);
+      if ((await readFile(path, 'utf8').catch(() => '')) === entry.body) await unlink(path).catch(() => {});
+    },
+  };
 }
 
 /** A lock file with no readable owner older than this is an owner killed between create and write. */
@@ -92,6 +118,11 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
   const mine: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
   const body = JSON.stringify(mine);
   const deadline = Date.now() + timeoutMs;
+  const mineAlready = held.get(resolve(path));
+  if (options.reentrant && mineAlready) {
+    mineAlready.count++;
+    return handle(path);
+  }
   for (;;) {
     try {
       const file = await open(path, 'wx');
@@ -100,12 +131,8 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       } finally {
         await file.close();
       }
-      return {
-        path,
-        async release() {
-          if ((await readFile(path, 'utf8').catch(() => '')) === body) await unlink(path).catch(() => {});
-        },
-      };
+      held.set(resolve(path), { body, count: 1 });
+      return handle(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${what}: cannot create lock file ${path}: ${(e as Error).message}`);
     }

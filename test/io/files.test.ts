@@ -111,6 +111,22 @@ test('a lock held by a live process: the second taker fails at once, naming the 
   await again.release();
 });
 
+test('a re-entrant take of a lock this process holds nests (refcounted: the file goes with the last release); a plain take still fails', async () => {
+  const path = join(tempDir('reentrant'), '.train.lock');
+  const outer = await acquireLock(path);
+  const inner = await acquireLock(path, { reentrant: true });
+  await rejects(acquireLock(path), (e) => e instanceof LockedError, 'a plain second take');
+  await inner.release();
+  await inner.release(); // idempotent: does not release the outer handle's count
+  assert.ok(existsSync(path), 'held by the outer handle');
+  await outer.release();
+  assert.not.ok(existsSync(path));
+  const alone = await acquireLock(path, { reentrant: true }); // nothing held: an ordinary take
+  assert.is(JSON.parse(readFileSync(path, 'utf8')).pid, process.pid);
+  await alone.release();
+  assert.not.ok(existsSync(path));
+});
+
 test('a stale lock is broken: a dead PID on this host, or a lock file left empty for long; a live PID on another host is not', async () => {
   const dir = tempDir('stale');
   const dead = join(dir, 'dead.lock');
