@@ -96,6 +96,34 @@ export class Tensor {
     return v;
   }
 
+  /** Uploads `data` (row-major, as many values as the tensor has, of its dtype) into this tensor's buffer, in the current recording. */
+  assign(data: Float32Array | Int32Array | number[]): this {
+    const values = Array.isArray(data) ? (this.dtype === 'i32' ? Int32Array.from(data) : Float32Array.from(data)) : data;
+    const kind = values instanceof Int32Array ? 'i32' : 'f32';
+    if (kind !== this.dtype) throw new Error(`assign(): ${kind} values into a ${this.dtype} tensor [${this.shape.join(', ')}]`);
+    if (values.length !== this.size) throw new Error(`assign(): ${values.length} values into tensor [${this.shape.join(', ')}] (${this.size} elements)`);
+    gpu().upload(values, this.buffer);
+    return this;
+  }
+
+  /**
+   * Records a copy of the values for reading back without a submission of its
+   * own: the returned function, called once (at once, or after more work was
+   * recorded), submits what is recorded so far (nothing if that went out
+   * already) and resolves to the values. A failure is kept for whoever awaits it.
+   */
+  readLater(): () => Promise<Float32Array> {
+    if (this.dtype !== 'f32') throw new Error(`readLater() reads f32 tensors; this one is ${this.dtype}`);
+    const runtime = gpu();
+    const readback = runtime.recordReadback(this.buffer, this.byteLength);
+    return () => {
+      runtime.flush();
+      const values = readback().then((bytes) => new Float32Array(bytes));
+      values.catch(() => {}); // awaited later; keeps a failure meanwhile from being reported as unhandled
+      return values;
+    };
+  }
+
   /** Reads the values back (submits pending work). */
   async toArray(): Promise<Float32Array> {
     if (this.dtype !== 'f32') throw new Error(`toArray() reads f32 tensors; this one is ${this.dtype} (use toInt32Array())`);
