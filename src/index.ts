@@ -5,6 +5,11 @@ export * from './browser.js';
 // After the browser entry: Node's loaders (local folders, the Hugging Face cache) are tried before its fetch source.
 import './node/sources.js';
 export { nodeTuningStore } from './node/tuning-store.js';
+import { registerNodeTrainer } from './node/trainer-storage.js';
+
+// The Trainer's default storage in Node: the file system (elsewhere: memory, or opfsStorage()).
+registerNodeTrainer();
+export { nodeStorage } from './node/trainer-storage.js';
 
 // Checkpoints and the Hugging Face Hub.
 export { toFloat64, toInt32, halfToFloat } from './io/safetensors.js';
@@ -25,7 +30,7 @@ export { Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset } from '
 export type { EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
 
 // Training.
-export { Trainer, TrainingArguments, TrainerState, loadMetric, combineMetrics, listCheckpoints, latestCheckpoint, renderModelCard } from './train/index.js';
-export type { TrainerOptions, TrainableModel, DataCollator, TrainOutput, PredictionOutput, TrainingArgumentsInit, IntervalStrategy, SchedulerType, Metric, MetricName, TrainerCallback, TrainerControl, CallbackContext, LogEntry, ModelCardOptions } from './train/index.js';
+export { Trainer, TrainingArguments, TrainerState, loadMetric, combineMetrics, listCheckpoints, latestCheckpoint, renderModelCard, memoryStorage, opfsStorage } from './train/index.js';
+export type { TrainerOptions, TrainableModel, DataCollator, TrainOutput, PredictionOutput, TrainingArgumentsInit, IntervalStrategy, SchedulerType, Metric, MetricName, TrainerCallback, TrainerControl, CallbackContext, LogEntry, ModelCardOptions, TrainerStorage } from './train/index.js';
 export { TextClassificationPipeline, FillMaskPipeline } from './pipelines/index.js';
 export type { TextClassifier, MaskFiller } from './pipelines/index.js';

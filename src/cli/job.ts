@@ -11,6 +11,7 @@ import { setTuningStore } from '../gpu/autotune.js';
 import { nodeTuningStore } from '../node/tuning-store.js';
 import { isLocalPath, pretrainedDir } from '../io/hub.js';
 import { acquireLock } from '../io/lock.js';
+import { registerNodeTrainer } from '../node/trainer-storage.js';
 import { AutoTokenizer } from '../data/tokenizer.js';
 import { loadDataset, shuffledSubset, type Dataset, type Row } from '../data/dataset.js';
 import { DataCollatorWithPadding, tokenizeDataset } from '../data/collator.js';
@@ -67,7 +68,8 @@ export async function runTrainingJob(options: TrainOptions, print: Print = print
   } catch (e) {
     throw new Error(`--output-dir ${args.outputDir}: ${(e as Error).message}`);
   }
-  // One run per output folder: a second one would overwrite this one's checkpoints and model.
+  registerNodeTrainer(); // the Trainer's files on disk (the command line does not load src/index.ts)
+  // One run per output folder: a second one would overwrite this one's checkpoints and model. The Trainer takes it again, nested.
   const lock = await acquireLock(join(args.outputDir, LOCK_NAME), { what: `output folder ${args.outputDir}` });
   try {
     await train(options, modelDir, print);

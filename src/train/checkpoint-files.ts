@@ -1,19 +1,37 @@
 // The files inside a checkpoint folder, read back with every field checked
 // against the model and the run: rng_state.json, scheduler.json,
 // optimizer.safetensors, model.safetensors, trainer_state.json's types. Each
-// error names the file and the field or tensor.
+// error names the file and the field or tensor. Every file goes through the
+// Trainer's storage (storage.ts).
 
-import { readJsonFileSync, readRegularFileSync, writeFileAtomic } from '../io/files.js';
 import { readSafetensors } from '../io/safetensors.js';
-/** Writes `value` as indented JSON through writeFileAtomic. */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+import type { TrainerStorage } from './storage.js';
+
+/** JSON files read whole are refused above this (as src/io/files.ts's MAX_JSON_BYTES). */
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+
+/** Writes `value` as indented JSON, atomically. */
+export async function writeJsonAtomic(storage: TrainerStorage, path: string, value: unknown): Promise<void> {
+  await storage.writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** A checkpoint's JSON file, which must hold an object; errors name the file. */
-export function readJson<T>(path: string): T {
-  const value = readJsonFileSync<unknown>(path, { what: 'checkpoint file' });
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`checkpoint file ${path} does not hold a JSON object`);
+export async function readJson<T>(storage: TrainerStorage, path: string): Promise<T> {
+  const what = 'checkpoint file';
+  const bytes = await storage.readFile(path, { maxBytes: MAX_JSON_BYTES, what });
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`${what} (${path}): not valid UTF-8`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${what}: ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${what} ${path} does not hold a JSON object`);
   return value as T;
 }
 
@@ -35,8 +53,8 @@ export function checkedField<T>(path: string, json: Json, name: string, ok: (val
 export const integerIn = (min: number, max: number) => (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 
 /** rng_state.json, checked against the run: seeds, and a data position that is a step of this run. */
-export function parseRngState(path: string, run: RunShape): RngState {
-  const json = readJson<Json>(path);
+export async function parseRngState(storage: TrainerStorage, path: string, run: RunShape): Promise<RngState> {
+  const json = await readJson<Json>(storage, path);
   const get = (name: string, min: number, max: number, what = `an integer from ${min} to ${max}`) =>
     checkedField<number>(path, json, name, integerIn(min, max), what);
   const rng: RngState = {
@@ -64,8 +82,8 @@ export interface SchedulerState {
 }
 
 /** scheduler.json, checked: its fields' types, and its last step is the checkpoint's. */
-export function parseSchedulerState(path: string, globalStep: number): SchedulerState {
-  const json = readJson<Json>(path);
+export async function parseSchedulerState(storage: TrainerStorage, path: string, globalStep: number): Promise<SchedulerState> {
+  const json = await readJson<Json>(storage, path);
   const integer = (min: number) => (v: unknown) => Number.isInteger(v) && (v as number) >= min;
   checkedField(path, json, 'last_step', (v) => v === globalStep, `${globalStep} (the checkpoint's global step)`);
   checkedField(path, json, 'last_lr', (v) => typeof v === 'number' && Number.isFinite(v), 'a finite number');
@@ -81,12 +99,13 @@ export function parseSchedulerState(path: string, globalStep: number): Scheduler
  * shape: no tensor missing, none extra, every shape equal) and `check` (values); errors name the
  * file and the tensor.
  */
-export function readCheckedTensors(
+export async function readCheckedTensors(
+  storage: TrainerStorage,
   path: string,
   expected: Map<string, readonly number[]>,
   check: (name: string, data: Float32Array) => string | null,
-): Map<string, { shape: number[]; data: Float32Array }> {
-  const file = readSafetensors(readRegularFileSync(path, { what: 'checkpoint file' }), path);
+): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const file = readSafetensors(await storage.readFile(path, { what: 'checkpoint file' }), path);
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, shape] of expected) {
     const t = file.tensors.get(name);
@@ -112,14 +131,19 @@ export function badValue(data: Float32Array, nonNegative = false): string | null
 }
 
 /** optimizer.safetensors, checked against the model's parameters: moments of their shapes, finite, steps up to globalStep. */
-export function readOptimizerState(path: string, shapes: Map<string, readonly number[]>, globalStep: number): Map<string, { shape: number[]; data: Float32Array }> {
+export function readOptimizerState(
+  storage: TrainerStorage,
+  path: string,
+  shapes: Map<string, readonly number[]>,
+  globalStep: number,
+): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const expected = new Map<string, readonly number[]>();
   for (const [name, shape] of shapes) {
     expected.set(`exp_avg.${name}`, shape);
     expected.set(`exp_avg_sq.${name}`, shape);
     expected.set(`step.${name}`, [1]);
   }
-  return readCheckedTensors(path, expected, (name, data) => {
+  return readCheckedTensors(storage, path, expected, (name, data) => {
     if (!name.startsWith('step.')) return badValue(data, name.startsWith('exp_avg_sq.'));
     return Number.isInteger(data[0]) && data[0] >= 0 && data[0] <= globalStep ? null : `is ${data[0]}; expected an integer from 0 to ${globalStep} (the global step)`;
   });

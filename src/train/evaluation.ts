@@ -4,7 +4,6 @@
 // counts, batch by batch); a computeMetrics function gets every row's logits
 // and labels at the end, as transformers' EvalPrediction.
 
-import { gpu } from '../gpu/device.js';
 import { tidy, type Tensor } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import type { Dataset, Row } from '../data/dataset.js';
@@ -26,22 +25,11 @@ export interface TrainableModel {
   eval(): unknown;
   training: boolean;
   savePretrained(dir: string): unknown;
+  /** config.json and model.safetensors as bytes by file name: how a model is saved off the local file system (memory, OPFS). */
+  pretrainedFiles?(): Promise<Record<string, Uint8Array | string>>;
   /** Restarts dropout's streams for (seed, step): called before each step's forward. */
   setDropoutSeed?(seed: number, step: number): void;
   config?: { id2label?: Record<string, string>; extra?: Record<string, unknown> };
-}
-
-/**
- * Records a copy of `t` for reading back. Call the result once the recording
- * is submitted: it starts the read (a failure is kept for whoever awaits it).
- */
-export function readLater(t: Tensor): () => Promise<Float32Array> {
-  const readback = gpu().recordReadback(t.buffer, t.byteLength);
-  return () => {
-    const values = readback().then((bytes) => new Float32Array(bytes));
-    values.catch(() => {}); // awaited later; keeps a failure meanwhile from being reported as unhandled
-    return values;
-  };
 }
 
 export function countLabelled(labels: Int32Array | undefined): number {
@@ -104,9 +92,9 @@ export async function evaluationLoop(setup: EvaluationSetup, dataset: Dataset<Ro
       let values: Float32Array;
       let lossValue: number | undefined;
       try {
-        const readLogits = readLater(logits);
-        const readLoss = loss ? readLater(loss) : null;
-        gpu().flush(); // the batch's one submission
+        const readLogits = logits.readLater();
+        const readLoss = loss?.readLater();
+        // The first read submits the batch (its one submission); the second finds nothing left to submit.
         [values, lossValue] = await Promise.all([readLogits(), readLoss?.().then((v) => v[0])]);
       } finally {
         logits.dispose();

@@ -1,4 +1,4 @@
-// The Trainer and what comes with it: arguments, metrics, callbacks, checkpoints, progress, results, curves, model card.
+// The Trainer and what comes with it: arguments, metrics, callbacks, checkpoints, progress, results, curves, model card, storage.
 
 export { Trainer } from './trainer.js';
 export type { TrainerOptions, TrainableModel, DataCollator, TrainOutput, PredictionOutput } from './trainer.js';
@@ -15,3 +15,6 @@ export { renderCurves, CURVES_NAME } from './curves.js';
 export { renderModelCard, parseLogHistory } from './model-card.js';
 export type { ModelCardOptions } from './model-card.js';
 export { Progress, JsonLinesLog, LOG_FILE_NAME } from './progress.js';
+export { memoryStorage, setDefaultStorage, defaultStorage } from './storage.js';
+export type { TrainerStorage, StorageEntry, StorageLock } from './storage.js';
+export { opfsStorage } from './opfs-storage.js';

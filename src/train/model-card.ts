@@ -1,18 +1,14 @@
 // The model card (outputDir/README.md) rendered with @huggingface/jinja from
-// templates/model-card.md.jinja. What goes in, and how the log history
+// templates/model-card.md.jinja (embedded at build time by
+// scripts/embed-templates.mjs, so no file is read). What goes in, and how the log history
 // becomes the results table, follows transformers/modelcard.py
 // (parse_log_history, extract_hyperparameters_from_trainer, _maybe_round).
 
-import { readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Template } from '@huggingface/jinja';
-import { isLocalPath } from '../io/hub.js';
 import type { TrainingArguments } from './arguments.js';
 import type { LogEntry } from './checkpoint-files.js';
-
-const TEMPLATE_URL = new URL('../../templates/model-card.md.jinja', import.meta.url);
-const PACKAGE_URL = new URL('../../package.json', import.meta.url);
+import { trainerPlatform } from './platform.js';
+import { ENGINE_VERSION, TEMPLATES } from './templates.generated.js';
 
 export interface ModelCardOptions {
   /** The card's title; defaults to the output folder's name. */
@@ -124,35 +120,23 @@ export function hyperparameters(args: TrainingArguments, optimizerName: string):
   return h.map(([name, value]) => ({ name, value }));
 }
 
-function engineVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(PACKAGE_URL, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-function loadTemplate(): Template {
-  let source: string;
-  try {
-    source = readFileSync(TEMPLATE_URL, 'utf8');
-  } catch (e) {
-    throw new Error(`model card template ${fileURLToPath(TEMPLATE_URL)} is missing: ${(e as Error).message}`);
-  }
-  return new Template(source);
+/** A folder's last name ('../models/base/' -> 'base'). */
+function folderName(path: string): string {
+  return path.split(/[\\/]/).filter((p) => p && p !== '.' && p !== '..').at(-1) ?? path;
 }
 
 /** The model card's Markdown. */
 export function renderModelCard(input: ModelCardInput): string {
   const { header, rows, evalResults } = parseLogHistory(input.logHistory);
   const metricTags = evalResults.map((r) => r.key).filter((k) => ['accuracy', 'f1', 'precision', 'recall'].includes(k));
-  const local = input.baseModel && isLocalPath(input.baseModel) ? input.baseModel : null;
+  const platform = trainerPlatform();
+  const local = input.baseModel && platform.isLocalPath(input.baseModel) ? input.baseModel : null;
   const baseModel = local ? null : input.baseModel ?? null;
   const context = {
     model_name: input.modelName ?? input.args.outputDir.split(/[\\/]/).filter(Boolean).at(-1) ?? 'model',
     base_model: baseModel,
     base_model_url: baseModel ? `https://huggingface.co/${baseModel}` : null,
-    local_base_model: local && basename(resolve(local)),
+    local_base_model: local && folderName(local),
     curves: input.curves ?? null,
     dataset_id: input.datasetId ?? null,
     dataset_name: input.datasetName ?? input.datasetId ?? null,
@@ -166,9 +150,9 @@ export function renderModelCard(input: ModelCardInput): string {
     hyperparameters: hyperparameters(input.args, input.optimizerName ?? 'AdamW'),
     results_header: header,
     results_rows: rows,
-    engine_version: engineVersion(),
+    engine_version: ENGINE_VERSION,
     adapter: input.adapter,
-    node_version: process.version,
+    node_version: platform.runtimeVersion,
   };
-  return loadTemplate().render(context);
+  return new Template(TEMPLATES['model-card.md']).render(context);
 }

@@ -3,10 +3,10 @@
 // Elsewhere (CI, a pipe): a plain line per logged step, and one at least every
 // HEARTBEAT_MS while training or evaluating runs without one. Every logged
 // step and evaluation is also appended to outputDir/trainer_log.jsonl, one
-// JSON object per line.
+// JSON object per line, through the Trainer's storage.
 
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { trainerPlatform, type ProgressStream } from './platform.js';
+import { defaultStorage, type TrainerStorage } from './storage.js';
 
 export const LOG_FILE_NAME = 'trainer_log.jsonl';
 
@@ -39,12 +39,6 @@ export interface StepInfo {
   tokens: number;
 }
 
-interface Stream {
-  isTTY?: boolean;
-  columns?: number;
-  write(s: string): unknown;
-}
-
 export interface ProgressOptions {
   disableBar?: boolean;
   /** Milliseconds; performance.now by default. */
@@ -65,7 +59,7 @@ export class Progress {
   private evalStart = 0;
   private evalTotal = 0;
 
-  constructor(private readonly stream: Stream = process.stderr, options: ProgressOptions = {}) {
+  constructor(private readonly stream: ProgressStream = trainerPlatform().progressStream, options: ProgressOptions = {}) {
     this.tty = Boolean(stream.isTTY) && !options.disableBar;
     this.clock = options.clock ?? (() => performance.now());
   }
@@ -161,12 +155,12 @@ function renderBar(fraction: number, width: number): string {
 export class JsonLinesLog {
   readonly path: string;
 
-  constructor(outputDir: string) {
-    mkdirSync(outputDir, { recursive: true });
-    this.path = join(outputDir, LOG_FILE_NAME);
+  constructor(private readonly outputDir: string, private readonly storage: TrainerStorage = defaultStorage()) {
+    this.path = storage.join(outputDir, LOG_FILE_NAME);
   }
 
-  write(entry: Record<string, unknown>): void {
-    appendFileSync(this.path, `${JSON.stringify({ ...entry, time: new Date().toISOString() })}\n`);
+  async write(entry: Record<string, unknown>): Promise<void> {
+    await this.storage.mkdir(this.outputDir);
+    await this.storage.appendFile(this.path, `${JSON.stringify({ ...entry, time: new Date().toISOString() })}\n`);
   }
 }

@@ -4,9 +4,8 @@
 // and log_metrics ("***** train metrics *****" with aligned keys, as
 // metrics_format prints them).
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { readJson, writeJsonAtomic } from './checkpoint-files.js';
+import type { TrainerStorage } from './storage.js';
 
 export const ALL_RESULTS_NAME = 'all_results.json';
 
@@ -26,12 +25,13 @@ function round(v: number, decimals: number): number {
 }
 
 /** Writes outputDir/{split}_results.json and merges the metrics into all_results.json (transformers' save_metrics, combined). */
-export async function saveMetrics(outputDir: string, split: string, metrics: Record<string, number>): Promise<void> {
+export async function saveMetrics(storage: TrainerStorage, outputDir: string, split: string, metrics: Record<string, number>): Promise<void> {
   if (!/^[A-Za-z0-9_-]+$/.test(split)) throw new Error(`saveMetrics: split '${split}' is not a plain name such as 'train', 'eval' or 'test'`);
-  await writeJsonAtomic(join(outputDir, `${split}_results.json`), sorted(metrics));
-  const allPath = join(outputDir, ALL_RESULTS_NAME);
-  const all = existsSync(allPath) ? readJson<Record<string, number>>(allPath) : {};
-  await writeJsonAtomic(allPath, sorted({ ...all, ...metrics }));
+  await storage.mkdir(outputDir);
+  await writeJsonAtomic(storage, storage.join(outputDir, `${split}_results.json`), sorted(metrics));
+  const allPath = storage.join(outputDir, ALL_RESULTS_NAME);
+  const all = (await storage.exists(allPath)) ? await readJson<Record<string, number>>(storage, allPath) : {};
+  await writeJsonAtomic(storage, allPath, sorted({ ...all, ...metrics }));
 }
 
 function sorted(metrics: Record<string, number>): Record<string, number> {

@@ -1,21 +1,20 @@
 // One optimizer step of the Trainer: upload each micro-batch once, forward,
 // scaled loss backward (gradients accumulate in the leaves), clip, schedule,
-// AdamW, zero the gradients — all recorded, then ONE submission. The loss is
-// copied into a small staging buffer read after the submission.
+// AdamW, zero the gradients — all recorded, then ONE submission: reading the
+// loss later (Tensor.readLater) records its copy and submits the step.
 //
 // Gradient accumulation equals one batch gradientAccumulationSteps times
 // larger: micro-batch i's mean loss is scaled by n_i / N (n_i its labelled
 // rows, N those of the whole step), so the gradients sum to those of the mean
 // over all N rows.
 
-import { gpu } from '../gpu/device.js';
 import { keep, tidy, zeros, type Tensor } from '../tensor.js';
 import { addInPlace, scale } from '../ops/elementwise.js';
 import { clipGradNorm, applySchedule, type AdamW, type Schedule } from '../optim/index.js';
 import type { Dataset, Row } from '../data/dataset.js';
 import type { Batch } from '../data/collator.js';
 import type { TrainingArguments } from './arguments.js';
-import { countLabelled, readLater, type TrainableModel } from './evaluation.js';
+import { countLabelled, type TrainableModel } from './evaluation.js';
 
 export interface MicroBatch {
   /** Row numbers in the training set. */
@@ -51,9 +50,9 @@ export function microBatches(
 }
 
 /**
- * Records optimizer step `globalStep + 1` and submits it. Returns a function
- * that resolves to the step's loss (mean over its labelled rows), and the
- * gradient norm before clipping when asked for (for the log).
+ * Records optimizer step `globalStep + 1` and submits it. Returns the step's
+ * loss (mean over its labelled rows), resolved once the GPU has run the step,
+ * and the gradient norm before clipping when asked for (for the log).
  */
 export function trainingStep(
   model: TrainableModel,
@@ -64,7 +63,7 @@ export function trainingStep(
   schedule: Schedule,
   params: Map<string, Tensor>,
   wantGradNorm: boolean,
-): { read: () => Promise<number>; gradNorm: Tensor | null } {
+): { loss: Promise<number>; gradNorm: Tensor | null } {
   const total = micro.reduce((s, m) => s + m.labelled, 0);
   if (total === 0) throw new Error(`Trainer: step ${globalStep + 1} has no labelled rows (rows ${micro.flatMap((m) => m.rows).join(', ')})`);
   model.setDropoutSeed?.(args.seed, globalStep);
@@ -83,14 +82,10 @@ export function trainingStep(
   applySchedule(optimizer, schedule, globalStep);
   optimizer.step();
   optimizer.zeroGrad();
-  const readLoss = readLater(stepLoss);
+  const readLoss = stepLoss.readLater();
   stepLoss.dispose();
   if (gradNorm && !wantGradNorm) gradNorm.dispose();
-  gpu().flush(); // the step's one submission
-  const read = () => {
-    const loss = readLoss().then((v) => v[0]);
-    loss.catch(() => {}); // awaited later, as readLater's
-    return loss;
-  };
-  return { read, gradNorm: wantGradNorm ? keep(gradNorm!) : null };
+  const loss = readLoss().then((v) => v[0]); // submits the step: its one submission
+  loss.catch(() => {}); // awaited later, as readLater's
+  return { loss, gradNorm: wantGradNorm ? keep(gradNorm!) : null };
 }

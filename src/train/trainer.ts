@@ -17,15 +17,16 @@
 //
 // Output folder, besides the checkpoints: trainer_log.jsonl and
 // training_curves.svg at each log; at the end train_results.json,
-// all_results.json, trainer_state.json and the model card (README.md).
+// all_results.json, trainer_state.json and the model card (README.md). Every
+// file goes through the storage (storage.ts: files in Node, memory or OPFS in
+// a browser), and train() holds the folder's lock while it runs. The device
+// is reached only through tensors (assign, readLater, item).
 //
 // Over 400 lines: train() is one loop (step, log, evaluate, save, stop) kept
 // whole so its order reads top to bottom; the step, the evaluation loop, the
 // checkpoint files and the results live in their own modules.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { gpu, hasDevice, init } from '../gpu/device.js';
+import { init, type AdapterDescription } from '../gpu/device.js';
 import { tidy, type Tensor } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { tuneMatmul } from '../ops/matmul.js';
@@ -34,12 +35,11 @@ import { permutation, type Dataset, type Row } from '../data/dataset.js';
 import { DataCollatorWithPadding, type Batch } from '../data/collator.js';
 import { lengthGroupedPermutation, rowLengths } from '../data/sampler.js';
 import type { BertTokenizer } from '../data/tokenizer.js';
-import { writeFileAtomic } from '../io/files.js';
 import { checkOptions, type WithSnakeCase } from '../options.js';
 import { TrainingArguments, type TrainingArgumentsInit } from './arguments.js';
 import {
   TRAINER_STATE_NAME, TRAINING_ARGS_NAME, assignWeights, checkpointDir, incompleteCheckpoints, latestCheckpoint, readModelWeights,
-  readTrainerCheckpoint, rotateCheckpoints, writeTrainerCheckpoint,
+  readTrainerCheckpoint, rotateCheckpoints, writeModelFolder, writeTrainerCheckpoint,
 } from './checkpoints.js';
 import { writeJsonAtomic, type LogEntry, type RunShape } from './checkpoint-files.js';
 import { resolveMetrics, type ComputeMetricsFn, type Logits, type Metric, type MetricName } from './metrics.js';
@@ -51,6 +51,8 @@ import { JsonLinesLog, Progress, formatNumber } from './progress.js';
 import { renderModelCard, type ModelCardOptions } from './model-card.js';
 import { runCallbacks, type TrainerCallback, type TrainerControl } from './callbacks.js';
 import { TrainerState } from './state.js';
+import { defaultStorage, type TrainerStorage } from './storage.js';
+import type { ProgressStream } from './platform.js';
 
 export type { TrainableModel } from './evaluation.js';
 
@@ -75,12 +77,14 @@ export interface TrainerOptions {
   callbacks?: TrainerCallback[];
   /** What the model card says about the base model and the data. */
   modelCard?: ModelCardOptions;
-  /** Where the progress bar / log lines go (default process.stderr). */
-  progressStream?: { isTTY?: boolean; columns?: number; write(s: string): unknown };
+  /** Where the progress bar / log lines go (default: stderr in Node, the console in a browser). */
+  progressStream?: ProgressStream;
+  /** Where the output folder lives (default: the file system in Node, memory elsewhere; opfsStorage() in a browser to survive a reload). */
+  storage?: TrainerStorage;
 }
 
 const TRAINER_OPTIONS: (keyof TrainerOptions)[] = [
-  'model', 'args', 'trainDataset', 'evalDataset', 'computeMetrics', 'dataCollator', 'tokenizer', 'processingClass', 'callbacks', 'modelCard', 'progressStream',
+  'model', 'args', 'trainDataset', 'evalDataset', 'computeMetrics', 'dataCollator', 'tokenizer', 'processingClass', 'callbacks', 'modelCard', 'progressStream', 'storage',
 ];
 
 export interface TrainOutput {
@@ -121,6 +125,7 @@ export class Trainer {
   readonly evalDataset: Dataset<Row> | undefined;
   readonly tokenizer: BertTokenizer | undefined;
   readonly callbacks: TrainerCallback[];
+  readonly storage: TrainerStorage;
   state = new TrainerState();
   private readonly collate: (rows: readonly Row[]) => Batch;
   private readonly metrics: Metric | ComputeMetricsFn | null;
@@ -131,6 +136,8 @@ export class Trainer {
   private lastGoodCheckpoint: string | null = null;
   /** Step of the best evaluation so far (its checkpoint becomes bestModelCheckpoint). */
   private bestStep = -1;
+  /** The adapter the device was opened on (for the model card). */
+  private adapter: AdapterDescription | null = null;
 
   constructor(init: WithSnakeCase<TrainerOptions>) {
     const options = checkOptions<TrainerOptions>('Trainer', init, TRAINER_OPTIONS);
@@ -149,7 +156,8 @@ export class Trainer {
     this.collate = typeof collator === 'function' ? collator : (rows) => collator.collate(rows);
     this.metrics = resolveMetrics(options.computeMetrics);
     this.modelCardOptions = options.modelCard ?? {};
-    this.progress = new Progress(options.progressStream ?? process.stderr, { disableBar: this.args.disableTqdm });
+    this.storage = options.storage ?? defaultStorage();
+    this.progress = new Progress(options.progressStream, { disableBar: this.args.disableTqdm });
     if (this.args.evalStrategy !== 'no' && !this.evalDataset) {
       throw new Error(`Trainer: evalStrategy is '${this.args.evalStrategy}' but no evalDataset was given`);
     }
@@ -163,10 +171,22 @@ export class Trainer {
    */
   async train(options?: WithSnakeCase<{ resumeFromCheckpoint?: string | boolean }>): Promise<TrainOutput> {
     const { resumeFromCheckpoint } = checkOptions<{ resumeFromCheckpoint?: string | boolean }>('Trainer.train', options, ['resumeFromCheckpoint']);
-    const args = this.args;
     const train = this.trainDataset;
     if (!train || train.length === 0) throw new Error('Trainer.train: trainDataset is missing or empty');
-    if (!hasDevice()) await init();
+    const outputDir = this.args.outputDir;
+    await this.storage.mkdir(outputDir);
+    // One run per output folder: a second would overwrite this one's checkpoints (re-entrant: the command line holds it already).
+    const lock = await this.storage.lock(outputDir, `output folder ${outputDir}`);
+    try {
+      return await this.trainLocked(train, resumeFromCheckpoint);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async trainLocked(train: Dataset<Row>, resumeFromCheckpoint: string | boolean | undefined): Promise<TrainOutput> {
+    const args = this.args;
+    await this.openDevice();
     // Pick the matmul variant for this adapter once (measured, then cached), outside any step.
     await tuneMatmul();
     const microPerEpoch = Math.ceil(train.length / args.perDeviceTrainBatchSize);
@@ -194,20 +214,20 @@ export class Trainer {
     this.state = new TrainerState();
     let position = { epoch: 0, stepInEpoch: 0 };
     if (resumeFromCheckpoint) {
-      const dir = resumeFromCheckpoint === true ? latestCheckpoint(args.outputDir) : resumeFromCheckpoint;
+      const dir = resumeFromCheckpoint === true ? await latestCheckpoint(args.outputDir, this.storage) : resumeFromCheckpoint;
       if (!dir) {
-        const skipped = incompleteCheckpoints(args.outputDir).map((c) => `${c.path}: ${c.reason}`);
+        const skipped = (await incompleteCheckpoints(args.outputDir, this.storage)).map((c) => `${c.path}: ${c.reason}`);
         throw new Error(`Trainer.train: resumeFromCheckpoint is true but ${args.outputDir} holds no checkpoint-<step> folder` +
           (skipped.length ? ` that is complete (${skipped.join('; ')})` : ''));
       }
-      position = this.loadCheckpoint(dir, optimizer, params, { maxSteps, stepsPerEpoch }, numWarmupSteps);
+      position = await this.loadCheckpoint(dir, optimizer, params, { maxSteps, stepsPerEpoch }, numWarmupSteps);
       this.lastGoodCheckpoint = dir;
     }
     Object.assign(this.state, {
       maxSteps, numTrainEpochs: numEpochs, loggingSteps, evalSteps, saveSteps, trainBatchSize: args.perDeviceTrainBatchSize,
     });
     this.control.shouldTrainingStop = false;
-    this.log = new JsonLinesLog(args.outputDir);
+    this.log = new JsonLinesLog(args.outputDir, this.storage);
 
     const ctx = { args, state: this.state, control: this.control };
     const startStep = this.state.globalStep;
@@ -252,11 +272,11 @@ export class Trainer {
 
           const last = this.state.globalStep + 1 >= maxSteps;
           const logging = (this.state.globalStep + 1) % loggingSteps === 0 || last;
-          const { read, gradNorm } = trainingStep(this.model, args, this.state.globalStep, micro, optimizer, schedule, params, logging);
+          const { loss, gradNorm } = trainingStep(this.model, args, this.state.globalStep, micro, optimizer, schedule, params, logging);
           lastGradNorm?.dispose();
           lastGradNorm = gradNorm;
           const step = ++this.state.globalStep;
-          pending.push({ step, rows: micro.flatMap((m) => m.rows), loss: read() });
+          pending.push({ step, rows: micro.flatMap((m) => m.rows), loss });
           this.state.epoch = epoch + (stepInEpoch + 1) / stepsPerEpoch;
           for (const m of micro) {
             this.state.numInputTokensSeen += m.batch.inputIds.length;
@@ -306,7 +326,7 @@ export class Trainer {
 
     if (args.loadBestModelAtEnd && this.state.bestModelCheckpoint) {
       this.progress.log(`Loading best model from ${this.state.bestModelCheckpoint} (${args.metricForBestModel}: ${this.state.bestMetric})`);
-      assignWeights(readModelWeights(this.state.bestModelCheckpoint, params), params);
+      assignWeights(await readModelWeights(this.storage, this.state.bestModelCheckpoint, params), params);
     }
     const ran = this.state.globalStep - startStep;
     const trainingLoss = runSteps ? runLoss / runSteps : NaN;
@@ -338,7 +358,7 @@ export class Trainer {
     );
     const dataset = evalDataset ?? this.evalDataset;
     if (!dataset || dataset.length === 0) throw new Error('Trainer.evaluate: no evalDataset (or it is empty)');
-    if (!hasDevice()) await init();
+    await this.openDevice();
     const started = performance.now();
     const out = await evaluationLoop(this.evaluationSetup(), dataset, 'evaluation', false);
     const metrics = { ...prefixed(out.metrics, metricKeyPrefix), ...speedMetrics(metricKeyPrefix, started, dataset.length, out.batches), epoch: this.state.epoch };
@@ -355,11 +375,16 @@ export class Trainer {
   async predict(dataset: Dataset<Row>, options?: WithSnakeCase<{ metricKeyPrefix?: string }>): Promise<PredictionOutput> {
     const { metricKeyPrefix = 'test' } = checkOptions<{ metricKeyPrefix?: string }>('Trainer.predict', options, ['metricKeyPrefix']);
     if (dataset.length === 0) throw new Error('Trainer.predict: the dataset is empty');
-    if (!hasDevice()) await init();
+    await this.openDevice();
     const started = performance.now();
     const out = await evaluationLoop(this.evaluationSetup(), dataset, 'prediction', true);
     const metrics = { ...prefixed(out.metrics, metricKeyPrefix), ...speedMetrics(metricKeyPrefix, started, dataset.length, out.batches) };
     return { predictions: out.predictions!, labelIds: out.labelIds, metrics };
+  }
+
+  /** Opens the device when none is (loading opens the device) and notes its adapter for the model card. */
+  private async openDevice(): Promise<void> {
+    this.adapter = (await init()).adapter;
   }
 
   private evaluationSetup() {
@@ -412,7 +437,7 @@ export class Trainer {
     if (!Number.isFinite(loss)) {
       throw new Error(
         `Trainer: the loss is ${loss} at step ${step + 1} (training set rows ${next.rows.join(', ')}) with the weights of step ${step}; ` +
-          `${checkpointDir(this.args.outputDir, step)} was not written and training stopped. ${this.lastGood()}`,
+          `${checkpointDir(this.args.outputDir, step, this.storage)} was not written and training stopped. ${this.lastGood()}`,
       );
     }
   }
@@ -420,8 +445,8 @@ export class Trainer {
   private async saveCheckpoint(optimizer: AdamW, next: { epoch: number; stepInEpoch: number }, schedule: Schedule, numWarmupSteps: number): Promise<void> {
     const args = this.args;
     const step = this.state.globalStep;
-    if (this.bestStep === step) this.state.bestModelCheckpoint = checkpointDir(args.outputDir, step);
-    const path = await writeTrainerCheckpoint(args.outputDir, step, {
+    if (this.bestStep === step) this.state.bestModelCheckpoint = checkpointDir(args.outputDir, step, this.storage);
+    const path = await writeTrainerCheckpoint(this.storage, args.outputDir, step, {
       model: this.model,
       tokenizer: this.tokenizer,
       optimizer: await optimizer.stateDict(),
@@ -437,14 +462,16 @@ export class Trainer {
       args,
     });
     this.lastGoodCheckpoint = path;
-    const removed = rotateCheckpoints(args.outputDir, args.saveTotalLimit, this.state.bestModelCheckpoint);
+    const removed = await rotateCheckpoints(args.outputDir, args.saveTotalLimit, this.state.bestModelCheckpoint, this.storage);
     this.progress.log(`Saved ${path}${removed.length ? ` (removed ${removed.join(', ')})` : ''}`);
     await runCallbacks(this.callbacks, 'onSave', { args, state: this.state, control: this.control }, path);
   }
 
   /** Puts model, optimizer and state back as they were at the checkpoint (all checked first); returns the data position to continue from. */
-  private loadCheckpoint(dir: string, optimizer: AdamW, params: Map<string, Tensor>, run: RunShape, numWarmupSteps: number): { epoch: number; stepInEpoch: number } {
-    const { state, rng, scheduler, weights, moments } = readTrainerCheckpoint(dir, params, run);
+  private async loadCheckpoint(
+    dir: string, optimizer: AdamW, params: Map<string, Tensor>, run: RunShape, numWarmupSteps: number,
+  ): Promise<{ epoch: number; stepInEpoch: number }> {
+    const { state, rng, scheduler, weights, moments } = await readTrainerCheckpoint(this.storage, dir, params, run);
     assignWeights(weights, params);
     optimizer.loadStateDict({ tensors: moments });
     if (scheduler.lr_scheduler_type !== this.args.lrSchedulerType || scheduler.num_training_steps !== run.maxSteps ||
@@ -470,15 +497,14 @@ export class Trainer {
   /** A log_history entry: kept in the state, appended to the JSON-lines log, drawn into training_curves.svg, passed to callbacks. */
   private async record(entry: LogEntry): Promise<void> {
     this.state.logHistory.push(entry);
-    (this.log ??= new JsonLinesLog(this.args.outputDir)).write(entry);
+    await (this.log ??= new JsonLinesLog(this.args.outputDir, this.storage)).write(entry);
     await this.writeCurves();
     await runCallbacks(this.callbacks, 'onLog', { args: this.args, state: this.state, control: this.control }, entry);
   }
 
   /** transformers' save_metrics: outputDir/{split}_results.json, and the metrics merged into all_results.json. */
   async saveMetrics(split: string, metrics: Record<string, number>): Promise<void> {
-    mkdirSync(this.args.outputDir, { recursive: true });
-    await saveMetrics(this.args.outputDir, split, metrics);
+    await saveMetrics(this.storage, this.args.outputDir, split, metrics);
   }
 
   /** transformers' log_metrics: the metrics, one aligned `key = value` line each, to the progress stream. */
@@ -488,15 +514,14 @@ export class Trainer {
 
   /** transformers' save_state: outputDir/trainer_state.json. */
   async saveState(): Promise<void> {
-    mkdirSync(this.args.outputDir, { recursive: true });
-    await writeJsonAtomic(join(this.args.outputDir, TRAINER_STATE_NAME), this.state.toJSON());
+    await this.storage.mkdir(this.args.outputDir);
+    await writeJsonAtomic(this.storage, this.storage.join(this.args.outputDir, TRAINER_STATE_NAME), this.state.toJSON());
   }
 
   /** Saves the model (savePretrained) and its tokenizer to `dir` (default outputDir), with the training arguments, the curves and the model card. */
   async save(dir = this.args.outputDir): Promise<void> {
-    await this.model.savePretrained(dir);
-    await this.tokenizer?.savePretrained(dir);
-    await writeJsonAtomic(join(dir, TRAINING_ARGS_NAME), this.args.toJSON());
+    await writeModelFolder(this.storage, dir, this.model, this.tokenizer);
+    await writeJsonAtomic(this.storage, this.storage.join(dir, TRAINING_ARGS_NAME), this.args.toJSON());
     await this.writeCurves(dir);
     await this.writeModelCard(dir);
   }
@@ -508,7 +533,7 @@ export class Trainer {
     const labelNames = this.modelCardOptions.labelNames ??
       this.trainDataset?.features.labelNames ??
       (id2label ? Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]) : undefined);
-    const adapter = hasDevice() ? gpu().adapter : null;
+    const adapter = this.adapter;
     return renderModelCard({
       ...this.modelCardOptions,
       baseModel: this.modelCardOptions.baseModel !== undefined ? this.modelCardOptions.baseModel // null: no base model on the card
@@ -522,12 +547,13 @@ export class Trainer {
   }
 
   private async writeModelCard(dir = this.args.outputDir): Promise<void> {
-    await writeFileAtomic(join(dir, 'README.md'), this.modelCard());
+    await this.storage.mkdir(dir);
+    await this.storage.writeFile(this.storage.join(dir, 'README.md'), this.modelCard());
   }
 
   private async writeCurves(dir = this.args.outputDir): Promise<void> {
     if (this.state.logHistory.length === 0) return;
-    mkdirSync(dir, { recursive: true });
-    await writeFileAtomic(join(dir, CURVES_NAME), renderCurves(this.state.logHistory));
+    await this.storage.mkdir(dir);
+    await this.storage.writeFile(this.storage.join(dir, CURVES_NAME), renderCurves(this.state.logHistory));
   }
 }

@@ -59,7 +59,7 @@ test('kills during saves, each followed by a resume: only complete checkpoints a
   assert.not.ok(existsSync(join(output, 'checkpoint-4')));
   const aside = temporaries(output).filter((name) => name.startsWith('.checkpoint-4.'));
   assert.is(aside.length, 2, 'the old and the new checkpoint-4');
-  for (const name of aside) assert.is(incompleteReason(join(output, name)), null, name);
+  for (const name of aside) assert.is(await incompleteReason(join(output, name)), null, name);
 
   // 4. --resume latest: checkpoint-6, the newest complete one; it finishes as the uninterrupted run did.
   const finished = await runCli([...args(output), '--resume', 'latest']);

@@ -13,6 +13,7 @@ import {
 import { parseRngState, parseSchedulerState, readOptimizerState } from '../../src/train/checkpoint-files.js';
 import { TrainerState } from '../../src/train/state.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
+import { nodeStorage } from '../../src/node/trainer-storage.js';
 import { tempDir } from './synthetic.js';
 
 /** A complete checkpoint-<step> holding one file. */
@@ -61,29 +62,29 @@ test('listCheckpoints counts only complete folders (manifest present, files of i
   rmSync(join(out, 'checkpoint-200', MANIFEST_NAME)); // a save that never finished
   writeFileSync(join(out, 'checkpoint-300', 'f'), ''); // truncated after the save
   rmSync(join(out, 'checkpoint-400', 'f')); // half deleted
-  assert.equal(listCheckpoints(out).map((c) => c.step), [9, 10, 100]);
-  assert.is(latestCheckpoint(out), join(out, 'checkpoint-100'));
-  assert.is(latestCheckpoint(join(out, 'nothing')), null);
-  assert.match(incompleteReason(join(out, 'checkpoint-200'))!, `${MANIFEST_NAME} is missing`);
-  assert.is(incompleteReason(join(out, 'checkpoint-300')), 'f is 0 bytes, the manifest says 1');
-  assert.is(incompleteReason(join(out, 'checkpoint-400')), 'f is missing');
-  assert.equal(incompleteCheckpoints(out).map((c) => c.path.split('/').at(-1)), ['checkpoint-200', 'checkpoint-300', 'checkpoint-400']);
+  assert.equal((await listCheckpoints(out)).map((c) => c.step), [9, 10, 100]);
+  assert.is(await latestCheckpoint(out), join(out, 'checkpoint-100'));
+  assert.is(await latestCheckpoint(join(out, 'nothing')), null);
+  assert.match((await incompleteReason(join(out, 'checkpoint-200')))!, `${MANIFEST_NAME} is missing`);
+  assert.is(await incompleteReason(join(out, 'checkpoint-300')), 'f is 0 bytes, the manifest says 1');
+  assert.is(await incompleteReason(join(out, 'checkpoint-400')), 'f is missing');
+  assert.equal((await incompleteCheckpoints(out)).map((c) => c.path.split('/').at(-1)), ['checkpoint-200', 'checkpoint-300', 'checkpoint-400']);
 });
 
 test('rotateCheckpoints keeps the newest `limit` and never the best', async () => {
   const out = tempDir('rotate');
   for (const s of [1, 2, 3, 4, 5]) await save(out, s);
   const best = join(out, 'checkpoint-2');
-  rotateCheckpoints(out, 2, best);
-  assert.equal(listCheckpoints(out).map((c) => c.step), [2, 5]);
+  await rotateCheckpoints(out, 2, best);
+  assert.equal((await listCheckpoints(out)).map((c) => c.step), [2, 5]);
   // limit 1 with a best that is not the newest keeps both, so training can resume.
-  rotateCheckpoints(out, 1, best);
-  assert.equal(listCheckpoints(out).map((c) => c.step), [2, 5]);
-  rotateCheckpoints(out, 1, null);
-  assert.equal(listCheckpoints(out).map((c) => c.step), [5]);
+  await rotateCheckpoints(out, 1, best);
+  assert.equal((await listCheckpoints(out)).map((c) => c.step), [2, 5]);
+  await rotateCheckpoints(out, 1, null);
+  assert.equal((await listCheckpoints(out)).map((c) => c.step), [5]);
   assert.ok(!existsSync(best));
   assert.equal(readdirSync(out), ['checkpoint-5'], 'nothing left aside');
-  assert.equal(rotateCheckpoints(out, null), []);
+  assert.equal(await rotateCheckpoints(out, null), []);
 });
 
 test("the next save sweeps a killed writer's temporary folders and files, and keeps a live writer's", async () => {
@@ -106,11 +107,24 @@ function jsonFile(name: string, value: unknown): string {
   return path;
 }
 
+const files = nodeStorage();
+
+/** Asserts that `promise` rejects with an error `check` accepts. */
+async function rejects(promise: Promise<unknown>, check: (e: Error) => boolean, what: string): Promise<void> {
+  try {
+    await promise;
+  } catch (e) {
+    assert.ok(check(e as Error), `${what}: ${(e as Error).message}`);
+    return;
+  }
+  assert.unreachable(`${what} should fail`);
+}
+
 const RUN = { stepsPerEpoch: 5, maxSteps: 12 };
 const RNG = { seed: 42, dataSeed: 42, epoch: 1, stepInEpoch: 1, globalStep: 6 };
 
-test('rng_state.json: every field checked against the run, the error naming the file and the field', () => {
-  assert.equal(parseRngState(jsonFile('rng_state.json', RNG), RUN), RNG);
+test('rng_state.json: every field checked against the run, the error naming the file and the field', async () => {
+  assert.equal(await parseRngState(files, jsonFile('rng_state.json', RNG), RUN), RNG);
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ epoch: '1' }, /epoch is "1"; expected an integer from 0 to 2/],
     [{ epoch: 1e9 }, /epoch is 1000000000; expected an integer from 0 to 2/],
@@ -124,17 +138,17 @@ test('rng_state.json: every field checked against the run, the error naming the 
   ];
   for (const [change, message] of cases) {
     const path = jsonFile('rng_state.json', { ...RNG, ...change });
-    assert.throws(() => parseRngState(path, RUN), (e: Error) => e.message.startsWith(`${path}: `) && message.test(e.message), JSON.stringify(change));
+    await rejects(parseRngState(files, path, RUN), (e: Error) => e.message.startsWith(`${path}: `) && message.test(e.message), JSON.stringify(change));
   }
   const notObject = jsonFile('rng_state.json', '[1, 2]');
-  assert.throws(() => parseRngState(notObject, RUN), (e: Error) => e.message === `checkpoint file ${notObject} does not hold a JSON object`);
+  await rejects(parseRngState(files, notObject, RUN), (e: Error) => e.message === `checkpoint file ${notObject} does not hold a JSON object`, 'not an object');
   const broken = jsonFile('rng_state.json', '{"seed": ');
-  assert.throws(() => parseRngState(broken, RUN), (e: Error) => e.message.includes(`${broken} is not valid JSON`));
+  await rejects(parseRngState(files, broken, RUN), (e: Error) => e.message.includes(`${broken} is not valid JSON`), 'broken JSON');
 });
 
-test('scheduler.json and trainer_state.json: types and ranges checked, naming file and field', () => {
+test('scheduler.json and trainer_state.json: types and ranges checked, naming file and field', async () => {
   const scheduler = { lr_scheduler_type: 'linear', num_training_steps: 12, num_warmup_steps: 2, last_step: 6, last_lr: 1e-3 };
-  assert.equal(parseSchedulerState(jsonFile('scheduler.json', scheduler), 6), { lr_scheduler_type: 'linear', num_training_steps: 12, num_warmup_steps: 2 });
+  assert.equal(await parseSchedulerState(files, jsonFile('scheduler.json', scheduler), 6), { lr_scheduler_type: 'linear', num_training_steps: 12, num_warmup_steps: 2 });
   for (const [change, message] of [
     [{ last_step: 5 }, /last_step is 5; expected 6 \(the checkpoint's global step\)/],
     [{ num_training_steps: '12' }, /num_training_steps is "12"; expected an integer >= 1/],
@@ -143,7 +157,7 @@ test('scheduler.json and trainer_state.json: types and ranges checked, naming fi
     [{ last_lr: null }, /last_lr is null; expected a finite number/],
   ] as const) {
     const path = jsonFile('scheduler.json', { ...scheduler, ...change });
-    assert.throws(() => parseSchedulerState(path, 6), (e: Error) => e.message.startsWith(`${path}: `) && message.test(e.message), JSON.stringify(change));
+    await rejects(parseSchedulerState(files, path, 6), (e: Error) => e.message.startsWith(`${path}: `) && message.test(e.message), JSON.stringify(change));
   }
   const state = new TrainerState();
   state.globalStep = 6;
@@ -163,7 +177,7 @@ test('scheduler.json and trainer_state.json: types and ranges checked, naming fi
   }
 });
 
-test("optimizer.safetensors: moments of the parameters' shapes, finite, steps within the global step; naming file and tensor", () => {
+test("optimizer.safetensors: moments of the parameters' shapes, finite, steps within the global step; naming file and tensor", async () => {
   const shapes = new Map<string, readonly number[]>([['w', [64]]]);
   const tensors = (m: number[], v: Float32Array, step: number) => new Map([
     ['exp_avg.w', { shape: m, data: new Float32Array(64) }],
@@ -175,7 +189,7 @@ test("optimizer.safetensors: moments of the parameters' shapes, finite, steps wi
     writeFileSync(path, writeSafetensors(t));
     return path;
   };
-  assert.is(readOptimizerState(file(tensors([64], new Float32Array(64), 6)), shapes, 6).size, 3);
+  assert.is((await readOptimizerState(files, file(tensors([64], new Float32Array(64), 6)), shapes, 6)).size, 3);
   const negative = new Float32Array(64);
   negative[5] = -1;
   const cases: [Map<string, { shape: number[]; data: Float32Array }>, RegExp][] = [
@@ -187,7 +201,7 @@ test("optimizer.safetensors: moments of the parameters' shapes, finite, steps wi
   ];
   for (const [t, message] of cases) {
     const path = file(t);
-    assert.throws(() => readOptimizerState(path, shapes, 6), (e: Error) => e.message.startsWith(`${path}: `) && message.test(e.message), String(message));
+    await rejects(readOptimizerState(files, path, shapes, 6), (e: Error) => e.message.startsWith(`${path}: `) && message.test(e.message), String(message));
   }
 });
 

@@ -3,9 +3,11 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import { TrainingArguments } from '../../src/train/arguments.js';
 import type { LogEntry } from '../../src/train/checkpoint-files.js';
 import { parseLogHistory, renderModelCard, maybeRound, pythonFloat } from '../../src/train/model-card.js';
+import { ENGINE_VERSION, TEMPLATES } from '../../src/train/templates.generated.js';
 
 const HISTORY: LogEntry[] = [
   { loss: 2.5, grad_norm: 1.2, learning_rate: 4e-5, epoch: 0.5, step: 5 },
@@ -64,6 +66,12 @@ test('renderModelCard without a base model, data set or evaluation', () => {
   assert.ok(card.includes('  results: []'), card);
   assert.ok(!card.includes('### Training results'), card);
   assert.ok(card.includes('More information needed'), card);
+});
+
+test('the embedded template and version are current (npm run shaders regenerates src/train/templates.generated.ts)', () => {
+  const root = new URL('../../', import.meta.url);
+  assert.is(TEMPLATES['model-card.md'], readFileSync(new URL('templates/model-card.md.jinja', root), 'utf8'));
+  assert.is(ENGINE_VERSION, JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).version);
 });
 
 test.run();

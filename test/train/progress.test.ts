@@ -106,11 +106,11 @@ test('formatting helpers', () => {
   assert.is(formatNumber(5e-5), '5.00e-5');
 });
 
-test('JsonLinesLog appends one object per line with a timestamp', () => {
+test('JsonLinesLog appends one object per line with a timestamp', async () => {
   const dir = tempDir('jsonl');
   const log = new JsonLinesLog(dir);
-  log.write({ loss: 1, step: 1 });
-  log.write({ eval_loss: 2, step: 2 });
+  await log.write({ loss: 1, step: 1 });
+  await log.write({ eval_loss: 2, step: 2 });
   const lines = readFileSync(join(dir, 'trainer_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.is(lines.length, 2);
   assert.is(lines[1].eval_loss, 2);

@@ -10,6 +10,10 @@ import { splitmix32 } from '../../src/tensor.js';
 import { BertTokenizer } from '../../src/data/tokenizer.js';
 import { Dataset, type Row } from '../../src/data/dataset.js';
 import { bertConfig, type BertConfig } from '../../src/models/bert/config.js';
+import { registerNodeTrainer } from '../../src/node/trainer-storage.js';
+
+// These tests import src/train/ directly, not the Node entry: register its file storage as src/index.ts does.
+registerNodeTrainer();
 
 const SPECIAL = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 /** Filler words, shared by every class. */
