@@ -28,7 +28,7 @@ import { join, resolve } from 'node:path';
 import { gpu } from '../src/gpu/device.js';
 import { parseBertConfig, type BertConfig } from '../src/models/bert/config.js';
 import { setInitSeed } from '../src/nn/index.js';
-import { BertForSequenceClassification } from '../src/models/bert.js';
+import { BertForSequenceClassification } from '../src/models/bert/modeling.js';
 import { AutoTokenizer, type BertTokenizer } from '../src/data/tokenizer.js';
 import { loadDataset, shuffledSubset, type Dataset, type Row } from '../src/data/dataset.js';
 import { DataCollatorWithPadding, tokenizeDataset, type Batch } from '../src/data/collator.js';

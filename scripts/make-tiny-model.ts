@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { init, closeDevice } from '../src/gpu/device.js';
 import { bertConfig } from '../src/models/bert/config.js';
-import { BertForMaskedLM } from '../src/models/bert.js';
+import { BertForMaskedLM } from '../src/models/bert/modeling.js';
 import { setInitSeed } from '../src/nn/module.js';
 import { TOKENIZER_FILES } from '../src/io/hub.js';
 import '../src/node/sources.js'; // fromPretrained and savePretrained on local folders

@@ -52,15 +52,15 @@ export { attention } from './ops/attention.js';
 export type { AttentionOptions } from './ops/attention.js';
 
 export { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng, setInitSeed } from './nn/index.js';
-export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './models/bert.js';
-export type { BertInputs, BertOutput } from './models/bert.js';
+export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './models/bert/modeling.js';
+export type { BertInputs, BertOutput } from './models/bert/modeling.js';
 export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './optim/index.js';
 export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions } from './optim/index.js';
 
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { parseBertConfig, serializeBertConfig, bertConfig } from './models/bert/config.js';
 export type { BertConfig } from './models/bert/config.js';
-export type { BertLoadOptions } from './models/bert.js';
+export type { BertLoadOptions } from './models/bert/modeling.js';
 export type { PretrainedLoadOptions, WeightLoadOptions } from './models/pretrained.js';
 export { pickedFilesSource, directoryHandleSource } from './io/sources.js';
 export type { FileSource, FileTarget, ModelLocation, PickedFile, DirectoryHandle, SourceOptions } from './io/sources.js';

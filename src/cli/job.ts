@@ -15,7 +15,7 @@ import { registerNodeTrainer } from '../node/trainer-storage.js';
 import { AutoTokenizer } from '../data/tokenizer.js';
 import { loadDataset, shuffledSubset, type Dataset, type Row } from '../data/dataset.js';
 import { DataCollatorWithPadding, tokenizeDataset } from '../data/collator.js';
-import { BertForSequenceClassification } from '../models/bert.js';
+import { BertForSequenceClassification } from '../models/bert/modeling.js';
 import { TrainingArguments } from '../train/arguments.js';
 import { Trainer } from '../train/trainer.js';
 import { pipeline } from '../pipelines/index.js';

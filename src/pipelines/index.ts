@@ -11,7 +11,7 @@ import { select } from '../ops/slice.js';
 import { reshape } from '../ops/shape.js';
 import { init } from '../gpu/device.js';
 import { AutoTokenizer, BertTokenizer } from '../data/tokenizer.js';
-import { BertForMaskedLM, BertForSequenceClassification } from '../models/bert.js';
+import { BertForMaskedLM, BertForSequenceClassification } from '../models/bert/modeling.js';
 import { checkOptions, type WithSnakeCase } from '../options.js';
 
 export interface ClassificationResult {

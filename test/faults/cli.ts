@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BertForMaskedLM } from '../../src/models/bert.js';
+import { BertForMaskedLM } from '../../src/models/bert/modeling.js';
 import { setInitSeed } from '../../src/nn/module.js';
 import { SYNTHETIC_TOKENIZER_CONFIG, SYNTHETIC_VOCAB_TXT, syntheticRows, tempDir, tinyConfig } from '../train/synthetic.js';
 import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders

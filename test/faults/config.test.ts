@@ -16,7 +16,7 @@ import { MAX_COMMANDS_PER_SUBMISSION } from '../../src/gpu/runtime.js';
 import { ADD } from '../../src/ops/accumulate.js';
 import { bertConfig } from '../../src/models/bert/config.js';
 import { saveCheckpoint } from '../../src/models/bert/checkpoint.js';
-import { BertForSequenceClassification } from '../../src/models/bert.js';
+import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { setInitSeed } from '../../src/nn/module.js';
 import { empty, randn, tidy, zeros } from '../../src/tensor.js';
 import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders

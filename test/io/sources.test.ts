@@ -11,7 +11,7 @@ import { setupDevice } from '../helpers.js';
 import '../../src/node/sources.js';
 import { hubWebSource, urlSource, CACHE_NAME } from '../../src/io/hub/web.js';
 import { pickedFilesSource } from '../../src/io/sources.js';
-import { BertForSequenceClassification } from '../../src/models/bert.js';
+import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { noGrad, tidy } from '../../src/index.js';
 
 const FIXTURE_DIR = 'test/fixtures/tiny-bert-legacy';

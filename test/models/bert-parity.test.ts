@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tidy, keep, noGrad, tensor, type Tensor } from '../../src/index.js';
 import { readSafetensors, toFloat64, toInt32 } from '../../src/io/safetensors.js';
-import { BertModel, BertForSequenceClassification, BertForMaskedLM, type BertInputs, type BertOutput } from '../../src/models/bert.js';
+import { BertModel, BertForSequenceClassification, BertForMaskedLM, type BertInputs, type BertOutput } from '../../src/models/bert/modeling.js';
 import { AdamW, hfParameterGroups, getScheduler, applySchedule } from '../../src/optim/index.js';
 import { setupDevice, assertClose, type Tolerance } from '../helpers.js';
 

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, tidy, keep, zeros, sum, mul } from '../../src/index.js';
 import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng, setInitSeed } from '../../src/nn/index.js';
-import { BertForSequenceClassification, BertForMaskedLM } from '../../src/models/bert.js';
+import { BertForSequenceClassification, BertForMaskedLM } from '../../src/models/bert/modeling.js';
 import { bertConfig } from '../../src/models/bert/config.js';
 import type { Tensor } from '../../src/tensor.js';
 import { setupDevice, randomArray, toF32, assertClose } from '../helpers.js';

@@ -12,7 +12,7 @@ import { tidy } from '../../src/tensor.js';
 import { setInitSeed } from '../../src/nn/module.js';
 import { bertConfig, type BertConfig } from '../../src/models/bert/config.js';
 import { saveCheckpoint } from '../../src/models/bert/checkpoint.js';
-import { BertForMaskedLM, BertForSequenceClassification } from '../../src/models/bert.js';
+import { BertForMaskedLM, BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { AutoTokenizer } from '../../src/data/tokenizer.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { syntheticTokenizer, tempDir } from '../train/synthetic.js';

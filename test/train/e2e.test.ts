@@ -16,7 +16,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setupDevice } from '../helpers.js';
 import { setInitSeed } from '../../src/nn/index.js';
-import { BertForSequenceClassification } from '../../src/models/bert.js';
+import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { bertConfig } from '../../src/models/bert/config.js';
 import { AutoTokenizer, type BertTokenizer } from '../../src/data/tokenizer.js';
 import { loadDataset, type Dataset, type Row } from '../../src/data/dataset.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setupDevice } from '../helpers.js';
 import { gpu } from '../../src/gpu/device.js';
 import { setInitSeed } from '../../src/nn/index.js';
-import { BertForSequenceClassification } from '../../src/models/bert.js';
+import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { AutoTokenizer } from '../../src/data/tokenizer.js';
 import { DataCollatorWithPadding } from '../../src/data/collator.js';
 import { lengthGroupedPermutation, rowLengths } from '../../src/data/sampler.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { setupDevice } from '../helpers.js';
 import { setInitSeed } from '../../src/nn/index.js';
-import { BertForSequenceClassification } from '../../src/models/bert.js';
+import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { DataCollatorWithPadding } from '../../src/data/collator.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { acquireLock } from '../../src/io/lock.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setupDevice, assertClose } from '../helpers.js';
 import { gpu } from '../../src/gpu/device.js';
 import { setInitSeed } from '../../src/nn/index.js';
-import { BertForSequenceClassification } from '../../src/models/bert.js';
+import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { DataCollatorWithPadding } from '../../src/data/collator.js';
 import { permutation } from '../../src/data/dataset.js';
 import { Trainer, predictedLabels, type TrainerCallback } from '../../src/train/index.js';
