@@ -9,8 +9,9 @@
 // Reading: readRegularFile refuses what is not a regular file (a FIFO would hang, /dev/zero
 // never ends) and anything over a size cap, naming the file.
 //
-// Fault injection (the tests of test/faults/): SHADERGRAD_FAULT_KILL_AT=<point>:<what> makes
-// killAt(point, what) end the process with SIGKILL, as a crash or `kill -9` would there.
+// Fault injection (the tests of test/faults/): SHADERGRAD_FAULT_KILL_AT=<point>:<what>[@<n>] makes
+// killAt(point, what) end the process with SIGKILL (at its n-th time there, default the first),
+// as a crash or `kill -9` would.
 // Points: write:<file name> (writeFileAtomic, temporary complete, not yet renamed), and the
 // checkpoint writer's (src/train/checkpoints.ts).
 
@@ -61,9 +62,18 @@ export function sweepStaleTemporaries(dir: string): string[] {
   return removed;
 }
 
-/** The fault suite's kill switch: SIGKILL here when SHADERGRAD_FAULT_KILL_AT is `<point>:<what>`. */
+const faultHits = new Map<string, number>();
+
+/** The fault suite's kill switch: SIGKILL here when SHADERGRAD_FAULT_KILL_AT is `<point>:<what>[@<n>]`. */
 export function killAt(point: string, what: string | number): void {
-  if (process.env.SHADERGRAD_FAULT_KILL_AT === `${point}:${what}`) process.kill(process.pid, 'SIGKILL');
+  const wanted = process.env.SHADERGRAD_FAULT_KILL_AT;
+  if (!wanted) return;
+  const [target, n = '1'] = wanted.split('@');
+  const here = `${point}:${what}`;
+  if (target !== here) return;
+  const hits = (faultHits.get(here) ?? 0) + 1;
+  faultHits.set(here, hits);
+  if (hits === Number(n)) process.kill(process.pid, 'SIGKILL');
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {

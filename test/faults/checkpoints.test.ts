@@ -42,9 +42,10 @@ test('kills during saves, each followed by a resume: only complete checkpoints a
   assert.is(temporaries(output).length, 1, 'the half checkpoint-4, under its temporary name');
   assert.ok(existsSync(join(output, '.train.lock')), 'the killed run left its lock');
 
-  // 2. --resume latest takes checkpoint-2 (the stale lock broken), trains on, and is killed copying the tokenizer:
+  // 2. --resume latest takes checkpoint-2 (the stale lock broken), trains on (checkpoints 4 and 6 write the tokenizer
+  //    too: vocab.txt's first and second writes), and is killed writing the output folder's tokenizer, the third:
   //    vocab.txt is absent, never a part.
-  const copyKilled = await runCli([...args(output), '--resume', 'latest'], { SHADERGRAD_FAULT_KILL_AT: 'write:vocab.txt' });
+  const copyKilled = await runCli([...args(output), '--resume', 'latest'], { SHADERGRAD_FAULT_KILL_AT: 'write:vocab.txt@3' });
   assert.is(copyKilled.signal, 'SIGKILL', copyKilled.stderr);
   assert.match(copyKilled.stderr, `Resuming from ${join(output, 'checkpoint-2')} at step 2`);
   assert.ok(existsSync(join(output, 'tokenizer_config.json')) && !existsSync(join(output, 'vocab.txt')));
