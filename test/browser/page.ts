@@ -58,7 +58,7 @@ async function runSuite(suite: RegisteredSuite): Promise<TestResult[]> {
   const nodeOnly = NODE_ONLY[suite.file] ?? {};
   const selected = suite.only.length ? suite.only : suite.tests;
   for (const t of suite.only.length ? suite.tests : []) results.push({ name: t.name, status: 'skip', ms: 0, note: 'test.only elsewhere in the file' });
-  for (let i = 0; i < suite.skips; i++) results.push({ name: '(test.skip)', status: 'skip', ms: 0, note: 'test.skip' });
+  for (const name of suite.skips) results.push({ name, status: 'skip', ms: 0, note: 'test.skip' });
 
   let beforeError: string | undefined;
   try {

@@ -21,8 +21,8 @@ export interface RegisteredSuite {
   after: Hook[];
   beforeEach: Hook[];
   afterEach: Hook[];
-  /** Tests written with test.skip. */
-  skips: number;
+  /** The names of tests written with test.skip. */
+  skips: string[];
   state: Record<string, unknown>;
 }
 
@@ -49,7 +49,7 @@ export function takeSuites(): RegisteredSuite[] {
 }
 
 function fresh(name: string, state: Record<string, unknown>): RegisteredSuite {
-  return { file: currentFile, name, tests: [], only: [], before: [], after: [], beforeEach: [], afterEach: [], skips: 0, state };
+  return { file: currentFile, name, tests: [], only: [], before: [], after: [], beforeEach: [], afterEach: [], skips: [], state };
 }
 
 export function suite(name = '', state: Record<string, unknown> = {}): Test {
@@ -58,7 +58,7 @@ export function suite(name = '', state: Record<string, unknown> = {}): Test {
   test.before = Object.assign((hook: Hook) => void ctx.before.push(hook), { each: (hook: Hook) => void ctx.beforeEach.push(hook) });
   test.after = Object.assign((hook: Hook) => void ctx.after.push(hook), { each: (hook: Hook) => void ctx.afterEach.push(hook) });
   test.only = (testName, handler) => void ctx.only.push({ name: testName, handler });
-  test.skip = () => void ctx.skips++;
+  test.skip = (name?: string) => void ctx.skips.push(name ?? '(unnamed)');
   test.run = () => {
     registered.push({ ...ctx, file: currentFile });
     ctx = fresh(name, { ...state });
