@@ -1,6 +1,13 @@
 // The default display of Hub downloads on stderr (Node).
 
-import type { DownloadProgress } from './settings.js';
+/** One progress event of one file download; `total` is null when the server gave no size. */
+export interface DownloadProgress {
+  repo: string;
+  file: string;
+  received: number;
+  total: number | null;
+  done: boolean;
+}
 
 function formatBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB'];

@@ -5,19 +5,13 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { consoleProgress } from './progress.js';
+import { consoleProgress, type DownloadProgress } from './progress.js';
+
+export type { DownloadProgress } from './progress.js';
 import { checkRepoId, resolveFileUrl, DEFAULT_ENDPOINT, type RepoType } from './urls.js';
 
 export type { RepoType } from './urls.js';
 
-/** One progress event of one file download; `total` is null when the server gave no size. */
-export interface DownloadProgress {
-  repo: string;
-  file: string;
-  received: number;
-  total: number | null;
-  done: boolean;
-}
 
 export interface HubOptions {
   /** Branch, tag or commit hash. Default 'main'. */
