@@ -1,11 +1,11 @@
 // Benchmark harness: validate once, warm up, then time. Each timing is the
 // wall time of `iterations` recorded runs submitted together and awaited, so
 // per-dispatch submission cost is not counted; the median of several samples
-// is reported (the machines are shared and noisy).
+// is reported (the machines are shared and noisy). Runs in Node and in a
+// browser page (bench/browser/): no Node module here; bench/results.ts writes
+// the results file.
 
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gpu } from '../src/gpu/device.js';
+import { gpu, type AdapterDescription } from '../src/gpu/device.js';
 import { randn } from '../src/tensor.js';
 import { copy } from '../src/ops/elementwise.js';
 
@@ -61,6 +61,16 @@ export function clockName(): string {
   return gpu().features.has('timestamp-query') ? 'GPU timestamp queries' : 'wall time around flushed batches';
 }
 
+/** What bench/results/<adapter>.json holds. */
+export interface ResultsFile {
+  adapter: AdapterDescription;
+  clock: string;
+  date: string;
+  /** Node's version, or the page's user agent and browser, and anything else about where it ran. */
+  [where: string]: unknown;
+  results: Measurement[];
+}
+
 export class Report {
   readonly rows: Measurement[] = [];
 
@@ -75,15 +85,10 @@ export class Report {
     return full;
   }
 
-  /** Writes bench/results/<adapter>.json (temporary name, then rename). */
-  write(dir = 'bench/results'): string {
+  /** The results file's contents for the current adapter; `where` says what ran it (e.g. { node: process.version }). */
+  body(where: Record<string, string>): ResultsFile {
     const runtime = gpu();
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, `${runtime.adapter.name}.json`);
-    const body = { adapter: runtime.adapter, clock: clockName(), date: new Date().toISOString(), node: process.version, results: this.rows };
-    writeFileSync(`${path}.tmp`, JSON.stringify(body, null, 2));
-    renameSync(`${path}.tmp`, path);
-    return path;
+    return { adapter: { ...runtime.adapter }, clock: clockName(), date: new Date().toISOString(), ...where, results: this.rows };
   }
 }
 

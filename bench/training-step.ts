@@ -5,17 +5,18 @@
 // also BERT-base at 32 × 128 with --large (minutes per step on lavapipe).
 // Beside each, the same step in PyTorch on the CPU (float32, bench/torch_step.py
 // over ../shared/reference's BERT) when a python3 with torch is found, and the
-// ratio of speeds (ours / PyTorch's: above 1 is faster than PyTorch).
+// ratio of speeds (ours / PyTorch's: above 1 is faster than PyTorch). PyTorch's
+// side (bench/pytorch.ts, Node only) is handed in by bench/run.ts, so that this
+// file also runs in a browser page (bench/browser/), without it.
 
-import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { gpu } from '../src/gpu/device.js';
 import { splitmix32, tidy } from '../src/tensor.js';
 import { bertConfig } from '../src/models/bert/config.js';
 import { setInitSeed } from '../src/nn/index.js';
-import { BertForSequenceClassification, type BertInputs } from '../src/models/bert.js';
+import { BertForSequenceClassification, type BertInputs } from '../src/models/bert/modeling.js';
 import { AdamW, clipGradNorm, hfParameterGroups } from '../src/optim/index.js';
 import { median, timeGpu, type Report } from './harness.js';
+import type * as PyTorch from './pytorch.js';
 
 const VOCAB = 28996;
 const NUM_LABELS = 20; // the DESIGN's twitter-financial-news-topic task
@@ -26,7 +27,7 @@ const PRESETS = {
   base: { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 },
   small: { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 },
 } as const;
-type Preset = keyof typeof PRESETS;
+export type Preset = keyof typeof PRESETS;
 
 /** Random ids in [1000, V) after [CLS], every row full length, labels in [0, NUM_LABELS). */
 function randomBatch(B: number, T: number, seed: number): BertInputs {
@@ -42,32 +43,21 @@ function randomBatch(B: number, T: number, seed: number): BertInputs {
   };
 }
 
-/** A python3 that imports torch (PATH's first, then Debian's), or null. */
-function findTorchPython(): string | null {
-  for (const python of ['python3', '/usr/bin/python3']) {
-    if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return python;
-  }
-  return null;
+export interface TrainingStepOptions {
+  large: boolean;
+  /** PyTorch's side (Node's bench/pytorch.ts); absent in a browser page. */
+  pytorch?: typeof PyTorch;
+  /** Only these models (the page's default: the small one). */
+  presets?: Preset[];
 }
 
-/** Median seconds of PyTorch's step at the same shapes, or null (with the reason printed). */
-function torchStep(python: string | null, preset: Preset, B: number, T: number): number | null {
-  if (!python) return null;
-  const threads = availableParallelism();
-  const run = spawnSync(python, [new URL('./torch_step.py', import.meta.url).pathname, '--preset', preset, '--batch', String(B), '--seq', String(T),
-    '--samples', String(SAMPLES), '--threads', String(threads)], { encoding: 'utf8' });
-  if (run.status !== 0) {
-    console.log(`PyTorch ${preset} ${B}x${T}: failed (${run.stderr.trim().split('\n').at(-1)})`);
-    return null;
-  }
-  const samples = (JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { samples_s: number[] }).samples_s;
-  return median(samples);
-}
-
-export async function run(report: Report, options: { large: boolean }): Promise<void> {
-  const python = findTorchPython();
-  if (!python) console.log('PyTorch: no python3 here imports torch (Debian: apt-get install python3-torch); our figures alone');
-  const cases: [Preset, number, number][] = [['small', 8, 64], ['base', 8, 64], ...(options.large ? [['base', 32, 128] as [Preset, number, number]] : [])];
+export async function run(report: Report, options: TrainingStepOptions): Promise<void> {
+  const { pytorch } = options;
+  const python = pytorch ? pytorch.findTorchPython() : null;
+  if (!pytorch) console.log('PyTorch: not here (it runs python3 through Node\'s child_process); our figures alone');
+  else if (!python) console.log('PyTorch: no python3 here imports torch (Debian: apt-get install python3-torch); our figures alone');
+  const all: [Preset, number, number][] = [['small', 8, 64], ['base', 8, 64], ...(options.large ? [['base', 32, 128] as [Preset, number, number]] : [])];
+  const cases = all.filter(([preset]) => !options.presets || options.presets.includes(preset));
   const runtime = gpu();
   for (const [preset, B, T] of cases) {
     setInitSeed(0);
@@ -88,7 +78,7 @@ export async function run(report: Report, options: { large: boolean }): Promise<
     const dispatchesBefore = runtime.dispatchCount;
     const samples = await timeGpu(trainStep, { warmup: 1, iterations: 1, samples: SAMPLES });
     const ms = median(samples);
-    const torchSeconds = torchStep(python, preset, B, T);
+    const torchSeconds = pytorch ? pytorch.torchStep(python, preset, B, T, SAMPLES) : null;
     report.add({
       group: 'training-step',
       name: `bert-${preset} ${B}x${T} forward+backward+clip+AdamW`,

@@ -1,0 +1,29 @@
+// Node only: PyTorch's side of the training-step bench (bench/training-step.ts),
+// the same step on the CPU through bench/torch_step.py in a python3 with torch.
+
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { median } from './harness.js';
+import type { Preset } from './training-step.js';
+
+/** A python3 that imports torch (PATH's first, then Debian's), or null. */
+export function findTorchPython(): string | null {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return python;
+  }
+  return null;
+}
+
+/** Median seconds of PyTorch's step at the same shapes, or null (with the reason printed). */
+export function torchStep(python: string | null, preset: Preset, B: number, T: number, samples: number): number | null {
+  if (!python) return null;
+  const threads = availableParallelism();
+  const run = spawnSync(python, [new URL('./torch_step.py', import.meta.url).pathname, '--preset', preset, '--batch', String(B), '--seq', String(T),
+    '--samples', String(samples), '--threads', String(threads)], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    console.log(`PyTorch ${preset} ${B}x${T}: failed (${run.stderr.trim().split('\n').at(-1)})`);
+    return null;
+  }
+  const times = (JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { samples_s: number[] }).samples_s;
+  return median(times);
+}
