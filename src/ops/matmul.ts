@@ -85,9 +85,22 @@ function supportedVariants(runtime: Runtime): MatmulVariant[] {
   return MATMUL_VARIANTS.filter((v) => matmulVariantSupported(v, runtime));
 }
 
-// The tuning key's family; its suffix changes with the set of variants, so a choice stored
-// before 'subgroup' existed (e.g. 'register' on lavapipe) is measured again, not reused.
-const FAMILY = 'matmul-v2';
+/**
+ * The variants tuneMatmul measures. On CPU drivers only the two shaped for them: there the
+ * tiled and simple variants ran 5-10× slower in every bench run (bench/matmul.ts --large) and
+ * compiling them is most of a first run's tuning time.
+ */
+function candidateVariants(runtime: Runtime): MatmulVariant[] {
+  const supported = supportedVariants(runtime);
+  if (!isSoftwareAdapter(runtime.adapter)) return supported;
+  return supported.filter((v) => v === 'subgroup' || v === 'register');
+}
+
+/**
+ * The tuning key's family; its suffix changes with the set of variants, so a choice stored
+ * before 'subgroup' existed (e.g. 'register' on lavapipe) is measured again, not reused.
+ */
+export const MATMUL_TUNING_FAMILY = 'matmul-v2';
 
 /**
  * Before tuning: CPU drivers (lavapipe/llvmpipe, SwiftShader) want the subgroup
@@ -101,7 +114,7 @@ function defaultVariant(runtime: Runtime): MatmulVariant {
 /** The variant matmuls use now on the current device. */
 export function matmulVariant(): MatmulVariant {
   const runtime = gpu();
-  const v = chosenVariant(FAMILY, runtime, () => defaultVariant(runtime));
+  const v = chosenVariant(MATMUL_TUNING_FAMILY, runtime, () => defaultVariant(runtime));
   // A stored choice from another device (or an older build) that cannot run here falls back.
   return (supportedVariants(runtime) as readonly string[]).includes(v) ? (v as MatmulVariant) : defaultVariant(runtime);
 }
@@ -114,7 +127,7 @@ export function setMatmulVariant(variant: MatmulVariant | 'auto'): void {
   if (variant !== 'auto' && !matmulVariantSupported(variant)) {
     throw new Error(`setMatmulVariant: variant '${variant}' does not run on this device (needs the subgroups feature with a subgroup size of ${SUBGROUP_SIZE})`);
   }
-  setVariantOverride(FAMILY, variant === 'auto' ? undefined : variant);
+  setVariantOverride(MATMUL_TUNING_FAMILY, variant === 'auto' ? undefined : variant);
 }
 
 /** A linear layer's shape: x [rows, inF], weight [outF, inF]. */
@@ -148,7 +161,7 @@ export async function tuneMatmul(shape = TUNE_SHAPE): Promise<{ variant: MatmulV
     matmulForward(dY, x, { transposeA: true }, undefined, variant);
   });
   try {
-    const result = await tune(FAMILY, runtime, supportedVariants(runtime), async (variant) => {
+    const result = await tune(MATMUL_TUNING_FAMILY, runtime, candidateVariants(runtime), async (variant) => {
       linearProducts(variant as MatmulVariant); // warm-up: pipeline creation
       await runtime.sync();
       let best = Infinity;

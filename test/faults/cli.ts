@@ -23,17 +23,17 @@ export const CACHE_ENV = { XDG_CACHE_HOME: tempDir('faults-cache') };
 /**
  * Stores the default matmul variant as the tuned choice in that cache: otherwise each run would
  * first time every variant (tens of seconds on lavapipe). In a child, so this process's own
- * choices are untouched; 'matmul-v2' is src/ops/matmul.ts's tuning family.
+ * choices are untouched.
  */
 export function storeMatmulChoice(): void {
   const script = `
     const { init } = await import('./src/gpu/device.ts');
     const { setTuningStore, tune } = await import('./src/gpu/autotune.ts');
     const { nodeTuningStore } = await import('./src/node/tuning-store.ts');
-    const { matmulVariant } = await import('./src/ops/matmul.ts');
+    const { matmulVariant, MATMUL_TUNING_FAMILY } = await import('./src/ops/matmul.ts');
     const runtime = await init();
     setTuningStore(nodeTuningStore());
-    await tune('matmul-v2', runtime, [matmulVariant()], async () => 0);
+    await tune(MATMUL_TUNING_FAMILY, runtime, [matmulVariant()], async () => 0);
     process.exit(0);`;
   const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...CACHE_ENV } });
   if (result.status !== 0) throw new Error(`storing the matmul choice failed: ${result.stderr}`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, tidy, matmul, linear, sum, mul } from '../../src/index.js';
 import { MATMUL_VARIANTS, STAGE_MIN_K, matmulVariant, setMatmulStaging, matmulVariantSupported, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
-import { gpu } from '../../src/gpu/device.js';
+import { gpu, isSoftwareAdapter } from '../../src/gpu/device.js';
 import { clearTuning, setTuningStore } from '../../src/gpu/autotune.js';
 import { nodeTuningStore } from '../../src/node/tuning-store.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
@@ -194,14 +194,15 @@ test('subgroup variant: the CPU default where subgroups of 8 exist, refused wher
 // A small product keeps the test quick; the real tuning shape is 512×768×768.
 const SMALL_TUNE = { rows: 16, inF: 8, outF: 12 };
 
-test('tuneMatmul times every variant once, persists the fastest, then reuses it', async () => {
+test('tuneMatmul times every candidate variant once (on CPU drivers the two shaped for them), persists the fastest, then reuses it', async () => {
   let saved: Record<string, string> | undefined;
   let saves = 0;
   setTuningStore({ load: () => saved, save: (r) => { saved = { ...r }; saves++; } });
   clearTuning();
   try {
     const first = await tuneMatmul(SMALL_TUNE);
-    assert.equal(Object.keys(first.timings).sort(), MATMUL_VARIANTS.filter((v) => matmulVariantSupported(v)).sort());
+    const candidates = MATMUL_VARIANTS.filter((v) => matmulVariantSupported(v) && (!isSoftwareAdapter(gpu().adapter) || v === 'subgroup' || v === 'register'));
+    assert.equal(Object.keys(first.timings).sort(), candidates.sort());
     const fastest = Math.min(...Object.values(first.timings));
     assert.is(first.timings[first.variant], fastest);
     assert.is(matmulVariant(), first.variant);
@@ -212,8 +213,8 @@ test('tuneMatmul times every variant once, persists the fastest, then reuses it'
     assert.is(again.variant, first.variant);
     assert.equal(again.timings, {}, 'a tuned adapter is not measured again');
 
-    // Another process: the stored choice is used before and without measuring.
-    const other = MATMUL_VARIANTS.find((v) => v !== first.variant)!;
+    // Another process: the stored choice (a candidate) is used before and without measuring.
+    const other = candidates.find((v) => v !== first.variant) ?? first.variant;
     const key = Object.keys(saved!)[0];
     saved = { [key]: other };
     setTuningStore({ load: () => saved, save: () => { saves++; } });
