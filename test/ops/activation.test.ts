@@ -4,7 +4,7 @@ import { tensor, tidy, sum, mul } from '../../src/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { gelu, tanh } from '../../src/ops/activation.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { erfcRef, geluRef, geluBackwardRef, tanhRef, tanhBackwardRef } from '../ref/transformer-a.js';
+import { erfcRef, geluRef, geluBackwardRef, tanhRef, tanhBackwardRef } from '../ref/activation.js';
 
 // erfc approximation with fractional error < 1.2e-7 (shader header): |ΔΦ| < 6e-8, so |Δgelu| < 6e-8·|x|
 // plus float32 rounding of the product and of exp (a few ulp, hence rtol).

@@ -5,7 +5,7 @@ import { isSoftwareAdapter } from '../../src/gpu/device.js';
 import { attention, type AttentionOptions } from '../../src/ops/attention.js';
 import { dropoutKeepMask } from '../../src/ops/random.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { attentionRef, attentionBackwardRef, type AttentionShape } from '../ref/transformer-b.js';
+import { attentionRef, attentionBackwardRef, type AttentionShape } from '../ref/attention.js';
 
 // Outputs are weighted means of v (|v| <= 1); gradients sum T products of float32 dot
 // products of d terms, scaled by 1 / (1 - p) twice with dropout.

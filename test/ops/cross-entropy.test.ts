@@ -4,7 +4,7 @@ import { tensor, tidy, sum, mul, type Tensor } from '../../src/index.js';
 import { crossEntropy } from '../../src/ops/cross-entropy.js';
 import { splitmix32 } from '../../src/tensor.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { crossEntropyRef, crossEntropyBackwardRef } from '../ref/transformer-b.js';
+import { crossEntropyRef, crossEntropyBackwardRef } from '../ref/cross-entropy.js';
 
 // Loss: a float32 logsumexp of up to 28,996 terms minus one logit (values up to ~2e4 in the
 // extreme test, where one float32 ulp is 2e-3: hence rtol). Gradients: (softmax - onehot) / count.

@@ -4,7 +4,7 @@ import { tensor, tidy, sum, mul, gpu } from '../../src/index.js';
 import { dropout } from '../../src/ops/dropout.js';
 import { philox4x32, dropoutKeepMask } from '../../src/ops/random.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { dropoutRef } from '../ref/transformer-b.js';
+import { dropoutRef } from '../ref/dropout.js';
 
 // Kept values are x * (1 / (1 - p)) in float32: one rounding of the product.
 const DROPOUT_TOL = { atol: 0, rtol: 2e-7 };

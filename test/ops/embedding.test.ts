@@ -4,7 +4,7 @@ import { tensor, tidy, sum, mul, noGrad } from '../../src/index.js';
 import { embedding, checkIds } from '../../src/ops/embedding.js';
 import { slice } from '../../src/ops/slice.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { embeddingRef, embeddingBackwardRef } from '../ref/transformer-a.js';
+import { embeddingRef, embeddingBackwardRef } from '../ref/embedding.js';
 import { embeddingBackwardF32Ref } from '../ref/embedding.js';
 import { splitmix32 } from '../../src/tensor.js';
 

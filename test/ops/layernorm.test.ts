@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { tensor, tidy, sum, mul, add } from '../../src/index.js';
 import { layerNorm, addLayerNorm } from '../../src/ops/layernorm.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { layerNormRef, layerNormBackwardRef } from '../ref/transformer-a.js';
+import { layerNormRef, layerNormBackwardRef } from '../ref/layernorm.js';
 import { layerNormTwoPassF32Ref } from '../ref/layernorm.js';
 
 // float32 sums over H = 768 columns (tree order) and, for dweight/dbias, over 1,024 rows:

@@ -9,7 +9,7 @@ import { gpu, isSoftwareAdapter } from '../../src/gpu/device.js';
 import { clearTuning, setTuningStore } from '../../src/gpu/autotune.js';
 import { nodeTuningStore } from '../../src/node/tuning-store.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { matmulRef, matmulBackwardRef, type MatmulShape } from '../ref/linalg.js';
+import { matmulRef, matmulBackwardRef, type MatmulShape } from '../ref/matmul.js';
 
 // float32 products of K terms of size ~1: error grows like sqrt(K)·eps.
 const MATMUL_TOL = { atol: 1e-4, rtol: 1e-4 };

@@ -4,7 +4,7 @@ import { tensor, tidy, sum, mul } from '../../src/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { select, slice } from '../../src/ops/slice.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { sliceRef, sliceBackwardRef } from '../ref/transformer-a.js';
+import { sliceRef, sliceBackwardRef } from '../ref/slice.js';
 
 // Pure data movement: forward and backward are exact.
 const SLICE_TOL = { atol: 0, rtol: 0 };

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { tensor, tidy, sum, mul, noGrad, type Tensor } from '../../src/index.js';
 import { softmax } from '../../src/ops/softmax.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { softmaxRef, softmaxBackwardRef, type SoftmaxShape } from '../ref/transformer-b.js';
+import { softmaxRef, softmaxBackwardRef, type SoftmaxShape } from '../ref/softmax.js';
 
 // Outputs in [0, 1] from float32 exp (a few ulp) normalised by a float32 sum of up to 300 terms.
 const SOFTMAX_TOL = { atol: 1e-6, rtol: 1e-5 };

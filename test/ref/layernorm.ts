@@ -1,5 +1,56 @@
-// What float32 layerNorm gets without a shift: the baseline the kernel is held against on rows with
-// a large common offset (shaders/layernorm.wgsl measures each row from its first element).
+// float64 references for layerNorm (and add + layerNorm), forward and the gradients of
+// sum(out * dOut); and what float32 layerNorm gets without a shift: the baseline the kernel is
+// held against on rows with a large common offset (shaders/layernorm.wgsl measures each row
+// from its first element).
+
+/** y = (x - mean)·rstd·w + b over rows of H; mean/rstd per row, two-pass variance. */
+export function layerNormRef(x: Float64Array, w: Float64Array, b: Float64Array, eps: number): { y: Float64Array; mean: Float64Array; rstd: Float64Array } {
+  const H = w.length;
+  const rows = x.length / H;
+  const y = new Float64Array(x.length);
+  const mean = new Float64Array(rows);
+  const rstd = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let c = 0; c < H; c++) s += x[r * H + c];
+    const m = s / H;
+    let v = 0;
+    for (let c = 0; c < H; c++) v += (x[r * H + c] - m) ** 2;
+    const rs = 1 / Math.sqrt(v / H + eps);
+    for (let c = 0; c < H; c++) y[r * H + c] = (x[r * H + c] - m) * rs * w[c] + b[c];
+    mean[r] = m;
+    rstd[r] = rs;
+  }
+  return { y, mean, rstd };
+}
+
+/** [dx, dw, db] of sum(layerNorm(x) * dOut). */
+export function layerNormBackwardRef(x: Float64Array, w: Float64Array, b: Float64Array, eps: number, dOut: Float64Array): [Float64Array, Float64Array, Float64Array] {
+  const H = w.length;
+  const rows = x.length / H;
+  const { mean, rstd } = layerNormRef(x, w, b, eps);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(H);
+  const db = new Float64Array(H);
+  for (let r = 0; r < rows; r++) {
+    // dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), g = dOut·w.
+    let sg = 0;
+    let sgx = 0;
+    for (let c = 0; c < H; c++) {
+      const xh = (x[r * H + c] - mean[r]) * rstd[r];
+      const g = dOut[r * H + c] * w[c];
+      sg += g;
+      sgx += g * xh;
+      dw[c] += dOut[r * H + c] * xh;
+      db[c] += dOut[r * H + c];
+    }
+    for (let c = 0; c < H; c++) {
+      const xh = (x[r * H + c] - mean[r]) * rstd[r];
+      dx[r * H + c] = rstd[r] * (dOut[r * H + c] * w[c] - sg / H - (xh * sgx) / H);
+    }
+  }
+  return [dx, dw, db];
+}
 
 /**
  * layerNorm (weight 1, bias 0) over rows of H the textbook float32 way, PyTorch's two-pass

@@ -1,5 +1,5 @@
-// float64 references for the core ops: matmul (with transposes and batch) and
-// the elementwise ops, forward and backward.
+// float64 reference for matmul (with transposes, batches and a 2-D operand shared by the
+// batch), forward and backward.
 
 export interface MatmulShape {
   batch: number;
