@@ -24,7 +24,7 @@ test('esbuild: src/browser.ts bundles for the browser with no flags; no input or
   const nodeImports = Object.entries(inputs).flatMap(([path, input]) =>
     input.imports.filter((i) => i.path.startsWith('node:') || i.external).map((i) => `${path}: ${i.path} (${i.kind})`));
   assert.equal(nodeImports, [], 'Node modules or externals in the browser graph');
-  assert.ok(Object.keys(inputs).includes('src/models/bert.ts'), 'the models are in the bundle');
+  assert.ok(Object.keys(inputs).includes('src/models/bert/modeling.ts'), 'the models are in the bundle');
   assert.ok(Object.keys(inputs).includes('src/io/hub/web.ts'), 'the fetch loader is in the bundle');
 });
 

@@ -45,7 +45,10 @@ function checkLabels(labels: Int32Array, C: number, ignoreIndex: number): void {
   });
 }
 
-export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, { ignoreIndex = -100 }: CrossEntropyOptions = {}): Tensor {
+/** The label of rows left out of the loss, as PyTorch's cross_entropy and transformers' padded labels. */
+export const IGNORE_INDEX = -100;
+
+export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, { ignoreIndex = IGNORE_INDEX }: CrossEntropyOptions = {}): Tensor {
   if (logits.rank !== 2 || logits.dtype !== 'f32') throw new Error(`crossEntropy: logits must be f32 [N, C], got ${logits.dtype} [${logits.shape.join(', ')}]`);
   const [N, C] = logits.shape;
   const labelCount = labels instanceof Tensor ? labels.size : labels.length;

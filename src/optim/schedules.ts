@@ -4,7 +4,9 @@
 // factor(k − 1).
 
 export type Schedule = (step: number) => number;
-export type ScheduleName = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
+/** transformers' SchedulerType names that getScheduler builds. */
+export const SCHEDULE_NAMES = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
+export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
 
 export interface ScheduleOptions {
   numTrainingSteps: number;

@@ -2,8 +2,11 @@
 // same meanings and defaults (transformers/training_args.py), validated up
 // front so that a bad value fails before any work with the field's name.
 
+import { SCHEDULE_NAMES, type ScheduleName } from '../optim/schedules.js';
+
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
-export type SchedulerType = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
+/** transformers' lr_scheduler_type: the schedules src/optim/schedules.ts builds. */
+export type SchedulerType = ScheduleName;
 
 /** What a caller may pass: every field but outputDir is optional. */
 export interface TrainingArgumentsInit {
@@ -84,7 +87,7 @@ const KNOWN_FIELDS = new Set<string>([
   ...Object.keys(DEFAULTS),
 ]);
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
-const SCHEDULERS: readonly SchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup'];
+const SCHEDULERS: readonly SchedulerType[] = SCHEDULE_NAMES;
 
 function camelCase(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

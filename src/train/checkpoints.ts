@@ -31,6 +31,7 @@
 // (every file written, the manifest not), checkpoint-aside:<step> (the old folder moved
 // aside, the new one not yet renamed in).
 
+import { WEIGHTS_NAME } from '../io/checkpoint.js';
 import type { Tensor } from '../tensor.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import type { TrainingArguments } from './arguments.js';
@@ -48,8 +49,6 @@ export const OPTIMIZER_NAME = 'optimizer.safetensors';
 export const SCHEDULER_NAME = 'scheduler.json';
 export const RNG_STATE_NAME = 'rng_state.json';
 export const MANIFEST_NAME = 'checkpoint_manifest.json';
-/** The weights file of a model folder (as src/io/checkpoint.ts's WEIGHTS_NAME, which is Node-only). */
-export const WEIGHTS_NAME = 'model.safetensors';
 
 export function checkpointDir(outputDir: string, step: number, storage = defaultStorage()): string {
   return storage.join(outputDir, `${CHECKPOINT_PREFIX}${step}`);

@@ -10,6 +10,7 @@
 // Also here: EvalPrediction, what a computeMetrics function receives (all
 // logits and labels at once, as transformers' Trainer passes them).
 
+import { IGNORE_INDEX } from '../ops/cross-entropy.js';
 import { checkOptions, type WithSnakeCase } from '../options.js';
 
 export type Average = 'binary' | 'macro' | 'weighted' | 'micro';
@@ -30,8 +31,7 @@ export interface Metric {
   reset(): void;
 }
 
-/** Label of a row the loss and the metrics skip (PyTorch's cross-entropy ignore_index). */
-export const IGNORE_INDEX = -100;
+export { IGNORE_INDEX };
 
 /** Per-class counts: everything accuracy, precision, recall and F1 need. */
 export class ClassCounts {
