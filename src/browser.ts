@@ -10,7 +10,7 @@ import { webSourceResolver } from './io/hub/web.js';
 
 registerSourceResolver(webSourceResolver);
 
-export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP } from './gpu/device.js';
+export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP, NO_BROWSER_WEBGPU_HELP, NO_DAWN_HELP } from './gpu/device.js';
 export type { AdapterDescription } from './gpu/device.js';
 export { Runtime, grid } from './gpu/runtime.js';
 export type { Binding, DispatchOptions } from './gpu/runtime.js';

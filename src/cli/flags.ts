@@ -5,10 +5,10 @@
 
 import { TrainingArguments, type TrainingArgumentsInit } from '../train/arguments.js';
 
-export const DEFAULT_MODEL = 'google-bert/bert-base-cased';
+const DEFAULT_MODEL = 'google-bert/bert-base-cased';
 export const DEFAULT_DATASET = 'zeroshot/twitter-financial-news-topic';
-export const DEFAULT_TEXT = 'Acme Corp announces new CEO';
-export const DEFAULT_OUTPUT_DIR = 'weights/bert-finetuned-topic';
+const DEFAULT_TEXT = 'Acme Corp announces new CEO';
+const DEFAULT_OUTPUT_DIR = 'weights/bert-finetuned-topic';
 
 /** TrainingArguments' defaults (shown in --help; the job's own choices start from them). */
 export const TRAINING_DEFAULTS = new TrainingArguments({ outputDir: '.' });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { FLAGS, GROUP_TITLES, TRAINING_DEFAULTS, type Flag, type Group } from './flags.js';
 
 /** The package's root folder: src/cli/ and dist/cli/ both sit two levels below it. */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** True in a clone of the repository (scripts/ is there), false in an installed package. */
 export function inRepository(): boolean {

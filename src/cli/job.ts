@@ -25,7 +25,7 @@ import { checkOutputDir, datasetSource, isLocalDataset } from './paths.js';
 import type { TrainOptions } from './options.js';
 
 /** The topic names of zeroshot/twitter-financial-news-topic, by label id (from its data-set card). */
-export const TOPIC_LABELS = [
+const TOPIC_LABELS = [
   'Analyst Update', 'Fed | Central Banks', 'Company | Product News', 'Treasuries | Corporate Debt', 'Dividend',
   'Earnings', 'Energy | Oil', 'Financials', 'Currencies', 'General News | Opinion', 'Gold | Metals | Materials', 'IPO',
   'Legal | Regulation', 'M&A | Investments', 'Macro', 'Markets', 'Politics', 'Personnel Change', 'Stock Commentary',
@@ -53,7 +53,7 @@ async function fromHub<T>(fetch: () => Promise<T>): Promise<T> {
  * --logging-steps when not given: transformers' 500, or often enough that a shorter run logs 20 times,
  * so that on a CPU adapter the first loss shows within seconds rather than after 500 steps.
  */
-export function defaultLoggingSteps(trainRows: number, args: TrainingArguments): number {
+function defaultLoggingSteps(trainRows: number, args: TrainingArguments): number {
   const perEpoch = Math.ceil(Math.ceil(trainRows / args.perDeviceTrainBatchSize) / args.gradientAccumulationSteps);
   const steps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * perEpoch);
   return Math.min(TRAINING_DEFAULTS.loggingSteps, Math.max(1, Math.ceil(steps / 20)));

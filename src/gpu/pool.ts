@@ -4,7 +4,7 @@
 
 // STORAGE | COPY_SRC | COPY_DST, spelled out: GPUBufferUsage is a global only
 // once a WebGPU implementation has been loaded.
-export const STORAGE_USAGE = 0x0080 | 0x0004 | 0x0008;
+const STORAGE_USAGE = 0x0080 | 0x0004 | 0x0008;
 
 /** The pooled size for a request of `bytes` bytes. */
 export function sizeClass(bytes: number): number {

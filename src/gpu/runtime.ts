@@ -44,7 +44,7 @@ export const MAX_COMMANDS_PER_SUBMISSION = 4096;
  * previous stretch's are freed late (stretches of 32,768 dispatches, each ended by a readback,
  * peaked at 43,400 mappings; of 45,000, at 53,800).
  */
-export const LAVAPIPE_BIND_GROUPS_IN_FLIGHT = 32768;
+const LAVAPIPE_BIND_GROUPS_IN_FLIGHT = 32768;
 
 /**
  * `groups` workgroups (at least one) laid out over x and y when x alone would pass

@@ -170,7 +170,7 @@ export async function readRegularFile(path: string, options: ReadOptions = {}): 
 }
 
 /** readRegularFile for callers that cannot await. */
-export function readRegularFileSync(path: string, options: ReadOptions = {}): Buffer {
+function readRegularFileSync(path: string, options: ReadOptions = {}): Buffer {
   let info;
   try {
     info = statSync(path);

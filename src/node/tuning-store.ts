@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TuningStore } from '../gpu/autotune.js';
 
-export function defaultTuningPath(): string {
+function defaultTuningPath(): string {
   const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(cache, 'shadergrad', 'tuning.json');
 }

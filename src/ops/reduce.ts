@@ -32,7 +32,7 @@ function reduceAll(x: Tensor, alpha: number): Tensor {
 }
 
 /** out [n] = alpha * s[0] everywhere, shaped like `shape`. */
-export function broadcastScalar(s: Tensor, shape: readonly number[], alpha = 1): Tensor {
+function broadcastScalar(s: Tensor, shape: readonly number[], alpha = 1): Tensor {
   const out = empty(shape);
   gpu().dispatch(BROADCAST_SCALAR, { bindings: [s.binding, out.binding], params: { n: out.size, alpha }, invocations: out.size });
   return out;
