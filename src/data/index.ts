@@ -1,6 +1,7 @@
 // Text in: tokenizer, datasets, dynamic padding.
 
-export { AutoTokenizer, BertTokenizer, padBatch, wordPieceTokenizerJson } from './tokenizer.js';
+export { AutoTokenizer, BertTokenizer, padBatch } from './tokenizer.js';
+export { wordPieceTokenizerJson } from './tokenizer-json.js';
 export type { BatchEncoding, EncodeOptions, EncodedText, FromPretrainedOptions, TextInput, TokenizerFiles } from './tokenizer.js';
 export { Dataset, loadDataset, permutation, shuffledSubset, splitFromFileName } from './dataset.js';
 export type { Features, LoadDatasetOptions, Row, SplitName } from './dataset.js';

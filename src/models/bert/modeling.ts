@@ -1,13 +1,16 @@
-// BERT as Hugging Face's modeling_bert.py defines it, composed from the ops.
+// BERT's models as Hugging Face's modeling_bert.py defines them (BertModel and
+// the two heads), composed from the layers in layers.ts.
 // Module and property names mirror Hugging Face's, so namedParameters() gives
 // checkpoint names (bert.encoder.layer.3.attention.self.query.weight) and
 // loading or saving a checkpoint is a walk of that map.
 //
 // Shapes: B batch, T tokens, H hidden, nh heads of d = H / nh, I intermediate, V vocabulary.
 //
-// Lifetime: forward() records the graph; backward() frees it. The caller wraps
-// a step (forward + backward + optimizer) or an evaluation (under noGrad) in
-// tidy(), which also frees the uploaded inputs.
+// Lifetime: forward() records the graph; the intermediates a layer does not
+// return belong to the graph, and backward() frees them as it goes (tensor.ts,
+// graphScope). The caller wraps a step (forward + backward + optimizer) or an
+// evaluation (under noGrad) in tidy(), which frees the rest: the outputs and
+// the uploaded inputs.
 //
 // Dropout is reproducible: every Dropout of a model draws its streams from the
 // model's DropoutRng. A trainer calls model.setDropoutSeed(seed, step) before
@@ -15,18 +18,16 @@
 // resumed at step k repeats the uninterrupted run's masks from step k on.
 
 import { Tensor, tensor, zeros } from '../../tensor.js';
-import { add } from '../../ops/elementwise.js';
-import { reshape, permute } from '../../ops/shape.js';
+import { reshape } from '../../ops/shape.js';
 import { linear } from '../../ops/matmul.js';
-import { gelu, tanh } from '../../ops/activation.js';
-import { select, slice } from '../../ops/slice.js';
+import { gelu } from '../../ops/activation.js';
 import { checkIds } from '../../ops/embedding.js';
-import { attention } from '../../ops/attention.js';
 import { crossEntropy } from '../../ops/cross-entropy.js';
-import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../../nn/index.js';
+import { Module, Linear, LayerNorm, Dropout, DropoutRng } from '../../nn/index.js';
 import { parseBertConfig, serializeBertConfig, defaultLabels, numLabels as labelCount, type BertConfig } from './config.js';
 import { TIED_WEIGHTS } from './checkpoint.js';
 import { checkFits } from './fits.js';
+import { BertEmbeddings, BertEncoder, BertPooler } from './layers.js';
 import { PreTrainedModel, loadPretrained, type PretrainedLoadOptions } from '../pretrained.js';
 import type { ModelLocation } from '../../io/sources.js';
 
@@ -79,172 +80,6 @@ function checkConfig(config: BertConfig): void {
     throw new Error(`BERT: hidden_size ${config.hidden_size} is not a multiple of num_attention_heads ${config.num_attention_heads}`);
   }
   checkFits(config);
-}
-
-// ------------------------------------------------------------- embeddings ----
-
-class BertEmbeddings extends Module {
-  word_embeddings: Embedding;
-  position_embeddings: Embedding;
-  token_type_embeddings: Embedding;
-  LayerNorm: LayerNorm;
-  dropout: Dropout;
-
-  constructor(readonly config: BertConfig, rng: DropoutRng) {
-    super();
-    const std = config.initializer_range;
-    this.word_embeddings = new Embedding(config.vocab_size, config.hidden_size, { std, paddingIdx: config.pad_token_id ?? undefined });
-    this.position_embeddings = new Embedding(config.max_position_embeddings, config.hidden_size, { std });
-    this.token_type_embeddings = new Embedding(config.type_vocab_size, config.hidden_size, { std });
-    this.LayerNorm = new LayerNorm(config.hidden_size, config.layer_norm_eps);
-    this.dropout = new Dropout(config.hidden_dropout_prob, rng);
-  }
-
-  /**
-   * ids, tokenTypes i32 [B, T] -> [B, T, H]: word + token type + position, LayerNorm, dropout.
-   * Position ids are [0, T) in every row, so their embeddings are the table's first T rows (a
-   * slice: nothing uploaded); without tokenTypes (all 0, as Hugging Face's default) the token-type
-   * term is row 0, broadcast.
-   */
-  forward(inputIds: Tensor, tokenTypes?: Tensor): Tensor {
-    const T = inputIds.shape[1];
-    if (T > this.config.max_position_embeddings) {
-      throw new Error(`BERT: ${T} tokens is more than max_position_embeddings ${this.config.max_position_embeddings}`);
-    }
-    const words = this.word_embeddings.forward(inputIds);
-    const pos = slice(this.position_embeddings.weight, 0, 0, T); // [T, H], broadcast over the batch
-    if (!tokenTypes) {
-      const type0 = slice(this.token_type_embeddings.weight, 0, 0, 1); // [1, H]
-      return this.dropout.forward(this.LayerNorm.forward(add(words, add(pos, type0))));
-    }
-    // The token-type term enters as LayerNorm's fused residual.
-    return this.dropout.forward(this.LayerNorm.forward(add(words, pos), this.token_type_embeddings.forward(tokenTypes)));
-  }
-}
-
-// ---------------------------------------------------------------- encoder ----
-
-class BertSelfAttention extends Module {
-  query: Linear;
-  key: Linear;
-  value: Linear;
-  dropout: Dropout;
-
-  constructor(readonly config: BertConfig, rng: DropoutRng) {
-    super();
-    const { hidden_size: H, initializer_range: std } = config;
-    this.query = new Linear(H, H, { std });
-    this.key = new Linear(H, H, { std });
-    this.value = new Linear(H, H, { std });
-    this.dropout = new Dropout(config.attention_probs_dropout_prob, rng);
-  }
-
-  /** x [B, T, H], mask i32 [B, T] (1 = attend) -> context [B, T, H]. */
-  forward(x: Tensor, mask?: Tensor): Tensor {
-    const [B, T, H] = x.shape;
-    const nh = this.config.num_attention_heads;
-    // [B, T, H] -> [B, nh, T, d]
-    const heads = (t: Tensor) => permute(reshape(t, [B, T, nh, H / nh]), [0, 2, 1, 3]);
-    const context = attention(heads(this.query.forward(x)), heads(this.key.forward(x)), heads(this.value.forward(x)), {
-      mask,
-      dropout: this.dropout.options(),
-    });
-    return reshape(permute(context, [0, 2, 1, 3]), [B, T, H]);
-  }
-}
-
-/** dense, dropout, then LayerNorm with the residual: attention.output and output share this shape. */
-class BertResidualOutput extends Module {
-  dense: Linear;
-  LayerNorm: LayerNorm;
-  dropout: Dropout;
-
-  constructor(config: BertConfig, inFeatures: number, rng: DropoutRng) {
-    super();
-    this.dense = new Linear(inFeatures, config.hidden_size, { std: config.initializer_range });
-    this.LayerNorm = new LayerNorm(config.hidden_size, config.layer_norm_eps);
-    this.dropout = new Dropout(config.hidden_dropout_prob, rng);
-  }
-
-  /** h [B, T, in], residual [B, T, H] -> LayerNorm(dropout(dense(h)) + residual). */
-  forward(h: Tensor, residual: Tensor): Tensor {
-    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h)), residual);
-  }
-}
-
-class BertAttention extends Module {
-  self: BertSelfAttention;
-  output: BertResidualOutput;
-
-  constructor(config: BertConfig, rng: DropoutRng) {
-    super();
-    this.self = new BertSelfAttention(config, rng);
-    this.output = new BertResidualOutput(config, config.hidden_size, rng);
-  }
-
-  forward(x: Tensor, mask?: Tensor): Tensor {
-    return this.output.forward(this.self.forward(x, mask), x);
-  }
-}
-
-class BertIntermediate extends Module {
-  dense: Linear;
-
-  constructor(config: BertConfig) {
-    super();
-    this.dense = new Linear(config.hidden_size, config.intermediate_size, { std: config.initializer_range });
-  }
-
-  /** [B, T, H] -> GELU(dense) [B, T, I]. */
-  forward(x: Tensor): Tensor {
-    return gelu(this.dense.forward(x));
-  }
-}
-
-class BertLayer extends Module {
-  attention: BertAttention;
-  intermediate: BertIntermediate;
-  output: BertResidualOutput;
-
-  constructor(config: BertConfig, rng: DropoutRng) {
-    super();
-    this.attention = new BertAttention(config, rng);
-    this.intermediate = new BertIntermediate(config);
-    this.output = new BertResidualOutput(config, config.intermediate_size, rng);
-  }
-
-  forward(x: Tensor, mask?: Tensor): Tensor {
-    const a = this.attention.forward(x, mask);
-    return this.output.forward(this.intermediate.forward(a), a);
-  }
-}
-
-class BertEncoder extends Module {
-  layer: BertLayer[];
-
-  constructor(config: BertConfig, rng: DropoutRng) {
-    super();
-    this.layer = Array.from({ length: config.num_hidden_layers }, () => new BertLayer(config, rng));
-  }
-
-  forward(x: Tensor, mask?: Tensor): Tensor {
-    for (const layer of this.layer) x = layer.forward(x, mask);
-    return x;
-  }
-}
-
-class BertPooler extends Module {
-  dense: Linear;
-
-  constructor(config: BertConfig) {
-    super();
-    this.dense = new Linear(config.hidden_size, config.hidden_size, { std: config.initializer_range });
-  }
-
-  /** tanh(dense(h[:, 0])): [B, T, H] -> [B, H]. */
-  forward(h: Tensor): Tensor {
-    return tanh(this.dense.forward(select(h, 1, 0)));
-  }
 }
 
 // ------------------------------------------------------------------ models ----
