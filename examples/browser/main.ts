@@ -443,7 +443,7 @@ async function fillMask(): Promise<void> {
     const key = typeof settings.location === 'string' ? settings.location : `folder:${settings.modelName}`;
     let parts = maskedModels.get(key);
     if (!parts) {
-      setText('model-status', `Loading ${settings.modelName} with its masked-LM head…`);
+      setText('fill-out', `Loading ${settings.modelName} with its masked-LM head…`);
       parts = (async () => ({
         model: await BertForMaskedLM.fromPretrained(settings.location, { log: null }),
         tokenizer: await AutoTokenizer.fromPretrained(settings.location),
