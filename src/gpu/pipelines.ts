@@ -2,9 +2,11 @@
 // its WGSL entry point expects: the storage bindings, the uniform struct at
 // binding 0 field by field, and the workgroup size (WGSL's `override WG`, or
 // `WG_X`, `WG_Y` for a 2-D workgroup, set from here). test/gpu/contracts.test.ts
-// holds every declared kernel against the WGSL it binds. Pipelines are created
-// by one function and cached by exactly what created them: shader file, entry
-// point, binding layout and override constants (the workgroup size included).
+// holds every declared kernel against the WGSL it binds (contracts.ts). A kernel
+// outside the library (an extension's own op) brings its WGSL as `code`.
+// Pipelines are created by one function and cached by exactly what created
+// them: shader file (or the kernel's own source), entry point, binding layout
+// and override constants (the workgroup size included).
 
 import { SHADER_SOURCES } from './shaders.generated.js';
 
@@ -28,8 +30,10 @@ export type WorkgroupSize = number | readonly [number, number];
  * `var<storage, read>`, 'write' for `var<storage, read_write>`.
  */
 export interface Kernel<U extends UniformFields = UniformFields> {
-  /** File name in shaders/, without .wgsl. */
+  /** File name in shaders/, without .wgsl; with `code`, the name the kernel's own shader goes by. */
   readonly shader: string;
+  /** The WGSL module of a kernel outside the library (an extension's op); without it, the embedded shaders/<shader>.wgsl. */
+  readonly code?: string;
   readonly entryPoint: string;
   readonly storage: readonly ('read' | 'write')[];
   readonly uniforms: U;
@@ -45,6 +49,7 @@ const registry = new Map<string, Kernel>();
 /** Declares a kernel (every op declares its kernels through this, so the contract test sees them all). */
 export function defineKernel<const U extends UniformFields>(kernel: Kernel<U>): Kernel<U> {
   const name = kernelName(kernel);
+  if (kernel.code !== undefined && kernel.shader in SHADER_SOURCES) throw new Error(`kernel ${name}: '${kernel.shader}' is a library shader; name your own shader otherwise`);
   if (registry.has(name)) throw new Error(`kernel ${name} is declared twice`);
   registry.set(name, kernel);
   return kernel;
@@ -57,6 +62,13 @@ export function declaredKernels(): readonly Kernel[] {
 
 export function kernelName(kernel: Kernel): string {
   return `${kernel.shader}.${kernel.entryPoint}`;
+}
+
+/** The WGSL a kernel binds: its own `code`, or its embedded shader. */
+export function kernelSource(kernel: Kernel): string {
+  const code = kernel.code ?? SHADER_SOURCES[kernel.shader];
+  if (code === undefined) throw new Error(`no shader shaders/${kernel.shader}.wgsl (run \`npm run shaders\` after adding one)`);
+  return code;
 }
 
 /** The override constants that carry a kernel's workgroup size. */
@@ -154,7 +166,9 @@ function isU32(v: number): boolean {
 
 export class PipelineCache {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly modules = new Map<string | number, GPUShaderModule>();
+  /** A number per distinct `code` of an extension's kernel, so a pipeline key names its source exactly. */
+  private readonly sourceIds = new Map<string, number>();
   /** Pipelines created so far; a training step after warm-up must not raise it. */
   created = 0;
 
@@ -166,7 +180,7 @@ export class PipelineCache {
       if (name in constants) throw new Error(`${kernelName(kernel)}: the workgroup size ${name} comes from the kernel's declaration, not from constants`);
     }
     const all = { ...constants, ...sizeConstants };
-    const key = JSON.stringify([kernel.shader, kernel.entryPoint, kernel.storage, sortedEntries(all)]);
+    const key = JSON.stringify([this.sourceKey(kernel), kernel.entryPoint, kernel.storage, sortedEntries(all)]);
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       pipeline = this.create(kernel, all);
@@ -188,17 +202,24 @@ export class PipelineCache {
     const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.device.createBindGroupLayout({ entries })] });
     return this.device.createComputePipeline({
       layout,
-      compute: { module: this.module(kernel.shader), entryPoint: kernel.entryPoint, constants: { ...constants } },
+      compute: { module: this.module(kernel), entryPoint: kernel.entryPoint, constants: { ...constants } },
     });
   }
 
-  private module(shader: string): GPUShaderModule {
-    let module = this.modules.get(shader);
+  /** An embedded shader by its name (fixed per build); a kernel's own code by its source's number. */
+  private sourceKey(kernel: Kernel): string | number {
+    if (kernel.code === undefined) return kernel.shader;
+    let id = this.sourceIds.get(kernel.code);
+    if (id === undefined) this.sourceIds.set(kernel.code, (id = this.sourceIds.size));
+    return id;
+  }
+
+  private module(kernel: Kernel): GPUShaderModule {
+    const key = this.sourceKey(kernel);
+    let module = this.modules.get(key);
     if (!module) {
-      const code = SHADER_SOURCES[shader];
-      if (code === undefined) throw new Error(`no shader shaders/${shader}.wgsl (run \`npm run shaders\` after adding one)`);
-      module = this.device.createShaderModule({ label: shader, code });
-      this.modules.set(shader, module);
+      module = this.device.createShaderModule({ label: kernel.shader, code: kernelSource(kernel) });
+      this.modules.set(key, module);
     }
     return module;
   }
