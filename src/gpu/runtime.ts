@@ -10,6 +10,7 @@
 
 import type { AdapterDescription } from './adapter.js';
 import { BufferPool } from './pool.js';
+import { Profiler, type Profile } from './profile.js';
 import { PipelineCache, kernelName, packUniforms, uniformSize, workgroupInvocations, type Kernel, type OverrideConstants, type UniformFields, type UniformValues } from './pipelines.js';
 
 /** A storage binding: a whole buffer, or its first `size` bytes. */
@@ -68,6 +69,7 @@ export class Runtime {
   private readonly stagingToDestroy: GPUBuffer[] = [];
   private timing: { querySet: GPUQuerySet; begun: boolean } | null = null;
   private querySet: GPUQuerySet | null = null;
+  private profiler: Profiler | null = null;
   private lostMessage: string | null = null;
   private firstError: string | null = null;
   private released = false;
@@ -77,6 +79,8 @@ export class Runtime {
   /** Dispatches recorded and submissions made since the runtime was created (for tests and the bench). */
   dispatchCount = 0;
   submitCount = 0;
+  /** Compute passes begun (one per recording when not profiling; one per dispatch when profiling). */
+  passCount = 0;
   /** Past this many dispatches and uploads, the recording is submitted and a new one begun (tests lower it). */
   maxCommandsPerSubmission = MAX_COMMANDS_PER_SUBMISSION;
   /** Bytes the model's tensors may take in all (the machine's memory in Node); null when unknown. */
@@ -124,7 +128,7 @@ export class Runtime {
     );
     entries.unshift({ binding: 0, resource: this.writeUniforms(kernel, options.params) });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.computePass();
+    const pass = this.profiler ? this.profiledPass(this.profiler, kernel, options.constants, z) : this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -140,14 +144,14 @@ export class Runtime {
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
-    this.commandEncoder().copyBufferToBuffer(staging, 0, target, 0, bytes);
+    this.copyEncoder('upload', bytes).copyBufferToBuffer(staging, 0, target, 0, bytes);
     this.stagingToDestroy.push(staging);
   }
 
   /** Records a copy of `bytes` bytes from `source` at `sourceOffset` to `target` at `targetOffset` (offsets multiples of 4). */
   copy(source: GPUBuffer, target: GPUBuffer, bytes: number, sourceOffset = 0, targetOffset = 0): void {
     this.check();
-    this.commandEncoder().copyBufferToBuffer(source, sourceOffset, target, targetOffset, align4(bytes));
+    this.copyEncoder('copy', align4(bytes)).copyBufferToBuffer(source, sourceOffset, target, targetOffset, align4(bytes));
   }
 
   /** Submits everything recorded so far. */
@@ -155,6 +159,8 @@ export class Runtime {
     this.check();
     if (!this.encoder) return;
     this.endPass();
+    this.profiler?.closeCopy(this.encoder);
+    this.profiler?.submitted(this.uniformOffset);
     for (let used = 0, i = 0; used < this.uniformOffset; used += UNIFORM_CHUNK, i++) {
       const chunk = this.uniformChunks[i];
       this.device.queue.writeBuffer(chunk.buffer, 0, chunk.data, 0, Math.min(UNIFORM_CHUNK, this.uniformOffset - used));
@@ -187,7 +193,7 @@ export class Runtime {
     this.check();
     const size = align4(bytes);
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.commandEncoder().copyBufferToBuffer(source, 0, staging, 0, size);
+    this.copyEncoder('readback', size).copyBufferToBuffer(source, 0, staging, 0, size);
     const created = this.bindGroupsCreated;
     return async () => {
       try {
@@ -258,8 +264,50 @@ export class Runtime {
     if (!this.pass) {
       this.encoder ??= this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass(this.timing ? { timestampWrites: this.timestampWrites(this.timing) } : undefined);
+      this.passCount++;
     }
     return this.pass;
+  }
+
+  /** The encoder for an upload, copy or readback of `bytes` (noted by the profiler when profiling). */
+  private copyEncoder(kind: 'upload' | 'copy' | 'readback', bytes: number): GPUCommandEncoder {
+    const encoder = this.commandEncoder();
+    this.profiler?.copy(encoder, kind, bytes);
+    return encoder;
+  }
+
+  /** Profiling: a pass of the dispatch's own, its start and end timed. */
+  private profiledPass(profiler: Profiler, kernel: Kernel, constants: OverrideConstants | undefined, batch: number): GPUComputePassEncoder {
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    const timestampWrites = profiler.dispatch(this.encoder, kernel, constants, batch);
+    this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
+    this.passCount++;
+    return this.pass;
+  }
+
+  /**
+   * Starts profiling (src/gpu/profile.ts): from now on each dispatch runs in a pass of its own,
+   * timed with timestamp queries where the device has 'timestamp-query' (else only counted), and
+   * uploads and copies are timed between marker passes.
+   */
+  startProfile(): void {
+    if (this.profiler || this.timing) throw new Error('startProfile(): a profile or startTimestamps() is already running');
+    this.endPass();
+    this.profiler = new Profiler(this.device, this.features.has('timestamp-query'));
+  }
+
+  /** Submits, waits, and returns what was recorded since startProfile(). */
+  async stopProfile(): Promise<Profile> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('stopProfile() without startProfile()');
+    this.flush();
+    const stopped = performance.now();
+    this.profiler = null;
+    const resolved = profiler.resolve(this.commandEncoder());
+    const timestamps = resolved ? new BigUint64Array(await this.read(resolved.buffer, resolved.bytes)) : (await this.sync(), null);
+    resolved?.buffer.destroy();
+    return profiler.finish(timestamps, stopped, performance.now());
   }
 
   /** The first timed pass writes the start (query 0); every timed pass writes its end (query 1), so the last one's stays. */
@@ -276,6 +324,7 @@ export class Runtime {
    */
   startTimestamps(): boolean {
     if (!this.features.has('timestamp-query')) return false;
+    if (this.profiler) throw new Error('startTimestamps() while profiling');
     this.endPass();
     this.timing = { querySet: (this.querySet ??= this.device.createQuerySet({ type: 'timestamp', count: 2 })), begun: false };
     return true;
