@@ -10,12 +10,24 @@ import { webSourceResolver } from './io/hub/web.js';
 
 registerSourceResolver(webSourceResolver);
 
+// The device and the extension API, for other WebGPU programs and one's own ops
+// (examples/custom-op/). The device: init() or getDevice() opens the engine's own;
+// useDevice(device) runs the engine on one another program created. Buffers are shared
+// through t.buffer: gpu().copy(theirs, t.buffer, bytes) records a copy ordered with the
+// engine's dispatches; gpu().flush() submits what the engine recorded, so the other
+// program's later submissions see it (flush() also waits for it). A kernel:
+// defineKernel({ shader, code, entryPoint, storage, uniforms, workgroupSize }) declares its
+// contract (`code`: its own WGSL), checkKernelContract(kernel) holds it against that WGSL,
+// gpu().dispatch(kernel, { bindings: [t.binding, …], params, invocations }) records it. An
+// op: its forward allocates with empty() and dispatches; record(out, name, inputs, backward,
+// saved) attaches its backward; tidy() and keep() scope what it creates.
 export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP, NO_BROWSER_WEBGPU_HELP, NO_DAWN_HELP } from './gpu/device.js';
 export type { AdapterDescription } from './gpu/device.js';
 export { Runtime, grid } from './gpu/runtime.js';
 export type { Binding, DispatchOptions } from './gpu/runtime.js';
 export { defineKernel } from './gpu/pipelines.js';
 export type { Kernel, OverrideConstants, UniformFields, UniformType, UniformValues, WorkgroupSize } from './gpu/pipelines.js';
+export { checkKernelContract } from './gpu/contracts.js';
 export type { PoolStats } from './gpu/pool.js';
 
 /** Submits pending GPU work and resolves when it has finished. */
@@ -27,6 +39,7 @@ export { Tensor, tensor, zeros, ones, full, randn, empty, tidy, keep } from './t
 export type { DType, TensorOptions } from './tensor.js';
 export { noGrad, isGradEnabled, record } from './autograd.js';
 export type { GradFn } from './autograd.js';
+// The extension API ends here; the library's ops, models and tools follow.
 
 export { add, mul, scale } from './ops/elementwise.js';
 export { sum, mean } from './ops/reduce.js';
@@ -71,5 +84,13 @@ export { AutoTokenizer } from './data/tokenizer.js';
 export type { FromPretrainedOptions } from './data/tokenizer.js';
 export type { BatchEncoding, EncodeOptions, TokenizerFiles, TokenizerCallOptions, TokenizerOutput, DecodeOptions, TokenizeOptions } from './data/tokenizer.js';
 export type { WithSnakeCase } from './options.js';
-export { pipeline } from './pipelines/index.js';
+export { pipeline, TextClassificationPipeline, FillMaskPipeline } from './pipelines/index.js';
+export type { TextClassifier, MaskFiller } from './pipelines/index.js';
+
+// Data and training: loadDataset takes picked File objects here (paths and Hub ids in Node);
+// the Trainer keeps its files in memoryStorage() or opfsStorage() (the file system in Node).
+export { Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset, parseTable } from './data/index.js';
+export type { EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
+export { Trainer, TrainingArguments, TrainerState, EarlyStoppingCallback, loadMetric, combineMetrics, predictedLabels, listCheckpoints, latestCheckpoint, renderModelCard, memoryStorage, opfsStorage } from './train/index.js';
+export type { TrainerOptions, TrainableModel, DataCollator, TrainOutput, PredictionOutput, TrainingArgumentsInit, IntervalStrategy, SchedulerType, Metric, MetricName, TrainerCallback, TrainerControl, CallbackContext, LogEntry, ModelCardOptions, TrainerStorage } from './train/index.js';
 export type { ClassificationResult, FillMaskResult, PipelineOptions, PipelineLoadOptions, TextClassificationOptions, FillMaskOptions } from './pipelines/index.js';

@@ -4,6 +4,7 @@
 export * from './browser.js';
 // After the browser entry: Node's loaders (local folders, the Hugging Face cache) are tried before its fetch source.
 import './node/sources.js';
+import './node/datasets.js'; // loadDataset of folders, files and Hub ids
 export { nodeTuningStore } from './node/tuning-store.js';
 import { registerNodeTrainer } from './node/trainer-storage.js';
 
@@ -25,12 +26,4 @@ export { folderSource, folderTarget, hubCacheSource } from './node/sources.js';
 export { resolveModelFiles, resolvePretrainedFiles, pretrainedDir, snapshotDownload, listRepoFiles, hubCacheDir } from './io/hub.js';
 export type { HubOptions, DownloadProgress, RepoType } from './io/hub.js';
 
-// Text in: tokenizer, datasets, dynamic padding.
-export { Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset } from './data/index.js';
-export type { EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
-
-// Training.
-export { Trainer, TrainingArguments, TrainerState, loadMetric, combineMetrics, listCheckpoints, latestCheckpoint, renderModelCard, memoryStorage, opfsStorage } from './train/index.js';
-export type { TrainerOptions, TrainableModel, DataCollator, TrainOutput, PredictionOutput, TrainingArgumentsInit, IntervalStrategy, SchedulerType, Metric, MetricName, TrainerCallback, TrainerControl, CallbackContext, LogEntry, ModelCardOptions, TrainerStorage } from './train/index.js';
-export { TextClassificationPipeline, FillMaskPipeline } from './pipelines/index.js';
-export type { TextClassifier, MaskFiller } from './pipelines/index.js';
+// Data and training: in the browser entry (above); in Node loadDataset also reads folders, files and Hub ids.

@@ -3,7 +3,7 @@
 // dozen tokens wide instead of 512. The output is typed arrays, [B, T] row
 // major, ready for one upload per batch.
 
-import { Dataset, type Row } from './dataset.js';
+import type { Dataset, Row } from './dataset.js';
 import { padBatch, type BertTokenizer, type TextInput } from './tokenizer.js';
 
 /** A row after tokenizeDataset: the original columns plus ids and token types. */

@@ -6,7 +6,8 @@
 
 import { checkOptions, type WithSnakeCase } from '../options.js';
 import { splitmix32 } from '../tensor.js';
-import { readTable, repeatedName, TABLE_EXTENSIONS, type Row, type Table } from './loaders.js';
+import { checkTableName, parseTable, repeatedName, type Row, type Table } from './loaders.js';
+import type { PickedFile } from '../io/sources.js';
 
 export type { Row } from './loaders.js';
 
@@ -180,7 +181,7 @@ export function splitFromFileName(path: string): SplitName | undefined {
 }
 
 /** The split named by a folder of `relativePath` (data/train/0000.parquet -> train), nearest the file first. */
-function splitFromFolders(relativePath: string): SplitName | undefined {
+export function splitFromFolders(relativePath: string): SplitName | undefined {
   return relativePath.split(/[\\/]/).slice(0, -1).reverse().map(splitOfName).find((split) => split !== undefined);
 }
 
@@ -194,7 +195,41 @@ function splitOfName(name: string): SplitName | undefined {
   return undefined;
 }
 
-type Source = string | string[] | Partial<Record<SplitName, string | string[]>>;
+/** A path (or Hub id) that Node resolves, or a file the user picked in a browser. */
+type Entry = string | PickedFile;
+type Source = Entry | Entry[] | Partial<Record<SplitName, Entry | Entry[]>>;
+
+/** How loadDataset reaches files by name (a folder, a file path, a Hub data set): the Node entry registers one (src/node/datasets.ts). */
+export interface DatasetFiles {
+  /** The split files of a folder or a file path, or of a Hub data set id (downloaded into the Hub cache). */
+  splitFiles(source: string, revision: string | undefined): Promise<Map<SplitName, string[]>>;
+  /** A data file's bytes (a regular file, at most MAX_TABLE_BYTES). */
+  read(path: string): Promise<Uint8Array>;
+}
+
+let datasetFiles: DatasetFiles | null = null;
+
+/** Installs how named files are found and read (Node: src/node/datasets.ts, registered by the Node entry). */
+export function registerDatasetFiles(files: DatasetFiles): void {
+  datasetFiles = files;
+}
+
+function namedFiles(name: string): DatasetFiles {
+  if (!datasetFiles) {
+    throw new Error(`loadDataset: ${name} is a path or a Hub id, which the Node entry ('shadergrad') reads; in a browser pass the File objects of an <input type=file>`);
+  }
+  return datasetFiles;
+}
+
+const isPicked = (x: unknown): x is PickedFile =>
+  typeof x === 'object' && x !== null && typeof (x as PickedFile).name === 'string' && typeof (x as PickedFile).arrayBuffer === 'function';
+const entryName = (e: Entry) => (typeof e === 'string' ? e : e.name);
+
+async function readEntry(entry: Entry): Promise<Table> {
+  checkTableName(entryName(entry)); // before reading: /dev/zero is refused for its name, not read
+  if (typeof entry !== 'string') return parseTable(new Uint8Array(await entry.arrayBuffer()), entry.name);
+  return parseTable(await namedFiles(entry).read(entry), entry);
+}
 
 /**
  * Reads a data set into splits. `source`: a Hub data set id (downloaded into
@@ -230,7 +265,7 @@ export async function loadDataset(
   if (twice !== undefined) throw new Error(`loadDataset: label name ${JSON.stringify(twice)} appears twice in labelNames`);
 
   const tables = new Map<SplitName, Table[]>();
-  for (const [split, paths] of files) tables.set(split, await Promise.all(paths.map(readTable)));
+  for (const [split, entries] of files) tables.set(split, await Promise.all(entries.map(readEntry)));
 
   let maxLabel = -1;
   // Without labelNames, labels that are names get their ids once every split is read.
@@ -239,7 +274,7 @@ export async function loadDataset(
   let firstName: { at: string; value: string } | undefined;
   let firstInteger: { at: string; label: number } | undefined;
   for (const [split, list] of tables) {
-    if (list.every((t) => t.rows.length === 0)) throw new Error(`split ${split} is empty (${files.get(split)!.join(', ')})`);
+    if (list.every((t) => t.rows.length === 0)) throw new Error(`split ${split} is empty (${files.get(split)!.map(entryName).join(', ')})`);
     for (const table of list) {
       table.rows.forEach((row, i) => {
         const at = () => `${table.file}: ${table.where(i)}`;
@@ -338,75 +373,32 @@ function toLabel(value: unknown, names: string[] | undefined): number | undefine
   return INTEGER.test(value) ? Number(value) : undefined;
 }
 
-/** Files in a data set folder that hold metadata, not rows (datasets' save_to_disk and old dataset scripts write them). */
-const METADATA_FILES = new Set(['dataset_info.json', 'dataset_infos.json', 'dataset_dict.json', 'state.json']);
-
-async function splitFiles(source: Source, revision: string | undefined): Promise<Map<SplitName, string[]>> {
-  if (typeof source === 'object' && !Array.isArray(source)) {
-    if (revision !== undefined) throw new Error('loadDataset: revision is for Hub data sets, not a map of split files');
-    const out = new Map<SplitName, string[]>();
-    const known = SPLIT_KEYWORDS.map(([split]) => split as string);
-    for (const [split, paths] of Object.entries(source)) {
-      if (!known.includes(split)) throw new Error(`loadDataset: unknown split ${JSON.stringify(split)} (splits: ${known.join(', ')})`);
-      out.set(split as SplitName, typeof paths === 'string' ? [paths] : paths);
-    }
-    return out;
-  }
+async function splitFiles(source: Source, revision: string | undefined): Promise<Map<SplitName, Entry[]>> {
+  if (typeof source === 'string') return namedFiles(source).splitFiles(source, revision);
+  const kind = isPicked(source) ? 'a picked file' : Array.isArray(source) ? 'a list of files' : 'a map of split files';
+  if (revision !== undefined) throw new Error(`loadDataset: revision is for Hub data sets, not ${kind}`);
+  if (isPicked(source)) return assignSplits([source]);
   if (Array.isArray(source)) {
-    if (revision !== undefined) throw new Error('loadDataset: revision is for Hub data sets, not a list of files');
     if (source.length === 0) throw new Error('loadDataset: an empty list of files');
-    return assignSplits(source, source.map(splitFromFileName));
+    return assignSplits(source);
   }
-  const { readdir, stat } = await import('node:fs/promises');
-  const { dirname, join, relative: relativePath, sep } = await import('node:path');
-  const { isLocalPath, snapshotDownload } = await import('../io/hub.js');
-  let root = source;
-  if (!isLocalPath(source)) {
-    try {
-      root = await snapshotDownload(source, { repoType: 'dataset', revision });
-    } catch (e) {
-      throw new Error(`loadDataset: ${(e as Error).message}`);
-    }
-  } else if (revision !== undefined) {
-    throw new Error(`loadDataset: revision is for Hub data sets; ${source} is a local path`);
-  }
-  const info = await stat(root).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
-    throw new Error(`loadDataset: cannot read ${root}: ${e.message}`);
-  });
-  if (!info) throw new Error(`loadDataset: ${JSON.stringify(root)} is neither a local folder nor a file`);
-  if (!info.isDirectory()) return assignSplits([root], [splitFromFileName(root)]);
-
-  // As datasets: hidden files and folders, and those starting with "__", are skipped.
-  const relative = (await readdir(root, { recursive: true }))
-    .filter((path) => path.split(sep).every((part) => !part.startsWith('.') && !part.startsWith('__')))
-    .filter((path) => TABLE_EXTENSIONS.some((ext) => path.toLowerCase().endsWith(ext)) && !METADATA_FILES.has(path.split(sep).at(-1)!))
-    .sort();
-  if (relative.length === 0) throw new Error(`loadDataset: ${root} holds no ${TABLE_EXTENSIONS.join(' / ')} files`);
-  const byFile = relative.map(splitFromFileName);
-  const splits = byFile.some((s) => s !== undefined) ? byFile : relative.map(splitFromFolders);
-  const out = assignSplits(relative.map((path) => join(root, path)), splits);
-  // One split's files from several folders: likely several configurations (glue's cola/, sst2/), which must not be merged.
-  for (const [split, paths] of out) {
-    const folders = [...new Set(paths.map((p) => dirname(relativePath(root, p))))];
-    if (folders.length > 1) {
-      throw new Error(
-        `loadDataset: ${root} has ${split} files in several folders (${folders.join(', ')}), as a data set with several ` +
-          'configurations has; pass the folder of one, or the files of each split as {train: [...], validation: [...]}',
-      );
-    }
+  const out = new Map<SplitName, Entry[]>();
+  const known = SPLIT_KEYWORDS.map(([split]) => split as string);
+  for (const [split, entries] of Object.entries(source)) {
+    if (!known.includes(split)) throw new Error(`loadDataset: unknown split ${JSON.stringify(split)} (splits: ${known.join(', ')})`);
+    out.set(split as SplitName, Array.isArray(entries) ? entries : [entries!]);
   }
   return out;
 }
 
-/** Files by split; with no split named at all, everything is train. */
-function assignSplits(paths: string[], splits: (SplitName | undefined)[]): Map<SplitName, string[]> {
-  if (splits.every((split) => split === undefined)) return new Map([['train', paths]]);
-  const out = new Map<SplitName, string[]>();
-  paths.forEach((path, i) => {
+/** Files by split, each split by its file's name (or `splits`); with no split named at all, everything is train. */
+export function assignSplits<E extends Entry>(entries: E[], splits: (SplitName | undefined)[] = entries.map((e) => splitFromFileName(entryName(e)))): Map<SplitName, E[]> {
+  if (splits.every((split) => split === undefined)) return new Map([['train', entries]]);
+  const out = new Map<SplitName, E[]>();
+  entries.forEach((entry, i) => {
     const split = splits[i];
-    if (split === undefined) throw new Error(`loadDataset: cannot tell the split of ${path} (no train / validation / valid / dev / test in its name)`);
-    out.set(split, [...(out.get(split) ?? []), path]);
+    if (split === undefined) throw new Error(`loadDataset: cannot tell the split of ${entryName(entry)} (no train / validation / valid / dev / test in its name)`);
+    out.set(split, [...(out.get(split) ?? []), entry]);
   });
   return out;
 }

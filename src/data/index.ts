@@ -6,7 +6,7 @@ export type { BatchEncoding, EncodeOptions, EncodedText, FromPretrainedOptions, 
 export { Dataset, loadDataset, permutation, shuffledSubset, splitFromFileName } from './dataset.js';
 export type { Features, LoadDatasetOptions, Row, SplitName } from './dataset.js';
 export { lengthGroupedPermutation, rowLengths } from './sampler.js';
-export { readTable, parseCsvTable, parseJsonTable, parseParquet } from './loaders.js';
+export { parseTable, parseCsvTable, parseJsonTable, parseParquet } from './loaders.js';
 export type { Table } from './loaders.js';
 export { DataCollatorWithPadding, tokenizeDataset } from './collator.js';
 export type { Batch, CollatorOptions, TextColumns, TokenizedRow } from './collator.js';

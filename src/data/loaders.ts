@@ -2,7 +2,9 @@
 // Each returns the rows as objects plus, per row, where it came from in the
 // file, so a bad value can be reported by file and row before training starts.
 
-import { parse as parseCsv } from 'csv-parse/sync';
+// csv-parse's browser build: its default build needs Node's Buffer, which pages lack; this one runs in both.
+import { parse as parseCsv } from 'csv-parse/browser/esm/sync';
+import { decodeUtf8, firstInvalidUtf8 } from '../io/text.js';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 
 export type Row = Record<string, unknown>;
@@ -23,14 +25,18 @@ export const TABLE_EXTENSIONS = ['.csv', '.jsonl', '.json', '.parquet'] as const
  */
 export const MAX_TABLE_BYTES = 500 * 1024 * 1024;
 
-/** Reads a table file by its extension (Node only): a regular file of at most MAX_TABLE_BYTES, UTF-8 text. */
-export async function readTable(file: string): Promise<Table> {
-  const lower = file.toLowerCase();
-  if (!TABLE_EXTENSIONS.some((ext) => lower.endsWith(ext))) {
+/** Refuses a file name whose extension is no table format. */
+export function checkTableName(file: string): void {
+  if (!TABLE_EXTENSIONS.some((ext) => file.toLowerCase().endsWith(ext))) {
     throw new Error(`${file}: unknown table format (expected ${TABLE_EXTENSIONS.join(', ')})`);
   }
-  const { readRegularFile, decodeUtf8, firstInvalidUtf8 } = await import('../io/files.js');
-  const bytes = await readRegularFile(file, { maxBytes: MAX_TABLE_BYTES, what: 'data set file' });
+}
+
+/** A table file's bytes parsed by its extension: UTF-8 text for CSV and JSON (lines), Parquet as it is. */
+export async function parseTable(bytes: Uint8Array, file: string): Promise<Table> {
+  checkTableName(file);
+  if (bytes.length > MAX_TABLE_BYTES) throw new Error(`data set file: ${file} is ${bytes.length} bytes, over the limit of ${MAX_TABLE_BYTES} bytes for this kind of file`);
+  const lower = file.toLowerCase();
   if (lower.endsWith('.parquet')) return parseParquet(bytes, file);
   let text: string;
   try {

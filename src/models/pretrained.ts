@@ -80,6 +80,16 @@ export abstract class PreTrainedModel extends Module {
     await writeCheckpoint(target, this.configJson(), tensors);
   }
 
+  /**
+   * The files savePretrained writes (config.json, model.safetensors), as bytes by name: for
+   * storages that are no folder on disk (a browser's memory or OPFS, a zip to download).
+   */
+  async pretrainedFiles(): Promise<Record<string, Uint8Array | string>> {
+    const files: Record<string, Uint8Array | string> = {};
+    await this.savePretrained({ description: `${this.architecture} in memory`, write: async (file, data) => void (files[file] = data) });
+    return files;
+  }
+
   private isTied(name: string): boolean {
     return this.tiedWeights.includes(name) || this.tiedWeights.includes(stripPrefix(name, this.baseModelPrefix));
   }

@@ -13,7 +13,6 @@ import { setupDevice } from '../helpers.js';
 import { setInitSeed } from '../../src/nn/index.js';
 import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { DataCollatorWithPadding } from '../../src/data/collator.js';
-import { writeSafetensors } from '../../src/io/safetensors.js';
 import { acquireLock } from '../../src/io/lock.js';
 import { Trainer, memoryStorage, type TrainerCallback, type TrainerStorage } from '../../src/train/index.js';
 import { latestCheckpoint, listCheckpoints, rotateCheckpoints, saveCheckpointFolder } from '../../src/train/checkpoints.js';
@@ -27,19 +26,10 @@ test.before(setupDevice);
 const tokenizer = syntheticTokenizer();
 const NUM_LABELS = 8;
 
-/** A BERT that hands its files over as bytes, as a model saved off the local file system must. */
-class BytesBert extends BertForSequenceClassification {
-  async pretrainedFiles(): Promise<Record<string, Uint8Array | string>> {
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, p] of this.namedParameters()) tensors.set(name, { shape: [...p.shape], data: await p.toArray() });
-    return { 'model.safetensors': writeSafetensors(tensors, { format: 'pt' }), 'config.json': `${JSON.stringify(this.config)}\n` };
-  }
-}
-
 function makeTrainer(storage: TrainerStorage, args: Partial<TrainingArgumentsInit> & { outputDir: string }, callbacks: TrainerCallback[] = []) {
   setInitSeed(3);
   return new Trainer({
-    model: new BytesBert(tinyConfig(tokenizer.vocabSize, NUM_LABELS, 0.1)),
+    model: new BertForSequenceClassification(tinyConfig(tokenizer.vocabSize, NUM_LABELS, 0.1)),
     args: { learningRate: 5e-3, warmupSteps: 2, loggingSteps: 1, disableTqdm: true, ...args },
     trainDataset: syntheticDataset(40, 11, tokenizer),
     evalDataset: syntheticDataset(20, 12, tokenizer),
