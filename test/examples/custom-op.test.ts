@@ -1,7 +1,8 @@
 // The custom op of examples/custom-op/ (swish, written against the extension
 // API): its forward and backward on the GPU against a float64 reference whose
 // own gradient is checked by central finite differences on sum(out * dOut)
-// with a random dOut; its kernels' contracts against their WGSL; swish inside
+// with a random dOut; its kernels' contracts against their WGSL; a kernel's
+// own code in its pipeline's key; swish inside
 // a small model trained by SGD; and the device-sharing path, in a child
 // process (examples/custom-op/share-device.ts) with a second device of its own
 // from Dawn, so this run's shared device is left as it was.
@@ -9,8 +10,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { checkKernelContract, linear, mean, mul, add, scale, sum, tensor, tidy, randn, type Kernel } from '../../src/index.js';
-import { swish, sgdStep, SWISH_FORWARD, SWISH_BACKWARD, SGD_STEP } from '../../examples/custom-op/swish.js';
+import { checkKernelContract, defineKernel, empty, gpu, linear, mean, mul, add, scale, sum, tensor, tidy, randn, type Kernel } from '../../src/index.js';
+import { swish, sgdStep, SWISH_FORWARD, SWISH_BACKWARD, SGD_STEP, SWISH_WGSL } from '../../examples/custom-op/swish.js';
 import { assertClose, checkReferenceGradients, randomArray, setupDevice, toF32, type Tolerance } from '../helpers.js';
 
 /** f32 GPU against float64: exp's error (a few ulp) times |x|·σ'(x), which stays below ~0.3. */
@@ -58,6 +59,24 @@ test("the example's kernels hold their contracts against their own WGSL; a wrong
   assert.match(checkKernelContract(retyped).join(), /uniform sgd: SgdParams is \{n: u32, lr: f32\}; declared \{lr: f32, n: u32\}/);
   const misbound = { ...SWISH_BACKWARD, storage: ['read', 'write', 'write'] } as Kernel;
   assert.match(checkKernelContract(misbound).join(), /@binding\(2\) dOut is var<storage, read>; declared write/);
+});
+
+test("a kernel's own code is part of its pipeline's key; a library shader's name is not free for it", async () => {
+  await setupDevice();
+  // The same shader name and entry point over other WGSL (out = 2·x·σ(x)): a pipeline of its own, not the cached one.
+  const doubled = { ...SWISH_FORWARD, code: SWISH_WGSL.replace('out[i] = v * sigmoid(v);', 'out[i] = 2.0 * v * sigmoid(v);') };
+  const created = gpu().pipelines.created;
+  const [once, twice] = await Promise.all(tidy(() => {
+    const x = tensor([1, -2, 3], [3]);
+    return [SWISH_FORWARD, doubled].map((kernel) => {
+      const out = empty([3]);
+      gpu().dispatch(kernel, { bindings: [x.binding, out.binding], params: { n: 3 }, invocations: 3 });
+      return out.readLater();
+    });
+  }).map((read) => read()));
+  assert.ok(gpu().pipelines.created > created, 'a pipeline was created for the other source');
+  assertClose(twice, Array.from(once, (v) => 2 * v), SWISH_TOL, 'the other source ran');
+  assert.throws(() => defineKernel({ ...SWISH_FORWARD, shader: 'activation' }), /'activation' is a library shader/);
 });
 
 test('swish in a model (linear, swish, linear, mean squared error): ten SGD steps lower the loss', async () => {
