@@ -1,4 +1,4 @@
-// Batched matrix product C[b] = op(A[b]) · op(B[b]) (+ bias), op(X) = X or Xᵀ per TRANS_A / TRANS_B,
+// Batched matrix product C[b] = act(op(A[b]) · op(B[b]) (+ bias)), op(X) = X or Xᵀ per TRANS_A / TRANS_B,
 // with subgroup shuffles: the same product as shaders/matmul.wgsl, in its own module because
 // `enable subgroups;` does not compile on a device without the feature.
 //
@@ -66,11 +66,7 @@ fn matmul_subgroup(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocati
     for (var j = 0u; j < 4u; j++) {
       let r = row0 + i;
       let c = col0 + j * 8u;
-      if (r < M && c < N) {
-        var out = acc[i][j];
-        if (HAS_BIAS) { out += bias[c]; }
-        C[wid.z * M * N + r * N + c] = out;
-      }
+      if (r < M && c < N) { store_c(wid.z * M * N + r * N + c, c, acc[i][j]); }
     }
   }
 }

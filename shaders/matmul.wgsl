@@ -1,5 +1,5 @@
-// Batched matrix product with an optional bias epilogue:
-//   C[b] = op(A[b]) · op(B[b]) (+ bias), op(X) = X or Xᵀ per TRANS_A / TRANS_B.
+// Batched matrix product with an optional bias and GELU epilogue:
+//   C[b] = act(op(A[b]) · op(B[b]) (+ bias)), op(X) = X or Xᵀ per TRANS_A / TRANS_B, act per ACTIVATION.
 //
 // Bindings and params: shaders/lib/matmul-io.wgsl. Workgroup sizes: WG (1-D) or WG_X × WG_Y, set
 // from each kernel's contract in src/ops/matmul.ts.
@@ -48,12 +48,10 @@ fn loadB(base: u32, k: u32, n: u32) -> f32 {
   return B[base + k * params.N + n];
 }
 
-// Writes one element of C (bounds-checked), adding the bias when asked.
+// Writes one element of C (bounds-checked) through the epilogue (bias, activation).
 fn storeC(batch: u32, row: u32, col: u32, v: f32) {
   if (row >= params.M || col >= params.N) { return; }
-  var out = v;
-  if (HAS_BIAS) { out += bias[col]; }
-  C[batch * params.M * params.N + row * params.N + col] = out;
+  store_c(batch * params.M * params.N + row * params.N + col, col, v);
 }
 
 @compute @workgroup_size(WG_X, WG_Y) // 8 × 8

@@ -3,7 +3,7 @@
 // weight ~ normal(0, std), bias 0.
 
 import { Tensor, randn, zeros } from '../tensor.js';
-import { linear } from '../ops/matmul.js';
+import { linear, type LinearOptions } from '../ops/matmul.js';
 import { Module, nextInitSeed } from './module.js';
 
 export class Linear extends Module {
@@ -16,8 +16,8 @@ export class Linear extends Module {
     this.bias = this.parameter(zeros([outFeatures]));
   }
 
-  /** x [..., in] -> [..., out]. */
-  forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+  /** x [..., in] -> [..., out]; `options.activation` applies a GELU in the product's epilogue. */
+  forward(x: Tensor, options?: LinearOptions): Tensor {
+    return linear(x, this.weight, this.bias, options);
   }
 }

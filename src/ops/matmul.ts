@@ -1,5 +1,6 @@
 // matmul (2-D and batched) and linear (y = x·Wᵀ + b, the bias added in the
-// matmul's epilogue), with their backward products.
+// matmul's epilogue; with activation 'gelu', y = gelu(x·Wᵀ + b), the GELU applied there
+// too), with their backward products.
 //
 // Shapes: a [...batch, M, K] (or [...batch, K, M] with transposeA),
 //         b [...batch, K, N] (or [...batch, N, K] with transposeB) or 2-D, shared by every batch;
@@ -12,6 +13,7 @@ import { chosenVariant, setVariantOverride, tune } from '../gpu/autotune.js';
 import { record } from '../autograd.js';
 import { Tensor, empty, keep, randn, tidy, zeros } from '../tensor.js';
 import { sumRows } from './reduce.js';
+import { geluBackward } from './activation.js';
 
 /**
  * The matmul kernels (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl); each
@@ -27,7 +29,7 @@ const SUBGROUP_SIZE = 8;
 const MATMUL_PARAMS = { M: 'u32', N: 'u32', K: 'u32', aBatchStride: 'u32', bBatchStride: 'u32' } as const;
 
 function matmulKernel(shader: string, entryPoint: string, workgroupSize: WorkgroupSize): Kernel<typeof MATMUL_PARAMS> {
-  return defineKernel({ shader, entryPoint, storage: ['read', 'read', 'read', 'write'], uniforms: MATMUL_PARAMS, workgroupSize });
+  return defineKernel({ shader, entryPoint, storage: ['read', 'read', 'read', 'write', 'write'], uniforms: MATMUL_PARAMS, workgroupSize });
 }
 
 /** Entry point (and its workgroup) and the C tile (rows × columns) one workgroup computes. */
@@ -205,24 +207,29 @@ function productShape(a: Tensor, b: Tensor, { transposeA = false, transposeB = f
   return { batch: batchA, M, N, K };
 }
 
-let dummyBias: { runtime: Runtime; tensor: Tensor } | null = null;
+let dummies: { runtime: Runtime; bias: Tensor; preact: Tensor } | null = null;
 
-/** A 1-element buffer bound where a kernel without bias still declares one. */
-function noBias(): Tensor {
+/**
+ * 1-element buffers bound where a kernel without bias or activation still declares the binding
+ * (two of them: a buffer may not be bound both read-only and writable in one dispatch).
+ */
+function unbound(): { bias: Tensor; preact: Tensor } {
   const runtime = gpu();
-  if (dummyBias?.runtime !== runtime) dummyBias = { runtime, tensor: keep(zeros([1])) };
-  return dummyBias.tensor;
+  if (dummies?.runtime !== runtime) dummies = { runtime, bias: keep(zeros([1])), preact: keep(zeros([1])) };
+  return dummies;
 }
 
 /**
- * Records out = op(a)·op(b) (+ bias) into a new tensor; no graph. `variant`
- * defaults to the adapter's choice (matmulVariant()).
+ * Records out = op(a)·op(b) (+ bias) into a new tensor; no graph. With `preact` (of out's
+ * size), out = gelu(z) and preact = z, z = op(a)·op(b) (+ bias). `variant` defaults to the
+ * adapter's choice (matmulVariant()).
  */
-export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, bias?: Tensor, variant = matmulVariant()): Tensor {
+export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, bias?: Tensor, variant = matmulVariant(), preact?: Tensor): Tensor {
   const { batch, M, N, K } = productShape(a, b, options);
   if (bias && (bias.rank !== 1 || bias.size !== N)) throw new Error(`matmul: bias [${bias.shape.join(', ')}] for ${N} output columns`);
   const batchSize = batch.reduce((x, y) => x * y, 1);
   const out = empty([...batch, M, N]);
+  if (preact && preact.size !== out.size) throw new Error(`matmul: preact [${preact.shape.join(', ')}] for an output of ${out.size} elements`);
   if (out.size === 0) return out;
   if (!matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
   const { kernel, tileRows, tileCols } = VARIANTS[variant];
@@ -238,10 +245,15 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {},
   const aT = stage ? empty([batchSize, K, M]) : null;
   if (aT) runtime.dispatch(STAGE_TRANSPOSE, { bindings: [a.binding, aT.binding], params: { rows: M, cols: K }, workgroups: stageWorkgroups });
   runtime.dispatch(kernel, {
-    bindings: [(aT ?? a).binding, b.binding, (bias ?? noBias()).binding, out.binding],
+    bindings: [(aT ?? a).binding, b.binding, (bias ?? unbound().bias).binding, out.binding, (preact ?? unbound().preact).binding],
     params: { M, N, K, aBatchStride: M * K, bBatchStride: b.rank > 2 ? K * N : 0 },
     workgroups,
-    constants: { TRANS_A: Number(!!options.transposeA || stage), TRANS_B: Number(!!options.transposeB), HAS_BIAS: Number(!!bias) },
+    constants: {
+      TRANS_A: Number(!!options.transposeA || stage),
+      TRANS_B: Number(!!options.transposeB),
+      HAS_BIAS: Number(!!bias),
+      ACTIVATION: Number(!!preact),
+    },
   });
   aT?.dispose(); // back to the pool; work recorded later runs after this product
   return out;
@@ -286,21 +298,36 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   return record(out, 'matmul', [a, b], (dOut) => matmulBackward(a, b, dOut, tA, tB));
 }
 
-/** y = x·Wᵀ + b with weight [out, in] as in Hugging Face checkpoints; x [..., in] -> [..., out]. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+export interface LinearOptions {
+  /** 'gelu': y = gelu(x·Wᵀ + b) (exact erf, as BERT's), applied in the product's epilogue. */
+  activation?: 'gelu';
+}
+
+/**
+ * y = x·Wᵀ + b with weight [out, in] as in Hugging Face checkpoints; x [..., in] -> [..., out].
+ * With activation 'gelu' the product also writes z = x·Wᵀ + b, saved for backward's gelu'(z):
+ * as much memory as linear then gelu (which saves the same z), one dispatch and one pass over
+ * [rows, out] fewer; recomputing z in backward instead would cost a whole product.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }: LinearOptions = {}): Tensor {
   if (weight.rank !== 2 || x.shape[x.rank - 1] !== weight.shape[1]) {
     throw new Error(`linear: input [${x.shape.join(', ')}] for weight [${weight.shape.join(', ')}] (expects [..., ${weight.shape[1]}])`);
   }
+  if (activation !== undefined && activation !== 'gelu') throw new Error(`linear: unknown activation '${activation}' (expected 'gelu')`);
   const x2 = flatten(x);
-  const y = matmulForward(x2, weight, { transposeB: true }, bias).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
+  const z = activation ? empty([x2.shape[0], weight.shape[0]]) : undefined;
+  const y = matmulForward(x2, weight, { transposeB: true }, bias, undefined, z).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(y, 'linear', inputs, (dY) => {
+  return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY) => {
+    // dZ = dY·gelu'(z) with the activation, else dY; then dX = dZ·W [rows, in],
+    // dW = dZᵀ·X [out, in], db = column sums of dZ.
     const dY2 = flatten(dY);
-    // dX = dY·W [rows, in]; dW = dYᵀ·X [out, in]; db = column sums of dY.
-    const dX = x.requiresGrad ? matmulForward(dY2, weight).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? matmulForward(dY2, x2, { transposeA: true }) : null;
-    const dB = bias?.requiresGrad ? sumRows(dY2) : null;
+    const dZ = z ? geluBackward(z, dY2) : dY2;
+    const dX = x.requiresGrad ? matmulForward(dZ, weight).reshapeOwned(x.shape) : null;
+    const dW = weight.requiresGrad ? matmulForward(dZ, x2, { transposeA: true }) : null;
+    const dB = bias?.requiresGrad ? sumRows(dZ) : null;
     dY2.dispose();
+    if (dZ !== dY2) dZ.dispose();
     return bias ? [dX, dW, dB] : [dX, dW];
-  }, [x2]);
+  }, z ? [x2, z] : [x2]);
 }

@@ -10,6 +10,7 @@ import { clearTuning, setTuningStore } from '../../src/gpu/autotune.js';
 import { nodeTuningStore } from '../../src/node/tuning-store.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
 import { matmulRef, matmulBackwardRef, type MatmulShape } from '../ref/matmul.js';
+import { geluRef, geluBackwardRef } from '../ref/activation.js';
 
 // float32 products of K terms of size ~1: error grows like sqrt(K)·eps.
 const MATMUL_TOL = { atol: 1e-4, rtol: 1e-4 };
@@ -53,27 +54,34 @@ async function checkMatmul(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch] :
   for (const t of [A, B, C, A.grad!, B.grad!]) t.dispose();
 }
 
-/** linear(x [1, rows, inF], W [outF, inF], b [outF]): forward, dX, dW, dBias against the reference. */
-async function checkLinear(rows: number, inF: number, outF: number): Promise<void> {
+/**
+ * linear(x [1, rows, inF], W [outF, inF], b [outF], { activation }): forward, dX, dW, dBias
+ * against the reference: z = x·Wᵀ + b, y = z or gelu(z); dZ = dY or dY·gelu'(z), then the
+ * products of dZ.
+ */
+async function checkLinear(rows: number, inF: number, outF: number, activation?: 'gelu'): Promise<void> {
+  // Weights ~ U(-1, 1) give |z| up to ~√inF: both tails of the GELU and its bend near 0 are hit.
   const x = randomArray(rows * inF, 21);
   const w = randomArray(outF * inF, 22);
   const bias = randomArray(outF, 23);
   const dY = randomArray(rows * outF, 24);
   const s = { batch: 1, M: rows, N: outF, K: inF, transposeB: true };
-  const expected = matmulRef(x, w, s).map((v, i) => v + bias[i % outF]);
-  const [dX, dW] = matmulBackwardRef(x, w, dY, s);
+  const z = matmulRef(x, w, s).map((v, i) => v + bias[i % outF]);
+  const expected = activation ? geluRef(z) : z;
+  const dZ = activation ? geluBackwardRef(z, dY) : dY;
+  const [dX, dW] = matmulBackwardRef(x, w, dZ, s);
   const dBias = new Float64Array(outF);
-  dY.forEach((g, i) => (dBias[i % outF] += g));
+  dZ.forEach((g, i) => (dBias[i % outF] += g));
 
   const X = tensor(toF32(x), [1, rows, inF], { requiresGrad: true });
   const W = tensor(toF32(w), [outF, inF], { requiresGrad: true });
   const Bias = tensor(toF32(bias), [outF], { requiresGrad: true });
   const Y = tidy(() => {
-    const y = linear(X, W, Bias);
+    const y = linear(X, W, Bias, { activation });
     sum(mul(y, tensor(toF32(dY), y.shape))).backward();
     return y;
   });
-  const what = `linear (${matmulVariant()}) [${rows}, ${inF}] -> ${outF}`;
+  const what = `linear${activation ? ` ${activation}` : ''} (${matmulVariant()}) [${rows}, ${inF}] -> ${outF}`;
   assert.equal(Y.shape, [1, rows, outF]);
   assertClose(await Y.toArray(), expected, MATMUL_TOL, `${what} forward`);
   assertClose(await X.grad!.toArray(), dX, MATMUL_TOL, `${what} dX`);
@@ -138,11 +146,19 @@ for (const variant of MATMUL_VARIANTS) {
     }
     await checkMatmul({ batch: 3, M: 5, N: 7, K, sharedB: true, transposeB: true });
     await checkLinear(3, K, 5);
+    await checkLinear(3, K, 5, 'gelu');
   });
 
   variantTest(variant, `${variant}: linear: y = x·Wᵀ + b and its gradients`, async () => {
     await checkLinear(7, 10, 13);
     await checkLinear(70, 33, 65);
+  });
+
+  variantTest(variant, `${variant}: linear with the GELU epilogue: y = gelu(x·Wᵀ + b) and its gradients`, async () => {
+    await checkLinear(1, 1, 1, 'gelu');
+    await checkLinear(7, 10, 13, 'gelu');
+    await checkLinear(70, 33, 65, 'gelu');
+    await checkLinear(9, 64, 300, 'gelu'); // past one register tile (256 columns) and several subgroup tiles
   });
 }
 
@@ -158,6 +174,7 @@ variantTest('subgroup', 'subgroup with A staged transposed at every K: awkward s
     await checkMatmul({ batch: 4, M: 6, N: 5, K: 7, sharedB: true, transposeB: true });
     await checkMatmul({ batch: 6, M: 1, N: 1, K: 5, transposeB: true }, [2, 3]);
     await checkLinear(70, 33, 65);
+    await checkLinear(70, 33, 65, 'gelu');
   } finally {
     setMatmulStaging();
   }
@@ -169,6 +186,14 @@ test('matmul rejects mismatched inner dimensions with both shapes in the message
   assert.throws(() => matmul(a, b), /\[2, 3\].*\[4, 2\].*inner dimensions 3 and 4/);
   a.dispose();
   b.dispose();
+});
+
+test('linear refuses an unknown activation', () => {
+  const x = tensor(new Float32Array(6), [2, 3]);
+  const w = tensor(new Float32Array(6), [2, 3]);
+  assert.throws(() => linear(x, w, undefined, { activation: 'relu' as 'gelu' }), /unknown activation 'relu'/);
+  x.dispose();
+  w.dispose();
 });
 
 test('setMatmulVariant forces a variant, auto restores the choice, unknown names are refused', () => {
