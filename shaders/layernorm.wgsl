@@ -1,5 +1,15 @@
 // LayerNorm over the last dim (H), optionally of a sum s = x + residual (BERT adds the
-// residual right before every LayerNorm; HAS_RESIDUAL fuses that add), forward and backward.
+// residual right before every LayerNorm; HAS_RESIDUAL fuses that add), and optionally of
+// dropout(x) (DROPOUT: BERT's LayerNorm(dropout(dense) + residual) in one kernel), forward and backward.
+//
+// DROPOUT: drop(x)[i] = keep(i) ? x[i]·scale : 0, scale = 1/(1 - p), keep(i) as shaders/dropout.wgsl
+//   draws it (word i % 4 of Philox-4x32-10(counter = (i / 4, stream, 0, 0), key = (seed, 0)) is
+//   >= threshold, i the flat index into x), so s = drop(x) (+ residual) is the same float32 value the
+//   separate dropout kernel then the add would give. The forward pass writes s to sumOut (saved for
+//   backward in place of x: as much memory as dropout's output, which the unfused form keeps) and its
+//   later passes read it back, so the mask is drawn once per element. Backward binds the saved s as x
+//   (HAS_RESIDUAL off), writes ds to dx (the residual's gradient) and, regenerating the mask,
+//   dInput = keep ? ds·scale : 0 (x's gradient, dropout's backward).
 //
 //   s = x (+ residual); per row, d = s - s[0] (shifted by the row's first element),
 //   mean_d = Σ d / H, var = Σ (d - mean_d)² / H, rstd = 1/√(var + eps), ŝ = (d - mean_d)·rstd,
@@ -15,9 +25,10 @@
 //
 // Bindings (x, residual [rows, H]; residual is bound to x and never read when HAS_RESIDUAL is false):
 //   layernorm_forward:         1 x, 2 residual, 3 weight [H], 4 bias [H],
-//                              5 out [rows, H], 6 meanOut [rows] (mean_d), 7 rstdOut [rows]
+//                              5 out [rows, H], 6 meanOut [rows] (mean_d), 7 rstdOut [rows],
+//                              8 sumOut [rows, H] (s; written only when DROPOUT)
 //   layernorm_backward:        1 x, 2 residual, 3 weight [H], 4 mean [rows] (mean_d), 5 rstd [rows],
-//                              6 dOut [rows, H], 7 dx [rows, H]
+//                              6 dOut [rows, H], 7 dx [rows, H], 8 dInput [rows, H] (written only when DROPOUT)
 //   layernorm_backward_params: 1 x, 2 residual, 3 dWeightPart [blocks, H], 4 mean, 5 rstd,
 //                              6 dOut, 7 dBiasPart [blocks, H]
 // Dispatch: forward and backward: rows·TPR invocations in workgroups of WG (64); each row
@@ -30,15 +41,24 @@
 //   backward_params: [ceil(H / WG), blocks] workgroups of WG (256); the thread for column c sums rows
 //   [block·rowsPerBlock, (block + 1)·rowsPerBlock) in order.
 
+// seed, stream, threshold (round(p·2³²)), scale (1/(1 - p)): the dropout mask's, read only when DROPOUT.
 struct ForwardParams {
   rows: u32,
   H: u32,
   eps: f32,
+  seed: u32,
+  stream: u32,
+  threshold: u32,
+  scale: f32,
 }
 
 struct BackwardParams {
   rows: u32,
   H: u32,
+  seed: u32,
+  stream: u32,
+  threshold: u32,
+  scale: f32,
 }
 
 struct WeightGradParams {
@@ -49,6 +69,7 @@ struct WeightGradParams {
 
 override WG: u32;
 override HAS_RESIDUAL: bool = false;
+override DROPOUT: bool = false;
 override TPR: u32 = 8u;  // threads per row, a power of two <= WG (forward and backward)
 
 @group(0) @binding(0) var<uniform> params: ForwardParams;
@@ -61,11 +82,13 @@ override TPR: u32 = 8u;  // threads per row, a power of two <= WG (forward and b
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> meanOut: array<f32>;
 @group(0) @binding(7) var<storage, read_write> rstdOut: array<f32>;
+@group(0) @binding(8) var<storage, read_write> sumOut: array<f32>;
 
 @group(0) @binding(4) var<storage, read> mean: array<f32>;
 @group(0) @binding(5) var<storage, read> rstd: array<f32>;
 @group(0) @binding(6) var<storage, read> dOut: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dInput: array<f32>;
 
 @group(0) @binding(3) var<storage, read_write> dWeightPart: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dBiasPart: array<f32>;
@@ -80,6 +103,26 @@ fn load(i: u32) -> f32 {
 }
 
 // #include "lib/index.wgsl"
+// #include "lib/philox.wgsl"
+
+/** Whether dropout keeps element i: the bit shaders/dropout.wgsl draws for it. */
+fn kept(i: u32, seed: u32, stream: u32, threshold: u32) -> bool {
+  return philox4x32_10(vec4u(i / 4u, stream, 0u, 0u), vec2u(seed, 0u))[i % 4u] >= threshold;
+}
+
+/** Forward's first read of s[i]: drop(x)[i] (+ residual[i]) with DROPOUT, else load(i). */
+fn input(i: u32) -> f32 {
+  if (!DROPOUT) { return load(i); }
+  let dropped = select(0.0, x[i] * params.scale, kept(i, params.seed, params.stream, params.threshold));
+  if (HAS_RESIDUAL) { return dropped + residual[i]; }
+  return dropped;
+}
+
+/** Forward's later reads of s[i]: sumOut, written by the first pass, with DROPOUT. */
+fn reload(i: u32) -> f32 {
+  if (DROPOUT) { return sumOut[i]; }
+  return load(i);
+}
 
 /** (row, lane): this invocation's row and its index among the row's TPR threads. */
 fn row_and_lane(wid: vec3u, nwg: vec3u, lid: u32) -> vec2u {
@@ -105,18 +148,22 @@ fn layernorm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let H = params.H;
   let base = row * H;
   var shift = 0.0; // s[row, 0]
-  if (inRange) { shift = load(base); }
+  if (inRange) { shift = input(base); }
   var acc = 0.0;
-  for (var c = lane; inRange && c < H; c += TPR) { acc += load(base + c) - shift; }
+  for (var c = lane; inRange && c < H; c += TPR) {
+    let v = input(base + c);
+    if (DROPOUT) { sumOut[base + c] = v; }
+    acc += v - shift;
+  }
   let m = row_sum(vec2f(acc, 0.0), lid, lane, 0u).x / f32(H); // mean_d
   var sq = 0.0;
   for (var c = lane; inRange && c < H; c += TPR) {
-    let d = (load(base + c) - shift) - m;
+    let d = (reload(base + c) - shift) - m;
     sq += d * d;
   }
   let rs = inverseSqrt(row_sum(vec2f(sq, 0.0), lid, lane, 1u).x / f32(H) + params.eps);
   for (var c = lane; inRange && c < H; c += TPR) {
-    out[base + c] = ((load(base + c) - shift) - m) * rs * weight[c] + bias[c];
+    out[base + c] = ((reload(base + c) - shift) - m) * rs * weight[c] + bias[c];
   }
   if (inRange && lane == 0u) {
     meanOut[row] = m;
@@ -149,7 +196,12 @@ fn layernorm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   for (var c = lane; inRange && c < H; c += TPR) {
     let g = dOut[base + c] * weight[c];
     let normalized = ((load(base + c) - shift) - m) * rs;
-    dx[base + c] = rs * (g - sums.x - normalized * sums.y);
+    let ds = rs * (g - sums.x - normalized * sums.y);
+    dx[base + c] = ds;
+    if (DROPOUT) {
+      let p = backwardParams;
+      dInput[base + c] = select(0.0, ds * p.scale, kept(base + c, p.seed, p.stream, p.threshold));
+    }
   }
 }
 

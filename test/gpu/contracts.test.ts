@@ -49,7 +49,7 @@ test('a reordered, retyped or dropped uniform field and a wrong binding access e
   assert.equal(checkKernelContract(kernel, source), []);
   const struct = /struct ForwardParams \{[^}]*\}/.exec(source)![0];
   const mutate = (edit: (s: string) => string) => checkKernelContract(kernel, source.replace(struct, edit(struct)));
-  assert.match(mutate((s) => s.replace(/(rows: u32,)(\s*)(H: u32,)/, '$3$2$1')).join(), /declared \{rows: u32, H: u32, eps: f32\}/);
+  assert.match(mutate((s) => s.replace(/(rows: u32,)(\s*)(H: u32,)/, '$3$2$1')).join(), /declared \{rows: u32, H: u32, eps: f32, seed: u32, stream: u32, threshold: u32, scale: f32\}/);
   assert.match(mutate((s) => s.replace('eps: f32', 'eps: u32')).join(), /eps: u32/);
   assert.match(mutate((s) => s.replace(/\s*eps: f32,[^\n]*/, '')).join(), /ForwardParams/);
   const retyped = { ...kernel, storage: kernel.storage.map((a, i) => (i === 0 ? 'write' : a)) } as Kernel;

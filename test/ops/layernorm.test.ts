@@ -1,9 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, tidy, sum, mul, add } from '../../src/index.js';
+import { tensor, tidy, sum, mul, add, gpu } from '../../src/index.js';
 import { layerNorm, addLayerNorm } from '../../src/ops/layernorm.js';
+import { dropout } from '../../src/ops/dropout.js';
+import { dropoutKeepMask } from '../../src/ops/random.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
-import { layerNormRef, layerNormBackwardRef } from '../ref/layernorm.js';
+import { layerNormRef, layerNormBackwardRef, dropoutAddRef, dropoutAddLayerNormBackwardRef } from '../ref/layernorm.js';
 import { layerNormTwoPassF32Ref } from '../ref/layernorm.js';
 
 // float32 sums over H = 768 columns (tree order) and, for dweight/dbias, over 1,024 rows:
@@ -27,15 +29,30 @@ test('layerNorm reference gradients match finite differences', () => {
   checkReferenceGradients(([xs, ws, bs]) => layerNormRef(xs, ws, bs, 1e-5).y, [x, w, b], dOut, layerNormBackwardRef(x, w, b, 1e-5, dOut), 'layerNorm');
 });
 
+test('layerNorm(dropout(x) + residual) reference gradients match finite differences', () => {
+  const [rows, H, p] = [3, 5, 0.4];
+  const keep = dropoutKeepMask(rows * H, p, 9, 2);
+  const [x, r] = [randomArray(rows * H, 1), randomArray(rows * H, 2)];
+  const [w, b] = [randomArray(H, 3), randomArray(H, 4)];
+  const dOut = randomArray(rows * H, 5);
+  const f = ([xs, rs, ws, bs]: Float64Array[]) => layerNormRef(dropoutAddRef(xs, rs, keep, p), ws, bs, 1e-5).y;
+  checkReferenceGradients(f, [x, r, w, b], dOut, dropoutAddLayerNormBackwardRef(x, r, keep, p, w, b, 1e-5, dOut), 'dropout + addLayerNorm');
+});
+
 interface Case {
   shape: number[];
   offset?: number;
   residual?: boolean;
+  /** addLayerNorm(dropout(x), residual) with this p, drawn in the layer norm kernel (residual implied). */
+  dropout?: number;
   tol?: { atol: number; rtol: number };
 }
 
+const DROPOUT_KEY = { seed: 1234, stream: 77 };
+
 /** Forward and every gradient of sum(op(...) * dOut) against the float64 reference. */
-async function check({ shape, offset = 0, residual = false, tol = LAYERNORM_TOL }: Case): Promise<void> {
+async function check({ shape, offset = 0, residual = false, dropout: p, tol = LAYERNORM_TOL }: Case): Promise<void> {
+  if (p !== undefined) residual = true;
   const H = shape[shape.length - 1];
   const n = shape.reduce((a, b) => a * b, 1);
   const f32 = (a: Float64Array) => Float64Array.from(toF32(a));
@@ -45,22 +62,25 @@ async function check({ shape, offset = 0, residual = false, tol = LAYERNORM_TOL 
   const b = f32(randomArray(H, 14));
   const dOut = f32(randomArray(n, 15));
   // The kernel adds in float32: the reference normalises the same float32 sum.
-  const s = r ? f32(x.map((v, i) => v + r[i])) : x;
+  const keep = p === undefined ? null : dropoutKeepMask(n, p, DROPOUT_KEY.seed, DROPOUT_KEY.stream);
+  const s = r ? f32(keep ? dropoutAddRef(x, r, keep, p!) : x.map((v, i) => v + r[i])) : x;
   const expected = layerNormRef(s, w, b, EPS).y;
   const [dS, dW, dB] = layerNormBackwardRef(s, w, b, EPS, dOut);
+  // x's gradient: ds through the mask (with dropout), else ds itself.
+  const dX = keep ? dS.map((g, i) => (keep[i] ? g / (1 - p!) : 0)) : dS;
 
   const X = tensor(toF32(x), shape, { requiresGrad: true });
   const R = r ? tensor(toF32(r), shape, { requiresGrad: true }) : null;
   const W = tensor(toF32(w), [H], { requiresGrad: true });
   const B = tensor(toF32(b), [H], { requiresGrad: true });
   const Y = tidy(() => {
-    const y = R ? addLayerNorm(X, R, W, B, EPS) : layerNorm(X, W, B, EPS);
+    const y = R ? addLayerNorm(X, R, W, B, EPS, p === undefined ? undefined : { p, ...DROPOUT_KEY }) : layerNorm(X, W, B, EPS);
     sum(mul(y, tensor(toF32(dOut), shape))).backward();
     return y;
   });
-  const what = `${R ? 'addLayerNorm' : 'layerNorm'} [${shape}]${offset ? ` offset ${offset}` : ''}`;
+  const what = `${R ? 'addLayerNorm' : 'layerNorm'} [${shape}]${offset ? ` offset ${offset}` : ''}${p === undefined ? '' : ` dropout ${p}`}`;
   assertClose(await Y.toArray(), expected, tol, `${what} forward`);
-  assertClose(await X.grad!.toArray(), dS, tol, `${what} dx`);
+  assertClose(await X.grad!.toArray(), dX, tol, `${what} dx`);
   if (R) assertClose(await R.grad!.toArray(), dS, tol, `${what} dresidual`);
   assertClose(await W.grad!.toArray(), dW, tol, `${what} dweight`);
   assertClose(await B.grad!.toArray(), dB, tol, `${what} dbias`);
@@ -166,6 +186,47 @@ test('layerNorm is deterministic: the same bits forward and backward on every ru
   const first = await runOnce();
   assert.equal(await runOnce(), first);
   for (const t of [X, W, B, dOut]) t.dispose();
+});
+
+test('addLayerNorm(dropout(x), residual) in one kernel: against the float64 reference, dropout on and off, awkward H and BERT-base H = 768', async () => {
+  for (const p of [0.1, 0.5, 0]) {
+    await check({ shape: [1, 1, 2], dropout: p });
+    await check({ shape: [3, 37], dropout: p });
+    await check({ shape: [40, 301], dropout: p });
+    await check({ shape: [8, 64, 768], dropout: p });
+  }
+});
+
+test('addLayerNorm with dropout equals dropout then addLayerNorm bit for bit, forward and backward; one kernel each way', async () => {
+  for (const shape of [[5, 37], [2, 9, 768]]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const H = shape[shape.length - 1];
+    const X = tensor(toF32(randomArray(n, 51)), shape, { requiresGrad: true });
+    const R = tensor(toF32(randomArray(n, 52)), shape, { requiresGrad: true });
+    const W = tensor(toF32(randomArray(H, 53)), [H], { requiresGrad: true });
+    const B = tensor(toF32(randomArray(H, 54)), [H], { requiresGrad: true });
+    const dOut = tensor(toF32(randomArray(n, 55)), shape);
+    const options = { p: 0.1, seed: 99, stream: 3 };
+    const run = async (fused: boolean) => {
+      const before = gpu().dispatchCount;
+      const y = tidy(() => {
+        const out = fused ? addLayerNorm(X, R, W, B, EPS, options) : addLayerNorm(dropout(X, options.p, options), R, W, B, EPS);
+        sum(mul(out, dOut)).backward();
+        return out;
+      });
+      const dispatches = gpu().dispatchCount - before;
+      const grads = [X, R, W, B].map((t) => t.grad!);
+      const bits = await Promise.all([y, ...grads].map(async (t) => [...(await t.toArray())]));
+      for (const t of [y, ...grads]) t.dispose();
+      for (const t of [X, R, W, B]) t.grad = null;
+      return { bits, dispatches };
+    };
+    const composed = await run(false);
+    const fused = await run(true);
+    ['out', 'dx', 'dresidual', 'dweight', 'dbias'].forEach((name, i) => assert.equal(fused.bits[i], composed.bits[i], `[${shape}] ${name}: the same float32 bits`));
+    assert.is(composed.dispatches - fused.dispatches, 2, `[${shape}] dropout's forward and backward kernels are gone`);
+    for (const t of [X, R, W, B, dOut]) t.dispose();
+  }
 });
 
 test('layerNorm rejects mismatched weight, bias and residual shapes', () => {

@@ -71,3 +71,19 @@ export function layerNormTwoPassF32Ref(x: Float64Array, H: number, eps: number):
   }
   return y;
 }
+
+/** s = dropout(x) + residual with dropout's keep mask: keep ? x / (1 - p) : 0, plus residual. */
+export function dropoutAddRef(x: Float64Array, residual: Float64Array, keep: ArrayLike<number>, p: number): Float64Array {
+  return x.map((v, i) => (keep[i] ? v / (1 - p) : 0) + residual[i]);
+}
+
+/**
+ * [dx, dresidual, dw, db] of sum(layerNorm(dropout(x) + residual) * dOut): ds from layerNorm's
+ * backward is residual's gradient; x's is ds through the same mask, keep ? ds / (1 - p) : 0.
+ */
+export function dropoutAddLayerNormBackwardRef(
+  x: Float64Array, residual: Float64Array, keep: ArrayLike<number>, p: number, w: Float64Array, b: Float64Array, eps: number, dOut: Float64Array,
+): [Float64Array, Float64Array, Float64Array, Float64Array] {
+  const [ds, dw, db] = layerNormBackwardRef(dropoutAddRef(x, residual, keep, p), w, b, eps, dOut);
+  return [ds.map((g, i) => (keep[i] ? g / (1 - p) : 0)), ds, dw, db];
+}
