@@ -195,8 +195,11 @@ function familyOf(entries: readonly Pending[], i: number): string {
   if (shader === 'activation') return entryPoint.startsWith('gelu') ? 'GELU' : 'activation (tanh)';
   if (shader === 'layernorm') return 'layer norm';
   if (shader === 'optim') return entryPoint === 'adamw' ? 'AdamW' : 'clipping';
-  return shader; // attention, softmax, dropout, embedding, cross-entropy, elementwise, reduce, permute, slice
+  if (NAMED_BY_SHADER.has(shader)) return shader;
+  return e.name; // elementwise, reduce, permute, slice: by entry point
 }
+
+const NAMED_BY_SHADER = new Set(['attention', 'softmax', 'dropout', 'embedding', 'cross-entropy']);
 
 function matmulFamily(product: Pending, staged: boolean): string {
   if (product.batch > 1) return 'matmul (batched)';

@@ -50,6 +50,7 @@ test('profiling times every dispatch once, by family, and changes no result', as
   }
   const families = new Set(dispatches.map((e) => e.family));
   for (const f of ['matmul forward', 'matmul dX', 'matmul dW', 'GELU', 'cross-entropy']) assert.ok(families.has(f), `${f} in ${[...families].join(', ')}`);
+  assert.ok(families.has('elementwise.scale'), 'other kernels by entry point');
   assert.is(profile.families.reduce((n, f) => n + f.count, 0), profile.entries.length);
   assert.ok(profile.submitGapsMs.length >= 1 && profile.cpuMs >= 0);
   for (let i = 0; i < off.grads.length; i++) {
