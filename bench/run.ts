@@ -42,6 +42,7 @@ const suites: [string, () => Promise<{ run(report: Report, options: SuiteOptions
   ['kernels-b', () => import('./kernels-b.js')],
   ['training-step', () => import('./training-step.js')],
   ['job', () => import('./job.js')],
+  ['profile', () => import('./profile.js')],
 ];
 
 const runtime = await init();

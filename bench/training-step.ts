@@ -43,6 +43,29 @@ function randomBatch(B: number, T: number, seed: number): BertInputs {
   };
 }
 
+/** The benchmarked step for `preset` on a B × T batch: model, optimizer and a function recording one step (bench/profile.ts profiles it). */
+export function trainingStep(preset: Preset, B: number, T: number) {
+  setInitSeed(0);
+  const model = new BertForSequenceClassification(bertConfig({ vocab_size: VOCAB, num_labels: NUM_LABELS, ...PRESETS[preset] })).train();
+  const optimizer = new AdamW(hfParameterGroups(model, 0.01), { lr: 2e-5 });
+  const parameters = model.parameters();
+  let step = 0;
+  const batch = randomBatch(B, T, B * 1000 + T);
+  const trainStep = () =>
+    tidy(() => {
+      model.setDropoutSeed(0, step++);
+      model.forward(batch).loss!.backward();
+      clipGradNorm(parameters, 1);
+      optimizer.step();
+      optimizer.zeroGrad();
+    });
+  const dispose = () => {
+    optimizer.dispose();
+    model.dispose();
+  };
+  return { trainStep, optimizer, dispose };
+}
+
 export interface TrainingStepOptions {
   large: boolean;
   /** PyTorch's side (Node's bench/pytorch.ts); absent in a browser page. */
@@ -60,20 +83,7 @@ export async function run(report: Report, options: TrainingStepOptions): Promise
   const cases = all.filter(([preset]) => !options.presets || options.presets.includes(preset));
   const runtime = gpu();
   for (const [preset, B, T] of cases) {
-    setInitSeed(0);
-    const model = new BertForSequenceClassification(bertConfig({ vocab_size: VOCAB, num_labels: NUM_LABELS, ...PRESETS[preset] })).train();
-    const optimizer = new AdamW(hfParameterGroups(model, 0.01), { lr: 2e-5 });
-    const parameters = model.parameters();
-    let step = 0;
-    const batch = randomBatch(B, T, B * 1000 + T);
-    const trainStep = () =>
-      tidy(() => {
-        model.setDropoutSeed(0, step++);
-        model.forward(batch).loss!.backward();
-        clipGradNorm(parameters, 1);
-        optimizer.step();
-        optimizer.zeroGrad();
-      });
+    const { trainStep, optimizer, dispose } = trainingStep(preset, B, T);
     runtime.pool.resetPeak();
     const dispatchesBefore = runtime.dispatchCount;
     const samples = await timeGpu(trainStep, { warmup: 1, iterations: 1, samples: SAMPLES });
@@ -91,7 +101,6 @@ export async function run(report: Report, options: TrainingStepOptions): Promise
         ...(torchSeconds === null ? {} : { 'torch ms': torchSeconds * 1000, 'x torch': (torchSeconds * 1000) / ms }),
       },
     });
-    optimizer.dispose();
-    model.dispose();
+    dispose();
   }
 }
