@@ -1,7 +1,7 @@
 // LayerNorm(H, eps) over the last dim: weight (γ) 1, bias (β) 0 at init.
 
 import { Tensor, ones, zeros } from '../tensor.js';
-import { addLayerNorm, layerNorm } from '../ops/layernorm.js';
+import { addLayerNorm, layerNorm, type FusedDropout } from '../ops/layernorm.js';
 import { Module } from './module.js';
 
 export class LayerNorm extends Module {
@@ -14,8 +14,12 @@ export class LayerNorm extends Module {
     this.bias = this.parameter(zeros([size]));
   }
 
-  /** LayerNorm(x), or LayerNorm(x + residual) in one kernel; x [..., H] -> [..., H]. */
-  forward(x: Tensor, residual?: Tensor): Tensor {
-    return residual ? addLayerNorm(x, residual, this.weight, this.bias, this.eps) : layerNorm(x, this.weight, this.bias, this.eps);
+  /**
+   * LayerNorm(x), or LayerNorm(x + residual) in one kernel, or LayerNorm(dropout(x) + residual)
+   * with `dropout` (a Dropout's options(): undefined in eval), still one kernel; x [..., H] -> [..., H].
+   */
+  forward(x: Tensor, residual?: Tensor, dropout?: FusedDropout): Tensor {
+    if (!residual) return layerNorm(x, this.weight, this.bias, this.eps);
+    return addLayerNorm(x, residual, this.weight, this.bias, this.eps, dropout);
   }
 }

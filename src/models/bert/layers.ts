@@ -8,7 +8,7 @@
 import type { Tensor } from '../../tensor.js';
 import { add } from '../../ops/elementwise.js';
 import { reshape, permute } from '../../ops/shape.js';
-import { gelu, tanh } from '../../ops/activation.js';
+import { tanh } from '../../ops/activation.js';
 import { select, slice } from '../../ops/slice.js';
 import { attention } from '../../ops/attention.js';
 import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../../nn/index.js';
@@ -99,9 +99,9 @@ class BertResidualOutput extends Module {
     this.dropout = new Dropout(config.hidden_dropout_prob, rng);
   }
 
-  /** h [B, T, in], residual [B, T, H] -> LayerNorm(dropout(dense(h)) + residual). */
+  /** h [B, T, in], residual [B, T, H] -> LayerNorm(dropout(dense(h)) + residual), dropout drawn in the LayerNorm kernel. */
   forward(h: Tensor, residual: Tensor): Tensor {
-    return this.LayerNorm.forward(this.dropout.forward(this.dense.forward(h)), residual);
+    return this.LayerNorm.forward(this.dense.forward(h), residual, this.dropout.options());
   }
 }
 
@@ -128,9 +128,9 @@ class BertIntermediate extends Module {
     this.dense = new Linear(config.hidden_size, config.intermediate_size, { std: config.initializer_range });
   }
 
-  /** [B, T, H] -> GELU(dense) [B, T, I]. */
+  /** [B, T, H] -> GELU(dense) [B, T, I], the GELU in the product's epilogue. */
   forward(x: Tensor): Tensor {
-    return gelu(this.dense.forward(x));
+    return this.dense.forward(x, { activation: 'gelu' });
   }
 }
 
