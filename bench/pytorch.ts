@@ -4,7 +4,6 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { median } from './harness.js';
-import type { Preset } from './training-step.js';
 
 /** A python3 that imports torch (PATH's first, then Debian's), or null. */
 export function findTorchPython(): string | null {
@@ -14,8 +13,8 @@ export function findTorchPython(): string | null {
   return null;
 }
 
-/** Median seconds of PyTorch's step at the same shapes, or null (with the reason printed). */
-export function torchStep(python: string | null, preset: Preset, B: number, T: number, samples: number): number | null {
+/** Median seconds of PyTorch's step at the same shapes (preset: bench/torch_step.py's, as training-step.ts's PRESETS), or null (with the reason printed). */
+export function torchStep(python: string | null, preset: string, B: number, T: number, samples: number): number | null {
   if (!python) return null;
   const threads = availableParallelism();
   const run = spawnSync(python, [new URL('./torch_step.py', import.meta.url).pathname, '--preset', preset, '--batch', String(B), '--seq', String(T),
