@@ -38,8 +38,8 @@ interface SuiteOptions {
 // Each suite: a name and a module exporting `run(report, options)`.
 const suites: [string, () => Promise<{ run(report: Report, options: SuiteOptions): Promise<void> }>][] = [
   ['matmul', () => import('./matmul.js')],
-  ['kernels-a', () => import('./kernels-a.js')],
-  ['kernels-b', () => import('./kernels-b.js')],
+  ['layers', () => import('./layers.js')],
+  ['attention', () => import('./attention.js')],
   ['training-step', () => import('./training-step.js')],
   ['job', () => import('./job.js')],
   ['profile', () => import('./profile.js')],

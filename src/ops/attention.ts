@@ -54,7 +54,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const drop = options.dropout && options.dropout.p > 0 ? options.dropout : undefined;
   if (options.dropout) checkDropout('attention', options.dropout.p, options.dropout.seed, options.dropout.stream);
   const d = q.shape[3];
-  // CPU drivers run the composed path (batched matmuls) 2.5-3x faster than the fused kernels (npm run bench, kernels-b).
+  // CPU drivers run the composed path (batched matmuls) 2.5-3x faster than the fused kernels (npm run bench -- --only attention).
   const fused = options.fused ?? (!isSoftwareAdapter(gpu().adapter) && d <= MAX_HEAD_DIM && d % 4 === 0);
   return fused ? fusedAttention(q, k, v, options.mask, drop) : composedAttention(q, k, v, options.mask, drop);
 }

@@ -1,4 +1,4 @@
-// Kernel throughput of embedding, layerNorm (and fused add + layerNorm), gelu, tanh,
+// The per-token layers (npm run bench -- --only layers): kernel throughput of embedding, layerNorm (and fused add + layerNorm), gelu, tanh,
 // select and slice at BERT-base training sizes, forward and backward, as ms and
 // effective GB/s (bytes read + written / time), each next to a plain copy of the
 // same size (elementwise copy: n floats read, n written) for the adapter's copy bandwidth.
@@ -18,7 +18,7 @@ const EPS = 1e-12;
 
 export async function run(report: Report, { large }: { large: boolean }): Promise<void> {
   const timing = large ? { warmup: 3, iterations: 10, samples: 7 } : { warmup: 2, iterations: 5, samples: 5 };
-  const bench = new BandwidthBench(report, 'kernels-a', timing);
+  const bench = new BandwidthBench(report, 'layers', timing);
   const measure = bench.measure.bind(bench);
 
   const f = 4; // bytes per element

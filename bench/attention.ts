@@ -1,4 +1,4 @@
-// Kernel throughput of softmax (masked), dropout, cross-entropy and attention (composed
+// Attention and its neighbours (npm run bench -- --only attention): kernel throughput of softmax (masked), dropout, cross-entropy and attention (composed
 // and fused) at BERT-base training sizes (B = 8, T = 128, H = 768, 12 heads, d = 64),
 // forward and backward, as ms and effective GB/s (bytes read + written / time), each
 // next to a plain copy of the same size (elementwise copy: n floats read, n written).
@@ -21,7 +21,7 @@ const f = 4; // bytes per element
 
 export async function run(report: Report, { large }: { large: boolean }): Promise<void> {
   const timing = large ? { warmup: 3, iterations: 10, samples: 7 } : { warmup: 2, iterations: 5, samples: 5 };
-  const bench = new BandwidthBench(report, 'kernels-b', timing);
+  const bench = new BandwidthBench(report, 'attention', timing);
   const measure = bench.measure.bind(bench);
 
   /** Runs a one-node graph's backward (under noGrad, as autograd does) and frees its results. */
@@ -82,7 +82,7 @@ export async function run(report: Report, { large }: { large: boolean }): Promis
     const backwardMs = median(samples) - forwardMs;
     const gbps = (8 * nQkv * f) / (backwardMs * 1e6);
     report.add({
-      group: 'kernels-b', name: `attention ${path} backward`, samples: samples.map((s) => s - forwardMs), gbps,
+      group: 'attention', name: `attention ${path} backward`, samples: samples.map((s) => s - forwardMs), gbps,
       gflops: (2.5 * flops) / (backwardMs * 1e6), extra: { 'x copy': gbps / (await bench.copyBandwidth(nQkv)) },
     });
   }
