@@ -21,7 +21,7 @@ test('bench page: a 256³ matmul on SwiftShader gives positive GFLOP/s; the tune
   assert.ok(rows[0].gflops !== undefined && rows[0].gflops > 0 && Number.isFinite(rows[0].gflops), `GFLOP/s ${rows[0].gflops}${where}`);
   assert.is(run.results?.adapter.name, run.info.adapter.name);
   const [first, second] = run.tuning;
-  assert.ok(first && Object.keys(first.timings).length >= 2, `first load measures every variant: ${JSON.stringify(first)}`);
+  assert.ok(first && Object.keys(first.timings).length >= 1, `first load measures the candidates: ${JSON.stringify(first)}`);
   assert.ok(second, 'second load tuned');
   assert.equal(second.timings, {}, 'second load measures nothing');
   assert.is(second.variant, first.variant);
