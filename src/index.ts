@@ -6,7 +6,6 @@
 export * from './browser.js';
 // After the browser entry: Node's loaders (local folders, the Hugging Face cache) are tried before its fetch source.
 import './node/sources.js';
-import './node/datasets.js'; // loadDataset of folders, files and Hub ids
 export { nodeTuningStore } from './node/tuning-store.js';
 import { registerNodeTrainer } from './node/trainer-storage.js';
 

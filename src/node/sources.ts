@@ -1,7 +1,8 @@
 // Node's model folders: local folders, and Hub repositories through the Hugging Face cache
 // (downloaded file by file, as huggingface_hub does, so Python finds them there too).
 // Importing this module registers them for every loader (fromPretrained, AutoTokenizer,
-// savePretrained to a folder); src/index.ts and the command line import it.
+// savePretrained to a folder), and Node's data set files with them (datasets.ts);
+// src/index.ts and the command line import it.
 
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { readRegularFile, writeFileAtomic } from '../io/files.js';
 import { hubFile } from '../io/hub/download.js';
 import { describeRepo, expandHome, isLocalPath, repoFolderName, resolveUrl, settings } from '../io/hub/settings.js';
 import { checkFileName } from '../io/hub/urls.js';
+import './datasets.js'; // loadDataset of folders, files and Hub ids
 import { registerSourceResolver, registerTargetResolver, type FileSource, type FileTarget, type SourceOptions } from '../io/sources.js';
 
 /** A folder on disk; a file that is not a regular one (a FIFO, a device, a folder) is refused, naming it. */

@@ -7,7 +7,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { Dataset, loadDataset, permutation, splitFromFileName, type LoadDatasetOptions } from '../../src/data/index.js';
 import { MAX_INFERRED_LABELS } from '../../src/data/dataset.js';
 import { startHubServer } from '../support/hub-server.js';
-import '../../src/node/datasets.js'; // loadDataset of paths and Hub ids
+import '../../src/node/sources.js'; // loadDataset of paths and Hub ids
 
 /** A fresh folder with these files (relative path -> contents). */
 function folder(files: Record<string, string | Uint8Array>): string {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { loadDataset, MAX_INFERRED_LABELS, type LoadDatasetOptions } from '../../src/data/dataset.js';
 import { MAX_TABLE_BYTES } from '../../src/data/loaders.js';
-import '../../src/node/datasets.js'; // loadDataset of paths and Hub ids
+import '../../src/node/sources.js'; // loadDataset of paths and Hub ids
 
 /** What goes in the data folder: text or bytes, or a special file made by a function of its path. */
 type Entry = string | Uint8Array | ((path: string) => void);
