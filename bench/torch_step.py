@@ -8,6 +8,9 @@ independent BERT written from modeling_bert.py's semantics).
     python3 bench/torch_step.py --preset base --batch 8 --seq 64 --samples 3 --threads 2
 
 Prints one JSON line: {"preset", "batch", "seq", "threads", "torch", "samples_s": [...]}.
+
+Debian's python3-torch multiplies matrices with whatever libblas.so.3 the system has: install
+libopenblas0-pthread, or it is the reference BLAS and a BERT-base step takes ~85 s instead of ~4 s.
 """
 import argparse
 import json
