@@ -19,7 +19,7 @@ import { matmulForward, matmulVariant, matmulVariantSupported, setMatmulStaging,
 import { splitmix32, tensor } from '../src/tensor.js';
 import { median, timeGpu, type Report } from './harness.js';
 
-interface Product {
+export interface Product {
   name: string;
   /** Independent products in one dispatch (both operands batched). */
   batch: number;
@@ -30,7 +30,8 @@ interface Product {
   transposeB: boolean;
 }
 
-function linearProducts(rows: number, inF: number, outF: number): Product[] {
+/** The three products of a linear layer W [outF, inF] over `rows` tokens. */
+export function linearProducts(rows: number, inF: number, outF: number): Product[] {
   const shape = `[${rows}x${inF}]·W[${outF}x${inF}]`;
   return [
     { name: `fwd  x${shape}ᵀ`, batch: 1, M: rows, N: outF, K: inF, transposeA: false, transposeB: true },
@@ -128,7 +129,8 @@ function timedVariants(large: boolean): MatmulVariant[] {
   return MATMUL_VARIANTS.filter((v) => matmulVariantSupported(v) && (large || !cpu || (v !== 'tiled' && v !== 'simple')));
 }
 
-export async function run(report: Report, { large }: { large: boolean }): Promise<void> {
+/** Times `products` (default: all of the above); a browser page passes a few, SwiftShader being slow. */
+export async function run(report: Report, { large, products = PRODUCTS }: { large: boolean; products?: Product[] }): Promise<void> {
   const rounds = large ? 5 : 3;
   const tfjs = await loadTfjs();
   const missing = MATMUL_VARIANTS.filter((v) => !matmulVariantSupported(v));
@@ -136,7 +138,7 @@ export async function run(report: Report, { large }: { large: boolean }): Promis
   if (typeof tfjs === 'string') console.log(`matmul: tfjs-backend-webgpu baseline unavailable: ${tfjs}`);
   const variants = timedVariants(large);
   const misses: string[] = [];
-  for (const [index, p] of PRODUCTS.entries()) {
+  for (const [index, p] of products.entries()) {
     const [aShape, bShape] = storedShapes(p);
     const aData = randomData(p.batch * p.M * p.K, 2 * index + 1);
     const bData = randomData(p.batch * p.K * p.N, 2 * index + 2);
@@ -169,7 +171,7 @@ export async function run(report: Report, { large }: { large: boolean }): Promis
     }
   }
   console.log(misses.length
-    ? `matmul: below the targets (${TARGET_GFLOPS} GFLOP/s and ${TARGET_VS_TFJS}x tfjs-webgpu) on ${misses.length} of ${PRODUCTS.length} products:\n  ${misses.join('\n  ')}`
+    ? `matmul: below the targets (${TARGET_GFLOPS} GFLOP/s and ${TARGET_VS_TFJS}x tfjs-webgpu) on ${misses.length} of ${products.length} products:\n  ${misses.join('\n  ')}`
     : `matmul: every product at >= ${TARGET_GFLOPS} GFLOP/s and >= ${TARGET_VS_TFJS}x tfjs-webgpu`);
 }
 
@@ -209,16 +211,16 @@ interface TfjsBaseline {
 }
 
 /**
- * tfjs-backend-webgpu in Node: it finds WebGPU through navigator.gpu, so give
- * it a GPU object from the same `webgpu` package (Dawn) our device uses; with
- * one adapter on the machine both land on it. Returns why when it cannot run.
+ * tfjs-backend-webgpu finds WebGPU through navigator.gpu: a browser page has it; in Node,
+ * give it a GPU object from the same `webgpu` package (Dawn) our device uses; with one
+ * adapter on the machine both land on it. Returns why when it cannot run.
  */
 async function loadTfjs(): Promise<TfjsBaseline | string> {
   try {
-    const dawnName = 'webgpu';
-    const dawn = (await import(dawnName)) as { create(flags: string[]): GPU };
     const nav = globalThis as { navigator?: { gpu?: GPU } };
     if (!nav.navigator?.gpu) {
+      const dawnName = 'webgpu';
+      const dawn = (await import(dawnName)) as { create(flags: string[]): GPU };
       // Node 21+ defines a read-only navigator; redefine it for tfjs's lookup.
       Object.defineProperty(globalThis, 'navigator', { value: { ...(nav.navigator ?? {}), gpu: dawn.create([]) }, configurable: true, writable: true });
     }

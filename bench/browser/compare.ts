@@ -27,7 +27,7 @@ export async function runBrowserBench({ suites, notInPage, large, nodeResults, n
     console.log(`training-step in the page: bert-small 8x64${large ? ' and bert-base 8x64 (--large)' : ' only (bert-base takes minutes per step on SwiftShader: --large adds it)'}; never 32x128`);
   }
   if (suites.includes('matmul')) {
-    console.log(`matmul in the page: ${large ? "bench/matmul.ts's full suite (--large; most of an hour on SwiftShader)" : "the three products of a 768x768 linear layer at 512 tokens only (bench/browser/matmul-lite.ts; --large: bench/matmul.ts's full suite, most of an hour)"}; ` +
+    console.log(`matmul in the page: ${large ? "bench/matmul.ts's full suite (--large; most of an hour on SwiftShader)" : "the three products of a 768x768 linear layer at 512 tokens only (bench/matmul.ts's linearProducts; --large: its full suite, most of an hour)"}; ` +
       'tfjs-backend-webgpu bundled into the page, on its own device on the same adapter');
   }
   console.log(`matmul tuning in the page: ${large ? "the Trainer's shape, 512x768x768" : `${BENCH_TUNE.rows}x${BENCH_TUNE.inF}x${BENCH_TUNE.outF} (the Trainer's 512 rows with --large)`}, stored in localStorage`);

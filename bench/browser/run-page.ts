@@ -1,7 +1,5 @@
 // Node's side of the benchmarks in a browser page: bundles bench/browser/page.ts
-// for the browser (test/browser/launch.ts, as the op tests are), serves it with
-// an import map that hands `import('webgpu')` (Dawn in Node, asked for by
-// bench/matmul.ts's tfjs baseline) the page's own navigator.gpu, runs it in
+// for the browser (test/browser/launch.ts, as the op tests are), serves it, runs it in
 // Chromium on SwiftShader, then loads the page a second time to show the matmul
 // choice reused from localStorage. Prints what the page prints, prefixed.
 
@@ -10,9 +8,6 @@ import { ROOT, bundlePage, pageHtml, runPage } from '../../test/browser/launch.j
 import type { ResultsFile } from '../harness.js';
 import type { PageInfo, TuneResult } from './page.js';
 
-/** In the page, `import('webgpu')` is this: the browser's WebGPU, as Dawn's create() would give Node. */
-const WEBGPU_SHIM = 'export function create() { return navigator.gpu; }\nexport const globals = {};\nexport default { create, globals };\n';
-const IMPORT_MAP = '<script type="importmap">{"imports":{"webgpu":"/webgpu-shim.js"}}</script>';
 
 export interface PageBenchOptions {
   /** phase=bench's suites; phase=quick runs the tests' small check. */
@@ -47,7 +42,7 @@ export async function benchInPage(options: PageBenchOptions): Promise<PageBench>
     ? 'phase=quick'
     : `phase=bench&suites=${(options.suites ?? ['matmul', 'training-step']).join(',')}&large=${options.large ? 1 : 0}&base=${options.base ? 1 : 0}`;
   const browser = await runPage({
-    files: { '/': pageHtml('shadergrad benchmarks', IMPORT_MAP), '/page.js': bundle.script, '/webgpu-shim.js': WEBGPU_SHIM },
+    files: { '/': pageHtml('shadergrad benchmarks'), '/page.js': bundle.script },
     expose: {
       sgInfo: (i: PageInfo) => void (info = i),
       sgTuned: (t: TuneResult) => void tuning.push(t),

@@ -23,6 +23,22 @@ const choices = new Map<string, string>();
 const overrides = new Map<string, string>();
 
 /** Persists tuning results through `s` (null: memory only). */
+/**
+ * A stored record's text as choices by key, or undefined when it is not a JSON object of strings
+ * (a corrupt record is re-measured and rewritten, never fatal). The stores share this reading.
+ */
+export function parseTuningRecord(text: string): Record<string, string> | undefined {
+  try {
+    const record = JSON.parse(text) as unknown;
+    if (record && typeof record === 'object' && !Array.isArray(record) && Object.values(record).every((v) => typeof v === 'string')) {
+      return record as Record<string, string>;
+    }
+  } catch {
+    // not JSON: as malformed
+  }
+  return undefined;
+}
+
 export function setTuningStore(s: TuningStore | null): void {
   store = s;
   stored = undefined;

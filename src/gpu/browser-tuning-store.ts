@@ -7,7 +7,7 @@
 // stay in memory for the page's life: never an error.
 // Register it with setTuningStore(browserTuningStore()).
 
-import type { TuningStore } from './autotune.js';
+import { parseTuningRecord, type TuningStore } from './autotune.js';
 
 /** The localStorage key of the record. */
 export const BROWSER_TUNING_KEY = 'shadergrad:tuning';
@@ -40,15 +40,8 @@ export function browserTuningStore(storage: KeyValueStorage | null = localStore(
         return undefined;
       }
       if (text === null) return undefined; // not tuned yet
-      try {
-        const record = JSON.parse(text) as unknown;
-        if (record && typeof record === 'object' && !Array.isArray(record) &&
-            Object.values(record).every((v) => typeof v === 'string')) {
-          return record as Record<string, string>;
-        }
-      } catch {
-        // fall through: a corrupt record is re-measured and rewritten, never fatal
-      }
+      const record = parseTuningRecord(text);
+      if (record) return record;
       console.warn(`shadergrad: ignoring malformed tuning record in localStorage['${key}']; it will be re-measured`);
       return undefined;
     },

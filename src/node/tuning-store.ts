@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../io/files.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { TuningStore } from '../gpu/autotune.js';
+import { parseTuningRecord, type TuningStore } from '../gpu/autotune.js';
 
 function defaultTuningPath(): string {
   const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
@@ -23,15 +23,8 @@ export function nodeTuningStore(path = defaultTuningPath()): TuningStore {
       } catch {
         return undefined; // not tuned yet
       }
-      try {
-        const record = JSON.parse(text) as unknown;
-        if (record && typeof record === 'object' && !Array.isArray(record) &&
-            Object.values(record).every((v) => typeof v === 'string')) {
-          return record as Record<string, string>;
-        }
-      } catch {
-        // fall through: a corrupt cache is re-measured and rewritten, never fatal
-      }
+      const record = parseTuningRecord(text);
+      if (record) return record;
       console.warn(`shadergrad: ignoring malformed tuning cache ${path}; it will be re-measured`);
       return undefined;
     },
