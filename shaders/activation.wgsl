@@ -4,7 +4,7 @@
 //   gelu_backward: 1 x [n], 2 dOut [n], 3 dx [n] dx = dOut·(Φ(x) + x·φ(x)), φ(x) = exp(-x²/2)/√(2π)
 //   tanh_forward:  1 x [n], 2 out [n]            out = tanh(x)
 //   tanh_backward: 1 y [n] (saved output), 2 dOut [n], 3 dx [n]   dx = dOut·(1 - y²)
-// Dispatch: n invocations in workgroups of WG; flat index i = (wid.y * nwg.x + wid.x) * WG + lid.
+// Dispatch: grid-stride over n elements (`elements: n`, shaders/lib/index.wgsl) in workgroups of WG.
 //
 // gelu, gelu_grad (exact erf): shaders/lib/gelu.wgsl.
 // tanh: WGSL's tanh may be lowered to sinh/cosh and overflow for |x| > ~44; here
@@ -39,30 +39,28 @@ fn tanh_stable(v: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn gelu_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < params.n) {
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
     out[i] = gelu(x[i]);
   }
 }
 
 @compute @workgroup_size(WG)
 fn gelu_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < params.n) {
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
     dx[i] = dOut[i] * gelu_grad(x[i]);
   }
 }
 
 @compute @workgroup_size(WG)
 fn tanh_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < params.n) { out[i] = tanh_stable(x[i]); }
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
+    out[i] = tanh_stable(x[i]);
+  }
 }
 
 @compute @workgroup_size(WG)
 fn tanh_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < params.n) {
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
     let y = x[i];
     dx[i] = dOut[i] * (1.0 - y * y);
   }

@@ -8,8 +8,8 @@
 // both give the same mask.
 //
 // Bindings: 1 x [n] (read), 2 out [n] (read_write).
-// Dispatch: ceil(n / 4) invocations in workgroups of WG; each handles the 4 elements of one
-// Philox block, flat block index (wid.y * nwg.x + wid.x) * WG + lid.
+// Dispatch: grid-stride over the ceil(n / 4) Philox blocks (`elements: ceil(n / 4)`,
+// shaders/lib/index.wgsl); an invocation handles the 4 elements of each block it visits.
 
 struct Params {
   n: u32,
@@ -30,12 +30,13 @@ override WG: u32;
 
 @compute @workgroup_size(WG)
 fn dropout_apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let block = flat_index(wid, nwg, lid);
-  let base = block * 4u;
-  if (base >= params.n) { return; }
-  let words = philox4x32_10(vec4u(block, params.stream, 0u, 0u), vec2u(params.seed, 0u));
-  for (var w = 0u; w < 4u; w++) {
-    let i = base + w;
-    if (i < params.n) { out[i] = select(0.0, x[i] * params.scale, words[w] >= params.threshold); }
+  let blocks = (params.n + 3u) / 4u;
+  for (var block = flat_index(wid, nwg, lid); block < blocks; block += grid_stride(nwg)) {
+    let base = block * 4u;
+    let words = philox4x32_10(vec4u(block, params.stream, 0u, 0u), vec2u(params.seed, 0u));
+    for (var w = 0u; w < 4u; w++) {
+      let i = base + w;
+      if (i < params.n) { out[i] = select(0.0, x[i] * params.scale, words[w] >= params.threshold); }
+    }
   }
 }

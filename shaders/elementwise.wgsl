@@ -9,7 +9,7 @@
 //                 in the runs; b the same.
 //   scale, copy:  1 a [n], 2 out [n]              out = alpha * a  (copy: alpha = 1)
 //   add_inplace:  1 accum [n] (read_write), 2 b [n]     accum += b
-// Dispatch: n invocations in workgroups of WG; flat index i = (wid.y * nwg.x + wid.x) * WG + lid.
+// Dispatch: grid-stride over n elements (`elements: n`, shaders/lib/index.wgsl) in workgroups of WG.
 
 struct ScaleParams {
   n: u32,
@@ -43,8 +43,18 @@ override WG: u32;
 
 // #include "lib/index.wgsl"
 
-/** (offset in a, offset in b) of output element i. */
+/**
+ * (offset in a, offset in b) of output element i. One and two runs (same shapes; a bias or a
+ * row stretched along the other dim) are read from the first vec4s without a loop: on CPU
+ * drivers the loop's dynamically indexed uniform vectors cost more than the loads.
+ */
 fn operand_offsets(i: u32) -> vec2u {
+  if (bc.rank == 1u) { return i * vec2u(bc.aStrides[0].x, bc.bStrides[0].x); }
+  if (bc.rank == 2u) {
+    let inner = i % bc.sizes[0].y;
+    let outer = i / bc.sizes[0].y;
+    return outer * vec2u(bc.aStrides[0].x, bc.bStrides[0].x) + inner * vec2u(bc.aStrides[0].y, bc.bStrides[0].y);
+  }
   var rest = i;
   var offsets = vec2u(0u);
   for (var r = i32(bc.rank) - 1; r >= 0; r--) {
@@ -57,28 +67,30 @@ fn operand_offsets(i: u32) -> vec2u {
 
 @compute @workgroup_size(WG)
 fn add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= bc.n) { return; }
-  let at = operand_offsets(i);
-  out[i] = a[at.x] + b[at.y];
+  for (var i = flat_index(wid, nwg, lid); i < bc.n; i += grid_stride(nwg)) {
+    let at = operand_offsets(i);
+    out[i] = a[at.x] + b[at.y];
+  }
 }
 
 @compute @workgroup_size(WG)
 fn mul(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= bc.n) { return; }
-  let at = operand_offsets(i);
-  out[i] = a[at.x] * b[at.y];
+  for (var i = flat_index(wid, nwg, lid); i < bc.n; i += grid_stride(nwg)) {
+    let at = operand_offsets(i);
+    out[i] = a[at.x] * b[at.y];
+  }
 }
 
 @compute @workgroup_size(WG)
 fn scale(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < scaleParams.n) { unaryOut[i] = scaleParams.alpha * a[i]; }
+  for (var i = flat_index(wid, nwg, lid); i < scaleParams.n; i += grid_stride(nwg)) {
+    unaryOut[i] = scaleParams.alpha * a[i];
+  }
 }
 
 @compute @workgroup_size(WG)
 fn add_inplace(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < inPlace.n) { accum[i] = accum[i] + b[i]; }
+  for (var i = flat_index(wid, nwg, lid); i < inPlace.n; i += grid_stride(nwg)) {
+    accum[i] = accum[i] + b[i];
+  }
 }

@@ -3,8 +3,8 @@
 //
 //   embedding_forward:  1 ids [N] (i32), 2 weight [V, H], 3 out [N, H]
 //                       out[p, c] = weight[ids[p], c]; an id outside [0, V) writes NaN (ids on the GPU are
-//                       not read back; NaN makes a bad id loud downstream). n = N·H invocations in
-//                       workgroups of WG, flat index i = (wid.y * nwg.x + wid.x) * WG + lid.
+//                       not read back; NaN makes a bad id loud downstream). n = N·H elements (grid-stride) in
+//                       workgroups of WG.
 //   embedding_group:    1 ids [N] (i32), 2 groups (u32) [offsets (V + 1) | cursor (V) | order (N)]
 //                       A stable counting sort of the positions by id, in ONE workgroup of WG:
 //                       counts (integer atomics: the same totals in any order), an exclusive scan into
@@ -15,7 +15,7 @@
 //                       every run.
 //   embedding_backward: 1 groups (as above), 2 dOut [N, H], 3 dWeight [V, H]
 //                       dWeight[v, c] = Σ_k dOut[order[k], c] over row v's positions, ascending, or 0:
-//                       every element is written (no separate zero fill). n = V·H invocations, as the
+//                       every element is written (no separate zero fill). n = V·H elements (grid-stride), as the
 //                       forward; i = v·H + c: consecutive invocations read consecutive columns.
 
 struct ForwardParams {
@@ -60,14 +60,14 @@ var<workgroup> blockIds: array<i32, WG>; // group: the ids of the current block 
 
 @compute @workgroup_size(WG)
 fn embedding_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= forwardParams.n) { return; }
-  let id = ids[i / forwardParams.H];
-  if (id < 0 || u32(id) >= forwardParams.V) {
-    out[i] = NAN_BITS;
-    return;
+  for (var i = flat_index(wid, nwg, lid); i < forwardParams.n; i += grid_stride(nwg)) {
+    let id = ids[i / forwardParams.H];
+    if (id < 0 || u32(id) >= forwardParams.V) {
+      out[i] = NAN_BITS;
+      continue;
+    }
+    out[i] = weight[u32(id) * forwardParams.H + i % forwardParams.H];
   }
-  out[i] = weight[u32(id) * forwardParams.H + i % forwardParams.H];
 }
 
 /** ids[q], or -1 when it adds nothing to dWeight (out of range, or paddingIdx). */
@@ -146,14 +146,14 @@ fn embedding_group(@builtin(local_invocation_index) lid: u32) {
 
 @compute @workgroup_size(WG)
 fn embedding_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= backwardParams.n) { return; }
-  let H = backwardParams.H;
-  let v = i / H;
-  let c = i % H;
-  var acc = 0.0;
-  for (var k = groups[v]; k < groups[v + 1u]; k++) {
-    acc += dOut[groups[backwardParams.orderBase + k] * H + c];
+  for (var i = flat_index(wid, nwg, lid); i < backwardParams.n; i += grid_stride(nwg)) {
+    let H = backwardParams.H;
+    let v = i / H;
+    let c = i % H;
+    var acc = 0.0;
+    for (var k = groups[v]; k < groups[v + 1u]; k++) {
+      acc += dOut[groups[backwardParams.orderBase + k] * H + c];
+    }
+    dWeight[i] = acc;
   }
-  dWeight[i] = acc;
 }

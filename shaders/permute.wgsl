@@ -4,7 +4,7 @@
 // Params: n; rank; outShape[0..7] (output dims, padded with 1); inStrides[0..7]: for output
 //   axis d, the stride in x of the input axis that becomes d.
 // out[i] = x[sum_d idx_d(i) * inStrides[d]] where idx is i's multi-index in outShape.
-// Dispatch: n invocations in workgroups of WG.
+// Dispatch: grid-stride over n elements (`elements: n`, shaders/lib/index.wgsl) in workgroups of WG.
 
 struct Params {
   n: u32,
@@ -23,14 +23,28 @@ override WG: u32;
 
 @compute @workgroup_size(WG)
 fn permute(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= params.n) { return; }
-  var rest = i;
-  var offset = 0u;
-  for (var d = i32(params.rank) - 1; d >= 0; d--) {
-    let dim = params.outShape[d / 4][d % 4];
-    offset += (rest % dim) * params.inStrides[d / 4][d % 4];
-    rest /= dim;
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
+    var rest = i;
+    var offset = 0u;
+    if (params.rank <= 4u) {
+      // Dims 0-3 with constant component indices (past the rank: size 1, so they add nothing);
+      // on CPU drivers the general loop's dynamically indexed vectors cost 2-3× this.
+      let shape = params.outShape[0];
+      let strides = params.inStrides[0];
+      offset = (rest % shape.w) * strides.w;
+      rest /= shape.w;
+      offset += (rest % shape.z) * strides.z;
+      rest /= shape.z;
+      offset += (rest % shape.y) * strides.y;
+      offset += (rest / shape.y) * strides.x;
+      out[i] = x[offset];
+      continue;
+    }
+    for (var d = i32(params.rank) - 1; d >= 0; d--) {
+      let dim = params.outShape[d / 4][d % 4];
+      offset += (rest % dim) * params.inStrides[d / 4][d % 4];
+      rest /= dim;
+    }
+    out[i] = x[offset];
   }
-  out[i] = x[offset];
 }

@@ -4,8 +4,8 @@
 //   (each of its WG threads CHUNK / WG elements strided by WG, then a tree in workgroup memory), times alpha.
 //   Applied repeatedly until one value is left. Dispatch: ceil(n / CHUNK) workgroups, spread as grid() does.
 // sum_rows: x [rows, cols] -> out [cols], out[c] = alpha * sum_r x[r, c], r in order.
-//   Dispatch: cols invocations.
-// broadcast_scalar: s [1] -> out [n], out[i] = alpha * s[0]. Dispatch: n invocations.
+//   Dispatch: grid-stride over cols (`elements: cols`).
+// broadcast_scalar: s [1] -> out [n], out[i] = alpha * s[0]. Dispatch: grid-stride over n (`elements: n`).
 // WG (a power of two, for the tree) and CHUNK (a multiple of WG) are set by src/ops/reduce.ts.
 
 struct ScaledParams {
@@ -45,15 +45,16 @@ fn sum_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 
 @compute @workgroup_size(WG)
 fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = flat_index(wid, nwg, lid);
-  if (c >= rowsParams.cols) { return; }
-  var acc = 0.0;
-  for (var r = 0u; r < rowsParams.rows; r++) { acc += x[r * rowsParams.cols + c]; }
-  out[c] = rowsParams.alpha * acc;
+  for (var c = flat_index(wid, nwg, lid); c < rowsParams.cols; c += grid_stride(nwg)) {
+    var acc = 0.0;
+    for (var r = 0u; r < rowsParams.rows; r++) { acc += x[r * rowsParams.cols + c]; }
+    out[c] = rowsParams.alpha * acc;
+  }
 }
 
 @compute @workgroup_size(WG)
 fn broadcast_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i < params.n) { out[i] = params.alpha * x[0]; }
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
+    out[i] = params.alpha * x[0];
+  }
 }

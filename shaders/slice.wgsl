@@ -8,7 +8,7 @@
 //   slice_backward: 1 dOut [outer, L, inner], 2 dx [outer, D, inner]
 //                   dx[o, d, i] = dOut[o, d - start, i] if start <= d < start + L, else 0
 //                   (writes every element of dx: no separate zero fill)    n = outer·D·inner
-// Dispatch: n invocations in workgroups of WG; flat index i = (wid.y * nwg.x + wid.x) * WG + lid.
+// Dispatch: grid-stride over n elements (`elements: n`, shaders/lib/index.wgsl) in workgroups of WG.
 
 struct Params {
   n: u32,      // invocations that do work (elements written)
@@ -28,26 +28,26 @@ override WG: u32;
 
 @compute @workgroup_size(WG)
 fn slice_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= params.n) { return; }
-  let inner = i % params.inner;
-  let rest = i / params.inner;
-  let l = rest % params.L;
-  let o = rest / params.L;
-  dst[i] = src[(o * params.D + params.start + l) * params.inner + inner];
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
+    let inner = i % params.inner;
+    let rest = i / params.inner;
+    let l = rest % params.L;
+    let o = rest / params.L;
+    dst[i] = src[(o * params.D + params.start + l) * params.inner + inner];
+  }
 }
 
 @compute @workgroup_size(WG)
 fn slice_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= params.n) { return; }
-  let inner = i % params.inner;
-  let rest = i / params.inner;
-  let d = rest % params.D;
-  let o = rest / params.D;
-  var value = 0u; // the bits of 0.0
-  if (d >= params.start && d < params.start + params.L) {
-    value = src[(o * params.L + d - params.start) * params.inner + inner];
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
+    let inner = i % params.inner;
+    let rest = i / params.inner;
+    let d = rest % params.D;
+    let o = rest / params.D;
+    var value = 0u; // the bits of 0.0
+    if (d >= params.start && d < params.start + params.L) {
+      value = src[(o * params.L + d - params.start) * params.inner + inner];
+    }
+    dst[i] = value;
   }
-  dst[i] = value;
 }

@@ -18,7 +18,8 @@ registerSourceResolver(webSourceResolver);
 // program's later submissions see it (flush() also waits for it). A kernel:
 // defineKernel({ shader, code, entryPoint, storage, uniforms, workgroupSize }) declares its
 // contract (`code`: its own WGSL), checkKernelContract(kernel) holds it against that WGSL,
-// gpu().dispatch(kernel, { bindings: [t.binding, …], params, invocations }) records it. An
+// gpu().dispatch(kernel, { bindings: [t.binding, …], params, invocations }) records it
+// (`elements: n` instead for a grid-stride kernel, which CPU drivers run faster). An
 // op: its forward allocates with empty() and dispatches; record(out, name, inputs, backward,
 // saved) attaches its backward; tidy() and keep() scope what it creates.
 export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP, NO_BROWSER_WEBGPU_HELP, NO_DAWN_HELP } from './gpu/device.js';

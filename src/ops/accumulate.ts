@@ -27,7 +27,7 @@ export function sumOf(a: Tensor, b: Tensor): Tensor {
   gpu().dispatch(ADD, {
     bindings: [a.binding, b.binding, out.binding],
     params: { n: out.size, rank: 1, sizes: run(out.size, 1), aStrides: run(1, 0), bStrides: run(1, 0) },
-    invocations: out.size,
+    elements: out.size,
   });
   return out;
 }
@@ -35,7 +35,7 @@ export function sumOf(a: Tensor, b: Tensor): Tensor {
 /** alpha * x in a new tensor, no graph. */
 export function scaled(x: Tensor, alpha: number): Tensor {
   const out = empty(x.shape);
-  gpu().dispatch(SCALE, { bindings: [x.binding, out.binding], params: { n: x.size, alpha }, invocations: x.size });
+  gpu().dispatch(SCALE, { bindings: [x.binding, out.binding], params: { n: x.size, alpha }, elements: x.size });
   return out;
 }
 
@@ -47,5 +47,5 @@ export function copy(x: Tensor): Tensor {
 /** target += b, in place (no graph): gradient accumulation. */
 export function addInPlace(target: Tensor, b: Tensor): void {
   checkSameSize('addInPlace', target, b);
-  gpu().dispatch(ADD_INPLACE, { bindings: [target.binding, b.binding], params: { n: target.size }, invocations: target.size });
+  gpu().dispatch(ADD_INPLACE, { bindings: [target.binding, b.binding], params: { n: target.size }, elements: target.size });
 }

@@ -23,7 +23,7 @@ function checkF32(op: string, x: Tensor): void {
 /** Records one flat elementwise kernel over `inputs` (all of out's size) into a new tensor; no graph. */
 function elementwise(kernel: typeof GELU_FORWARD, inputs: Tensor[], shape: readonly number[]): Tensor {
   const out = empty(shape);
-  gpu().dispatch(kernel, { bindings: [...inputs.map((t) => t.binding), out.binding], params: { n: out.size }, invocations: out.size });
+  gpu().dispatch(kernel, { bindings: [...inputs.map((t) => t.binding), out.binding], params: { n: out.size }, elements: out.size });
   return out;
 }
 

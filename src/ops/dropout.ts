@@ -31,7 +31,7 @@ function applyMask(x: Tensor, p: number, { seed, stream }: DropoutOptions): Tens
   gpu().dispatch(DROPOUT_APPLY, {
     bindings: [x.binding, out.binding],
     params: { n: x.size, seed, stream, threshold: dropThreshold(p), scale: 1 / (1 - p) },
-    invocations: Math.ceil(x.size / 4), // one Philox block of 4 elements each
+    elements: Math.ceil(x.size / 4), // Philox blocks of 4 elements each
   });
   return out;
 }

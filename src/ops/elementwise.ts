@@ -80,7 +80,7 @@ function binary(kernel: typeof ADD, a: Tensor, b: Tensor): Tensor {
   gpu().dispatch(kernel, {
     bindings: [a.binding, b.binding, out.binding],
     params: { n: out.size, rank: sizes.length, sizes: pad(sizes, 1), aStrides: pad(aStrides, 0), bStrides: pad(bStrides, 0) },
-    invocations: out.size,
+    elements: out.size,
   });
   return out;
 }

@@ -46,7 +46,7 @@ export interface EmbeddingOptions {
 export function embeddingForward(ids: Tensor, weight: Tensor): Tensor {
   const [V, H] = weight.shape;
   const out = empty([...ids.shape, H]);
-  gpu().dispatch(FORWARD, { bindings: [ids.binding, weight.binding, out.binding], params: { n: out.size, H, V }, invocations: out.size });
+  gpu().dispatch(FORWARD, { bindings: [ids.binding, weight.binding, out.binding], params: { n: out.size, H, V }, elements: out.size });
   return out;
 }
 
@@ -57,7 +57,7 @@ export function embeddingBackward(ids: Tensor, dOut: Tensor, V: number, paddingI
   const groups = empty([2 * V + 1 + N], 'i32'); // [offsets (V + 1) | cursor (V) | order (N)]
   gpu().dispatch(GROUP, { bindings: [ids.binding, groups.binding], params: { N, V, paddingIdx: paddingIdx ?? -1 }, workgroups: 1 });
   const dWeight = empty([V, H]);
-  gpu().dispatch(BACKWARD, { bindings: [groups.binding, dOut.binding, dWeight.binding], params: { n: V * H, H, orderBase: 2 * V + 1 }, invocations: V * H });
+  gpu().dispatch(BACKWARD, { bindings: [groups.binding, dOut.binding, dWeight.binding], params: { n: V * H, H, orderBase: 2 * V + 1 }, elements: V * H });
   groups.dispose();
   return dWeight;
 }

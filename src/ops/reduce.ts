@@ -34,7 +34,7 @@ function reduceAll(x: Tensor, alpha: number): Tensor {
 /** out [n] = alpha * s[0] everywhere, shaped like `shape`. */
 function broadcastScalar(s: Tensor, shape: readonly number[], alpha = 1): Tensor {
   const out = empty(shape);
-  gpu().dispatch(BROADCAST_SCALAR, { bindings: [s.binding, out.binding], params: { n: out.size, alpha }, invocations: out.size });
+  gpu().dispatch(BROADCAST_SCALAR, { bindings: [s.binding, out.binding], params: { n: out.size, alpha }, elements: out.size });
   return out;
 }
 
@@ -55,6 +55,6 @@ export function sumRows(x: Tensor, alpha = 1): Tensor {
   if (x.rank !== 2) throw new Error(`sumRows: expects [rows, cols], got [${x.shape.join(', ')}]`);
   const [rows, cols] = x.shape;
   const out = empty([cols]);
-  gpu().dispatch(SUM_ROWS, { bindings: [x.binding, out.binding], params: { cols, rows, alpha }, invocations: cols });
+  gpu().dispatch(SUM_ROWS, { bindings: [x.binding, out.binding], params: { cols, rows, alpha }, elements: cols });
   return out;
 }

@@ -59,7 +59,7 @@ function permuted(x: Tensor, axes: readonly number[]): Tensor {
   gpu().dispatch(PERMUTE, {
     bindings: [x.binding, out.binding],
     params: { n: x.size, rank: x.rank, outShape: pad(outShape), inStrides: pad(axes.map((a) => strides[a])) },
-    invocations: x.size,
+    elements: x.size,
   });
   return out;
 }

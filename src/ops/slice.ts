@@ -28,14 +28,14 @@ function params(shape: readonly number[], { dim, start, L }: Range, n: number): 
 export function sliceForward(x: Tensor, range: Range): Tensor {
   const outShape = x.shape.map((d, k) => (k === range.dim ? range.L : d));
   const out = empty(outShape, x.dtype);
-  gpu().dispatch(SLICE_FORWARD, { bindings: [x.binding, out.binding], params: params(x.shape, range, out.size), invocations: out.size });
+  gpu().dispatch(SLICE_FORWARD, { bindings: [x.binding, out.binding], params: params(x.shape, range, out.size), elements: out.size });
   return out;
 }
 
 /** dx of xShape: dOut (sliced shape) in [start, start+L) along dim, zeros elsewhere, no graph. */
 export function sliceBackward(dOut: Tensor, xShape: readonly number[], range: Range): Tensor {
   const dx = empty(xShape, dOut.dtype);
-  gpu().dispatch(SLICE_BACKWARD, { bindings: [dOut.binding, dx.binding], params: params(xShape, range, dx.size), invocations: dx.size });
+  gpu().dispatch(SLICE_BACKWARD, { bindings: [dOut.binding, dx.binding], params: params(xShape, range, dx.size), elements: dx.size });
   return dx;
 }
 

@@ -1,0 +1,56 @@
+// Grid-stride kernels (dispatched with `elements`, shaders/lib/index.wgsl) compute each
+// element the same way whichever invocation visits it: in one workgroup looping over
+// everything, in a few, in the CPU drivers' default count, and one invocation per element
+// as on a GPU (gridStrideWorkgroups = Infinity), every op gives the same bits, forward and
+// backward. The ops' own tests hold the values against the float64 references.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gpu, tensor, tidy, add, mul, scale, sum, permute, reshape, gelu, tanh, slice, select, dropout, embedding, type Tensor } from '../../src/index.js';
+import { setupDevice, randomArray, toF32 } from '../helpers.js';
+
+test.before(setupDevice);
+
+// 6 × 50 × 70 = 21,000 elements: more than the CPU default (64 workgroups of 256) covers in one pass.
+const [B, T, H] = [6, 50, 70];
+
+/** Outputs and gradients of a loss through every grid-stride op, as host arrays. */
+async function run(): Promise<Float32Array[]> {
+  const x = tensor(toF32(randomArray(B * T * H, 1)), [B, T, H], { requiresGrad: true });
+  const bias = tensor(toF32(randomArray(H, 2)), [H], { requiresGrad: true });
+  const rows = tensor(toF32(randomArray(B * H, 3)), [B, 1, H], { requiresGrad: true });
+  const weight = tensor(toF32(randomArray(40 * H, 4)), [40, H], { requiresGrad: true });
+  const ids = tensor(Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 40), [B, T]);
+  const leaves = [x, bias, rows, weight];
+  const outputs = tidy(() => {
+    const h = gelu(add(add(x, bias), rows)); // broadcast runs: 2 ([B·T, H] + [H]) and 3 ([B, T, H] + [B, 1, H])
+    const e = mul(h, embedding(ids, weight)); // same shapes: one run
+    const heads = permute(reshape(e, [B, T, 10, 7]), [0, 2, 1, 3]); // rank 4
+    const deep = permute(reshape(heads, [B, 2, 5, T, 7]), [4, 0, 3, 1, 2]); // rank 5: the general loop
+    const d = dropout(tanh(scale(deep, 0.5)), 0.25, { seed: 7, stream: 3 });
+    const s = add(slice(d, 2, 1, 40), reshape(select(d, 2, 0), [7, B, 1, 2, 5]));
+    const loss = sum(mul(s, s));
+    loss.backward();
+    return [h, d, s, loss];
+  });
+  const values = await Promise.all([...outputs, ...leaves.map((t) => t.grad!)].map((t) => t.toArray()));
+  for (const t of [...outputs, ...leaves.flatMap((l) => [l, l.grad!]), ids]) (t as Tensor).dispose();
+  return values;
+}
+
+test('grid-stride ops give the same bits in 1, 3, the default and one-per-element workgroup counts', async () => {
+  const runtime = gpu();
+  const initial = runtime.gridStrideWorkgroups;
+  try {
+    const expected = await run();
+    for (const count of [1, 3, Infinity]) {
+      runtime.gridStrideWorkgroups = count;
+      const got = await run();
+      got.forEach((values, k) => assert.ok(values.every((v, i) => Object.is(v, expected[k][i])), `output ${k} with ${count} workgroups differs from ${initial}`));
+    }
+  } finally {
+    runtime.gridStrideWorkgroups = initial;
+  }
+});
+
+test.run();
