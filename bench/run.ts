@@ -42,6 +42,7 @@ const suites: [string, () => Promise<{ run(report: Report, options: SuiteOptions
   ['attention', () => import('./attention.js')],
   ['training-step', () => import('./training-step.js')],
   ['job', () => import('./job.js')],
+  ['epoch', () => import('./epoch.js')],
   ['profile', () => import('./profile.js')],
 ];
 
