@@ -17,6 +17,7 @@
 import { gpu, isSoftwareAdapter } from '../src/gpu/device.js';
 import { matmulForward, matmulVariant, matmulVariantSupported, setMatmulStaging, STAGE_MIN_K, MATMUL_VARIANTS, type MatmulOptions, type MatmulVariant } from '../src/ops/matmul.js';
 import { splitmix32, tensor } from '../src/tensor.js';
+import { politeWait } from '../src/gpu/wait.js';
 import { median, timeGpu, type Report } from './harness.js';
 
 export interface Product {
@@ -236,7 +237,9 @@ async function loadTfjs(): Promise<TfjsBaseline | string> {
       async sync() {
         backend.endComputePassEncoder(); // tfjs keeps a pass open across ops
         backend.submitQueue();
-        await backend.device.queue.onSubmittedWorkDone();
+        // Waited for as the engine waits (src/gpu/wait.ts): the poller spares a CPU adapter's cores for both.
+        const wait = () => backend.device.queue.onSubmittedWorkDone();
+        await (isSoftwareAdapter(gpu().adapter) ? politeWait(wait) : wait());
       },
     };
   } catch (e) {

@@ -10,6 +10,7 @@
 
 import { isSoftwareAdapter, type AdapterDescription } from './adapter.js';
 import { BufferPool } from './pool.js';
+import { politeWait } from './wait.js';
 import { Profiler, type Profile } from './profile.js';
 import { PipelineCache, kernelName, packUniforms, uniformSize, workgroupInvocations, type Kernel, type OverrideConstants, type UniformFields, type UniformValues } from './pipelines.js';
 
@@ -101,9 +102,12 @@ export class Runtime {
    * driver, unbounded (one invocation per element) on a GPU. Tests set it to run either shape anywhere.
    */
   gridStrideWorkgroups: number;
+  /** A CPU adapter: waits for it do not poll on the main thread (src/gpu/wait.ts). */
+  private readonly softwareAdapter: boolean;
 
   constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription) {
-    this.gridStrideWorkgroups = isSoftwareAdapter(adapter) ? CPU_GRID_STRIDE_WORKGROUPS : Infinity;
+    this.softwareAdapter = isSoftwareAdapter(adapter);
+    this.gridStrideWorkgroups = this.softwareAdapter ? CPU_GRID_STRIDE_WORKGROUPS : Infinity;
     this.maxBindGroupsInFlight = /llvmpipe|lavapipe/i.test(`${adapter.name} ${adapter.description}`) ? LAVAPIPE_BIND_GROUPS_IN_FLIGHT : null;
     this.pool = new BufferPool(device);
     this.pipelines = new PipelineCache(device);
@@ -193,7 +197,7 @@ export class Runtime {
   async sync(): Promise<void> {
     this.flush();
     const created = this.bindGroupsCreated;
-    await this.device.queue.onSubmittedWorkDone();
+    await this.waitFor(() => this.device.queue.onSubmittedWorkDone());
     this.waitedFor(created);
     this.check();
   }
@@ -212,7 +216,7 @@ export class Runtime {
     const created = this.bindGroupsCreated;
     return async () => {
       try {
-        await staging.mapAsync(GPUMapMode.READ);
+        await this.waitFor(() => staging.mapAsync(GPUMapMode.READ));
       } catch (e) {
         this.check();
         throw e;
@@ -231,6 +235,11 @@ export class Runtime {
     const readback = this.recordReadback(source, bytes);
     this.flush();
     return readback();
+  }
+
+  /** Awaits a GPU promise that `start` creates; on a CPU adapter without a busy main thread. */
+  private waitFor<T>(start: () => Promise<T>): Promise<T> {
+    return this.softwareAdapter ? politeWait(start) : start();
   }
 
   /** Called when another runtime replaces this one or the device is closed. */
