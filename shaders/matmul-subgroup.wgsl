@@ -25,6 +25,20 @@
 //   fully unrolled), no faster; K unrolled by 2 or 4, 20-60% slower; A loaded along K (lane l
 //   holds k0 + l of 32 rows, shuffled by k), 25% slower. What does help, for K >= 2048, is staging
 //   an untransposed A transposed first (shaders/matmul-stage.wgsl; src/ops/matmul.ts, STAGE_MIN_K).
+//   What lavapipe makes of it (Mesa 25.0, LLVM 15, AMD Zen 3; JIT code read with perf and gdb):
+//   every storage load, even one whose address is the same in all lanes, becomes a loop over the
+//   8 lanes (exec-mask test, bounds check against the buffer size, scalar load, insert: about 16
+//   instructions per element; LLVM does not use vgatherdps on Zen); fma becomes vmulps + vaddps;
+//   each accumulator written in the k loop is blended with the loop's exec mask (vblendvps), and
+//   the accumulators live on the stack. Also tried against this kernel, in December 2026, on a
+//   loaded shared machine (interleaved in one process, medians): vec4 loads (array<vec4f> views,
+//   K stepped by 4, each lane loading 4 consecutive floats along k, or along m for Aᵀ and along
+//   n for B, so a step holds one exec-mask blend per accumulator instead of 4) with 32×32, 64×32,
+//   32×64 and 64×64 tiles: less than half the instructions per FMA, yet no clear win:
+//   1024×768×768 fwd 376 vs 432 (32×32) and 424 ms (64×64), dX 349 vs 358 and 268 ms, dW 349 vs
+//   370 and 353 ms (13 runs); 512×768×768 fwd 139 vs 139 and 127 ms, dW 140 vs 160 and 161 ms
+//   (21 runs); 64×32 and 32×64 slower on every shape (11 runs). Dawn's disable_robustness toggle
+//   leaves lavapipe's own bounds checks, so the loop code barely changes.
 //
 // Source: the textbook product C_ij = Σ_k A_ik B_kj, register-blocked 32×4 per lane.
 
