@@ -4,7 +4,10 @@
 // (caches.open(CACHE_NAME)) under its URL, as transformers.js keeps its own, so a reload reads
 // it from there without the network; where Cache Storage is missing (Node) nothing is kept.
 // A Hub repository's first answer pins its commit (X-Repo-Commit), so every file comes from
-// one snapshot. No Node API.
+// one snapshot. The Hub's answer that a file is absent (404 EntryNotFound, with its commit) is
+// kept too, as huggingface_hub keeps .no_exist markers: a reload asks nothing, and offline
+// loading finds the optional files (tokenizer.json, special_tokens_map.json) absent, not
+// missing from the cache. No Node API.
 
 import type { FileSource, SourceOptions, SourceResolver } from '../sources.js';
 import { checkFileName, checkRepoId, resolveFileUrl, COMMIT_HASH, DEFAULT_ENDPOINT } from './urls.js';
@@ -32,17 +35,22 @@ function openCache(name: string | null): Promise<Cache | null> {
 }
 
 interface Fetched {
-  bytes: Uint8Array;
+  /** null: the server says the file is absent. */
+  bytes: Uint8Array | null;
   commit: string | null;
 }
 
 /**
  * GET `url` through the cache: a cached answer is used as it is; a fetched one is stored
- * (best effort: a full quota only costs the next load its download). A 404 is null.
+ * (best effort: a full quota only costs the next load its download), and so is a Hub's 404
+ * for a file (it names the commit it holds for). A 404 is bytes null.
  */
-async function fetchCached(cache: Cache | null, url: string, init: RequestInit, where: () => string, offline: boolean): Promise<Fetched | null> {
+async function fetchCached(cache: Cache | null, url: string, init: RequestInit, where: () => string, offline: boolean): Promise<Fetched> {
   const cached = await cache?.match(url).catch(() => undefined);
-  if (cached) return { bytes: new Uint8Array(await cached.arrayBuffer()), commit: cached.headers.get('x-repo-commit') };
+  if (cached) {
+    const commit = cached.headers.get('x-repo-commit');
+    return { bytes: cached.status === 404 ? null : new Uint8Array(await cached.arrayBuffer()), commit };
+  }
   if (offline) throw new Error(`${where()}: not in the browser's cache (${CACHE_NAME}), and offline is set`);
   let response: Response;
   try {
@@ -50,7 +58,11 @@ async function fetchCached(cache: Cache | null, url: string, init: RequestInit, 
   } catch (e) {
     throw new Error(`${where()}: ${url} cannot be reached (${(e as Error).message})`, { cause: e });
   }
-  if (response.status === 404 && ['EntryNotFound', null].includes(response.headers.get('x-error-code'))) return null;
+  const commit = response.headers.get('x-repo-commit');
+  if (response.status === 404 && ['EntryNotFound', null].includes(response.headers.get('x-error-code'))) {
+    if (commit) await cache?.put(url, new Response(null, { status: 404, headers: { 'x-repo-commit': commit } })).catch(() => {});
+    return { bytes: null, commit };
+  }
   if (!response.ok) {
     const code = response.headers.get('x-error-code');
     const why = code === 'RevisionNotFound' ? 'revision not found'
@@ -60,7 +72,6 @@ async function fetchCached(cache: Cache | null, url: string, init: RequestInit, 
     throw new Error(`${where()}: ${why} (HTTP ${response.status} from ${url})`);
   }
   const bytes = new Uint8Array(await response.arrayBuffer());
-  const commit = response.headers.get('x-repo-commit');
   const headers: Record<string, string> = { 'content-type': response.headers.get('content-type') ?? 'application/octet-stream' };
   if (commit) headers['x-repo-commit'] = commit;
   await cache?.put(url, new Response(bytes, { headers })).catch(() => {});
@@ -83,8 +94,8 @@ export function hubWebSource(repo: string, options: WebSourceOptions = {}): File
       checkFileName(description, file);
       const url = locate(file);
       const fetched = await fetchCached(await cache, url, init, () => `${description}, file ${file}`, options.offline ?? false);
-      if (fetched?.commit && COMMIT_HASH.test(fetched.commit)) revision = fetched.commit;
-      return fetched?.bytes ?? null;
+      if (fetched.commit && COMMIT_HASH.test(fetched.commit)) revision = fetched.commit;
+      return fetched.bytes;
     },
   };
 }
@@ -100,7 +111,7 @@ export function urlSource(base: string, options: Pick<WebSourceOptions, 'cacheNa
     locate,
     read: async (file) => {
       checkFileName(folder, file);
-      return (await fetchCached(await cache, locate(file), {}, () => `${folder}, file ${file}`, options.offline ?? false))?.bytes ?? null;
+      return (await fetchCached(await cache, locate(file), {}, () => `${folder}, file ${file}`, options.offline ?? false)).bytes;
     },
   };
 }
