@@ -30,7 +30,7 @@ import { noGrad } from '../../src/autograd.js';
 import { tidy } from '../../src/tensor.js';
 import { syntheticRows, syntheticTokenizer, SYNTHETIC_LABELS, tempDir } from '../train/synthetic.js';
 import { CHROMIUM_ARGS, findChromium } from './runner.js';
-import { ROOT } from './launch.js';
+import { LOGIT_TOLERANCE, ROOT } from './launch.js';
 import { buildDemo, serveDemo } from '../../scripts/demo.mjs';
 import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
@@ -48,15 +48,6 @@ const EPOCHS = 2;
 const STEPS = EPOCHS * (TRAIN_ROWS / BATCH);
 /** As test/train/e2e.test.ts: the final accuracy must beat the majority class by this much (the tweets give about +0.5). */
 const MARGIN_OVER_MAJORITY = 0.2;
-/**
- * Page (SwiftShader) against Node (lavapipe) on the same weights: both float32, but different
- * adapters pick different matmul variants and reduction orders (and exp/tanh differ in the last
- * bits), so each op carries a relative error of a few float32 ulps (~1e-7) that one layer, the
- * pooler and the classifier grow to about 1e-6 of the logits' size. 1e-4 absolute plus 1e-4
- * relative is a hundred times that margin, and far below what any real difference (a wrong
- * weight, a dropped tensor, another tokenization) moves the logits by (>= 1e-2).
- */
-const LOGIT_TOLERANCE = { abs: 1e-4, rel: 1e-4 };
 const FIXED_TEXT = 'The Fed raises interest rates and oil prices fall after strong earnings';
 const TIMEOUT_MS = 7 * 60_000;
 

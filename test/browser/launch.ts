@@ -18,6 +18,16 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/**
+ * Page (SwiftShader) against Node (lavapipe) on the same weights: both float32, but different
+ * adapters pick different matmul variants and reduction orders (and exp/tanh differ in the last
+ * bits), so each op carries a relative error of a few float32 ulps (~1e-7) that one layer, the
+ * pooler and the classifier grow to about 1e-6 of the logits' size. 1e-4 absolute plus 1e-4
+ * relative is a hundred times that margin, and far below what any real difference (a wrong
+ * weight, a dropped tensor, another tokenization) moves the logits by (>= 1e-2).
+ */
+export const LOGIT_TOLERANCE = { abs: 1e-4, rel: 1e-4 };
+
 /** Where scripts/install-chromium.sh puts it; CHROMIUM_PATH overrides. */
 export const CHROMIUM_PATHS = ['/usr/bin/chromium-headless-shell', '/usr/lib/chromium/headless_shell', '/usr/bin/chromium'];
 

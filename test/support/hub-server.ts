@@ -12,6 +12,8 @@
 // through a file, ignore Range headers, or require a token; and it can lie:
 // send bytes that are not the file's, a malformed ETag, or a file listing
 // that links to itself, is HTML or is not an array.
+// `pages` are served at their paths too (a test page that loads from this Hub,
+// same origin: test/browser/hub-opfs.test.ts).
 
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -66,7 +68,7 @@ export function sha256(bytes: Uint8Array): string {
 const asBytes = (content: Uint8Array | string): Uint8Array =>
   typeof content === 'string' ? new TextEncoder().encode(content) : content;
 
-export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Promise<HubServer> {
+export async function startHubServer(repos: FixtureRepo[], pageSize = 1000, pages: Record<string, string> = {}): Promise<HubServer> {
   const requests: RecordedRequest[] = [];
   const drops = new Set<string>();
   const stalls = new Map<string, Promise<void>>();
@@ -118,6 +120,11 @@ export async function startHubServer(repos: FixtureRepo[], pageSize = 1000): Pro
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const url = new URL(req.url ?? '/', server.endpoint);
     const path = decodeURIComponent(url.pathname);
+    if (path in pages) {
+      const type = path.endsWith('.js') ? 'text/javascript' : 'text/html';
+      res.writeHead(200, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'no-store' }).end(pages[path]);
+      return;
+    }
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(path);
     if (cdn) {
       const object = lfsObjects.get(cdn[1]);
