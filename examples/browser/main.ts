@@ -9,13 +9,13 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { zipSync, type Zippable } from 'fflate';
 import {
-  init, noGrad, tidy, AutoTokenizer, BertForSequenceClassification, BertForMaskedLM, pipeline,
-  type BertTokenizer, type FileTarget, type ModelLocation, type AdapterDescription,
+  init, noGrad, tidy, AutoTokenizer, BertForSequenceClassification, BertForMaskedLM, pipeline, setTuningStore, browserTuningStore,
+  Trainer, loadMetric, memoryStorage, opfsStorage, latestCheckpoint, DataCollatorWithPadding, tokenizeDataset,
+  type BertTokenizer, type FileTarget, type ModelLocation, type AdapterDescription, type TrainerStorage,
 } from '../../src/browser.js';
-// Not in the browser entry yet (see the README of this folder): the Trainer, its storages, the collator.
-import { Trainer, loadMetric, memoryStorage, opfsStorage, latestCheckpoint, renderCurves, type TrainerStorage } from '../../src/train/index.js';
-import { DataCollatorWithPadding, tokenizeDataset } from '../../src/data/collator.js';
-import { readPickedTable, checkedSplits, type Splits } from './data.js';
+// Not in the browser entry: the SVG of the training curves, which the zip carries.
+import { renderCurves } from '../../src/train/index.js';
+import { pickedSplits, type Splits } from './data.js';
 
 // ------------------------------------------------------------------ DOM ----
 
@@ -240,7 +240,7 @@ async function buildSession(settings: Settings): Promise<Session> {
   if (session && session.key === key) return session;
 
   setText('data-status', `Reading ${trainFile.name}${validFile ? ` and ${validFile.name}` : ''}…`);
-  const splits = checkedSplits(await readPickedTable(trainFile), validFile ? await readPickedTable(validFile) : null, settings.textColumn, settings.labelColumn);
+  const splits = await pickedSplits(trainFile, validFile, settings.textColumn, settings.labelColumn);
   const counts = new Map<number, number>();
   for (const row of splits.validation) counts.set(row[settings.labelColumn] as number, (counts.get(row[settings.labelColumn] as number) ?? 0) + 1);
   demo.majority = Math.max(...counts.values()) / splits.validation.length;
@@ -510,6 +510,9 @@ async function download(): Promise<void> {
 // ---------------------------------------------------------------- start ----
 
 async function start(): Promise<void> {
+  // The matmul variant measured for this adapter is kept in localStorage: a reloaded tab neither
+  // measures again nor picks another, so Resume continues exactly where the run stopped.
+  setTuningStore(browserTuningStore());
   restoreSettings();
   makePlot();
   if (!canUseOpfs()) {

@@ -25,14 +25,14 @@ import { BertForMaskedLM, BertForSequenceClassification } from '../../src/models
 import { bertConfig } from '../../src/models/bert/config.js';
 import { AutoTokenizer, BertTokenizer } from '../../src/data/tokenizer.js';
 import { parseCsvTable } from '../../src/data/loaders.js';
-import { Dataset, type Row } from '../../src/data/dataset.js';
+import { Dataset, loadDataset, type Row } from '../../src/data/dataset.js';
 import { noGrad } from '../../src/autograd.js';
 import { tidy } from '../../src/tensor.js';
 import { syntheticRows, syntheticTokenizer, SYNTHETIC_LABELS, tempDir } from '../train/synthetic.js';
 import { CHROMIUM_ARGS, findChromium } from './runner.js';
 import { LOGIT_TOLERANCE, ROOT } from './launch.js';
 import { buildDemo, serveDemo } from '../../scripts/demo.mjs';
-import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
+import '../../src/node/sources.js'; // fromPretrained, savePretrained and loadDataset on local paths
 
 test.before(setupDevice);
 
@@ -172,7 +172,9 @@ test('the demo page fine-tunes a tiny BERT above the majority class, and the dow
     await page.setInputFiles('#train-file', badCsv);
     await page.click('#train');
     await waitPhase(['error'], 60_000);
-    assert.match(await page.textContent('#error') ?? '', 'bad_train.csv: data row 2 (line 3): label "" is not an integer');
+    const nodeError = await loadDataset(badCsv).then(() => 'it loaded', (e: Error) => e.message);
+    assert.match(nodeError, `${badCsv}: data row 2 (line 3): label "" is not an integer`);
+    assert.is(await page.textContent('#error'), nodeError.replace(`${root}/`, ''), 'the page gives Node\'s message, naming the picked file');
 
     pageErrors.length = 0; // the page logs the error it showed
 
