@@ -4,8 +4,10 @@
 // fine-tunes for 64 steps of 32; its evaluation accuracy must end well above the majority class. Then
 // it classifies a fixed text (printing the logits), fills a mask, and downloads the fine-tuned
 // folder as a zip, which Node unzips and loads with fromPretrained: Node's logits for the same
-// text must match the page's (LOGIT_TOLERANCE). A screenshot of the page after training goes to
-// docs/demo.png when SHADERGRAD_SCREENSHOT=1 (the README shows it), else to a temporary folder.
+// text must match the page's (LOGIT_TOLERANCE). Reloaded, the page finds the run's checkpoint in
+// OPFS and Resume restores it: the same step, evaluations and logits. A screenshot of the page
+// after training goes to docs/demo.png when SHADERGRAD_SCREENSHOT=1 (the README shows it), else
+// to a temporary folder.
 //
 // Data: the topic data set's four telling topics (as test/train/e2e.test.ts: Fed | Central Banks,
 // Dividend, Earnings, Energy | Oil), labels written as names, 1,024 training and 200 validation
@@ -219,6 +221,28 @@ test('the demo page fine-tunes a tiny BERT above the majority class, and the dow
     mkdirSync(resolve(shot, '..'), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
 
+    // Reloaded, the tab finds the run's newest checkpoint in OPFS; the same files picked again, Resume
+    // brings the trained model back whole: the same step, evaluations and logits, bit for bit.
+    const reloaded = Date.now();
+    await page.reload();
+    await waitPhase(['ready'], 60_000);
+    // Resume turns on once the page has looked for a checkpoint (after 'ready').
+    await page.waitForSelector('#resume:enabled', { timeout: 30_000 }).catch(() => {});
+    assert.match(await page.textContent('#train-status') ?? '', `A checkpoint of an earlier run is kept in this browser (shadergrad-demo/run/checkpoint-${STEPS})`);
+    await page.setInputFiles('#train-file', trainCsv);
+    await page.setInputFiles('#valid-file', validCsv);
+    await page.click('#resume');
+    await waitPhase(['trained', 'stopped', 'error'], 120_000);
+    const resumed = await demo();
+    assert.is(resumed.error, null, `no error resuming: ${resumed.error}`);
+    assert.is(resumed.step, STEPS);
+    assert.equal(resumed.evals, after.evals, 'the evaluations, from the checkpoint\'s history');
+    await page.fill('#text', FIXED_TEXT);
+    await page.click('#classify');
+    await page.waitForFunction((t) => (window as unknown as { demo: PageDemo }).demo.logits?.text === t, FIXED_TEXT, { timeout: 60_000 });
+    assert.equal((await demo()).logits!.values, printed, 'the logits after the reload, bit for bit');
+    const resumeSeconds = (Date.now() - reloaded) / 1000;
+
     const files = unzipSync(readFileSync(zipPath));
     for (const name of ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'README.md']) assert.ok(files[name], `${name} in the zip (${Object.keys(files).join(', ')})`);
     const folder = join(root, 'downloaded');
@@ -233,7 +257,7 @@ test('the demo page fine-tunes a tiny BERT above the majority class, and the dow
     assert.equal(pageErrors, [], 'no uncaught error or console error in the page');
     process.stdout.write(`  demo: ${STEPS} steps in ${trainSeconds.toFixed(0)} s on ${after.adapter?.description || after.adapter?.name}; ` +
       `accuracy ${accuracy.toFixed(3)} vs majority ${majority.toFixed(3)} (${source}); logits Node vs page: max |diff| ${diff.toExponential(2)}; ` +
-      `${((Date.now() - started) / 1000).toFixed(0)} s in all; screenshot ${shot}\n`);
+      `reload and resume ${resumeSeconds.toFixed(0)} s; ${((Date.now() - started) / 1000).toFixed(0)} s in all; screenshot ${shot}\n`);
   } finally {
     await browser?.close().catch(() => {});
     server.close();
