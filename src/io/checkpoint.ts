@@ -65,7 +65,8 @@ export async function readCheckpointWeights(source: FileSource): Promise<Checkpo
   const index = await readJson(source, WEIGHTS_INDEX_NAME);
   if (index === null) {
     throw new Error(
-      `${source.description}: no ${WEIGHTS_NAME} or ${WEIGHTS_INDEX_NAME} (only safetensors is read: convert pytorch_model.bin, ` +
+      `${source.description}: no ${WEIGHTS_NAME} or ${WEIGHTS_INDEX_NAME} (looked for ${source.locate(WEIGHTS_NAME)} and ` +
+        `${source.locate(WEIGHTS_INDEX_NAME)}; only safetensors is read: convert pytorch_model.bin, ` +
         "tf_model.h5 or flax_model.msgpack with transformers' save_pretrained(safe_serialization=True))",
     );
   }

@@ -329,7 +329,7 @@ test('folders without weights or config, and legacy gamma next to weight, give c
   writeFileSync(join(empty, 'pytorch_model.bin'), 'pickle');
   await loadCheckpoint(empty).then(
     () => assert.unreachable(),
-    (e: Error) => assert.match(e.message, /no model\.safetensors or model\.safetensors\.index\.json \(only safetensors is read: convert pytorch_model\.bin/),
+    (e: Error) => assert.match(e.message, /no model\.safetensors or model\.safetensors\.index\.json \(looked for \S+model\.safetensors and \S+model\.safetensors\.index\.json; only safetensors is read: convert pytorch_model\.bin/),
   );
   const both = tempDir();
   writeFileSync(join(both, 'config.json'), '{}');
