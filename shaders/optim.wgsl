@@ -1,16 +1,17 @@
-// Optimizer kernels: AdamW over all parameters in one dispatch (over flat
-// buffers the optimizer gathers parameters and gradients into with buffer
-// copies), and the global gradient norm for clipping.
+// Optimizer kernels: AdamW over one parameter arena chunk per dispatch (its
+// parameters, gradients, m and v in place; src/optim/arena.ts), and the global
+// gradient norm for clipping.
 //
 // adamw: torch.optim.AdamW (decoupled weight decay, bias correction), as in
 //   torch/optim/adamw.py (_single_tensor_adamw, amsgrad off):
 //     p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
 //     p ← p − (lr / bc1) · m / (√v / √bc2 + eps),   bc1 = 1 − β1^t, bc2 = 1 − β2^t
 //   with t the tensor's own step count (torch counts steps per parameter).
-//   Bindings: 1 table [numTensors] (read): per packed tensor {end, lr, wd, hasGrad, bc1, bc2}, sorted by end;
+//   Bindings: 1 table [numTensors] (read): per tensor of the chunk {end, lr, wd, hasGrad, bc1, bc2, start}, sorted by end;
 //             2 grads [total] (read), 3 params [total], 4 m [total], 5 v [total] (read_write).
-//   Element i belongs to the first tensor whose end > i (binary search); a
-//   tensor with hasGrad = 0 (no gradient this step) is left untouched, as torch skips it.
+//   Element i belongs to the first tensor whose end > i (binary search), if i >= its start
+//   (else it is alignment padding between two tensors, left alone); a tensor with
+//   hasGrad = 0 (no gradient this step) is left untouched, as torch skips it.
 //   Dispatch: total invocations in workgroups of WG.
 //
 // sumsq_partial: x [n] -> partials[offset + w] = Σ x² over x[w·CHUNK .. (w+1)·CHUNK)
@@ -51,8 +52,8 @@ struct TensorEntry {
   hasGrad: u32,
   bc1: f32,
   bc2: f32,
-  pad0: u32,
-  pad1: u32,
+  start: u32,
+  pad: u32,
 }
 
 override WG: u32;
@@ -88,7 +89,7 @@ fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (table[mid].end > i) { hi = mid; } else { lo = mid + 1u; }
   }
   let entry = table[lo];
-  if (entry.hasGrad == 0u) { return; }
+  if (entry.hasGrad == 0u || i < entry.start) { return; }
   let g = grads[i];
   let p = weights[i] * (1.0 - entry.lr * entry.wd);
   let m = params.beta1 * expAvg[i] + (1.0 - params.beta1) * g;

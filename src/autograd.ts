@@ -10,7 +10,12 @@
 // - Gradients of leaves (tensors created with requiresGrad) are summed into
 //   leaf.grad in place, across backward() calls too, as in PyTorch: gradient
 //   accumulation is several backward() calls before one optimizer step, and
-//   the optimizer's zeroGrad() disposes them.
+//   the optimizer's zeroGrad() drops them. The first contribution after that
+//   is copied: into the leaf's slot in its parameter arena when it has one
+//   (tensor.ts, the grad setter; src/optim/arena.ts), else into a buffer of
+//   its own; later ones are added in place. leaf.grad !== null is the "has a
+//   gradient this step" mark AdamW and clipping read.
+// The seed dLoss/dLoss = 1 is uploaded once per device and handed out as views.
 // Lifetime (as tfjs's tape and PyTorch): backward() disposes only what the
 // graph owns — each node's saved tensors, once its backward has run, and the
 // gradients of intermediate tensors. The op outputs themselves belong to
@@ -20,6 +25,8 @@
 // did not return (tensor.ts, graphScope) are unreachable by any caller, so the
 // graph owns them and frees each right after its node's backward.
 
+import { gpu } from './gpu/device.js';
+import type { Runtime } from './gpu/runtime.js';
 import { Tensor, installBackward, keep, ones } from './tensor.js';
 import { addInPlace, copy, sumOf } from './ops/accumulate.js';
 
@@ -87,7 +94,7 @@ function backward(root: Tensor): void {
   if (root.size !== 1) throw new Error(`backward() needs a scalar; got shape [${root.shape.join(', ')}]`);
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything with requiresGrad');
   noGrad(() => {
-    const grads = new Map<Tensor, Tensor>([[root, ones(root.shape)]]);
+    const grads = new Map<Tensor, Tensor>([[root, seed().view(root.shape)]]);
     const order = topologicalOrder(root);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
@@ -131,15 +138,22 @@ function backward(root: Tensor): void {
   });
 }
 
+const seeds = new WeakMap<Runtime, Tensor>();
+
+/** The one-element 1 backward() starts from, uploaded once per device (gradients never write into it). */
+function seed(): Tensor {
+  const runtime = gpu();
+  let one = seeds.get(runtime);
+  if (!one) seeds.set(runtime, (one = keep(ones([1]))));
+  return one;
+}
+
 function accumulateIntoLeaf(leaf: Tensor, g: Tensor): void {
-  if (leaf.grad) {
-    addInPlace(leaf.grad, g);
-    g.dispose();
-  } else {
-    // A handle that shares storage with another gradient must not be summed into in place later.
-    leaf.grad = keep(copy(g));
-    g.dispose();
-  }
+  if (leaf.grad) addInPlace(leaf.grad, g);
+  // A handle that shares storage with another gradient must not be summed into in place later:
+  // the first contribution is copied (into the arena slot by the setter, or into a buffer of its own).
+  else leaf.grad = leaf.gradSlot ? g : keep(copy(g));
+  g.dispose();
 }
 
 installBackward(backward);

@@ -13,7 +13,8 @@ registerSourceResolver(webSourceResolver);
 // The device and the extension API, for other WebGPU programs and one's own ops
 // (examples/custom-op/). The device: init() or getDevice() opens the engine's own;
 // useDevice(device) runs the engine on one another program created. Buffers are shared
-// through t.buffer: gpu().copy(theirs, t.buffer, bytes) records a copy ordered with the
+// through t.buffer, whose data starts at t.byteOffset (a parameter an optimizer holds is a
+// view in its arena's larger buffer): gpu().copy(theirs, t.buffer, bytes, 0, t.byteOffset) records a copy ordered with the
 // engine's dispatches; gpu().flush() submits what the engine recorded, so the other
 // program's later submissions see it (flush() also waits for it). A kernel:
 // defineKernel({ shader, code, entryPoint, storage, uniforms, workgroupSize }) declares its

@@ -2,7 +2,7 @@
 // Hugging Face folders and the Hub, datasets from files, and the Trainer.
 
 // The browser entry's names, the extension API among them (its first block: defineKernel,
-// checkKernelContract, gpu().dispatch, record, useDevice, t.buffer; see examples/custom-op/).
+// checkKernelContract, gpu().dispatch, record, useDevice, t.buffer and t.byteOffset; see examples/custom-op/).
 export * from './browser.js';
 // After the browser entry: Node's loaders (local folders, the Hugging Face cache) are tried before its fetch source.
 import './node/sources.js';

@@ -1,6 +1,10 @@
-// Tensor: a shape, a dtype and a GPU buffer, plus what autograd needs
-// (requiresGrad, grad, gradFn). Buffers come from the runtime's pool and go
-// back to it on dispose(); views (reshape) share one refcounted storage.
+// Tensor: a shape, a dtype and a GPU buffer (its bytes from byteOffset), plus
+// what autograd needs (requiresGrad, grad, gradFn). Buffers come from the
+// runtime's pool and go back to it on dispose(); views (reshape) share one
+// refcounted storage. A parameter arena (src/optim/arena.ts) puts many tensors
+// in one storage, each a view at an aligned offset; its tensors keep their
+// identity when moved there (moveTo), and a leaf's gradient accumulates into
+// its arena slot (gradSlot, see the grad setter).
 //
 // Lifetime, one rule: a tensor lives until it is disposed or until the tidy(fn)
 // scope that created it ends (except what fn returns and what keep() marks).
@@ -29,8 +33,11 @@ class Storage {
   refs = 1;
   constructor(readonly buffer: GPUBuffer) {}
 
-  release(): void {
-    if (--this.refs === 0) gpu().pool.release(this.buffer);
+  /** Drops one reference; the last one returns the buffer to the pool (or destroys it: `discard`). */
+  release(discard = false): void {
+    if (--this.refs > 0) return;
+    if (discard) gpu().pool.discard(this.buffer);
+    else gpu().pool.release(this.buffer);
   }
 }
 
@@ -40,16 +47,21 @@ export class Tensor {
   /** Number of elements. */
   readonly size: number;
   requiresGrad: boolean;
-  /** Gradient of the last backward() with respect to this tensor (leaves only). */
-  grad: Tensor | null = null;
+  /**
+   * Internal (src/optim/arena.ts): where this leaf's gradient lives, a view of its parameter
+   * arena's gradient chunk; null: the gradient gets a buffer of its own.
+   */
+  gradSlot: Tensor | null = null;
   /** How this tensor was computed, while its graph is alive. */
   gradFn: GradFn | null = null;
   /** An intermediate no caller can reach (see graphScope): backward() frees it once its node has run. */
   ownedByGraph = false;
   private storage: Storage | null;
+  private offset: number;
+  private gradValue: Tensor | null = null;
 
   /** Internal: use tensor(), zeros(), … or an op. */
-  constructor(shape: readonly number[], dtype: DType, storage?: Storage) {
+  constructor(shape: readonly number[], dtype: DType, storage?: Storage, byteOffset = 0) {
     checkSize(shape, dtype);
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
@@ -57,7 +69,40 @@ export class Tensor {
     this.requiresGrad = false;
     if (storage) storage.refs++;
     this.storage = storage ?? new Storage(gpu().pool.acquire(Math.max(4, this.byteLength)));
+    this.offset = byteOffset;
     track(this);
+  }
+
+  /**
+   * Gradient of the last backward() with respect to this tensor (leaves only). For a
+   * parameter in an arena (an AdamW's) it is a view of the parameter's gradient slot:
+   * assigning a tensor copies its values into the slot (the tensor stays the caller's),
+   * assigning null zeroes the slot.
+   */
+  get grad(): Tensor | null {
+    return this.gradValue;
+  }
+
+  set grad(g: Tensor | null) {
+    const slot = this.gradSlot;
+    const current = this.gradValue;
+    if (slot && g && !g.sameBytes(slot)) {
+      if (g.dtype !== this.dtype || g.size !== this.size) {
+        throw new Error(`gradient ${g.dtype} [${g.shape.join(', ')}] for tensor ${this.dtype} [${this.shape.join(', ')}]: needs its shape and dtype`);
+      }
+      gpu().copy(g.buffer, slot.buffer, this.byteLength, g.byteOffset, slot.byteOffset);
+      g = current && current.sameBytes(slot) ? current : keep(slot.view(this.shape));
+    } else if (slot && !g && current) {
+      gpu().clear(slot.buffer, slot.byteOffset, slot.byteLength);
+      current.dispose(); // a handle on the slot, owned by this tensor (as zeroGrad disposed gradients)
+    }
+    this.gradValue = g;
+  }
+
+  /** Internal (parameter arena): forgets the gradient, disposing its handle, once the arena zeroed its whole chunk. */
+  dropZeroedGrad(): void {
+    this.gradValue?.dispose();
+    this.gradValue = null;
   }
 
   get byteLength(): number {
@@ -72,21 +117,65 @@ export class Tensor {
     return this.storage === null;
   }
 
-  /** The GPUBuffer holding the data (its first byteLength bytes), for other WebGPU code. */
+  /**
+   * The GPUBuffer holding the data, for other WebGPU code: byteLength bytes from byteOffset.
+   * The buffer may hold other tensors too (a parameter arena's chunk): bind, copy or read
+   * only that range.
+   */
   get buffer(): GPUBuffer {
-    if (!this.storage) throw new Error(`tensor [${this.shape.join(', ')}] was disposed`);
-    return this.storage.buffer;
+    return this.live().buffer;
+  }
+
+  /** Where the data starts in `buffer`: 0, or a multiple of minStorageBufferOffsetAlignment (a view in a parameter arena). */
+  get byteOffset(): number {
+    this.live();
+    return this.offset;
   }
 
   /** The storage binding ops pass to dispatch(). */
-  get binding(): { buffer: GPUBuffer; size: number } {
-    return { buffer: this.buffer, size: Math.max(4, this.byteLength) };
+  get binding(): { buffer: GPUBuffer; offset: number; size: number } {
+    return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.byteLength) };
   }
 
   /** A new tensor of `shape` over the same storage (same element count). */
   view(shape: readonly number[]): Tensor {
+    return new Tensor(shape, this.dtype, this.live(), this.offset);
+  }
+
+  /** Internal (parameter arena): a tensor of `shape` over this tensor's storage from `byteOffset` of its buffer. */
+  viewAt(byteOffset: number, shape: readonly number[]): Tensor {
+    const storage = this.live();
+    const bytes = shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[this.dtype];
+    if (byteOffset % 4 !== 0 || byteOffset + bytes > storage.buffer.size) {
+      throw new Error(`viewAt(${byteOffset}, [${shape.join(', ')}]): outside the ${storage.buffer.size}-byte buffer or not 4-byte aligned`);
+    }
+    return new Tensor(shape, this.dtype, storage, byteOffset);
+  }
+
+  /**
+   * Internal (parameter arena): records a copy of the values into `target`'s bytes (same shape
+   * and dtype), and makes those bytes this tensor's storage from now on: the object, and every
+   * reference to it, stays the same. The old buffer is destroyed once no other view holds it.
+   */
+  moveTo(target: Tensor): void {
+    const old = this.live();
+    if (target.dtype !== this.dtype || target.size !== this.size) throw new Error(`moveTo(): ${target} cannot hold ${this}`);
+    const storage = target.live();
+    gpu().copy(old.buffer, storage.buffer, this.byteLength, this.offset, target.offset);
+    storage.refs++;
+    this.storage = storage;
+    this.offset = target.offset;
+    old.release(true);
+  }
+
+  /** Whether `other` is a handle on the very same bytes (same storage and offset). */
+  private sameBytes(other: Tensor): boolean {
+    return this.storage !== null && this.storage === other.storage && this.offset === other.offset;
+  }
+
+  private live(): Storage {
     if (!this.storage) throw new Error(`tensor [${this.shape.join(', ')}] was disposed`);
-    return new Tensor(shape, this.dtype, this.storage);
+    return this.storage;
   }
 
   /** view(shape), then disposes this handle: for results computed in one shape and returned in another. */
@@ -102,7 +191,7 @@ export class Tensor {
     const kind = values instanceof Int32Array ? 'i32' : 'f32';
     if (kind !== this.dtype) throw new Error(`assign(): ${kind} values into a ${this.dtype} tensor [${this.shape.join(', ')}]`);
     if (values.length !== this.size) throw new Error(`assign(): ${values.length} values into tensor [${this.shape.join(', ')}] (${this.size} elements)`);
-    gpu().upload(values, this.buffer);
+    gpu().upload(values, this.buffer, this.byteOffset);
     return this;
   }
 
@@ -115,7 +204,7 @@ export class Tensor {
   readLater(): () => Promise<Float32Array> {
     if (this.dtype !== 'f32') throw new Error(`readLater() reads f32 tensors; this one is ${this.dtype}`);
     const runtime = gpu();
-    const readback = runtime.recordReadback(this.buffer, this.byteLength);
+    const readback = runtime.recordReadback(this.buffer, this.byteLength, this.byteOffset);
     return () => {
       runtime.flush();
       const values = readback().then((bytes) => new Float32Array(bytes));
@@ -127,12 +216,12 @@ export class Tensor {
   /** Reads the values back (submits pending work). */
   async toArray(): Promise<Float32Array> {
     if (this.dtype !== 'f32') throw new Error(`toArray() reads f32 tensors; this one is ${this.dtype} (use toInt32Array())`);
-    return new Float32Array(await gpu().read(this.buffer, this.byteLength));
+    return new Float32Array(await gpu().read(this.buffer, this.byteLength, this.byteOffset));
   }
 
   async toInt32Array(): Promise<Int32Array> {
     if (this.dtype !== 'i32') throw new Error(`toInt32Array() reads i32 tensors; this one is ${this.dtype}`);
-    return new Int32Array(await gpu().read(this.buffer, this.byteLength));
+    return new Int32Array(await gpu().read(this.buffer, this.byteLength, this.byteOffset));
   }
 
   /** The value of a one-element tensor. */
@@ -257,6 +346,15 @@ export interface TensorOptions {
 /** An uninitialised tensor (ops write every element before anyone reads it). */
 export function empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
   return new Tensor(shape, dtype);
+}
+
+/** Internal (parameter arena): an uninitialised f32 tensor [elements] in a buffer of exactly its size (an arena chunk; no size class rounding it up by a quarter). */
+export function emptyExact(elements: number): Tensor {
+  checkSize([elements], 'f32');
+  const storage = new Storage(gpu().pool.acquire(Math.max(4, elements * 4), true));
+  const t = new Tensor([elements], 'f32', storage);
+  storage.release(); // the tensor's reference is the only one
+  return t;
 }
 
 /** A tensor holding `data` (row-major), uploaded in the current recording. */

@@ -51,7 +51,7 @@ test('a recording past maxCommandsPerSubmission is submitted in parts, in order:
     const read = tidy(() => {
       let x = tensor([1, 2, 3], [3]);
       for (let i = 2; i <= 6; i++) x = scale(x, i); // each dispatch its own uniforms
-      const early = runtime.recordReadback(x.buffer, 12);
+      const early = runtime.recordReadback(x.buffer, 12, x.byteOffset);
       return { early, last: scale(tensor([1, 1, 1], [3]), 0.5) };
     });
     runtime.flush();

@@ -3,7 +3,7 @@
 // through the `webgpu` package (Dawn) as src/gpu/device.ts does, hands it to the
 // engine with useDevice(), writes a GPUBuffer of its own that the engine reads
 // as a tensor, runs swish and its backward there, and reads the results back
-// from the tensors' buffers (t.buffer) with plain WebGPU calls once the
+// from the tensors' buffers (t.buffer, from t.byteOffset) with plain WebGPU calls once the
 // engine's recording is submitted (gpu().flush()). Prints one JSON line:
 // { adapter, x, out, dx } with dx = d sum(swish(x)) / dx.
 
@@ -27,17 +27,17 @@ device.queue.writeBuffer(theirs, 0, values);
 
 // Their buffer read as a tensor: a copy recorded in the engine's encoder, ordered with its dispatches.
 const x = empty([values.length]);
-gpu().copy(theirs, x.buffer, bytes);
+gpu().copy(theirs, x.buffer, bytes, 0, x.byteOffset);
 x.requiresGrad = true;
 const out = swish(x);
 sum(out).backward();
 gpu().flush(); // submits the engine's recording; later submissions on this queue see its results
 
-/** The first `size` bytes of `source`, read by plain WebGPU: copy into a mappable buffer, submit, map. */
-async function readBack(source: GPUBuffer, size: number): Promise<number[]> {
+/** `size` bytes of `source` from `offset` (a tensor's byteOffset), read by plain WebGPU: copy into a mappable buffer, submit, map. */
+async function readBack(source: GPUBuffer, offset: number, size: number): Promise<number[]> {
   const staging = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder();
-  encoder.copyBufferToBuffer(source, 0, staging, 0, size);
+  encoder.copyBufferToBuffer(source, offset, staging, 0, size);
   device.queue.submit([encoder.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
   const result = Array.from(new Float32Array(staging.getMappedRange().slice(0)));
@@ -48,8 +48,8 @@ async function readBack(source: GPUBuffer, size: number): Promise<number[]> {
 const result = {
   adapter: gpu().adapter.name,
   x: Array.from(values),
-  out: await readBack(out.buffer, out.byteLength),
-  dx: await readBack(x.grad!.buffer, x.grad!.byteLength),
+  out: await readBack(out.buffer, out.byteOffset, out.byteLength),
+  dx: await readBack(x.grad!.buffer, x.grad!.byteOffset, x.grad!.byteLength),
 };
 theirs.destroy();
 closeDevice(); // the engine is done with the device; here the program ends with it

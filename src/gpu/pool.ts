@@ -27,12 +27,14 @@ export interface PoolStats {
 
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly discarded: GPUBuffer[] = [];
   private readonly stats: PoolStats = { bytesInUse: 0, peakBytesInUse: 0, bytesFree: 0, buffersCreated: 0 };
 
   constructor(private readonly device: GPUDevice) {}
 
-  acquire(bytes: number): GPUBuffer {
-    const size = sizeClass(bytes);
+  /** A buffer of at least `bytes` bytes: of its size class, or of exactly `bytes` (a multiple of 4) when `exact` (a parameter arena's chunks, too large to round up). */
+  acquire(bytes: number, exact = false): GPUBuffer {
+    const size = exact ? bytes : sizeClass(bytes);
     const reused = this.free.get(size)?.pop();
     let buffer: GPUBuffer;
     if (reused) {
@@ -56,6 +58,22 @@ export class BufferPool {
     list.push(buffer);
     this.stats.bytesInUse -= size;
     this.stats.bytesFree += size;
+  }
+
+  /**
+   * Takes back a buffer in use to destroy it instead of keeping it for reuse (a parameter's own
+   * buffer, once the parameter moved into an arena): the runtime destroys it once the work
+   * recorded so far is submitted (destroyDiscarded), as that work may still read it.
+   */
+  discard(buffer: GPUBuffer): void {
+    this.stats.bytesInUse -= buffer.size;
+    this.discarded.push(buffer);
+  }
+
+  /** Destroys the buffers discard() took back (the runtime calls it after a submission). */
+  destroyDiscarded(): void {
+    for (const b of this.discarded) b.destroy();
+    this.discarded.length = 0;
   }
 
   /** Destroys the free buffers (the ones in use stay). */

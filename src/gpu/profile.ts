@@ -11,7 +11,7 @@ import { kernelName, type Kernel, type OverrideConstants } from './pipelines.js'
 /** WebGPU's largest query set. */
 const QUERIES_PER_SET = 4096;
 
-export type ProfileKind = 'dispatch' | 'upload' | 'copy' | 'readback';
+export type ProfileKind = 'dispatch' | 'upload' | 'copy' | 'clear' | 'readback';
 
 export interface ProfileEntry {
   kind: ProfileKind;
@@ -91,7 +91,7 @@ export class Profiler {
     return { querySet, beginningOfPassWriteIndex: index, endOfPassWriteIndex: index + 1 };
   }
 
-  /** Notes an upload, copy or readback about to be recorded on `encoder`. */
+  /** Notes an upload, copy, clear or readback about to be recorded on `encoder`. */
   copy(encoder: GPUCommandEncoder, kind: Exclude<ProfileKind, 'dispatch'>, bytes: number): void {
     const entry: Pending = { kind, name: kind, bytes, transA: false, transB: false, batch: 1, start: -1, end: -1 };
     this.pending.push(entry);
@@ -188,6 +188,7 @@ function familyOf(entries: readonly Pending[], i: number): string {
   const e = entries[i];
   if (e.kind === 'upload') return 'uploads';
   if (e.kind === 'copy') return 'copies';
+  if (e.kind === 'clear') return 'clears';
   if (e.kind === 'readback') return 'readbacks';
   if (e.name === STAGE) return i + 1 < entries.length ? matmulFamily(entries[i + 1], true) : 'matmul';
   const [shader, entryPoint] = e.name.split('.');

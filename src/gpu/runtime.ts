@@ -14,8 +14,11 @@ import { politeWait } from './wait.js';
 import { Profiler, type Profile } from './profile.js';
 import { PipelineCache, kernelName, packUniforms, uniformSize, workgroupInvocations, type Kernel, type OverrideConstants, type UniformFields, type UniformValues } from './pipelines.js';
 
-/** A storage binding: a whole buffer, or its first `size` bytes. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
+/**
+ * A storage binding: a whole buffer, or `size` bytes of it from `offset` (0 when absent; a
+ * multiple of the device's minStorageBufferOffsetAlignment, as a parameter arena's views are).
+ */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size: number };
 
 /**
  * One dispatch: the storage bindings in the kernel's order, its uniform fields by name, and
@@ -142,7 +145,7 @@ export class Runtime {
     const pipeline = this.pipelines.get(kernel, options.constants);
     const entries: GPUBindGroupEntry[] = options.bindings.map((b, i) =>
       'buffer' in b
-        ? { binding: i + 1, resource: { buffer: b.buffer, size: align4(b.size) } }
+        ? { binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: align4(b.size) } }
         : { binding: i + 1, resource: { buffer: b as GPUBuffer } },
     );
     entries.unshift({ binding: 0, resource: this.writeUniforms(kernel, options.params) });
@@ -154,8 +157,8 @@ export class Runtime {
     this.dispatchCount++;
   }
 
-  /** Records an upload of `data` into the start of `target`. */
-  upload(data: ArrayBufferView, target: GPUBuffer): void {
+  /** Records an upload of `data` into `target` from byte `targetOffset` (a multiple of 4). */
+  upload(data: ArrayBufferView, target: GPUBuffer, targetOffset = 0): void {
     this.check();
     const bytes = align4(data.byteLength);
     if (bytes === 0) return;
@@ -163,7 +166,7 @@ export class Runtime {
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
-    this.copyEncoder('upload', bytes).copyBufferToBuffer(staging, 0, target, 0, bytes);
+    this.copyEncoder('upload', bytes).copyBufferToBuffer(staging, 0, target, targetOffset, bytes);
     this.stagingToDestroy.push(staging);
   }
 
@@ -171,6 +174,12 @@ export class Runtime {
   copy(source: GPUBuffer, target: GPUBuffer, bytes: number, sourceOffset = 0, targetOffset = 0): void {
     this.check();
     this.copyEncoder('copy', align4(bytes)).copyBufferToBuffer(source, sourceOffset, target, targetOffset, align4(bytes));
+  }
+
+  /** Records zeroing `bytes` bytes of `target` from `offset` (both multiples of 4). */
+  clear(target: GPUBuffer, offset: number, bytes: number): void {
+    this.check();
+    this.copyEncoder('clear', bytes).clearBuffer(target, offset, bytes);
   }
 
   /** Submits everything recorded so far. */
@@ -191,6 +200,7 @@ export class Runtime {
     this.commandsInSubmission = 0;
     for (const b of this.stagingToDestroy) b.destroy();
     this.stagingToDestroy.length = 0;
+    this.pool.destroyDiscarded();
   }
 
   /** Submits, then resolves when the GPU has finished all submitted work. */
@@ -203,16 +213,16 @@ export class Runtime {
   }
 
   /**
-   * Records a copy of the first `bytes` bytes of `source` into a mappable
+   * Records a copy of `bytes` bytes of `source` from `sourceOffset` (a multiple of 4) into a mappable
    * buffer; the returned function, called once the recording has been
    * submitted, reads them. The Trainer uses it to read a step's loss without a
    * second submission.
    */
-  recordReadback(source: GPUBuffer, bytes: number): () => Promise<ArrayBuffer> {
+  recordReadback(source: GPUBuffer, bytes: number, sourceOffset = 0): () => Promise<ArrayBuffer> {
     this.check();
     const size = align4(bytes);
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.copyEncoder('readback', size).copyBufferToBuffer(source, 0, staging, 0, size);
+    this.copyEncoder('readback', size).copyBufferToBuffer(source, sourceOffset, staging, 0, size);
     const created = this.bindGroupsCreated;
     return async () => {
       try {
@@ -230,9 +240,9 @@ export class Runtime {
     };
   }
 
-  /** Submits and reads back the first `bytes` bytes of `source`. */
-  async read(source: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
-    const readback = this.recordReadback(source, bytes);
+  /** Submits and reads back `bytes` bytes of `source` from `sourceOffset`. */
+  async read(source: GPUBuffer, bytes: number, sourceOffset = 0): Promise<ArrayBuffer> {
+    const readback = this.recordReadback(source, bytes, sourceOffset);
     this.flush();
     return readback();
   }
@@ -293,8 +303,8 @@ export class Runtime {
     return this.pass;
   }
 
-  /** The encoder for an upload, copy or readback of `bytes` (noted by the profiler when profiling). */
-  private copyEncoder(kind: 'upload' | 'copy' | 'readback', bytes: number): GPUCommandEncoder {
+  /** The encoder for an upload, copy, clear or readback of `bytes` (noted by the profiler when profiling). */
+  private copyEncoder(kind: 'upload' | 'copy' | 'clear' | 'readback', bytes: number): GPUCommandEncoder {
     const encoder = this.commandEncoder();
     this.profiler?.copy(encoder, kind, bytes);
     return encoder;

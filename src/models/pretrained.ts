@@ -62,7 +62,10 @@ export abstract class PreTrainedModel extends Module {
     });
     if (!ignoreMismatchedSizes) refuseMismatches(match, this.architecture, source);
     const runtime = gpu();
-    for (const [name, w] of match.assign) runtime.upload(w.data, params.get(name)!.buffer);
+    for (const [name, w] of match.assign) {
+      const p = params.get(name)!;
+      runtime.upload(w.data, p.buffer, p.byteOffset); // a parameter may be a view in an optimizer's arena
+    }
     return describeMatch(match, this.architecture, source);
   }
 

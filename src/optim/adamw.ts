@@ -1,18 +1,19 @@
 // AdamW with torch.optim.AdamW's semantics (decoupled weight decay, bias
-// correction; amsgrad off), one fused kernel over every parameter per step.
+// correction; amsgrad off), one fused kernel per arena chunk per step.
 //
-// The optimizer keeps flat buffers: m and v [total] for good, and params and
-// grads [total] gathered each step. A step records: buffer copies of each
-// parameter and its gradient into the flat buffers, ONE `adamw` dispatch over
-// all `total` elements (each finds its tensor's lr, weight decay and step
-// count in a table), and a copy of each updated parameter back. Everything is recorded
-// into the step's one submission; nothing is read back. Parameters that do not
-// fit one storage binding (or a chunkElements option) are split into chunks,
-// one adamw dispatch each.
+// The parameters it is given are moved into a parameter arena (arena.ts) when it
+// is built: parameters and gradients in a few chunk buffers, and the optimizer's
+// m and v [chunk elements] beside each. A step records ONE `adamw` dispatch per
+// chunk, straight in place over the chunk's parameters, gradients, m and v (each
+// element finds its tensor's lr, weight decay and step count in a small table
+// uploaded with the step); nothing is copied and nothing is read back. Chunks
+// hold at most one storage binding (or a chunkElements option); a parameter
+// larger than a chunk is refused, not split.
 
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
-import { Tensor, empty, keep, tensor, zeros } from '../tensor.js';
+import { Tensor, emptyExact, keep, tensor } from '../tensor.js';
+import { ParameterArena } from './arena.js';
 
 const ADAMW = defineKernel({
   shader: 'optim',
@@ -22,7 +23,7 @@ const ADAMW = defineKernel({
   workgroupSize: 256,
 });
 
-const TABLE_ROW = 32; // bytes per tensor in the adamw table: {end u32, lr, wd, hasGrad u32, bc1, bc2, pad, pad}
+const TABLE_ROW = 32; // bytes per tensor in the adamw table: {end u32, lr, wd, hasGrad u32, bc1, bc2, start u32, pad}
 
 export interface ParamGroup {
   params: Tensor[];
@@ -38,8 +39,8 @@ export interface AdamWOptions {
   eps?: number;
   weightDecay?: number;
   /**
-   * Most elements updated by one adamw dispatch (default: as many as one storage binding
-   * holds, so one dispatch on most adapters). Smaller chunks need less scratch memory per step.
+   * Most elements in one arena chunk, updated by one adamw dispatch (default: as many as one
+   * storage binding holds, so one dispatch on most adapters).
    */
   chunkElements?: number;
 }
@@ -58,19 +59,21 @@ export interface AdamWState {
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
-/** A parameter's place in its chunk's flat buffers, and its own step count (bias correction uses it, as torch's state['step']). */
+/** A parameter as the optimizer holds it, with its own step count (bias correction uses it, as torch's state['step']). */
 interface Entry {
   param: Tensor;
   name: string;
   group: ResolvedGroup;
-  offset: number;
   steps: number;
 }
 
-/** Parameters updated by one adamw dispatch: m and v [size] for good. */
+/** An arena chunk's entries (in its slots' order) and its m and v [chunk elements], for good. */
 interface Chunk {
   entries: Entry[];
+  offsets: number[];
   size: number;
+  params: Tensor;
+  grads: Tensor;
   m: Tensor;
   v: Tensor;
 }
@@ -81,7 +84,8 @@ export class AdamW {
   readonly eps: number;
   /** step() calls so far. */
   stepCount = 0;
-  private readonly chunks: Chunk[] = [];
+  private readonly arena: ParameterArena;
+  private readonly chunks: Chunk[];
 
   constructor(params: Tensor[] | ParamGroup[], { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01, chunkElements }: AdamWOptions = {}) {
     const groups: ParamGroup[] = params.length && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup[]);
@@ -106,31 +110,22 @@ export class AdamW {
         if (seen.has(param)) throw new Error(`AdamW: parameter ${name} appears twice`);
         if (param.dtype !== 'f32') throw new Error(`AdamW: parameter ${name} is ${param.dtype}, not f32`);
         seen.add(param);
-        entries.push({ param, name, group, offset: 0, steps: 0 });
+        entries.push({ param, name, group, steps: 0 });
       });
       return group;
     });
     if (entries.length === 0) throw new Error('AdamW: no parameters');
-    // One chunk unless the parameters do not fit one storage binding (or chunkElements asks for smaller ones).
-    const bindingLimit = Math.floor(gpu().device.limits.maxStorageBufferBindingSize / 4);
-    const limit = Math.min(bindingLimit, chunkElements ?? Infinity);
-    let current: Entry[] = [];
-    let size = 0;
-    const close = () => {
-      if (current.length) this.chunks.push({ entries: current, size, m: keep(zeros([size])), v: keep(zeros([size])) });
-      current = [];
-      size = 0;
-    };
-    for (const entry of entries) {
-      if (entry.param.size > limit) {
-        throw new Error(`AdamW: parameter ${entry.name} [${entry.param.shape}] has more elements than a chunk holds (${limit})`);
-      }
-      if (size + entry.param.size > limit) close();
-      entry.offset = size;
-      current.push(entry);
-      size += entry.param.size;
-    }
-    close();
+    this.arena = new ParameterArena(entries, chunkElements);
+    const entryOf = new Map(entries.map((e) => [e.param, e]));
+    this.chunks = this.arena.chunks.map((c) => ({
+      entries: c.slots.map((s) => entryOf.get(s.param)!),
+      offsets: c.slots.map((s) => s.offset),
+      size: c.elements,
+      params: c.params,
+      grads: c.grads,
+      m: keep(zerosExact(c.elements)),
+      v: keep(zerosExact(c.elements)),
+    }));
   }
 
   /** adamw dispatches per step (1 unless the parameters exceed one storage binding or chunkElements). */
@@ -148,56 +143,39 @@ export class AdamW {
    * without are skipped, m and v included, as torch does).
    */
   step(): void {
+    this.arena.checkOwned('AdamW.step');
     this.stepCount++;
     const [beta1, beta2] = this.betas;
     const runtime = gpu();
-    // Scratch for one chunk at a time: dispatches run in recording order, so chunks can share it.
-    const largest = Math.max(...this.chunks.map((c) => c.size));
-    const flatParams = empty([largest]);
-    const flatGrads = empty([largest]);
     for (const chunk of this.chunks) {
       const table = new ArrayBuffer(chunk.entries.length * TABLE_ROW);
       const view = new DataView(table);
       chunk.entries.forEach((entry, k) => {
-        const { param, name, group, offset } = entry;
-        const grad = param.grad;
+        const { param, group } = entry;
         const row = k * TABLE_ROW;
-        view.setUint32(row, offset + param.size, true);
+        view.setUint32(row, chunk.offsets[k] + param.size, true);
         view.setFloat32(row + 4, group.lr, true);
         view.setFloat32(row + 8, group.weightDecay, true);
-        view.setUint32(row + 12, grad ? 1 : 0, true);
-        if (!grad) return;
-        if (grad.size !== param.size) throw new Error(`AdamW: gradient of ${name} has shape [${grad.shape}], parameter [${param.shape}]`);
+        view.setUint32(row + 12, param.grad ? 1 : 0, true);
+        view.setUint32(row + 24, chunk.offsets[k], true);
+        if (!param.grad) return;
         entry.steps++;
         view.setFloat32(row + 16, 1 - beta1 ** entry.steps, true);
         view.setFloat32(row + 20, 1 - beta2 ** entry.steps, true);
-        runtime.copy(param.buffer, flatParams.buffer, param.byteLength, 0, offset * 4);
-        runtime.copy(grad.buffer, flatGrads.buffer, grad.byteLength, 0, offset * 4);
       });
       const tableTensor = tensor(new Float32Array(table), [table.byteLength / 4]);
       runtime.dispatch(ADAMW, {
-        bindings: [tableTensor.binding, flatGrads.binding, flatParams.binding, chunk.m.binding, chunk.v.binding],
+        bindings: [tableTensor.binding, chunk.grads.binding, chunk.params.binding, chunk.m.binding, chunk.v.binding],
         params: { n: chunk.size, tensors: chunk.entries.length, beta1, beta2, eps: this.eps },
         invocations: chunk.size,
       });
       tableTensor.dispose();
-      for (const { param, offset } of chunk.entries) {
-        if (!param.grad) continue;
-        runtime.copy(flatParams.buffer, param.buffer, param.byteLength, offset * 4, 0);
-      }
     }
-    flatParams.dispose();
-    flatGrads.dispose();
   }
 
-  /** Disposes every parameter's gradient. */
+  /** Drops every parameter's gradient: one clearBuffer per arena chunk. */
   zeroGrad(): void {
-    for (const chunk of this.chunks) {
-      for (const { param } of chunk.entries) {
-        param.grad?.dispose();
-        param.grad = null;
-      }
-    }
+    this.arena.zeroGrad();
   }
 
   /** Reads m, v and the step counts back, keyed by parameter name. */
@@ -205,11 +183,12 @@ export class AdamW {
     const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const chunk of this.chunks) {
       const [m, v] = [await chunk.m.toArray(), await chunk.v.toArray()];
-      for (const { param, name, offset, steps } of chunk.entries) {
+      chunk.entries.forEach(({ param, name, steps }, k) => {
+        const offset = chunk.offsets[k];
         tensors.set(`exp_avg.${name}`, { shape: [...param.shape], data: m.slice(offset, offset + param.size) });
         tensors.set(`exp_avg_sq.${name}`, { shape: [...param.shape], data: v.slice(offset, offset + param.size) });
         tensors.set(`step.${name}`, { shape: [1], data: Float32Array.of(steps) }); // exact below 2^24 steps
-      }
+      });
     }
     return { tensors };
   }
@@ -219,7 +198,8 @@ export class AdamW {
     const loaded = this.chunks.map((chunk) => {
       const m = new Float32Array(chunk.size);
       const v = new Float32Array(chunk.size);
-      const steps = chunk.entries.map(({ param, name, offset }) => {
+      const steps = chunk.entries.map(({ param, name }, k) => {
+        const offset = chunk.offsets[k];
         for (const [prefix, target] of [['exp_avg', m], ['exp_avg_sq', v]] as const) {
           const entry = state.tensors.get(`${prefix}.${name}`);
           if (!entry) throw new Error(`AdamW.loadStateDict: no ${prefix}.${name} in the optimizer state`);
@@ -234,22 +214,29 @@ export class AdamW {
       });
       return { m, v, steps };
     });
-    const runtime = gpu();
     this.chunks.forEach((chunk, c) => {
-      runtime.upload(loaded[c].m, chunk.m.buffer);
-      runtime.upload(loaded[c].v, chunk.v.buffer);
+      chunk.m.assign(loaded[c].m);
+      chunk.v.assign(loaded[c].v);
       chunk.entries.forEach((e, k) => (e.steps = loaded[c].steps[k]));
     });
     this.stepCount = Math.max(...loaded.flatMap((l) => l.steps));
   }
 
-  /** Frees m and v. */
+  /** Frees m, v and the gradient chunks (the gradients are dropped); the parameters stay where they are. */
   dispose(): void {
+    this.arena.dispose();
     for (const chunk of this.chunks) {
       chunk.m.dispose();
       chunk.v.dispose();
     }
   }
+}
+
+/** A zeroed f32 tensor [elements] in a buffer of exactly its size (m and v beside an arena chunk). */
+function zerosExact(elements: number): Tensor {
+  const t = emptyExact(elements);
+  gpu().clear(t.buffer, 0, t.byteLength);
+  return t;
 }
 
 /**

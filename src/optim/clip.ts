@@ -1,12 +1,16 @@
 // clipGradNorm: torch.nn.utils.clip_grad_norm_ on the GPU. The global L2 norm
-// of all gradients is reduced in a fixed order (per-tensor partial sums of
-// squares into one buffer, then one workgroup sums the partials), and every
-// gradient is scaled by min(1, maxNorm / (norm + 1e-6)) read from a GPU
-// buffer: nothing is read back, so the step stays one submission.
+// of all gradients is reduced in a fixed order (partial sums of squares into
+// one buffer, then one workgroup sums the partials), and every gradient is
+// scaled by min(1, maxNorm / (norm + 1e-6)) read from a GPU buffer: nothing is
+// read back, so the step stays one submission. Gradients in a parameter arena
+// (arena.ts) are reduced and scaled a whole chunk per dispatch when every
+// gradient of the chunk is among the parameters given (a slot without a
+// gradient holds zeros); any other gradient, one dispatch each.
 
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
 import { Tensor, empty } from '../tensor.js';
+import { gradientPieces } from './arena.js';
 
 const WG = 256; // a power of two (the reductions are trees)
 const SUMSQ_PARTIAL = defineKernel({ shader: 'optim', entryPoint: 'sumsq_partial', storage: ['read', 'write'], uniforms: { n: 'u32', offset: 'u32' }, workgroupSize: WG });
@@ -21,7 +25,7 @@ const CHUNK = 4096; // elements per workgroup of sumsq_partial (its override CHU
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): Tensor {
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
-  const grads = [...params].flatMap((p) => (p.grad ? [p.grad] : []));
+  const grads = gradientPieces([...params]);
   const runtime = gpu();
   const norm = empty([]);
   const offsets = grads.map((g) => Math.ceil(g.size / CHUNK));

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, keep } from '../../src/index.js';
+import { tensor, keep, tidy } from '../../src/index.js';
 import { gpu } from '../../src/gpu/device.js';
 import { AdamW, clipGradNorm, getScheduler, applySchedule, hfParameterGroups } from '../../src/optim/index.js';
 import type { Tensor } from '../../src/tensor.js';
@@ -50,7 +50,7 @@ test('AdamW: 3 steps over groups with and without decay, awkward sizes, a parame
     params.forEach((p, i) => {
       if (i === 4 && t === 2) return; // no gradient at step 2: skipped entirely, as torch does
       const g = randomArray(p.size, 1000 * t + i, 3);
-      p.grad = keep(tensor(toF32(g), p.shape));
+      tidy(() => void (p.grad = tensor(toF32(g), p.shape))); // copied into the parameter's arena slot
       adamwRef(ref[i], Float64Array.from(toF32(g)), m[i], vv[i], ++steps[i], lr, wdOf[i], 0.8, 0.95, 1e-6);
     });
     opt.step();
@@ -61,27 +61,29 @@ test('AdamW: 3 steps over groups with and without decay, awkward sizes, a parame
   opt.dispose();
 });
 
-test('AdamW: one adamw dispatch per step, whatever the number of parameters', () => {
+test('AdamW: one adamw dispatch per step, whatever the number of parameters; zeroGrad dispatches nothing', () => {
   const params = Array.from({ length: 20 }, (_, i) => param(randomArray(10 + i, i), [10 + i]));
-  for (const p of params) p.grad = keep(tensor(new Float32Array(p.size).fill(1), p.shape));
-  const opt = new AdamW(params);
+  for (const p of params) p.grad = keep(tensor(new Float32Array(p.size).fill(1), p.shape)); // before the optimizer: adopted
+  const opt = new AdamW(params); // moves them, and their gradients, into the arena
   const before = gpu().dispatchCount;
   opt.step();
-  // Gathering and scattering are buffer copies (no dispatch); exactly one update kernel.
+  // In place over the arena chunk: exactly one update kernel, no copies.
   assert.is(opt.chunkCount, 1);
   assert.is(gpu().dispatchCount - before, 1);
   opt.zeroGrad();
+  assert.is(gpu().dispatchCount - before, 1);
+  assert.ok(params.every((p) => p.grad === null));
   for (const p of params) p.dispose();
   opt.dispose();
 });
 
 test('AdamW: chunked (several adamw dispatches) gives the same parameters as one chunk; a parameter larger than a chunk is an error', async () => {
-  const sizes = [50, 70, 20, 90, 5];
+  const sizes = [50, 70, 20, 90, 5]; // each starts at a multiple of 64 elements (256 bytes, the most any adapter asks)
   const run = async (chunkElements?: number) => {
     const params = sizes.map((n, i) => param(randomArray(n, 500 + i), [n]));
     const opt = new AdamW(params, { lr: 0.01, chunkElements });
     for (let t = 0; t < 2; t++) {
-      params.forEach((p, i) => (p.grad = keep(tensor(toF32(randomArray(p.size, 600 + 10 * t + i)), p.shape))));
+      tidy(() => params.forEach((p, i) => (p.grad = tensor(toF32(randomArray(p.size, 600 + 10 * t + i)), p.shape))));
       opt.step();
       opt.zeroGrad();
     }
@@ -91,12 +93,12 @@ test('AdamW: chunked (several adamw dispatches) gives the same parameters as one
     return { out, chunks: opt.chunkCount };
   };
   const single = await run();
-  const chunked = await run(100);
+  const chunked = await run(150);
   assert.is(single.chunks, 1);
-  assert.is(chunked.chunks, 3); // greedy, in order: [50] [70, 20] [90, 5]
+  assert.is(chunked.chunks, 3); // greedy, in order: [50 at 0, 70 at 64] [20] [90 at 0, 5 at 128]
   assert.equal(chunked.out, single.out);
   const big = param(randomArray(200, 1), [200]);
-  assert.throws(() => new AdamW([{ params: [big], names: ['huge.weight'] }], { chunkElements: 100 }), /huge\.weight \[200\]/);
+  assert.throws(() => new AdamW([{ params: [big], names: ['huge.weight'] }], { chunkElements: 100 }), /huge\.weight \[200\] has more elements \(200\) than an arena chunk holds \(100\); it is not split/);
   big.dispose();
 });
 
@@ -113,7 +115,7 @@ test('AdamW: stateDict / loadStateDict resume gives the same parameters as an un
         opt = new AdamW([{ params: [p], names: ['w'] }], { lr: 0.05 });
         opt.loadStateDict(state);
       }
-      p.grad = keep(tensor(grads[t], [50]));
+      tidy(() => void (p.grad = tensor(grads[t], [50])));
       opt.step();
       opt.zeroGrad();
     }
@@ -154,7 +156,7 @@ test('clipGradNorm: global norm over tensors, scaled by min(1, max/(norm+1e-6)),
   for (const maxNorm of [1, 1000]) {
     const gs = sizes.map((n, i) => randomArray(n, 300 + i));
     const params = sizes.map((n) => param(new Float64Array(n), [n]));
-    params.forEach((p, i) => (p.grad = keep(tensor(toF32(gs[i]), [sizes[i]]))));
+    params.forEach((p, i) => (p.grad = keep(tensor(toF32(gs[i]), [sizes[i]])))); // no optimizer: gradients of their own
     let sq = 0;
     for (const g of gs) for (const x of toF32(g)) sq += x * x;
     const norm = Math.sqrt(sq);
@@ -165,7 +167,10 @@ test('clipGradNorm: global norm over tensors, scaled by min(1, max/(norm+1e-6)),
       assertClose(await p.grad!.toArray(), Array.from(toF32(gs[i]), (x) => x * coef), CLIP_TOL, `clipped gradient ${i} (max ${maxNorm})`);
     }
     out.dispose();
-    for (const p of params) p.dispose();
+    for (const p of params) {
+      p.grad!.dispose();
+      p.dispose();
+    }
   }
 });
 

@@ -96,7 +96,7 @@ test('a NaN loss stops training naming the step, the rows and the last good chec
     onStepEnd: ({ state }) => {
       if (state.globalStep !== 5) return;
       const w = trainer.model.namedParameters().get('classifier.weight')!;
-      gpu().upload(new Float32Array(w.size).fill(NaN), w.buffer);
+      gpu().upload(new Float32Array(w.size).fill(NaN), w.buffer, w.byteOffset);
     },
   };
   // Saves at steps 2 and 4; the weights go bad after step 5 (a step that does not save): step 6's loss is NaN.
@@ -119,7 +119,7 @@ test('a checkpoint is written only from weights that give a finite loss: bad wei
     onStepEnd: ({ state }) => {
       if (state.globalStep !== 4) return;
       const w = trainer.model.namedParameters().get('classifier.weight')!;
-      gpu().upload(new Float32Array(w.size).fill(NaN), w.buffer);
+      gpu().upload(new Float32Array(w.size).fill(NaN), w.buffer, w.byteOffset);
     },
   };
   const trainer = makeTrainer({ outputDir, perDeviceTrainBatchSize: 4, maxSteps: 8, saveStrategy: 'steps', saveSteps: 2, loggingSteps: 100 }, { callbacks: [poison] });
