@@ -32,7 +32,6 @@ import { emptyExact, keep, type Tensor } from '../tensor.js';
 /** A parameter's place: `offset` elements into its chunk. */
 export interface ArenaSlot {
   readonly param: Tensor;
-  readonly name: string;
   readonly offset: number;
 }
 
@@ -61,6 +60,7 @@ const chunkOfSlot = new WeakMap<Tensor, ArenaChunk>();
 
 export class ParameterArena {
   readonly chunks: readonly ArenaChunk[];
+  private readonly names: Map<Tensor, string>;
   private disposed = false;
 
   /**
@@ -71,6 +71,7 @@ export class ParameterArena {
   constructor(entries: readonly { param: Tensor; name: string }[], chunkElements?: number) {
     const limits = gpu().device.limits;
     const limit = Math.min(Math.floor(limits.maxStorageBufferBindingSize / 4), Math.floor(limits.maxBufferSize / 4), chunkElements ?? Infinity);
+    this.names = new Map(entries.map((e) => [e.param, e.name]));
     const layout = reusableLayout(entries, limit) ?? newLayout(entries, limit);
     this.chunks = layout.chunks.map((chunk) => {
       const params = keep(chunk.slots[0].param.viewAt(0, [chunk.elements]));
@@ -96,9 +97,9 @@ export class ParameterArena {
   checkOwned(who: string): void {
     if (this.disposed) throw new Error(`${who}: the optimizer was disposed`);
     for (const chunk of this.chunks) {
-      chunk.slots.forEach(({ param, name }, k) => {
+      chunk.slots.forEach(({ param }, k) => {
         if (param.gradSlot !== chunk.gradSlots[k]) {
-          throw new Error(`${who}: parameter ${name} now belongs to another optimizer's arena (a newer AdamW over it); step the newer one, or dispose it and build this one again`);
+          throw new Error(`${who}: parameter ${this.names.get(param)} now belongs to another optimizer's arena (a newer AdamW over it); step the newer one, or dispose it and build this one again`);
         }
       });
     }
@@ -179,7 +180,7 @@ function newLayout(entries: readonly { param: Tensor; name: string }[], limit: n
       current = [];
     }
     const at = current.length ? offset : 0;
-    current.push({ param, name, offset: at });
+    current.push({ param, offset: at });
     end = at + param.size;
   }
   chunks.push(current);
