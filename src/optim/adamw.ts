@@ -167,7 +167,7 @@ export class AdamW {
       runtime.dispatch(ADAMW, {
         bindings: [tableTensor.binding, chunk.grads.binding, chunk.params.binding, chunk.m.binding, chunk.v.binding],
         params: { n: chunk.size, tensors: chunk.entries.length, beta1, beta2, eps: this.eps },
-        invocations: chunk.size,
+        elements: chunk.size,
       });
       tableTensor.dispose();
     }

@@ -13,7 +13,7 @@ import { Tensor, empty } from '../tensor.js';
 import { gradientPieces } from './arena.js';
 
 const WG = 256; // a power of two (the reductions are trees)
-const SUMSQ_PARTIAL = defineKernel({ shader: 'optim', entryPoint: 'sumsq_partial', storage: ['read', 'write'], uniforms: { n: 'u32', offset: 'u32' }, workgroupSize: WG });
+const SUMSQ_PARTIAL = defineKernel({ shader: 'optim', entryPoint: 'sumsq_partial', storage: ['read', 'write'], uniforms: { n: 'u32', offset: 'u32', groups: 'u32' }, workgroupSize: WG });
 const NORM_FINISH = defineKernel({ shader: 'optim', entryPoint: 'norm_finish', storage: ['read', 'write', 'write'], uniforms: { count: 'u32', maxNorm: 'f32' }, workgroupSize: WG });
 const SCALE_BY_COEF = defineKernel({ shader: 'optim', entryPoint: 'scale_by_coef', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: WG });
 const CHUNK = 4096; // elements per workgroup of sumsq_partial (its override CHUNK), 16 per thread
@@ -28,19 +28,20 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): Tensor 
   const grads = gradientPieces([...params]);
   const runtime = gpu();
   const norm = empty([]);
-  const offsets = grads.map((g) => Math.ceil(g.size / CHUNK));
-  const count = offsets.reduce((a, b) => a + b, 0);
+  // Workgroups per gradient: one per CHUNK on a GPU; on a CPU driver at most gridStrideWorkgroups, each looping.
+  const groups = grads.map((g) => Math.min(Math.ceil(g.size / CHUNK), runtime.gridStrideWorkgroups));
+  const count = groups.reduce((a, b) => a + b, 0);
   const partials = empty([Math.max(1, count)]);
   let offset = 0;
   grads.forEach((g, k) => {
     if (g.size === 0) return;
-    runtime.dispatch(SUMSQ_PARTIAL, { bindings: [g.binding, partials.binding], params: { n: g.size, offset }, workgroups: offsets[k], constants: { CHUNK } });
-    offset += offsets[k];
+    runtime.dispatch(SUMSQ_PARTIAL, { bindings: [g.binding, partials.binding], params: { n: g.size, offset, groups: groups[k] }, workgroups: groups[k], constants: { CHUNK } });
+    offset += groups[k];
   });
   const coef = empty([1]);
   runtime.dispatch(NORM_FINISH, { bindings: [partials.binding, norm.binding, coef.binding], params: { count, maxNorm }, workgroups: 1 });
   for (const g of grads) {
-    if (g.size > 0) runtime.dispatch(SCALE_BY_COEF, { bindings: [coef.binding, g.binding], params: { n: g.size }, invocations: g.size });
+    if (g.size > 0) runtime.dispatch(SCALE_BY_COEF, { bindings: [coef.binding, g.binding], params: { n: g.size }, elements: g.size });
   }
   partials.dispose();
   coef.dispose();

@@ -248,4 +248,33 @@ test('a later AdamW over the same parameters reuses the layout (nothing moves); 
   for (const p of params) p.dispose();
 });
 
+test('grid-stride AdamW gives the same bits in 1, 3, the default and one-per-element workgroup counts; the clipping norm differs only by its summation order', async () => {
+  const sizes = [5000, 3, 4097, 1];
+  const run = async () => {
+    const params = sizes.map((n, i) => param(randomArray(n, 70 + i), [n]));
+    const opt = new AdamW(params, { lr: 0.01, chunkElements: 5000 });
+    backwardWith(params, sizes.map((n, i) => toF32(randomArray(n, 80 + i))));
+    const norm = clipGradNorm(params, 1e9); // coefficient exactly 1: the gradients keep their bits
+    opt.step();
+    const out = { norm: await norm.item(), params: await Promise.all(params.map((p) => p.toArray())) };
+    norm.dispose();
+    opt.dispose();
+    for (const p of params) p.dispose();
+    return out;
+  };
+  const runtime = gpu();
+  const initial = runtime.gridStrideWorkgroups;
+  try {
+    const expected = await run();
+    for (const count of [1, 3, Infinity]) {
+      runtime.gridStrideWorkgroups = count;
+      const got = await run();
+      assertClose([got.norm], [expected.norm], CLIP_TOL, `norm with ${count} workgroups`);
+      got.params.forEach((p, k) => assert.ok(p.every((v, i) => Object.is(v, expected.params[k][i])), `parameter ${k} with ${count} workgroups differs from ${initial}`));
+    }
+  } finally {
+    runtime.gridStrideWorkgroups = initial;
+  }
+});
+
 test.run();
