@@ -26,7 +26,7 @@ registerSourceResolver(webSourceResolver);
 export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP, NO_BROWSER_WEBGPU_HELP, NO_DAWN_HELP } from './gpu/device.js';
 export type { AdapterDescription } from './gpu/device.js';
 export { Runtime, grid } from './gpu/runtime.js';
-export type { Binding, DispatchOptions } from './gpu/runtime.js';
+export type { Binding, DispatchOptions, RuntimeCounts, UploadPart } from './gpu/runtime.js';
 export { defineKernel } from './gpu/pipelines.js';
 export type { Kernel, OverrideConstants, UniformFields, UniformType, UniformValues, WorkgroupSize } from './gpu/pipelines.js';
 export { checkKernelContract } from './gpu/contracts.js';

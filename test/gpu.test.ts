@@ -1,5 +1,6 @@
 // The device layer: the shared device and its limits, the pipeline cache, the
-// buffer pool, a device handed in by another project, and a lost device.
+// buffer pool, packed uploads and clears, a device handed in by another project,
+// and a lost device.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -62,6 +63,27 @@ test('a recording past maxCommandsPerSubmission is submitted in parts, in order:
   } finally {
     runtime.maxCommandsPerSubmission = MAX_COMMANDS_PER_SUBMISSION;
   }
+});
+
+test('uploadAll: several arrays through one staging buffer, each at its target and offset; clear() zeroes a range with nothing uploaded', async () => {
+  const runtime = gpu();
+  const [a, b] = [tensor(new Float32Array(6).fill(-1), [6]), tensor(new Int32Array(4).fill(-1), [4], { dtype: 'i32' })];
+  await runtime.sync();
+  const before = runtime.counts();
+  runtime.uploadAll([
+    { data: new Float32Array([1, 2, 3]), target: a.buffer, offset: 8 },
+    { data: new Int32Array([7, 8]), target: b.buffer },
+    { data: new Float32Array(0), target: b.buffer }, // nothing to copy
+    { data: new Float32Array([9]), target: a.buffer },
+  ]);
+  runtime.clear(b.buffer, 4, 12);
+  const counted = runtime.countsSince(before);
+  assert.equal(Array.from(await a.toArray()), [9, -1, 1, 2, 3, -1]);
+  assert.equal(Array.from(await b.toInt32Array()), [7, 8, -1, 0]);
+  assert.equal({ uploads: counted.uploads, clears: counted.clears, submissions: counted.submissions }, { uploads: 1, clears: 1, submissions: 0 });
+  assert.throws(() => runtime.uploadAll([{ data: new Int32Array([1]), target: b.buffer }, { data: new Int32Array([1]), target: b.buffer, offset: 6 }]), /uploadAll: part 1's target offset 6 is not a multiple of 4/);
+  a.dispose();
+  b.dispose();
 });
 
 test('timestamp queries time the recorded passes where the adapter has them', async () => {

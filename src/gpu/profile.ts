@@ -1,6 +1,6 @@
 // The runtime's profiling mode (Runtime.startProfile / stopProfile). While on,
 // every dispatch runs in a compute pass of its own whose start and end are
-// written to timestamp queries; uploads and copies, which run between passes,
+// written to timestamp queries; uploads, copies and clears, which run between passes,
 // are bracketed by empty marker passes that write one timestamp each (WebGPU
 // has no timestamps outside a pass), consecutive ones sharing a marker. The CPU
 // side: the moment of each submission. Without 'timestamp-query' the mode
@@ -18,7 +18,7 @@ export interface ProfileEntry {
   /** shader.entryPoint for a dispatch; the kind otherwise. */
   name: string;
   family: string;
-  /** Bytes moved (uploads, copies, readbacks). */
+  /** Bytes moved (uploads, copies, readbacks) or zeroed (clears). */
   bytes: number;
   /** GPU milliseconds from its pass's (or markers') start to end; null without timestamp queries. */
   gpuMs: number | null;

@@ -2,7 +2,10 @@
 // (inside one open compute pass where they can); the work is submitted once, at
 // a sync point: a readback or an explicit flush(). Uploads are recorded as
 // copies from staging buffers, so they are ordered with the dispatches around
-// them even when a pooled buffer is reused within one submission.
+// them even when a pooled buffer is reused within one submission; uploadAll()
+// packs several arrays into one staging buffer (one mapping), and clear()
+// zeroes a buffer on the GPU with nothing uploaded. counts() tells what was
+// recorded and submitted: dispatches, uploads, copies, readbacks, submissions.
 //
 // A recording past maxCommandsPerSubmission is submitted in parts, so no
 // submission holds more than that many bind groups and staging buffers. Parts
@@ -11,7 +14,7 @@
 import { isSoftwareAdapter, type AdapterDescription } from './adapter.js';
 import { BufferPool } from './pool.js';
 import { politeWait } from './wait.js';
-import { Profiler, type Profile } from './profile.js';
+import { Profiler, type Profile, type ProfileKind } from './profile.js';
 import { PipelineCache, kernelName, packUniforms, uniformSize, workgroupInvocations, type Kernel, type OverrideConstants, type UniformFields, type UniformValues } from './pipelines.js';
 
 /**
@@ -19,6 +22,29 @@ import { PipelineCache, kernelName, packUniforms, uniformSize, workgroupInvocati
  * multiple of the device's minStorageBufferOffsetAlignment, as a parameter arena's views are).
  */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size: number };
+
+/** One host array of an uploadAll(): its bytes go to `target` at byte `offset` (default 0). */
+export interface UploadPart {
+  data: ArrayBufferView;
+  target: GPUBuffer;
+  offset?: number;
+}
+
+/** What a runtime recorded and submitted (Runtime.counts(), countsSince()): for tests and the bench. */
+export interface RuntimeCounts {
+  dispatches: number;
+  submissions: number;
+  /** Compute passes begun. */
+  passes: number;
+  /** Staging buffers mapped: one per upload() or uploadAll(), however many arrays it carries. */
+  uploads: number;
+  /** Buffer-to-buffer copies recorded by copy(). */
+  copies: number;
+  /** Copies into a mappable buffer for reading back (read(), readLater()). */
+  readbacks: number;
+  /** Buffers zeroed on the GPU (clear()). */
+  clears: number;
+}
 
 /**
  * One dispatch: the storage bindings in the kernel's order, its uniform fields by name, and
@@ -94,6 +120,8 @@ export class Runtime {
   submitCount = 0;
   /** Compute passes begun (one per recording when not profiling; one per dispatch when profiling). */
   passCount = 0;
+  /** Uploads (staging buffers), copies, readbacks and clears recorded: see counts(). */
+  private readonly recorded: Record<Exclude<ProfileKind, 'dispatch'>, number> = { upload: 0, copy: 0, readback: 0, clear: 0 };
   /** Past this many dispatches and uploads, the recording is submitted and a new one begun (tests lower it). */
   maxCommandsPerSubmission = MAX_COMMANDS_PER_SUBMISSION;
   /** Bytes the model's tensors may take in all (the machine's memory in Node); null when unknown. */
@@ -157,17 +185,50 @@ export class Runtime {
     this.dispatchCount++;
   }
 
-  /** Records an upload of `data` into `target` from byte `targetOffset` (a multiple of 4). */
+  /** Records an upload of `data` into `target` from byte `targetOffset` (a multiple of 4; one staging buffer: uploadAll with one part). */
   upload(data: ArrayBufferView, target: GPUBuffer, targetOffset = 0): void {
+    this.uploadAll([{ data, target, offset: targetOffset }]);
+  }
+
+  /**
+   * Records the upload of several host arrays through ONE staging buffer (one mapping): each
+   * part's bytes are packed at a 4-byte-aligned place in it, then copied to its target at
+   * `offset` (a multiple of 4; default 0). A batch's ids, token types, mask and labels go up
+   * this way (models/bert/modeling.ts). Counted as one upload, one command of the submission.
+   */
+  uploadAll(parts: readonly UploadPart[]): void {
     this.check();
-    const bytes = align4(data.byteLength);
+    const places: number[] = [];
+    let bytes = 0;
+    for (const [i, { data, offset = 0 }] of parts.entries()) {
+      if (offset % 4 !== 0) throw new Error(`uploadAll: part ${i}'s target offset ${offset} is not a multiple of 4`);
+      places.push(bytes);
+      bytes += align4(data.byteLength);
+    }
     if (bytes === 0) return;
     this.beginCommand();
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
-    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const mapped = new Uint8Array(staging.getMappedRange());
+    parts.forEach(({ data }, i) => mapped.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), places[i]));
     staging.unmap();
-    this.copyEncoder('upload', bytes).copyBufferToBuffer(staging, 0, target, targetOffset, bytes);
+    const encoder = this.copyEncoder('upload', bytes);
+    parts.forEach(({ data, target, offset = 0 }, i) => {
+      if (data.byteLength > 0) encoder.copyBufferToBuffer(staging, places[i], target, offset, align4(data.byteLength));
+    });
     this.stagingToDestroy.push(staging);
+  }
+
+  /** The counters now; the difference of two (countsSince) is what was recorded in between. */
+  counts(): RuntimeCounts {
+    const { upload: uploads, copy: copies, readback: readbacks, clear: clears } = this.recorded;
+    return { dispatches: this.dispatchCount, submissions: this.submitCount, passes: this.passCount, uploads, copies, readbacks, clears };
+  }
+
+  /** What was recorded and submitted since `before` (an earlier counts()). */
+  countsSince(before: RuntimeCounts): RuntimeCounts {
+    const since = this.counts();
+    for (const k of Object.keys(since) as (keyof RuntimeCounts)[]) since[k] -= before[k];
+    return since;
   }
 
   /** Records a copy of `bytes` bytes from `source` at `sourceOffset` to `target` at `targetOffset` (offsets multiples of 4). */
@@ -176,7 +237,7 @@ export class Runtime {
     this.copyEncoder('copy', align4(bytes)).copyBufferToBuffer(source, sourceOffset, target, targetOffset, align4(bytes));
   }
 
-  /** Records zeroing `bytes` bytes of `target` from `offset` (both multiples of 4). */
+  /** Records zeroing `bytes` bytes of `target` from `offset` (both multiples of 4) on the GPU: nothing uploaded. */
   clear(target: GPUBuffer, offset: number, bytes: number): void {
     this.check();
     this.copyEncoder('clear', bytes).clearBuffer(target, offset, bytes);
@@ -303,9 +364,10 @@ export class Runtime {
     return this.pass;
   }
 
-  /** The encoder for an upload, copy, clear or readback of `bytes` (noted by the profiler when profiling). */
-  private copyEncoder(kind: 'upload' | 'copy' | 'clear' | 'readback', bytes: number): GPUCommandEncoder {
+  /** The encoder for an upload, copy, readback or clear of `bytes` (counted; noted by the profiler when profiling). */
+  private copyEncoder(kind: Exclude<ProfileKind, 'dispatch'>, bytes: number): GPUCommandEncoder {
     const encoder = this.commandEncoder();
+    this.recorded[kind]++;
     this.profiler?.copy(encoder, kind, bytes);
     return encoder;
   }
