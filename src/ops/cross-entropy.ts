@@ -37,7 +37,8 @@ export interface CrossEntropyOptions {
   ignoreIndex?: number;
 }
 
-function checkLabels(labels: Int32Array, C: number, ignoreIndex: number): void {
+/** Throws naming the first label outside [0, C) that is not `ignoreIndex`, and its row (BERT's heads check theirs before uploading them). */
+export function checkLabels(labels: Int32Array, C: number, ignoreIndex: number): void {
   labels.forEach((label, row) => {
     if (label !== ignoreIndex && (label < 0 || label >= C)) {
       throw new Error(`crossEntropy: label ${label} in row ${row} is outside [0, ${C}) and is not the ignore index ${ignoreIndex}`);

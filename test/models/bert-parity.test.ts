@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tidy, keep, noGrad, tensor, type Tensor } from '../../src/index.js';
+import { gpu, tidy, keep, noGrad, tensor, type Tensor } from '../../src/index.js';
 import { readSafetensors, toFloat64, toInt32 } from '../../src/io/safetensors.js';
 import { BertModel, BertForSequenceClassification, BertForMaskedLM, type BertInputs, type BertOutput } from '../../src/models/bert/modeling.js';
 import { AdamW, hfParameterGroups, getScheduler, applySchedule } from '../../src/optim/index.js';
@@ -148,7 +148,7 @@ async function logitsOf(model: Model, inputs: BertInputs): Promise<Float32Array>
   return values;
 }
 
-test('BERT inputs: tensors give the Int32Array logits bit for bit; no tokenTypeIds = all zeros; a bad id is named with its position', async () => {
+test('BERT inputs: tensors give the Int32Array logits bit for bit; no tokenTypeIds = all zeros; a bad id or label is named with its position or row, nothing uploaded', async () => {
   const { inputs } = await goldens('cls');
   const model = (await BertForSequenceClassification.fromPretrained(FIXTURE, { log: null })).eval();
   const tensors = asTensors(inputs);
@@ -160,6 +160,11 @@ test('BERT inputs: tensors give the Int32Array logits bit for bit; no tokenTypeI
   bad[T + 2] = model.config.vocab_size;
   const error = await logitsOf(model, { ...inputs, inputIds: bad }).then(() => null, (e: Error) => e);
   assert.match(String(error), new RegExp(`BERT: inputIds: id ${bad[T + 2]} at position \\[1, 2\\] is outside the vocabulary`));
+  const C = model.numLabels;
+  const labels = Int32Array.from({ length: B }, (_, i) => (i === 1 ? C : 0));
+  const before = gpu().counts();
+  assert.throws(() => noGrad(() => tidy(() => model.forward({ ...inputs, labels }))), new RegExp(`label ${C} in row 1 is outside \\[0, ${C}\\)`));
+  assert.is(gpu().countsSince(before).uploads, 0, 'nothing uploaded for a refused batch');
   for (const x of Object.values(tensors)) (x as Tensor).dispose();
   model.dispose();
 });

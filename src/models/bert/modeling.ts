@@ -17,12 +17,13 @@
 // each step's forward; the masks then depend only on (seed, step), so a run
 // resumed at step k repeats the uninterrupted run's masks from step k on.
 
-import { Tensor, tensor, zeros } from '../../tensor.js';
+import { Tensor, empty, zeros } from '../../tensor.js';
+import { gpu } from '../../gpu/device.js';
 import { reshape } from '../../ops/shape.js';
 import { linear } from '../../ops/matmul.js';
 import { gelu } from '../../ops/activation.js';
 import { checkIds } from '../../ops/embedding.js';
-import { crossEntropy } from '../../ops/cross-entropy.js';
+import { IGNORE_INDEX, checkLabels, crossEntropy } from '../../ops/cross-entropy.js';
 import { Module, Linear, LayerNorm, Dropout, DropoutRng } from '../../nn/index.js';
 import { parseBertConfig, serializeBertConfig, defaultLabels, numLabels as labelCount, type BertConfig } from './config.js';
 import { TIED_WEIGHTS } from './checkpoint.js';
@@ -48,21 +49,48 @@ export interface BertOutput {
   loss?: Tensor;
 }
 
-/** Uploads an i32 [B, T] input once (a tensor is used as it is, after a shape check). */
-function upload(x: Int32Array | Tensor, shape: readonly number[], what: string): Tensor {
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (x instanceof Tensor) {
-    if (x.dtype !== 'i32' || x.size !== size) throw new Error(`BERT: ${what} is ${x.dtype} [${x.shape.join(', ')}], expected i32 [${shape.join(', ')}]`);
-    return x.shape.join() === shape.join() ? x : x.view(shape);
-  }
-  if (x.length !== size) throw new Error(`BERT: ${what} has ${x.length} values, expected [${shape.join(', ')}] (${size})`);
-  return tensor(x, shape, { dtype: 'i32' });
+/** A batch as the models use it: i32 tensors ([B, T]; labels [B] or [B·T]). */
+interface BatchTensors {
+  inputIds: Tensor;
+  attentionMask?: Tensor;
+  tokenTypeIds?: Tensor;
+  labels?: Tensor;
+  shape: [number, number];
 }
 
-/** An id input as an i32 [B, T] tensor; an array is checked against [0, V) first (a tensor's ids stay on the GPU: see ops/embedding.ts). */
-function uploadIds(x: Int32Array | Tensor, shape: readonly number[], what: string, V: number): Tensor {
-  if (!(x instanceof Tensor) && x.length === shape[0] * shape[1]) checkIds(x, shape, V, `BERT: ${what}`);
-  return upload(x, shape, what);
+type BatchField = 'inputIds' | 'tokenTypeIds' | 'attentionMask' | 'labels';
+
+/**
+ * The batch's inputs as i32 tensors, the host arrays among them uploaded together (ONE staging
+ * buffer for the batch: Runtime.uploadAll) after their checks: ids within their vocabulary,
+ * `labels` (a head's: how many, of how many classes) within range. Tensors are used as they are,
+ * after a shape check (their ids stay on the GPU: see ops/embedding.ts).
+ */
+function batchTensors(inputs: BertInputs, config: BertConfig, labels?: { count: number; classes: number }): BatchTensors {
+  const shape = batchShape(inputs);
+  const ids = (field: BatchField, V: number) => (x: Int32Array) => checkIds(x, shape, V, `BERT: ${field}`);
+  const fields: [BatchField, readonly number[], ((x: Int32Array) => void)?][] = [
+    ['inputIds', shape, ids('inputIds', config.vocab_size)], ['tokenTypeIds', shape, ids('tokenTypeIds', config.type_vocab_size)], ['attentionMask', shape],
+  ];
+  if (labels) fields.push(['labels', [labels.count], (x) => checkLabels(x, labels.classes, IGNORE_INDEX)]);
+  const out: Partial<Record<BatchField, Tensor>> = {};
+  const arrays: [BatchField, Int32Array, readonly number[]][] = [];
+  for (const [field, fieldShape, check] of fields) {
+    const x = inputs[field];
+    if (x === undefined) continue;
+    const size = fieldShape.reduce((a, b) => a * b, 1);
+    if (x instanceof Tensor) {
+      if (x.dtype !== 'i32' || x.size !== size) throw new Error(`BERT: ${field} is ${x.dtype} [${x.shape.join(', ')}], expected i32 [${fieldShape.join(', ')}]`);
+      out[field] = x.shape.join() === fieldShape.join() ? x : x.view(fieldShape);
+      continue;
+    }
+    if (x.length !== size) throw new Error(`BERT: ${field} has ${x.length} values, expected [${fieldShape.join(', ')}] (${size})`);
+    check?.(x);
+    arrays.push([field, x, fieldShape]);
+  }
+  // Allocated once every array passed its checks.
+  gpu().uploadAll(arrays.map(([field, data, fieldShape]) => ({ data, target: (out[field] = empty(fieldShape, 'i32')).buffer })));
+  return { ...out, inputIds: out.inputIds!, shape };
 }
 
 function batchShape(inputs: BertInputs): [number, number] {
@@ -169,12 +197,8 @@ export class BertModel extends BertPreTrainedModel {
 
   /** -> lastHiddenState [B, T, H] and, with the pooler, pooled [B, H]. */
   forward(inputs: BertInputs): { lastHiddenState: Tensor; pooled: Tensor | null } {
-    const shape = batchShape(inputs);
-    const { vocab_size: V, type_vocab_size: types } = this.config;
-    const inputIds = uploadIds(inputs.inputIds, shape, 'inputIds', V);
-    const tokenTypes = inputs.tokenTypeIds ? uploadIds(inputs.tokenTypeIds, shape, 'tokenTypeIds', types) : undefined;
-    const mask = inputs.attentionMask ? upload(inputs.attentionMask, shape, 'attentionMask') : undefined;
-    const h = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypes), mask);
+    const { inputIds, tokenTypeIds, attentionMask } = batchTensors(inputs, this.config);
+    const h = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask);
     return { lastHiddenState: h, pooled: this.pooler ? this.pooler.forward(h) : null };
   }
 }
@@ -210,16 +234,17 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
 
   /** -> logits [B, numLabels], and the mean cross-entropy over labels [B] when given. */
   forward(inputs: BertInputs): BertOutput {
-    const [B] = batchShape(inputs);
-    const { pooled } = this.bert.forward(inputs);
-    const logits = this.classifier.forward(this.dropout.forward(pooled!));
-    if (!inputs.labels) return { logits };
     // As transformers: integer labels with several classes make the problem single-label classification.
-    if (this.numLabels === 1 || (this.config.problem_type ?? 'single_label_classification') !== 'single_label_classification') {
+    if (inputs.labels && (this.numLabels === 1 || (this.config.problem_type ?? 'single_label_classification') !== 'single_label_classification')) {
       throw new Error(`BertForSequenceClassification: only single-label classification is implemented (num_labels ${this.numLabels}, problem_type ${this.config.problem_type})`);
     }
+    const [B] = batchShape(inputs);
+    const batch = batchTensors(inputs, this.config, inputs.labels && { count: B, classes: this.numLabels });
+    const { pooled } = this.bert.forward(batch);
+    const logits = this.classifier.forward(this.dropout.forward(pooled!));
+    if (!batch.labels) return { logits };
     this.config.problem_type = 'single_label_classification';
-    return { logits, loss: crossEntropy(logits, labelsOf(inputs.labels, B, 'labels')) };
+    return { logits, loss: crossEntropy(logits, batch.labels) };
   }
 }
 
@@ -294,17 +319,12 @@ export class BertForMaskedLM extends BertPreTrainedModel {
   /** -> logits [B, T, V], and the mean cross-entropy over labels [B·T] that are not -100. */
   forward(inputs: BertInputs): BertOutput {
     const [B, T] = batchShape(inputs);
-    const { lastHiddenState } = this.bert.forward(inputs);
+    const V = this.config.vocab_size;
+    const batch = batchTensors(inputs, this.config, inputs.labels && { count: B * T, classes: V });
+    const { lastHiddenState } = this.bert.forward(batch);
     // The decoder is the word-embedding matrix itself: its gradient sums both uses.
     const logits = this.cls.predictions.forward(lastHiddenState, this.bert.embeddings.word_embeddings.weight);
-    if (!inputs.labels) return { logits };
-    const V = this.config.vocab_size;
-    return { logits, loss: crossEntropy(reshape(logits, [B * T, V]), labelsOf(inputs.labels, B * T, 'labels')) };
+    if (!batch.labels) return { logits };
+    return { logits, loss: crossEntropy(reshape(logits, [B * T, V]), batch.labels) };
   }
-}
-
-function labelsOf(labels: Int32Array | Tensor, n: number, what: string): Int32Array | Tensor {
-  const size = labels instanceof Tensor ? labels.size : labels.length;
-  if (size !== n) throw new Error(`BERT: ${what} has ${size} values, expected ${n}`);
-  return labels instanceof Tensor ? (labels.rank === 1 ? labels : labels.view([n])) : labels;
 }
