@@ -2,7 +2,7 @@
 // (alias sentiment-analysis) and fill-mask, with transformers.js' result
 // shapes (its src/pipelines/text-classification.js and fill-mask.js).
 // Batched with dynamic padding, no graph recorded; softmax runs on the GPU and
-// only probabilities are read back.
+// only probabilities are read back: one upload and one submission per batch.
 
 import { noGrad } from '../autograd.js';
 import { tidy, type Tensor } from '../tensor.js';
@@ -167,11 +167,19 @@ export class FillMaskPipeline {
           return masks.flatMap((positions, b) => positions.map((pos) => softmax(select(flat, 0, b * T + pos))));
         }),
       );
+      let allValues: Float32Array[];
+      try {
+        // Every mask's probabilities read back in the batch's one submission (the first read submits it).
+        const reads = probs.map((p) => p.readLater());
+        allValues = await Promise.all(reads.map((read) => read()));
+      } finally {
+        probs.forEach((p: Tensor) => p.dispose());
+      }
       let next = 0;
       for (const [b, positions] of masks.entries()) {
         const perMask: FillMaskResult[][] = [];
         for (const pos of positions) {
-          const values = await probs[next++].toArray();
+          const values = allValues[next++];
           perMask.push(topIndices(values, topK).map((token) => {
             const filled = Int32Array.from(rows[b]);
             filled[pos] = token;
@@ -185,7 +193,6 @@ export class FillMaskPipeline {
         }
         results.push(perMask);
       }
-      probs.forEach((p: Tensor) => p.dispose());
     }
     return results;
   }
