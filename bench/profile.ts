@@ -3,13 +3,17 @@
 // 8 × 64 tokens, one step profiled after a warm-up step (src/gpu/profile.ts:
 // each dispatch in a timed pass of its own, uploads and copies between marker
 // passes), as GPU ms per op family; the CPU time recording and submitting the
-// step and the submissions. Then the cost of an empty dispatch: 1,000
-// one-workgroup dispatches of add with n = 0.
+// step and the submissions. Then one evaluation batch of the same model and
+// batch through the Trainer's evaluation loop (forward without a graph, logits
+// and loss read back), profiled the same way. Then the cost of an empty
+// dispatch: 1,000 one-workgroup dispatches of add with n = 0.
 
 import { gpu } from '../src/gpu/device.js';
 import type { Profile } from '../src/gpu/profile.js';
 import { ADD, MAX_RUNS } from '../src/ops/accumulate.js';
 import { zeros } from '../src/tensor.js';
+import { Dataset } from '../src/data/dataset.js';
+import { evaluationLoop } from '../src/train/evaluation.js';
 import { median, timeGpu, type Report } from './harness.js';
 import { trainingStep, type Preset } from './training-step.js';
 
@@ -19,21 +23,28 @@ const EMPTY_DISPATCHES = 1000;
 export async function run(report: Report): Promise<void> {
   const runtime = gpu();
   for (const [preset, B, T] of CASES) {
-    const { trainStep, dispose } = trainingStep(preset, B, T);
+    const { trainStep, model, batch, dispose } = trainingStep(preset, B, T);
     trainStep(); // warm-up: pipelines created, shaders compiled by the driver on first run
     await runtime.sync();
     runtime.startProfile();
     trainStep();
     const profile = await runtime.stopProfile();
+    printAndReport(report, `bert-${preset} ${B}x${T}`, 'forward+backward+clip+AdamW, one step after a warm-up', profile);
+    const rows = new Dataset(Array.from({ length: B }, () => ({})));
+    const evaluate = () => evaluationLoop({ model, collate: () => batch, batchSize: B, metrics: null }, rows, 'evaluation', false);
+    await evaluate(); // warm-up
+    runtime.startProfile();
+    await evaluate();
+    const evaluation = await runtime.stopProfile();
     dispose();
-    printAndReport(report, `bert-${preset} ${B}x${T}`, profile);
+    printAndReport(report, `bert-${preset} ${B}x${T} evaluation batch`, 'evaluation loop, one batch after a warm-up', evaluation);
   }
   await emptyDispatch(report);
 }
 
-function printAndReport(report: Report, name: string, p: Profile): void {
+function printAndReport(report: Report, name: string, what: string, p: Profile): void {
   const clock = p.timed ? 'timestamp queries, each dispatch in a pass of its own' : "no 'timestamp-query' on this adapter: counts only";
-  console.log(`\nprofile: ${name} forward+backward+clip+AdamW, one step after a warm-up (${clock})`);
+  console.log(`\nprofile: ${name} ${what} (${clock})`);
   console.log(`${'family'.padEnd(26)} ${'count'.padStart(6)} ${'GPU ms'.padStart(10)} ${'% GPU'.padStart(7)} ${'MiB moved'.padStart(10)}`);
   for (const f of p.families) {
     const share = p.gpuMs && f.gpuMs !== null ? (100 * f.gpuMs) / p.gpuMs : null;
@@ -44,7 +55,8 @@ function printAndReport(report: Report, name: string, p: Profile): void {
     });
   }
   const dispatches = p.entries.filter((e) => e.kind === 'dispatch').length;
-  console.log(`${'total'.padEnd(26)} ${String(p.entries.length).padStart(6)} ${fmt(p.gpuMs, 10)}   (${dispatches} dispatches; GPU span first to last timestamp ${fmt(p.spanMs, 0)} ms)`);
+  const uploads = p.entries.filter((e) => e.kind === 'upload').length;
+  console.log(`${'total'.padEnd(26)} ${String(p.entries.length).padStart(6)} ${fmt(p.gpuMs, 10)}   (${dispatches} dispatches, ${uploads} uploads; GPU span first to last timestamp ${fmt(p.spanMs, 0)} ms)`);
   const gaps = p.submitGapsMs.map((g) => g.toFixed(1)).join(', ');
   console.log(
     `CPU: ${p.cpuMs.toFixed(1)} ms recording and submitting, ${p.submitGapsMs.length} submission(s) (ms before each: ${gaps}); ` +
@@ -53,7 +65,7 @@ function printAndReport(report: Report, name: string, p: Profile): void {
   report.rows.push({
     group: 'profile', name: `${name} step`, ms: p.gpuMs ?? 0, samples: p.gpuMs === null ? [] : [p.gpuMs],
     extra: {
-      clock, dispatches, 'GPU span ms': p.spanMs ?? 'not timed', 'CPU recording ms': p.cpuMs, submissions: p.submitGapsMs.length,
+      clock, dispatches, uploads, 'GPU span ms': p.spanMs ?? 'not timed', 'CPU recording ms': p.cpuMs, submissions: p.submitGapsMs.length,
       'ms before each submission': gaps, 'GPU wait ms': p.waitMs, 'uniform bytes': p.uniformBytes,
     },
   });

@@ -13,7 +13,8 @@ import { gpu } from '../src/gpu/device.js';
 import { splitmix32, tidy } from '../src/tensor.js';
 import { bertConfig } from '../src/models/bert/config.js';
 import { setInitSeed } from '../src/nn/index.js';
-import { BertForSequenceClassification, type BertInputs } from '../src/models/bert/modeling.js';
+import { BertForSequenceClassification } from '../src/models/bert/modeling.js';
+import type { Batch } from '../src/data/collator.js';
 import { AdamW, clipGradNorm, hfParameterGroups } from '../src/optim/index.js';
 import { median, timeGpu, type Report } from './harness.js';
 import type * as PyTorch from './pytorch.js';
@@ -30,7 +31,7 @@ const PRESETS = {
 export type Preset = keyof typeof PRESETS;
 
 /** Random ids in [1000, V) after [CLS], every row full length, labels in [0, NUM_LABELS). */
-function randomBatch(B: number, T: number, seed: number): BertInputs {
+function randomBatch(B: number, T: number, seed: number): Batch {
   const next = splitmix32(seed);
   const inputIds = new Int32Array(B * T);
   for (let i = 0; i < inputIds.length; i++) inputIds[i] = i % T === 0 ? 101 : 1000 + (next() % (VOCAB - 1000));
@@ -43,7 +44,7 @@ function randomBatch(B: number, T: number, seed: number): BertInputs {
   };
 }
 
-/** The benchmarked step for `preset` on a B × T batch: model, optimizer and a function recording one step (bench/profile.ts profiles it). */
+/** The benchmarked step for `preset` on a B × T batch: model, optimizer, the batch and a function recording one step (bench/profile.ts profiles it). */
 export function trainingStep(preset: Preset, B: number, T: number) {
   setInitSeed(0);
   const model = new BertForSequenceClassification(bertConfig({ vocab_size: VOCAB, num_labels: NUM_LABELS, ...PRESETS[preset] })).train();
@@ -63,7 +64,7 @@ export function trainingStep(preset: Preset, B: number, T: number) {
     optimizer.dispose();
     model.dispose();
   };
-  return { trainStep, optimizer, dispose };
+  return { trainStep, model, optimizer, batch, dispose };
 }
 
 export interface TrainingStepOptions {
