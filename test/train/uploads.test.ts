@@ -7,7 +7,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gpu, type RuntimeCounts } from '../../src/index.js';
+import { gpu } from '../../src/gpu/device.js';
+import type { RuntimeCounts } from '../../src/gpu/runtime.js';
 import { noGrad } from '../../src/autograd.js';
 import { tidy } from '../../src/tensor.js';
 import { setInitSeed } from '../../src/nn/index.js';
