@@ -16,7 +16,11 @@ registerSourceResolver(webSourceResolver);
 // through t.buffer, whose data starts at t.byteOffset (a parameter an optimizer holds is a
 // view in its arena's larger buffer): gpu().copy(theirs, t.buffer, bytes, 0, t.byteOffset) records a copy ordered with the
 // engine's dispatches; gpu().flush() submits what the engine recorded, so the other
-// program's later submissions see it (flush() also waits for it). A kernel:
+// program's later submissions see it (flush() also waits for it). Host arrays go up with
+// gpu().upload(data, buffer), or several through one staging buffer with
+// gpu().uploadAll([{ data, target, offset }, …]); gpu().clear(buffer, bytes) zeroes with
+// nothing uploaded; gpu().countsSince(before), before = gpu().counts(), tells what was
+// recorded and submitted in between (dispatches, uploads, copies, readbacks, submissions). A kernel:
 // defineKernel({ shader, code, entryPoint, storage, uniforms, workgroupSize }) declares its
 // contract (`code`: its own WGSL), checkKernelContract(kernel) holds it against that WGSL,
 // gpu().dispatch(kernel, { bindings: [t.binding, …], params, invocations }) records it
