@@ -1,11 +1,12 @@
 // The runtime's profiling mode (src/gpu/profile.ts): every dispatch of a tiny
 // forward and backward is profiled once, in order, with its family; with the
 // mode off the same dispatches are recorded in the passes they were before, and
-// the numbers are the same bit for bit either way.
+// the numbers are the same bit for bit either way. A packed upload is one entry,
+// a clear another.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { crossEntropy, gelu, linear, randn, tidy } from '../../src/index.js';
+import { crossEntropy, gelu, linear, randn, tidy, zeros } from '../../src/index.js';
 import { gpu } from '../../src/gpu/device.js';
 import type { Profile } from '../../src/gpu/profile.js';
 import { setupDevice } from '../helpers.js';
@@ -57,6 +58,19 @@ test('profiling times every dispatch once, by family, and changes no result', as
   for (let i = 0; i < off.grads.length; i++) {
     assert.equal(new Uint32Array(on.grads[i].buffer), new Uint32Array(off.grads[i].buffer), `gradient ${i} bit for bit`);
   }
+});
+
+test('profiling: an uploadAll is one upload of all its bytes, a clear its own entry', async () => {
+  const runtime = gpu();
+  const t = zeros([8]);
+  await runtime.sync();
+  runtime.startProfile();
+  runtime.uploadAll([{ data: new Float32Array([1, 2, 3]), target: t.buffer }, { data: new Float32Array([4]), target: t.buffer, offset: 16 }]);
+  runtime.clear(t.buffer, 8, 4);
+  const profile = await runtime.stopProfile();
+  assert.equal(profile.entries.map((e) => [e.kind, e.family, e.bytes]), [['upload', 'uploads', 16], ['clear', 'clears', 8]]);
+  assert.equal(Array.from(await t.toArray()), [1, 0, 0, 0, 4, 0, 0, 0], 'the clear after the upload zeroed elements 1 and 2');
+  t.dispose();
 });
 
 test.run();
