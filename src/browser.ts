@@ -18,7 +18,7 @@ registerSourceResolver(webSourceResolver);
 // engine's dispatches; gpu().flush() submits what the engine recorded, so the other
 // program's later submissions see it (flush() also waits for it). Host arrays go up with
 // gpu().upload(data, buffer), or several through one staging buffer with
-// gpu().uploadAll([{ data, target, offset }, …]); gpu().clear(buffer, bytes) zeroes with
+// gpu().uploadAll([{ data, target, offset }, …]); gpu().clear(buffer, offset, bytes) zeroes with
 // nothing uploaded; gpu().countsSince(before), before = gpu().counts(), tells what was
 // recorded and submitted in between (dispatches, uploads, copies, readbacks, submissions). A kernel:
 // defineKernel({ shader, code, entryPoint, storage, uniforms, workgroupSize }) declares its

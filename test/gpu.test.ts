@@ -76,7 +76,7 @@ test('uploadAll: several arrays through one staging buffer, each at its target a
     { data: new Float32Array(0), target: b.buffer }, // nothing to copy
     { data: new Float32Array([9]), target: a.buffer },
   ]);
-  runtime.clear(b.buffer, 4, 12);
+  runtime.clear(b.buffer, 12, 4);
   const counted = runtime.countsSince(before);
   assert.equal(Array.from(await a.toArray()), [9, -1, 1, 2, 3, -1]);
   assert.equal(Array.from(await b.toInt32Array()), [7, 8, -1, 0]);

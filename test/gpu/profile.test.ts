@@ -66,7 +66,7 @@ test('profiling: an uploadAll is one upload of all its bytes, a clear its own en
   await runtime.sync();
   runtime.startProfile();
   runtime.uploadAll([{ data: new Float32Array([1, 2, 3]), target: t.buffer }, { data: new Float32Array([4]), target: t.buffer, offset: 16 }]);
-  runtime.clear(t.buffer, 8, 4);
+  runtime.clear(t.buffer, 4, 8);
   const profile = await runtime.stopProfile();
   assert.equal(profile.entries.map((e) => [e.kind, e.family, e.bytes]), [['upload', 'uploads', 16], ['clear', 'clears', 8]]);
   assert.equal(Array.from(await t.toArray()), [1, 0, 0, 0, 4, 0, 0, 0], 'the clear after the upload zeroed elements 1 and 2');
