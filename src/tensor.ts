@@ -379,8 +379,12 @@ export function full(shape: readonly number[], value: number, options: TensorOpt
   return tensor(data, shape, options);
 }
 
+/** A tensor of zeros, cleared on the GPU (nothing uploaded). */
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return full(shape, 0, options);
+  const t = empty(shape, options.dtype ?? 'f32');
+  gpu().clear(t.buffer, t.byteOffset, Math.max(4, t.byteLength));
+  t.requiresGrad = options.requiresGrad ?? false;
+  return t;
 }
 
 export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
