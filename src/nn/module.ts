@@ -89,7 +89,10 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Disposes every parameter's gradient (the next backward() allocates fresh ones). */
+  /**
+   * Drops every parameter's gradient: disposed (the next backward() allocates fresh ones), or, for a
+   * parameter in an AdamW arena, its slot zeroed (src/optim/arena.ts; AdamW.zeroGrad clears a whole chunk at once).
+   */
   zeroGrad(): void {
     for (const p of this.parameters()) {
       p.grad?.dispose();
