@@ -53,6 +53,7 @@ export { reshape, permute, transpose } from './ops/shape.js';
 export { matmul, linear } from './ops/matmul.js';
 export type { MatmulOptions, MatmulVariant } from './ops/matmul.js';
 export { setMatmulVariant, tuneMatmul, matmulVariant, matmulVariantSupported, MATMUL_VARIANTS } from './ops/matmul.js';
+export { autocast, castToF16 } from './ops/cast.js';
 export { setTuningStore, clearTuning } from './gpu/autotune.js';
 export type { TuningStore } from './gpu/autotune.js';
 export { browserTuningStore, BROWSER_TUNING_KEY } from './gpu/browser-tuning-store.js';
@@ -75,6 +76,8 @@ export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './mod
 export type { BertInputs, BertOutput } from './models/bert/modeling.js';
 export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './optim/index.js';
 export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions } from './optim/index.js';
+export { GradScaler } from './optim/index.js';
+export type { GradScalerOptions, GradScalerState } from './optim/index.js';
 
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { parseBertConfig, serializeBertConfig, bertConfig } from './models/bert/config.js';

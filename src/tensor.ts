@@ -24,9 +24,10 @@ export interface GradFn {
   readonly saved: readonly Tensor[];
 }
 
-export type DType = 'f32' | 'i32';
+/** 'f16': IEEE binary16, written only by ops (src/ops/cast.ts) on adapters with shader-f16; read back as float32. */
+export type DType = 'f32' | 'i32' | 'f16';
 
-const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4 };
+const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4, f16: 2 };
 
 /** A pooled GPU buffer shared by a tensor and its views. */
 class Storage {
@@ -213,9 +214,10 @@ export class Tensor {
     };
   }
 
-  /** Reads the values back (submits pending work). */
+  /** Reads the values back (submits pending work); f16 values come back widened to float32 (exactly). */
   async toArray(): Promise<Float32Array> {
-    if (this.dtype !== 'f32') throw new Error(`toArray() reads f32 tensors; this one is ${this.dtype} (use toInt32Array())`);
+    if (this.dtype === 'f16') return Float32Array.from(new Uint16Array(await gpu().read(this.buffer, this.byteLength, this.byteOffset)), halfToFloat);
+    if (this.dtype !== 'f32') throw new Error(`toArray() reads f32 and f16 tensors; this one is ${this.dtype} (use toInt32Array())`);
     return new Float32Array(await gpu().read(this.buffer, this.byteLength, this.byteOffset));
   }
 
@@ -246,6 +248,16 @@ export class Tensor {
   toString(): string {
     return `Tensor(${this.dtype}[${this.shape.join(', ')}]${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
+}
+
+/** The value of IEEE binary16 bits `h` (sign, 5 exponent bits biased by 15, 10 fraction bits). */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  if (exponent === 0) return sign * fraction * 2 ** -24; // subnormal
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 /** Refuses a shape that is not whole numbers or whose buffer the device cannot bind, before anything is allocated. */
@@ -360,6 +372,7 @@ export function emptyExact(elements: number): Tensor {
 /** A tensor holding `data` (row-major), uploaded in the current recording. */
 export function tensor(data: Float32Array | Int32Array | number[], shape?: readonly number[], options: TensorOptions = {}): Tensor {
   const dtype = options.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
+  if (dtype === 'f16') throw new Error("tensor(): dtype 'f16' is not created from values (accepted: 'f32', 'i32'); castToF16() (src/ops/cast.ts) makes f16 copies on the GPU");
   const values = dtype === 'i32'
     ? (data instanceof Int32Array ? data : Int32Array.from(data))
     : (data instanceof Float32Array ? data : Float32Array.from(data));

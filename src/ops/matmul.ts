@@ -14,6 +14,7 @@ import { record } from '../autograd.js';
 import { Tensor, empty, keep, randn, tidy, zeros } from '../tensor.js';
 import { sumRows } from './reduce.js';
 import { geluBackward } from './activation.js';
+import { autocastEnabled, castToF16 } from './cast.js';
 
 /**
  * The matmul kernels (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl); each
@@ -231,6 +232,7 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {},
   const out = empty([...batch, M, N]);
   if (preact && preact.size !== out.size) throw new Error(`matmul: preact [${preact.shape.join(', ')}] for an output of ${out.size} elements`);
   if (out.size === 0) return out;
+  if (a.dtype !== 'f32' || b.dtype !== 'f32') return matmulF16(a, b, options, { batchSize, M, N, K }, out, bias, preact);
   if (!matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
   const { kernel, tileRows, tileCols } = VARIANTS[variant];
   const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batchSize];
@@ -263,14 +265,14 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {},
  * Gradients of C = op(A)·op(B) with respect to A and B, in A's and B's own
  * (stored) layouts. With B 2-D and A batched, B's gradient sums over the batch.
  */
-function matmulBackward(a: Tensor, b: Tensor, dC: Tensor, tA: boolean, tB: boolean): [Tensor | null, Tensor | null] {
+function matmulBackward(a: Tensor, b: Tensor, dC: Tensor, tA: boolean, tB: boolean, needA = a.requiresGrad, needB = b.requiresGrad): [Tensor | null, Tensor | null] {
   let dA: Tensor | null = null;
   let dB: Tensor | null = null;
-  if (a.requiresGrad) {
+  if (needA) {
     // A = [M,K]: dA = dC·op(B)ᵀ.  A = [K,M] (tA): dA = op(B)·dCᵀ.
     dA = tA ? matmulForward(b, dC, { transposeA: tB, transposeB: true }) : matmulForward(dC, b, { transposeB: !tB });
   }
-  if (b.requiresGrad) {
+  if (needB) {
     // B = [K,N]: dB = op(A)ᵀ·dC.  B = [N,K] (tB): dB = dCᵀ·op(A).
     const [lhs, rhs] = b.rank === 2 && a.rank > 2 ? [flatten(a), flatten(dC)] : [a, dC];
     dB = tB ? matmulForward(rhs, lhs, { transposeA: true, transposeB: tA }) : matmulForward(lhs, rhs, { transposeA: !tA });
@@ -294,6 +296,17 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (tA && a.rank > 2 && b.rank === 2) {
     throw new Error('matmul: a transposed batched operand with a shared 2-D operand is not supported; transpose explicitly');
   }
+  if (autocastEnabled()) {
+    // float16 operands (the half copies saved for backward instead of a and b); dC cast there too.
+    const [a16, b16] = [castToF16(a), castToF16(b)];
+    const out16 = matmulForward(a16, b16, options);
+    return record(out16, 'matmul', [a, b], (dOut) => {
+      const dC16 = castToF16(dOut);
+      const grads = matmulBackward(a16, b16, dC16, tA, tB, a.requiresGrad, b.requiresGrad);
+      dC16.dispose();
+      return grads;
+    }, [a16, b16]);
+  }
   const out = matmulForward(a, b, options);
   return record(out, 'matmul', [a, b], (dOut) => matmulBackward(a, b, dOut, tA, tB));
 }
@@ -314,6 +327,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }:
     throw new Error(`linear: input [${x.shape.join(', ')}] for weight [${weight.shape.join(', ')}] (expects [..., ${weight.shape[1]}])`);
   }
   if (activation !== undefined && activation !== 'gelu') throw new Error(`linear: unknown activation '${activation}' (expected 'gelu')`);
+  if (autocastEnabled()) return linearF16(x, weight, bias, activation);
   const x2 = flatten(x);
   const z = activation ? empty([x2.shape[0], weight.shape[0]]) : undefined;
   const y = matmulForward(x2, weight, { transposeB: true }, bias, undefined, z).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
@@ -330,4 +344,63 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }:
     if (dZ !== dY2) dZ.dispose();
     return bias ? [dX, dW, dB] : [dX, dW];
   }, z ? [x2, z] : [x2]);
+}
+
+// ------------------------------------------------------------ float16 ----
+// Mixed precision (src/ops/cast.ts autocast): the products read float16 operands and write
+// float32 (shaders/matmul-f16.wgsl, one kernel on every adapter with shader-f16).
+
+/** A workgroup of matmul_f16 computes F16_TILE_ROWS × F16_TILE_COLS of C. */
+const F16_TILE_ROWS = 8;
+const F16_TILE_COLS = 256;
+const MATMUL_F16 = defineKernel({ shader: 'matmul-f16', entryPoint: 'matmul_f16', storage: ['read', 'read', 'read', 'write', 'write'], uniforms: MATMUL_PARAMS, workgroupSize: 64 });
+
+/** matmulForward's product of two f16 operands into `out` (f32). */
+function matmulF16(
+  a: Tensor, b: Tensor, options: MatmulOptions, { batchSize, M, N, K }: { batchSize: number; M: number; N: number; K: number },
+  out: Tensor, bias?: Tensor, preact?: Tensor,
+): Tensor {
+  if (a.dtype !== 'f16' || b.dtype !== 'f16') {
+    out.dispose();
+    throw new Error(`matmul: operands ${a.dtype} [${a.shape.join(', ')}] and ${b.dtype} [${b.shape.join(', ')}]; both must be f32 or both f16`);
+  }
+  const workgroups: [number, number, number] = [Math.ceil(N / F16_TILE_COLS), Math.ceil(M / F16_TILE_ROWS), batchSize];
+  const runtime = gpu();
+  if (workgroups.some((n) => n > runtime.maxWorkgroupsPerDimension)) {
+    out.dispose();
+    throw new Error(`matmul: ${batchSize}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${runtime.maxWorkgroupsPerDimension} in one dimension`);
+  }
+  runtime.dispatch(MATMUL_F16, {
+    bindings: [a.binding, b.binding, (bias ?? unbound().bias).binding, out.binding, (preact ?? unbound().preact).binding],
+    params: { M, N, K, aBatchStride: M * K, bBatchStride: b.rank > 2 ? K * N : 0 },
+    workgroups,
+    constants: { TRANS_A: Number(!!options.transposeA), TRANS_B: Number(!!options.transposeB), HAS_BIAS: Number(!!bias), ACTIVATION: Number(!!preact) },
+  });
+  return out;
+}
+
+/**
+ * linear under autocast: y = x16·W16ᵀ + b (f32 out). Backward casts dZ once and runs
+ * dX = dZ16·W16 and dW = dZ16ᵀ·x16; the half copies of x and W are what the graph keeps.
+ */
+function linearF16(x: Tensor, weight: Tensor, bias: Tensor | undefined, activation: 'gelu' | undefined): Tensor {
+  const x2 = flatten(x);
+  const x16 = castToF16(x2);
+  x2.dispose();
+  const w16 = castToF16(weight);
+  const z = activation ? empty([x16.shape[0], weight.shape[0]]) : undefined;
+  const y = matmulForward(x16, w16, { transposeB: true }, bias, undefined, z).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY) => {
+    const dY2 = flatten(dY);
+    const dZ = z ? geluBackward(z, dY2) : dY2;
+    const dZ16 = castToF16(dZ);
+    const dX = x.requiresGrad ? matmulForward(dZ16, w16).reshapeOwned(x.shape) : null;
+    const dW = weight.requiresGrad ? matmulForward(dZ16, x16, { transposeA: true }) : null;
+    const dB = bias?.requiresGrad ? sumRows(dZ) : null;
+    dZ16.dispose();
+    dY2.dispose();
+    if (dZ !== dY2) dZ.dispose();
+    return bias ? [dX, dW, dB] : [dX, dW];
+  }, z ? [x16, w16, z] : [x16, w16]);
 }

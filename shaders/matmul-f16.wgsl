@@ -1,0 +1,94 @@
+// Batched matrix product of float16 operands with float32 accumulation and a float32 result, for
+// mixed precision (src/ops/matmul.ts under autocast, torch.autocast(dtype=float16)'s matmul):
+//   Z[b] = op(A[b]) · op(B[b]) (+ bias), op(X) = X or Xᵀ per TRANS_A / TRANS_B;
+//   C[b] = Z[b] (ACTIVATION = 0) or gelu(Z[b]) (ACTIVATION = 1, exact erf, shaders/lib/gelu.wgsl,
+//   with Z also written to preact for the backward pass's gelu'(Z)).
+// The f32 products' contract (shaders/lib/matmul-io.wgsl) with halves in A and B; in its own module
+// because `enable f16;` does not compile on a device without the shader-f16 feature.
+//
+// Bindings: 1 A: f16 [batch][M×K] ([K×M] when TRANS_A), 2 B: f16 [batch][K×N] ([N×K] when TRANS_B),
+//   3 bias f32 [N] (read only when HAS_BIAS), 4 C f32 [batch][M×N], 5 preact f32 [batch][M×N]
+//   (written only when ACTIVATION = 1). Params: M, N, K, aBatchStride, bBatchStride (0 broadcasts a
+//   2-D operand over the batch), in elements.
+//
+// matmul_f16: each half is widened to f32 as it is loaded (exact: every half is a float32) and every
+//   product is summed in f32 with fma, so C is the float32 product of the rounded operands. A workgroup
+//   of WG = 64 invocations owns F16_ROWS = 8 rows of C and 256 columns; invocation l computes columns
+//   l, l+64, l+128, l+192 of those rows: per k, 8 A loads (one address for the whole workgroup) and 4 B
+//   loads (neighbouring columns across lanes) feed 32 FMAs, whatever the transposes. Rows and columns
+//   past the edge are clamped to the last one (valid loads, results discarded), so the k loop has no
+//   branches. Dispatch: (ceil(N/256), ceil(M/8), batch).
+//
+// Source: the textbook product C_ij = Σ_k A_ik B_kj, register-blocked 8×4 per invocation.
+
+enable f16;
+
+override WG: u32;
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override ACTIVATION: u32 = 0u; // 0: none, 1: gelu
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  aBatchStride: u32,
+  bBatchStride: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> A: array<f16>;
+@group(0) @binding(2) var<storage, read> B: array<f16>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+@group(0) @binding(5) var<storage, read_write> preact: array<f32>;
+
+// #include "lib/gelu.wgsl"
+
+const F16_ROWS = 8u;
+
+@compute @workgroup_size(WG) // 64 lanes
+fn matmul_f16(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let aBase = wid.z * params.aBatchStride;
+  let bBase = wid.z * params.bBatchStride;
+  let row0 = wid.y * F16_ROWS;
+  let col0 = wid.x * WG * 4u + lane;
+  var rowIdx: array<u32, 8>; // op(A)[row0 + i, k] = A[rowIdx[i] + k·aStrideK]
+  for (var i = 0u; i < F16_ROWS; i++) {
+    let row = min(row0 + i, M - 1u);
+    rowIdx[i] = select(aBase + row * K, aBase + row, TRANS_A);
+  }
+  let aStrideK = select(1u, M, TRANS_A);
+  let cols = min(vec4u(col0) + vec4u(0u, 1u, 2u, 3u) * WG, vec4u(N - 1u));
+  let bCol = select(bBase + cols, bBase + cols * K, TRANS_B); // op(B)[k, col] = B[bCol + k·bStrideK]
+  let bStrideK = select(N, 1u, TRANS_B);
+  var acc: array<vec4f, 8>; // acc[i][j] = Z[row0 + i, col0 + j·WG]
+  for (var k = 0u; k < K; k++) {
+    let bk = bCol + vec4u(k * bStrideK);
+    let b = vec4f(vec4<f16>(B[bk.x], B[bk.y], B[bk.z], B[bk.w]));
+    let ak = k * aStrideK;
+    for (var i = 0u; i < F16_ROWS; i++) {
+      acc[i] = fma(vec4f(f32(A[rowIdx[i] + ak])), b, acc[i]);
+    }
+  }
+  for (var i = 0u; i < F16_ROWS; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      let r = row0 + i;
+      let c = col0 + j * WG;
+      if (r >= M || c >= N) { continue; }
+      let at = wid.z * M * N + r * N + c;
+      var z = acc[i][j];
+      if (HAS_BIAS) { z += bias[c]; }
+      if (ACTIVATION == 1u) {
+        preact[at] = z;
+        C[at] = gelu(z);
+      } else {
+        C[at] = z;
+      }
+    }
+  }
+}

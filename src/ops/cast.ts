@@ -1,0 +1,65 @@
+// float16 for mixed precision, as torch.autocast(device_type, dtype=torch.float16):
+// castToF16 makes a half copy of a float32 tensor (shaders/cast.wgsl, round to nearest even,
+// overflow to ±inf; it runs on any device), and autocast(fn) runs fn with the matrix products (linear, matmul; so
+// attention's batched products too) reading float16 copies of their float32 operands, summing in
+// float32 and returning float32 (src/ops/matmul.ts). Everything else (layer norm, softmax, GELU,
+// the loss, the gradients, the weights, AdamW) stays float32, as autocast leaves those ops in
+// float32 too. No graph node: the ops that cast save the half copies for their backward.
+// The float16 products need the device's shader-f16 feature (lavapipe and most GPUs have it;
+// Chromium's SwiftShader does not): autocast and requireShaderF16 say so before any work.
+
+import { gpu } from '../gpu/device.js';
+import { defineKernel } from '../gpu/pipelines.js';
+import { Tensor, empty } from '../tensor.js';
+
+const CAST_F16 = defineKernel({ shader: 'cast', entryPoint: 'cast_f16', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: 256 });
+
+/** The WebGPU feature float16 needs. */
+export const SHADER_F16 = 'shader-f16';
+
+/**
+ * Throws, naming the adapter and the missing feature, when the current device has no
+ * shader-f16; `what` says who asked (e.g. 'TrainingArguments.fp16').
+ */
+export function requireShaderF16(what: string): void {
+  const runtime = gpu();
+  if (runtime.features.has(SHADER_F16)) return;
+  const adapter = runtime.adapter.description || runtime.adapter.name;
+  const has = [...runtime.features].sort().join(', ') || 'none';
+  throw new Error(
+    `${what}: float16 needs the WebGPU feature '${SHADER_F16}', which adapter '${adapter}' does not offer (its device has: ${has}). ` +
+      'Train in float32 (drop fp16 / --fp16), or run on an adapter with shader-f16 (most GPUs; Mesa lavapipe).',
+  );
+}
+
+/** x (f32) as float16, a new tensor of x's shape; no graph. */
+export function castToF16(x: Tensor): Tensor {
+  if (x.dtype !== 'f32') throw new Error(`castToF16: expects an f32 tensor, got ${x.dtype} [${x.shape.join(', ')}]`);
+  const out = empty(x.shape, 'f16');
+  if (x.size === 0) return out;
+  const pairs = Math.ceil(x.size / 2);
+  gpu().dispatch(CAST_F16, { bindings: [x.binding, out.binding], params: { n: x.size }, invocations: pairs });
+  return out;
+}
+
+let autocastDepth = 0;
+
+/**
+ * Runs fn with float16 matrix products (torch.autocast(dtype=torch.float16)): linear and matmul
+ * called inside cast their float32 operands to float16, accumulate in float32 and return float32;
+ * their backward (wherever it runs) uses the same half copies. Returns fn's result.
+ */
+export function autocast<T>(fn: () => T): T {
+  requireShaderF16('autocast');
+  autocastDepth++;
+  try {
+    return fn();
+  } finally {
+    autocastDepth--;
+  }
+}
+
+/** True inside autocast(). */
+export function autocastEnabled(): boolean {
+  return autocastDepth > 0;
+}

@@ -1,0 +1,160 @@
+// matmul and linear under autocast (float16 operands, float32 accumulation and result;
+// shaders/cast.wgsl, shaders/matmul-f16.wgsl): forward and both backward products against the
+// float64 reference (test/ref/matmul.ts, its gradients checked by finite differences in
+// test/ops/matmul.test.ts), as a torch user writes
+//   with torch.autocast('cuda', dtype=torch.float16): y = x @ w.T + b;  y.backward(dy)
+//
+// Tolerances, from f16's unit roundoff u = 2^-11 and K, element by element (no single atol):
+// - Each operand of a product is rounded to half once: a' = a(1 + δ), |δ| <= u; the f32 sum of K
+//   fma terms adds at most γ_K = K·2^-24/(1 - K·2^-24) relative to Σ|a b| (Higham, Accuracy and
+//   Stability, §3.1). So |C - Σ a b| <= ((1 + u)² - 1 + γ_{K+1}(1 + u)²) · Σ_k |a_ik| |b_kj|.
+// - Against the reference of the half-rounded operands (f16Round of the f32 inputs), only γ_{K+1}
+//   remains: a tight check that the kernel reads exactly those halves and sums in float32.
+// Backward: dC is cast to half as well, so dA = dC'·B' and dB = A'ᵀ·dC' obey the same two bounds
+// with K the inner dimension of each product (N for dA, M, or batch·M for a shared B, for dB).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tensor, tidy, matmul, linear, sum, mul, autocast } from '../../src/index.js';
+import { matmulForward } from '../../src/ops/matmul.js';
+import { castToF16 } from '../../src/ops/cast.js';
+import { setupDevice, randomArray, toF32 } from '../helpers.js';
+import { matmulRef, matmulBackwardRef, type MatmulShape } from '../ref/matmul.js';
+import { geluRef, geluBackwardRef } from '../ref/activation.js';
+import { F16_UNIT_ROUNDOFF as u, f16RoundAll } from '../ref/cast.js';
+
+test.before(setupDevice);
+
+const gamma = (k: number) => (k * 2 ** -24) / (1 - k * 2 ** -24);
+/** Relative bound of a product of half-rounded operands with K terms, against the exact product. */
+const f16Bound = (k: number) => (1 + u) ** 2 - 1 + gamma(k + 1) * (1 + u) ** 2;
+const abs = (x: Float64Array) => x.map(Math.abs);
+
+/** |actual - expected| <= bound, element by element; says which element and by how much otherwise. */
+function assertWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, bound: ArrayLike<number>, what: string): void {
+  assert.is(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    if (!(err <= bound[i])) assert.unreachable(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]} (error ${err}, bound ${bound[i]})`);
+  }
+}
+
+/** matmul(A, B) under autocast: forward, dA and dB against both references. */
+async function checkMatmulF16(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch] : []): Promise<void> {
+  const aShape = s.transposeA ? [s.K, s.M] : [s.M, s.K];
+  const bShape = s.transposeB ? [s.N, s.K] : [s.K, s.N];
+  const a = randomArray(s.batch * s.M * s.K, 31);
+  const b = randomArray((s.sharedB ? 1 : s.batch) * s.K * s.N, 32);
+  const dC = randomArray(s.batch * s.M * s.N, 33);
+  const [a16, b16, dC16] = [f16RoundAll(a), f16RoundAll(b), f16RoundAll(dC)];
+  const A = tensor(toF32(a), [...batchDims, ...aShape], { requiresGrad: true });
+  const B = tensor(toF32(b), [...(s.sharedB ? [] : batchDims), ...bShape], { requiresGrad: true });
+  const C = tidy(() => {
+    const c = autocast(() => matmul(A, B, s));
+    sum(mul(c, tensor(toF32(dC), c.shape))).backward();
+    return c;
+  });
+  const what = `f16 matmul [${batchDims.join(', ')}] ${JSON.stringify(s)}`;
+  assert.is(C.dtype, 'f32');
+  assert.equal(C.shape, [...batchDims, s.M, s.N], `${what} shape`);
+  const innerA = s.N;
+  const innerB = s.sharedB ? s.batch * s.M : s.M;
+  const magnitude = matmulRef(abs(a), abs(b), s);
+  const [dAMagnitude, dBMagnitude] = matmulBackwardRef(abs(a), abs(b), abs(dC), s);
+  const [dA, dB] = matmulBackwardRef(a, b, dC, s);
+  const [dA16, dB16] = matmulBackwardRef(a16, b16, dC16, s);
+  const [c, gA, gB] = [await C.toArray(), await A.grad!.toArray(), await B.grad!.toArray()];
+  assertWithin(c, matmulRef(a16, b16, s), magnitude.map((m) => gamma(s.K + 1) * m), `${what} forward (half operands)`);
+  assertWithin(c, matmulRef(a, b, s), magnitude.map((m) => f16Bound(s.K) * m), `${what} forward`);
+  assertWithin(gA, dA16, dAMagnitude.map((m) => gamma(innerA + 1) * m), `${what} dA (half operands)`);
+  assertWithin(gA, dA, dAMagnitude.map((m) => f16Bound(innerA) * m), `${what} dA`);
+  assertWithin(gB, dB16, dBMagnitude.map((m) => gamma(innerB + 1) * m), `${what} dB (half operands)`);
+  assertWithin(gB, dB, dBMagnitude.map((m) => f16Bound(innerB) * m), `${what} dB`);
+  for (const t of [A, B, C, A.grad!, B.grad!]) t.dispose();
+}
+
+test('f16 matmul: forward and backward, every transpose combination, awkward sizes', async () => {
+  for (const transposeA of [false, true]) {
+    for (const transposeB of [false, true]) {
+      // Past one workgroup tile (8 rows × 256 columns) in both directions, no size a multiple of a tile or of 4.
+      await checkMatmulF16({ batch: 1, M: 67, N: 261, K: 19, transposeA, transposeB });
+      await checkMatmulF16({ batch: 3, M: 5, N: 7, K: 1, transposeA, transposeB });
+    }
+  }
+});
+
+test('f16 matmul: a 2-D operand shared by the batch, and 4-D operands [2, 3, T, d] (attention\'s q·kᵀ and p·v)', async () => {
+  await checkMatmulF16({ batch: 4, M: 6, N: 5, K: 7, sharedB: true });
+  await checkMatmulF16({ batch: 4, M: 6, N: 5, K: 7, sharedB: true, transposeB: true });
+  const [T, d] = [9, 5];
+  await checkMatmulF16({ batch: 6, M: T, N: T, K: d, transposeB: true }, [2, 3]);
+  await checkMatmulF16({ batch: 6, M: T, N: d, K: T }, [2, 3]);
+});
+
+/**
+ * linear(x [1, rows, inF], W, b, { activation }) under autocast. z = x'·W'ᵀ + b: the product's
+ * bound plus one f32 rounding of the bias add. With GELU, y = gelu(z): |gelu'| <= 1.13 carries z's
+ * error, plus the erfc fit's 6e-8·|z| (shaders/lib/gelu.wgsl) and a few f32 roundings of y; in
+ * backward dZ = dY·gelu'(z) then carries |dY|·|gelu''|·Δz (|gelu''| <= 0.8) and gelu''s own f32
+ * error (1e-6 covers the fit's and rounding's) into the products, where it is multiplied by |W| or |x|.
+ */
+async function checkLinearF16(rows: number, inF: number, outF: number, activation?: 'gelu'): Promise<void> {
+  const x = randomArray(rows * inF, 41);
+  const w = randomArray(outF * inF, 42);
+  const bias = randomArray(outF, 43);
+  const dY = randomArray(rows * outF, 44);
+  const s = { batch: 1, M: rows, N: outF, K: inF, transposeB: true };
+  const z = matmulRef(x, w, s).map((v, i) => v + bias[i % outF]);
+  const zBound = matmulRef(abs(x), abs(w), s).map((m, i) => f16Bound(inF + 1) * (m + Math.abs(bias[i % outF])));
+  const expected = activation ? geluRef(z) : z;
+  const yBound = activation ? zBound.map((e, i) => 1.13 * e + 6e-8 * Math.abs(z[i]) + 8 * 2 ** -24 * Math.abs(expected[i])) : zBound;
+  const dZ = activation ? geluBackwardRef(z, dY) : dY;
+  const dZError = activation ? dY.map((g, i) => Math.abs(g) * (0.8 * zBound[i] + 1e-6)) : new Float64Array(dY.length);
+  const [dX, dW] = matmulBackwardRef(x, w, dZ, s);
+  // First order: the products' own bound on |dZ|, plus dZ's error carried through |W| and |x|.
+  const [dXMag, dWMag] = matmulBackwardRef(abs(x), abs(w), abs(dZ), s);
+  const [dXCarry, dWCarry] = matmulBackwardRef(abs(x), abs(w), dZError, s);
+  const dBias = new Float64Array(outF);
+  dZ.forEach((g, i) => (dBias[i % outF] += g));
+  const dBiasBound = new Float64Array(outF);
+  dZError.forEach((e, i) => (dBiasBound[i % outF] += e + gamma(rows) * Math.abs(dZ[i])));
+
+  const X = tensor(toF32(x), [1, rows, inF], { requiresGrad: true });
+  const W = tensor(toF32(w), [outF, inF], { requiresGrad: true });
+  const Bias = tensor(toF32(bias), [outF], { requiresGrad: true });
+  const Y = tidy(() => {
+    const y = autocast(() => linear(X, W, Bias, { activation }));
+    sum(mul(y, tensor(toF32(dY), y.shape))).backward();
+    return y;
+  });
+  const what = `f16 linear${activation ? ` ${activation}` : ''} [${rows}, ${inF}] -> ${outF}`;
+  assert.equal(Y.shape, [1, rows, outF]);
+  assertWithin(await Y.toArray(), expected, yBound, `${what} forward`);
+  assertWithin(await X.grad!.toArray(), dX, dXMag.map((m, i) => f16Bound(outF) * m + dXCarry[i]), `${what} dX`);
+  assertWithin(await W.grad!.toArray(), dW, dWMag.map((m, i) => f16Bound(rows) * m + dWCarry[i]), `${what} dW`);
+  assertWithin(await Bias.grad!.toArray(), dBias, dBiasBound.map((e) => e + 1e-12), `${what} dBias (f32 column sums of dZ)`);
+  for (const t of [X, W, Bias, Y, X.grad!, W.grad!, Bias.grad!]) t.dispose();
+}
+
+test('f16 linear: forward, dX, dW, dBias; with the GELU epilogue too', async () => {
+  await checkLinearF16(37, 70, 300);
+  await checkLinearF16(37, 70, 300, 'gelu');
+  await checkLinearF16(1, 3, 2);
+});
+
+test('the half copies are what backward keeps: no f32 copy of x is saved under autocast', () => {
+  const X = tensor(toF32(randomArray(8 * 16, 51)), [8, 16], { requiresGrad: true });
+  const W = tensor(toF32(randomArray(4 * 16, 52)), [4, 16], { requiresGrad: true });
+  const y = autocast(() => linear(X, W));
+  assert.equal(y.gradFn!.saved.map((t) => `${t.dtype} [${t.shape.join(', ')}]`), ['f16 [8, 16]', 'f16 [4, 16]']);
+  for (const t of [X, W, y]) t.dispose();
+});
+
+test('a product of an f16 and an f32 operand is refused, naming both dtypes', () => {
+  const a = tensor(toF32(randomArray(6, 61)), [2, 3]);
+  const a16 = castToF16(a);
+  assert.throws(() => matmulForward(a16, a, { transposeB: true }), /operands f16 \[2, 3\] and f32 \[2, 3\]; both must be f32 or both f16/);
+  for (const t of [a, a16]) t.dispose();
+});
+
+test.run();
