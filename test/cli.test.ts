@@ -49,13 +49,13 @@ test('--help: grouped (model, data, training, output), every TrainingArguments f
   assert.match(viaBin.stdout, 'usage: npx shadergrad-train [flags]');
 });
 
-test('an unknown flag, a bad value or --fp16: exit 2, a clear message and a usage hint naming the program', async () => {
+test('an unknown flag, a bad value or --bf16: exit 2, a clear message and a usage hint naming the program', async () => {
   for (const [args, message] of [
     [['--bogus'], "Unknown option '--bogus'"],
     [['--epochs', 'two'], "--epochs must be a number, got 'two'"],
     [['--warmup_ratio', '2'], '--warmup_ratio: expected a number in [0, 1], got 2'],
     [['--load-best-model-at-end', '--eval-strategy', 'no'], "--eval-strategy: expected 'steps' or 'epoch' with --load-best-model-at-end"],
-    [['--fp16'], '--fp16: mixed precision is not available yet'],
+    [['--bf16'], '--bf16: expected false: bfloat16 is not available (WGSL has no bfloat16 type); use fp16 for mixed precision, got true'],
     [['--seed'], '--seed needs a value'],
   ] as const) {
     const run = await runCli([...args]);
@@ -63,6 +63,15 @@ test('an unknown flag, a bad value or --fp16: exit 2, a clear message and a usag
     assert.match(run.stderr, message);
     assert.match(run.stderr, 'usage: npx tsx src/train.ts [--model ID|DIR]');
   }
+});
+
+test('--fp16 turns on mixed precision (TrainingArguments.fp16), as HfArgumentParser reads booleans; off by default', () => {
+  assert.is(parseTrainOptions(['--fp16']).args.fp16, true);
+  assert.is(parseTrainOptions(['--fp16', 'false']).args.fp16, false);
+  assert.is(parseTrainOptions(['--no-fp16']).args.fp16, false);
+  assert.is(parseTrainOptions([]).args.fp16, undefined);
+  assert.is(new TrainingArguments(parseTrainOptions([]).args).fp16, false);
+  assert.is(parseTrainOptions(['--bf16', 'false']).args.bf16, false);
 });
 
 test('flags: snake_case and kebab-case alike, the short names as aliases, booleans as HfArgumentParser reads them', () => {

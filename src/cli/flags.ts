@@ -87,7 +87,9 @@ export const FLAGS: Flag[] = [
   { name: 'group-by-length', group: 'training', kind: 'boolean', field: 'groupByLength', help: 'batch rows of similar length together (less padding)' },
   { name: 'resume-from-checkpoint', aliases: ['resume'], group: 'training', kind: 'string', arg: 'DIR|latest',
     help: 'resume from a checkpoint folder, or "latest" in --output-dir' },
-  { name: 'fp16', aliases: ['bf16'], group: 'training', kind: 'boolean', help: 'refused: mixed precision is not available yet (training runs in float32)' },
+  { name: 'fp16', group: 'training', kind: 'boolean', field: 'fp16',
+    help: 'mixed precision: float16 matrix products with float32 weights and dynamic loss scaling (needs an adapter with shader-f16)' },
+  { name: 'bf16', group: 'training', kind: 'boolean', field: 'bf16', help: 'refused: WGSL has no bfloat16 (use --fp16)' },
 
   { name: 'output-dir', group: 'output', kind: 'string', arg: 'DIR', field: 'outputDir', default: DEFAULT_OUTPUT_DIR,
     help: 'where checkpoints, the model, its card and the results go (one run at a time; never the --model folder or one holding it)' },

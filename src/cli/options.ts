@@ -60,7 +60,6 @@ function readFlags(argv: string[], given: Map<string, Given>): void {
     const negated = name.startsWith('no-') && BY_NAME.get(name.slice(3))?.kind === 'boolean' ? BY_NAME.get(name.slice(3)) : undefined;
     const flag = negated ?? BY_NAME.get(name);
     if (!flag) throw new Error(`Unknown option '${spelling}'`);
-    if (flag.name === 'fp16') throw new Error(`${spelling}: mixed precision is not available yet; training runs in float32 (drop the flag)`);
     if (negated) {
       if (inline !== undefined) throw new Error(`${spelling} takes no value`);
       given.set(flag.name, { value: false, spelling });

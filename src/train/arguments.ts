@@ -54,6 +54,14 @@ export interface TrainingArgumentsInit {
   disableTqdm?: boolean;
   /** Batches of rows of similar length (shuffled, by dataSeed), so dynamic padding pads little; the rows must be tokenized. */
   groupByLength?: boolean;
+  /**
+   * Mixed precision (transformers' fp16: torch.autocast(float16) with a GradScaler): float16
+   * operands in the matrix products, float32 weights, gradients and AdamW state, dynamic loss
+   * scaling. Needs an adapter with WebGPU's shader-f16 feature.
+   */
+  fp16?: boolean;
+  /** bfloat16 is refused: WGSL has no bfloat16 type (fp16 is the mixed precision on offer). */
+  bf16?: boolean;
 }
 
 const DEFAULTS = {
@@ -80,6 +88,8 @@ const DEFAULTS = {
   seed: 42,
   disableTqdm: false,
   groupByLength: false,
+  fp16: false,
+  bf16: false,
 };
 
 const KNOWN_FIELDS = new Set<string>([
@@ -154,6 +164,8 @@ export class TrainingArguments {
   readonly dataSeed: number;
   readonly disableTqdm: boolean;
   readonly groupByLength: boolean;
+  readonly fp16: boolean;
+  readonly bf16: boolean;
 
   constructor(init: TrainingArgumentsInit) {
     if (!init || typeof init !== 'object') throw new Error('TrainingArguments: expected an object with at least outputDir');
@@ -218,6 +230,11 @@ export class TrainingArguments {
     this.disableTqdm = Boolean(o.disableTqdm);
     if (typeof o.groupByLength !== 'boolean') fail('groupByLength', o.groupByLength, 'true or false');
     this.groupByLength = o.groupByLength;
+    if (typeof o.fp16 !== 'boolean') fail('fp16', o.fp16, 'true or false');
+    this.fp16 = o.fp16;
+    if (typeof o.bf16 !== 'boolean') fail('bf16', o.bf16, 'true or false');
+    if (o.bf16) fail('bf16', true, 'false: bfloat16 is not available (WGSL has no bfloat16 type); use fp16 for mixed precision');
+    this.bf16 = false;
   }
 
   /** Per-device batch times accumulation: the batch one optimizer step sees. */

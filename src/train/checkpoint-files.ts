@@ -6,6 +6,7 @@
 
 import { readSafetensors } from '../io/safetensors.js';
 import type { TrainerStorage } from './storage.js';
+import type { GradScalerState } from '../optim/grad-scaler.js';
 
 /** JSON files read whole are refused above this (as src/io/files.ts's MAX_JSON_BYTES). */
 const MAX_JSON_BYTES = 256 * 1024 * 1024;
@@ -91,6 +92,23 @@ export async function parseSchedulerState(storage: TrainerStorage, path: string,
     lr_scheduler_type: checkedField(path, json, 'lr_scheduler_type', (v) => typeof v === 'string', 'a schedule name'),
     num_training_steps: checkedField(path, json, 'num_training_steps', integer(1), 'an integer >= 1'),
     num_warmup_steps: checkedField(path, json, 'num_warmup_steps', integer(0), 'an integer >= 0'),
+  };
+}
+
+/**
+ * scaler.json (fp16 runs: the GradScaler's stateDict under torch's keys), checked: a finite scale
+ * > 0, factors either side of 1, an interval >= 1 and a tracker below it.
+ */
+export async function parseScalerState(storage: TrainerStorage, path: string): Promise<GradScalerState> {
+  const json = await readJson<Json>(storage, path);
+  const number = (ok: (v: number) => boolean) => (v: unknown) => typeof v === 'number' && Number.isFinite(v) && ok(v);
+  const interval = checkedField<number>(path, json, 'growth_interval', integerIn(1, Number.MAX_SAFE_INTEGER), 'an integer >= 1');
+  return {
+    scale: checkedField(path, json, 'scale', number((v) => v > 0), 'a finite number > 0'),
+    growth_factor: checkedField(path, json, 'growth_factor', number((v) => v > 1), 'a finite number > 1'),
+    backoff_factor: checkedField(path, json, 'backoff_factor', number((v) => v > 0 && v < 1), 'a number in (0, 1)'),
+    growth_interval: interval,
+    _growth_tracker: checkedField(path, json, '_growth_tracker', integerIn(0, interval - 1), `an integer from 0 to ${interval - 1}`),
   };
 }
 

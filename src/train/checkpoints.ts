@@ -16,6 +16,7 @@
 //   optimizer.safetensors            AdamW state (moments by parameter name) + step
 //   scheduler.json                   learning-rate schedule state
 //   rng_state.json                   seeds and the data position (epoch, step in epoch)
+//   scaler.json                      fp16 runs: the loss scaler's state (torch's GradScaler.state_dict keys)
 //   trainer_state.json               transformers' TrainerState, log_history included
 //   training_args.json               the TrainingArguments, snake_case
 //   checkpoint_manifest.json         written last: {step, files: {name: bytes}}
@@ -37,10 +38,11 @@ import { writeSafetensors } from '../io/safetensors.js';
 import type { TrainingArguments } from './arguments.js';
 import { TrainerState } from './state.js';
 import {
-  badValue, parseRngState, parseSchedulerState, readCheckedTensors, readJson, readOptimizerState, writeJsonAtomic,
+  badValue, parseRngState, parseScalerState, parseSchedulerState, readCheckedTensors, readJson, readOptimizerState, writeJsonAtomic,
   type RngState, type RunShape, type SchedulerState, type TrainerStateJson,
 } from './checkpoint-files.js';
 import { defaultStorage, type TrainerStorage } from './storage.js';
+import type { GradScalerState } from '../optim/grad-scaler.js';
 
 export const CHECKPOINT_PREFIX = 'checkpoint-';
 export const TRAINER_STATE_NAME = 'trainer_state.json';
@@ -48,6 +50,7 @@ export const TRAINING_ARGS_NAME = 'training_args.json';
 export const OPTIMIZER_NAME = 'optimizer.safetensors';
 export const SCHEDULER_NAME = 'scheduler.json';
 export const RNG_STATE_NAME = 'rng_state.json';
+export const SCALER_NAME = 'scaler.json';
 export const MANIFEST_NAME = 'checkpoint_manifest.json';
 
 export function checkpointDir(outputDir: string, step: number, storage = defaultStorage()): string {
@@ -212,6 +215,8 @@ export interface TrainerCheckpoint {
   optimizer: { tensors: NamedArrays };
   scheduler: SchedulerState & { last_step: number; last_lr: number };
   rng: RngState;
+  /** fp16 runs: the GradScaler's stateDict(). */
+  scaler?: GradScalerState;
   state: TrainerState;
   args: TrainingArguments;
 }
@@ -223,6 +228,7 @@ export function writeTrainerCheckpoint(storage: TrainerStorage, outputDir: strin
     await storage.writeFile(storage.join(dir, OPTIMIZER_NAME), writeSafetensors(c.optimizer.tensors));
     await writeJsonAtomic(storage, storage.join(dir, SCHEDULER_NAME), c.scheduler);
     await writeJsonAtomic(storage, storage.join(dir, RNG_STATE_NAME), c.rng);
+    if (c.scaler) await writeJsonAtomic(storage, storage.join(dir, SCALER_NAME), c.scaler);
     await writeJsonAtomic(storage, storage.join(dir, TRAINER_STATE_NAME), c.state.toJSON());
     await writeJsonAtomic(storage, storage.join(dir, TRAINING_ARGS_NAME), c.args.toJSON());
   }, storage);
@@ -235,6 +241,8 @@ export interface LoadedCheckpoint {
   scheduler: SchedulerState;
   weights: NamedArrays;
   moments: NamedArrays;
+  /** scaler.json when the checkpoint has one (an fp16 run's), else null. */
+  scaler: GradScalerState | null;
 }
 
 /**
@@ -265,7 +273,8 @@ export async function readTrainerCheckpoint(storage: TrainerStorage, dir: string
   const weights = await readModelWeights(storage, dir, params);
   const shapes = new Map([...params].map(([name, p]) => [name, p.shape]));
   const moments = await readOptimizerState(storage, at(OPTIMIZER_NAME), shapes, rng.globalStep);
-  return { state, rng, scheduler, weights, moments };
+  const scaler = (await storage.exists(at(SCALER_NAME))) ? await parseScalerState(storage, at(SCALER_NAME)) : null;
+  return { state, rng, scheduler, weights, moments, scaler };
 }
 
 /** dir/model.safetensors, checked: a finite float tensor of the right shape for each of the model's parameters. */

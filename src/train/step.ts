@@ -7,10 +7,17 @@
 // larger: micro-batch i's mean loss is scaled by n_i / N (n_i its labelled
 // rows, N those of the whole step), so the gradients sum to those of the mean
 // over all N rows.
+//
+// fp16 (mixed precision, as transformers' Trainer with torch.autocast and a GradScaler): the
+// forward runs under autocast, the loss is multiplied by the scaler's scale before backward, and
+// the gradients are unscaled and checked before clipping; a step whose gradients hold inf/NaN is
+// skipped (no clipping, no AdamW update). Reading the scaler's flag is the step's one extra
+// readback (its forward and backward are then submitted on their own).
 
 import { keep, tidy, zeros, type Tensor } from '../tensor.js';
 import { addInPlace, scale } from '../ops/elementwise.js';
-import { clipGradNorm, applySchedule, type AdamW, type Schedule } from '../optim/index.js';
+import { clipGradNorm, applySchedule, type AdamW, type GradScaler, type Schedule } from '../optim/index.js';
+import { autocast } from '../ops/cast.js';
 import type { Dataset, Row } from '../data/dataset.js';
 import type { Batch } from '../data/collator.js';
 import type { TrainingArguments } from './arguments.js';
@@ -52,9 +59,10 @@ export function microBatches(
 /**
  * Records optimizer step `globalStep + 1` and submits it. Returns the step's
  * loss (mean over its labelled rows), resolved once the GPU has run the step,
- * and the gradient norm before clipping when asked for (for the log).
+ * and the gradient norm before clipping when asked for (for the log). With a
+ * `scaler` (args.fp16), `skipped` says the gradients overflowed and the update was not made.
  */
-export function trainingStep(
+export async function trainingStep(
   model: TrainableModel,
   args: TrainingArguments,
   globalStep: number,
@@ -63,29 +71,35 @@ export function trainingStep(
   schedule: Schedule,
   params: Map<string, Tensor>,
   wantGradNorm: boolean,
-): { loss: Promise<number>; gradNorm: Tensor | null } {
+  scaler?: GradScaler,
+): Promise<{ loss: Promise<number>; gradNorm: Tensor | null; skipped: boolean }> {
   const total = micro.reduce((s, m) => s + m.labelled, 0);
   if (total === 0) throw new Error(`Trainer: step ${globalStep + 1} has no labelled rows (rows ${micro.flatMap((m) => m.rows).join(', ')})`);
   model.setDropoutSeed?.(args.seed, globalStep);
   const stepLoss = keep(zeros([]));
   for (const { batch, labelled } of micro) {
     tidy(() => {
-      const { loss } = model.forward({ ...batch, shape: batch.shape });
+      const forward = () => model.forward({ ...batch, shape: batch.shape });
+      const { loss } = args.fp16 ? autocast(forward) : forward();
       if (!loss) throw new Error('Trainer: the model returned no loss for a batch with labels');
       // Mean over this micro-batch's rows -> its share of the mean over the whole step's rows.
       const share = labelled === total ? loss : scale(loss, labelled / total);
-      share.backward();
+      (scaler ? scaler.scaleLoss(share) : share).backward();
       addInPlace(stepLoss, share);
     });
   }
-  const gradNorm = args.maxGradNorm > 0 ? clipGradNorm(params.values(), args.maxGradNorm) : null;
-  applySchedule(optimizer, schedule, globalStep);
-  optimizer.step();
+  const skipped = scaler ? await scaler.unscaleAndCheck(params.values()) : false;
+  scaler?.update(skipped);
+  const gradNorm = !skipped && args.maxGradNorm > 0 ? clipGradNorm(params.values(), args.maxGradNorm) : null;
+  if (!skipped) {
+    applySchedule(optimizer, schedule, globalStep);
+    optimizer.step();
+  }
   optimizer.zeroGrad();
   const readLoss = stepLoss.readLater();
   stepLoss.dispose();
   if (gradNorm && !wantGradNorm) gradNorm.dispose();
   const loss = readLoss().then((v) => v[0]); // submits the step: its one submission
   loss.catch(() => {}); // awaited later, as readLater's
-  return { loss, gradNorm: wantGradNorm ? keep(gradNorm!) : null };
+  return { loss, gradNorm: wantGradNorm && gradNorm ? keep(gradNorm) : null, skipped };
 }

@@ -15,6 +15,12 @@
 // position and the data position (checkpoints.ts), so a resumed run repeats
 // the uninterrupted run's losses bit for bit.
 //
+// fp16 (args.fp16): mixed precision as transformers' Trainer does it with torch.amp: the forward
+// under autocast (float16 operands in the matrix products, src/ops/cast.ts) and a GradScaler
+// (src/optim/grad-scaler.ts) whose state is saved in each checkpoint (scaler.json) and restored
+// on resume. A skipped step (gradients overflowed) is logged with the new scale. Each fp16 step
+// waits for its own overflow flag, so steps no longer overlap on the GPU.
+//
 // Output folder, besides the checkpoints: trainer_log.jsonl and
 // training_curves.svg at each log; at the end train_results.json,
 // all_results.json, trainer_state.json and the model card (README.md). Every
@@ -30,7 +36,8 @@ import { init, type AdapterDescription } from '../gpu/device.js';
 import { tidy, type Tensor } from '../tensor.js';
 import { noGrad } from '../autograd.js';
 import { tuneMatmul } from '../ops/matmul.js';
-import { AdamW, hfParameterGroups, getScheduler, type Schedule } from '../optim/index.js';
+import { requireShaderF16 } from '../ops/cast.js';
+import { AdamW, GradScaler, hfParameterGroups, getScheduler, type Schedule } from '../optim/index.js';
 import { permutation, type Dataset, type Row } from '../data/dataset.js';
 import { DataCollatorWithPadding, type Batch } from '../data/collator.js';
 import { lengthGroupedPermutation, rowLengths } from '../data/sampler.js';
@@ -187,6 +194,8 @@ export class Trainer {
   private async trainLocked(train: Dataset<Row>, resumeFromCheckpoint: string | boolean | undefined): Promise<TrainOutput> {
     const args = this.args;
     await this.openDevice();
+    // Before any work: fp16 needs the adapter's shader-f16.
+    if (args.fp16) requireShaderF16('TrainingArguments.fp16');
     // Pick the matmul variant for this adapter once (measured, then cached), outside any step.
     await tuneMatmul();
     const microPerEpoch = Math.ceil(train.length / args.perDeviceTrainBatchSize);
@@ -210,6 +219,7 @@ export class Trainer {
     });
     const numWarmupSteps = args.warmupStepsFor(maxSteps);
     const schedule = getScheduler(args.lrSchedulerType, { numTrainingSteps: maxSteps, numWarmupSteps });
+    const scaler = args.fp16 ? new GradScaler() : undefined;
 
     this.state = new TrainerState();
     let position = { epoch: 0, stepInEpoch: 0 };
@@ -220,7 +230,7 @@ export class Trainer {
         throw new Error(`Trainer.train: resumeFromCheckpoint is true but ${args.outputDir} holds no checkpoint-<step> folder` +
           (skipped.length ? ` that is complete (${skipped.join('; ')})` : ''));
       }
-      position = await this.loadCheckpoint(dir, optimizer, params, { maxSteps, stepsPerEpoch }, numWarmupSteps);
+      position = await this.loadCheckpoint(dir, optimizer, params, { maxSteps, stepsPerEpoch }, numWarmupSteps, scaler);
       this.lastGoodCheckpoint = dir;
     }
     Object.assign(this.state, {
@@ -272,10 +282,15 @@ export class Trainer {
 
           const last = this.state.globalStep + 1 >= maxSteps;
           const logging = (this.state.globalStep + 1) % loggingSteps === 0 || last;
-          const { loss, gradNorm } = trainingStep(this.model, args, this.state.globalStep, micro, optimizer, schedule, params, logging);
+          const scaleBefore = scaler?.scale;
+          const { loss, gradNorm, skipped } = await trainingStep(this.model, args, this.state.globalStep, micro, optimizer, schedule, params, logging, scaler);
           lastGradNorm?.dispose();
           lastGradNorm = gradNorm;
           const step = ++this.state.globalStep;
+          if (skipped) {
+            this.progress.log(`Step ${step}: the gradients hold inf or NaN (fp16 overflow); optimizer step skipped, loss scale ${scaleBefore} -> ${scaler!.scale}`);
+            await this.record({ step_skipped: 1, loss_scale: scaler!.scale, epoch: epoch + (stepInEpoch + 1) / stepsPerEpoch, step });
+          }
           pending.push({ step, rows: micro.flatMap((m) => m.rows), loss });
           this.state.epoch = epoch + (stepInEpoch + 1) / stepsPerEpoch;
           for (const m of micro) {
@@ -293,6 +308,7 @@ export class Trainer {
             const entry: LogEntry = { loss: lastLoss };
             if (lastGradNorm) entry.grad_norm = await lastGradNorm.item();
             entry.learning_rate = nextLr;
+            if (scaler) entry.loss_scale = scaler.scale;
             await this.record({ ...entry, epoch: this.state.epoch, step });
             this.progress.logStep({ step, loss: lastLoss, learningRate: nextLr, tokens });
             windowLoss = 0;
@@ -311,7 +327,7 @@ export class Trainer {
             const next = epochEnd ? { epoch: epoch + 1, stepInEpoch: 0 } : { epoch, stepInEpoch: stepInEpoch + 1 };
             const nextOrder = next.epoch === epoch ? order : epochOrder(next.epoch);
             await this.checkWeights(microBatches(this.collate, args, train, nextOrder, next.stepInEpoch)[0]);
-            await this.saveCheckpoint(optimizer, next, schedule, numWarmupSteps);
+            await this.saveCheckpoint(optimizer, next, schedule, numWarmupSteps, scaler);
           }
           if (epochEnd) await runCallbacks(this.callbacks, 'onEpochEnd', ctx);
           if (this.control.shouldTrainingStop) break outer;
@@ -321,6 +337,7 @@ export class Trainer {
     } finally {
       lastGradNorm?.dispose();
       optimizer.dispose(); // its moments live on in the checkpoints; a later train() builds a fresh one
+      scaler?.dispose();
       this.progress.end();
     }
 
@@ -442,7 +459,9 @@ export class Trainer {
     }
   }
 
-  private async saveCheckpoint(optimizer: AdamW, next: { epoch: number; stepInEpoch: number }, schedule: Schedule, numWarmupSteps: number): Promise<void> {
+  private async saveCheckpoint(
+    optimizer: AdamW, next: { epoch: number; stepInEpoch: number }, schedule: Schedule, numWarmupSteps: number, scaler: GradScaler | undefined,
+  ): Promise<void> {
     const args = this.args;
     const step = this.state.globalStep;
     if (this.bestStep === step) this.state.bestModelCheckpoint = checkpointDir(args.outputDir, step, this.storage);
@@ -458,6 +477,7 @@ export class Trainer {
         last_lr: args.learningRate * schedule(step),
       },
       rng: { seed: args.seed, dataSeed: args.dataSeed, epoch: next.epoch, stepInEpoch: next.stepInEpoch, globalStep: step },
+      scaler: scaler?.stateDict(),
       state: this.state,
       args,
     });
@@ -469,11 +489,14 @@ export class Trainer {
 
   /** Puts model, optimizer and state back as they were at the checkpoint (all checked first); returns the data position to continue from. */
   private async loadCheckpoint(
-    dir: string, optimizer: AdamW, params: Map<string, Tensor>, run: RunShape, numWarmupSteps: number,
+    dir: string, optimizer: AdamW, params: Map<string, Tensor>, run: RunShape, numWarmupSteps: number, scaler: GradScaler | undefined,
   ): Promise<{ epoch: number; stepInEpoch: number }> {
-    const { state, rng, scheduler, weights, moments } = await readTrainerCheckpoint(this.storage, dir, params, run);
+    const { state, rng, scheduler, weights, moments, scaler: scalerState } = await readTrainerCheckpoint(this.storage, dir, params, run);
     assignWeights(weights, params);
     optimizer.loadStateDict({ tensors: moments });
+    if (scaler && scalerState) scaler.loadStateDict(scalerState);
+    else if (scaler) this.progress.log(`Warning: ${dir} has no scaler.json (a float32 run's checkpoint); fp16 continues from the initial loss scale ${scaler.scale}`);
+    else if (scalerState) this.progress.log(`Warning: ${dir} is an fp16 run's checkpoint (loss scale ${scalerState.scale}); continuing in float32 without loss scaling`);
     if (scheduler.lr_scheduler_type !== this.args.lrSchedulerType || scheduler.num_training_steps !== run.maxSteps ||
       scheduler.num_warmup_steps !== numWarmupSteps) {
       this.progress.log(

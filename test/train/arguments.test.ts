@@ -68,6 +68,8 @@ test('bad values name the field', () => {
     [{ outputDir: 'o', learning_rate: 1e-3 }, /unknown field 'learning_rate' \(did you mean 'learningRate'\?\)/],
     [{ outputDir: 'o', groupByLength: 'yes' }, /TrainingArguments\.groupByLength: expected true or false, got "yes"/],
     [{ outputDir: 'o', group_by_length: true }, /unknown field 'group_by_length' \(did you mean 'groupByLength'\?\)/],
+    [{ outputDir: 'o', fp16: 1 }, /TrainingArguments\.fp16: expected true or false, got 1/],
+    [{ outputDir: 'o', bf16: true }, /TrainingArguments\.bf16: expected false: bfloat16 is not available \(WGSL has no bfloat16 type\); use fp16 for mixed precision, got true/],
   ];
   for (const [init, message] of cases) {
     assert.throws(() => new TrainingArguments(init as never), message, JSON.stringify(init));
@@ -79,6 +81,13 @@ test('intervals below 1 are ratios of the total steps; warmupSteps wins over war
   assert.is(TrainingArguments.resolveInterval(a.loggingSteps, 95), 10);
   assert.is(a.warmupStepsFor(10), 3);
   assert.is(new TrainingArguments({ outputDir: 'o', warmupSteps: 4, warmupRatio: 0.5 }).warmupStepsFor(100), 4);
+});
+
+test('fp16: off by default, on when asked, under transformers\' names in toJSON (bf16 always false)', () => {
+  assert.is(new TrainingArguments({ outputDir: 'o' }).fp16, false);
+  const json = new TrainingArguments({ outputDir: 'o', fp16: true }).toJSON();
+  assert.is(json.fp16, true);
+  assert.is(json.bf16, false);
 });
 
 test('toJSON uses transformers\' snake_case names', () => {

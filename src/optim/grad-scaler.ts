@@ -1,0 +1,132 @@
+// GradScaler: dynamic loss scaling for float16 training, as torch.amp.GradScaler. The loss is
+// multiplied by `scale` before backward, so that small gradients do not flush to zero in the
+// float16 copies of the backward products (src/ops/matmul.ts under autocast); before clipping and
+// the optimizer, every gradient is multiplied by 1 / scale and checked for inf/NaN by one pass
+// over the gradients on the GPU (shaders/grad-scaler.wgsl) that raises one flag. A step whose
+// gradients overflowed is skipped (no optimizer update: weights, moments and AdamW's step count
+// untouched) and the scale backs off; after growthInterval good steps in a row it grows:
+//   found inf: scale *= backoffFactor, tracker = 0
+//   else:      tracker += 1; tracker == growthInterval -> scale *= growthFactor, tracker = 0
+// (torch's _amp_update_scale_). The scale is a power of two under the defaults, so scaling and
+// unscaling are exact.
+//
+// Reading the flag back costs one 4-byte readback (and so one submission) per step, as torch's
+// scaler.step() does with found_inf.item(): the optimizer step that follows is recorded only
+// for a finite step. The scale itself lives on the CPU and reaches the GPU as a uniform.
+
+import { gpu } from '../gpu/device.js';
+import { defineKernel } from '../gpu/pipelines.js';
+import { keep, tensor, type Tensor } from '../tensor.js';
+import { scale as scaleOp } from '../ops/elementwise.js';
+
+const UNSCALE_CHECK = defineKernel({
+  shader: 'grad-scaler', entryPoint: 'unscale_check', storage: ['write', 'write'], uniforms: { n: 'u32', invScale: 'f32' }, workgroupSize: 256,
+});
+
+export interface GradScalerOptions {
+  /** Default 2^16. */
+  initScale?: number;
+  /** Default 2. */
+  growthFactor?: number;
+  /** Default 0.5. */
+  backoffFactor?: number;
+  /** Good steps in a row before the scale grows (default 2000). */
+  growthInterval?: number;
+}
+
+/** torch.amp.GradScaler.state_dict(), under torch's keys (scaler.json in a checkpoint). */
+export interface GradScalerState {
+  scale: number;
+  growth_factor: number;
+  backoff_factor: number;
+  growth_interval: number;
+  _growth_tracker: number;
+}
+
+function positive(name: string, value: number, check: (v: number) => boolean, expected: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) {
+    throw new Error(`GradScaler: ${name} must be ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+  }
+  return value;
+}
+
+export class GradScaler {
+  /** The loss is multiplied by this before backward. */
+  scale: number;
+  growthFactor: number;
+  backoffFactor: number;
+  growthInterval: number;
+  /** Good steps in a row since the scale last changed. */
+  growthTracker = 0;
+  private flag: Tensor | null = null;
+
+  constructor({ initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 }: GradScalerOptions = {}) {
+    this.scale = positive('initScale', initScale, (v) => v > 0, 'a finite number > 0');
+    this.growthFactor = positive('growthFactor', growthFactor, (v) => v > 1, 'a finite number > 1');
+    this.backoffFactor = positive('backoffFactor', backoffFactor, (v) => v > 0 && v < 1, 'a number in (0, 1)');
+    this.growthInterval = positive('growthInterval', growthInterval, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1');
+  }
+
+  /** loss · scale (a graph op: its backward scales every gradient by `scale`). */
+  scaleLoss(loss: Tensor): Tensor {
+    return scaleOp(loss, this.scale);
+  }
+
+  /**
+   * Records grad *= 1 / scale for every parameter's gradient and the inf/NaN check over them,
+   * then submits and resolves to whether some gradient held inf or NaN (torch's unscale_ and
+   * the found_inf read of step()). Parameters without a gradient are ignored.
+   */
+  async unscaleAndCheck(params: Iterable<Tensor>): Promise<boolean> {
+    const runtime = gpu();
+    if (!this.flag || this.flag.disposed) this.flag = keep(tensor(Int32Array.of(0)));
+    else this.flag.assign(Int32Array.of(0));
+    const invScale = 1 / this.scale;
+    for (const p of params) {
+      const g = p.grad;
+      if (!g || g.size === 0) continue;
+      runtime.dispatch(UNSCALE_CHECK, { bindings: [g.binding, this.flag.binding], params: { n: g.size, invScale }, invocations: g.size });
+    }
+    const [found] = await this.flag.toInt32Array();
+    return found !== 0;
+  }
+
+  /** After a step: backs off on an overflow, else counts the step and grows after growthInterval of them. */
+  update(foundInf: boolean): void {
+    if (foundInf) {
+      this.scale *= this.backoffFactor;
+      this.growthTracker = 0;
+      return;
+    }
+    this.growthTracker++;
+    if (this.growthTracker === this.growthInterval) {
+      this.scale *= this.growthFactor;
+      this.growthTracker = 0;
+    }
+  }
+
+  stateDict(): GradScalerState {
+    return {
+      scale: this.scale, growth_factor: this.growthFactor, backoff_factor: this.backoffFactor,
+      growth_interval: this.growthInterval, _growth_tracker: this.growthTracker,
+    };
+  }
+
+  /** Restores the scale and the tracker (torch's load_state_dict; the factors and interval too). */
+  loadStateDict(state: GradScalerState): void {
+    const s = new GradScaler({
+      initScale: state?.scale, growthFactor: state?.growth_factor, backoffFactor: state?.backoff_factor, growthInterval: state?.growth_interval,
+    });
+    const tracker = state._growth_tracker;
+    if (!Number.isInteger(tracker) || tracker < 0 || tracker >= s.growthInterval) {
+      throw new Error(`GradScaler.loadStateDict: _growth_tracker must be an integer in [0, ${s.growthInterval}), got ${JSON.stringify(tracker)}`);
+    }
+    Object.assign(this, { scale: s.scale, growthFactor: s.growthFactor, backoffFactor: s.backoffFactor, growthInterval: s.growthInterval, growthTracker: tracker });
+  }
+
+  /** Frees the flag buffer. */
+  dispose(): void {
+    this.flag?.dispose();
+    this.flag = null;
+  }
+}

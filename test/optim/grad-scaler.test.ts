@@ -1,0 +1,155 @@
+// GradScaler (src/optim/grad-scaler.ts) as torch.amp.GradScaler: torch's defaults, growth after
+// growthInterval good steps, backoff on inf/NaN, the state round trip; the GPU check and unscale
+// on real gradients (an injected inf or NaN found, as torch's tests fill a gradient with inf);
+// and an overflowed training step (src/train/step.ts) skipped: weights, AdamW's moments and step
+// counts untouched, the scale backed off.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tensor, keep, linear, sum, tidy } from '../../src/index.js';
+import { AdamW, GradScaler, getScheduler } from '../../src/optim/index.js';
+import type { Tensor } from '../../src/tensor.js';
+import { setInitSeed } from '../../src/nn/index.js';
+import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
+import { DataCollatorWithPadding } from '../../src/data/collator.js';
+import { TrainingArguments } from '../../src/train/arguments.js';
+import { microBatches, trainingStep } from '../../src/train/step.js';
+import { permutation } from '../../src/data/dataset.js';
+import { setupDevice, randomArray, toF32 } from '../helpers.js';
+import { syntheticDataset, syntheticTokenizer, tinyConfig } from '../train/synthetic.js';
+
+test.before(setupDevice);
+
+test("torch's defaults: scale 2^16, growth 2, backoff 0.5, interval 2000; bad options are refused by name", () => {
+  const s = new GradScaler();
+  assert.equal(s.stateDict(), { scale: 65536, growth_factor: 2, backoff_factor: 0.5, growth_interval: 2000, _growth_tracker: 0 });
+  assert.throws(() => new GradScaler({ initScale: 0 }), /GradScaler: initScale must be a finite number > 0, got 0/);
+  assert.throws(() => new GradScaler({ growthFactor: 1 }), /growthFactor must be a finite number > 1/);
+  assert.throws(() => new GradScaler({ backoffFactor: 1 }), /backoffFactor must be a number in \(0, 1\)/);
+  assert.throws(() => new GradScaler({ growthInterval: 2.5 }), /growthInterval must be an integer >= 1, got 2.5/);
+});
+
+test('the scale grows after growthInterval good steps in a row and backs off (tracker reset) on inf', () => {
+  const s = new GradScaler();
+  for (let i = 0; i < 1999; i++) s.update(false);
+  assert.is(s.scale, 65536);
+  assert.is(s.growthTracker, 1999);
+  s.update(false);
+  assert.is(s.scale, 131072); // 2000 good steps: doubled
+  assert.is(s.growthTracker, 0);
+  for (let i = 0; i < 1500; i++) s.update(false);
+  s.update(true);
+  assert.is(s.scale, 65536); // backed off, and the 1500 good steps no longer count
+  assert.is(s.growthTracker, 0);
+  for (let i = 0; i < 1999; i++) s.update(false);
+  assert.is(s.scale, 65536);
+  s.update(true);
+  s.update(true);
+  assert.is(s.scale, 16384);
+});
+
+test('state round trip: stateDict -> JSON -> loadStateDict continues the same sequence; a bad state is refused', () => {
+  const a = new GradScaler({ growthInterval: 3 });
+  a.update(true);
+  a.update(false);
+  a.update(false);
+  const b = new GradScaler();
+  b.loadStateDict(JSON.parse(JSON.stringify(a.stateDict())));
+  assert.equal(b.stateDict(), { scale: 32768, growth_factor: 2, backoff_factor: 0.5, growth_interval: 3, _growth_tracker: 2 });
+  a.update(false);
+  b.update(false);
+  assert.equal(b.stateDict(), a.stateDict());
+  assert.is(b.scale, 65536);
+  assert.throws(() => b.loadStateDict({ ...a.stateDict(), _growth_tracker: 3 }), /_growth_tracker must be an integer in \[0, 3\), got 3/);
+  assert.throws(() => b.loadStateDict({ ...a.stateDict(), scale: -1 }), /initScale must be a finite number > 0, got -1/);
+});
+
+/** Gradients of sum(linear(x, W, b)) scaled by the scaler's loss scale. */
+function scaledGradients(scaler: GradScaler, w: Tensor, b: Tensor): void {
+  const x = tensor(toF32(randomArray(5 * 4, 71)), [5, 4]);
+  tidy(() => scaler.scaleLoss(sum(linear(x, w, b))).backward());
+  x.dispose();
+}
+
+test('unscaleAndCheck: scaled gradients come back exactly unscaled (a power-of-two scale), no overflow found', async () => {
+  const w = keep(tensor(toF32(randomArray(3 * 4, 72)), [3, 4], { requiresGrad: true }));
+  const b = keep(tensor(toF32(randomArray(3, 73)), [3], { requiresGrad: true }));
+  const plain = new GradScaler({ initScale: 1 });
+  scaledGradients(plain, w, b);
+  const [gw, gb] = [await w.grad!.toArray(), await b.grad!.toArray()];
+  w.grad!.dispose();
+  b.grad!.dispose();
+  w.grad = b.grad = null;
+  const scaler = new GradScaler();
+  scaledGradients(scaler, w, b);
+  assert.is((await b.grad!.toArray())[0], gb[0] * 65536);
+  assert.is(await scaler.unscaleAndCheck([w, b]), false);
+  assert.equal(await w.grad!.toArray(), gw);
+  assert.equal(await b.grad!.toArray(), gb);
+  for (const t of [w, b, w.grad!, b.grad!]) t.dispose();
+  scaler.dispose();
+  plain.dispose();
+});
+
+test('unscaleAndCheck finds an injected inf or NaN in any one gradient, and the flag resets for the next step', async () => {
+  const scaler = new GradScaler();
+  const clean = keep(tensor(toF32(randomArray(1000, 74)), [1000], { requiresGrad: true }));
+  const poisoned = keep(tensor(toF32(randomArray(7, 75)), [7], { requiresGrad: true }));
+  const grads = (bad: number) => {
+    clean.grad?.dispose();
+    poisoned.grad?.dispose();
+    clean.grad = tensor(toF32(randomArray(1000, 76)), [1000]);
+    const g = toF32(randomArray(7, 77));
+    g[5] = bad;
+    poisoned.grad = tensor(g, [7]);
+  };
+  for (const bad of [Infinity, -Infinity, NaN]) {
+    grads(bad);
+    assert.is(await scaler.unscaleAndCheck([clean, poisoned]), true, `${bad} found`);
+  }
+  grads(1e30); // finite, however large
+  assert.is(await scaler.unscaleAndCheck([clean, poisoned]), false);
+  for (const t of [clean, poisoned, clean.grad!, poisoned.grad!]) t.dispose();
+  scaler.dispose();
+});
+
+test('an overflowed fp16 training step is skipped: weights, AdamW moments and step counts untouched, scale backed off; the next step updates', async () => {
+  const tokenizer = syntheticTokenizer();
+  setInitSeed(3);
+  const model = new BertForSequenceClassification(tinyConfig(tokenizer.vocabSize, 8, 0));
+  const train = syntheticDataset(8, 11, tokenizer);
+  const args = new TrainingArguments({ outputDir: 'unused', perDeviceTrainBatchSize: 4, fp16: true, learningRate: 1e-2 });
+  const params = model.namedParameters();
+  const optimizer = new AdamW([...params.values()], { lr: args.learningRate });
+  const schedule = getScheduler('constant', { numTrainingSteps: 10, numWarmupSteps: 0 });
+  const collator = new DataCollatorWithPadding(tokenizer);
+  const micro = microBatches((rows) => collator.collate(rows), args, train, permutation(train.length, 1), 0);
+  const snapshot = async () => Promise.all([...params.values()].map((p) => p.toArray()));
+  const before = await snapshot();
+  const momentsBefore = await optimizer.stateDict();
+  // 2^60 times the loss: the scaled gradients pass half range (65504) in the backward casts.
+  const scaler = new GradScaler({ initScale: 2 ** 60 });
+  const overflow = await trainingStep(model, args, 0, micro, optimizer, schedule, params, true, scaler);
+  assert.ok(Number.isFinite(await overflow.loss), 'the loss itself is finite');
+  assert.is(overflow.skipped, true);
+  assert.is(overflow.gradNorm, null, 'no clipping on a skipped step');
+  assert.is(scaler.scale, 2 ** 59);
+  assert.is(optimizer.stepCount, 0);
+  assert.equal(await snapshot(), before, 'weights untouched');
+  assert.equal(await optimizer.stateDict(), momentsBefore, 'moments and step counts untouched');
+  assert.ok([...params.values()].every((p) => p.grad === null), 'gradients cleared');
+
+  scaler.loadStateDict({ ...scaler.stateDict(), scale: 2 ** 16 });
+  const good = await trainingStep(model, args, 1, micro, optimizer, schedule, params, true, scaler);
+  assert.is(good.skipped, false);
+  assert.ok(Number.isFinite(await good.gradNorm!.item()) && (await good.gradNorm!.item()) > 0);
+  assert.is(optimizer.stepCount, 1);
+  assert.is(scaler.growthTracker, 1);
+  const after = await snapshot();
+  assert.ok(after.some((p, i) => p.some((v, j) => v !== before[i][j])), 'the finite step updated the weights');
+  good.gradNorm!.dispose();
+  optimizer.dispose();
+  scaler.dispose();
+});
+
+test.run();
