@@ -27,7 +27,7 @@ export function requireShaderF16(what: string): void {
   const adapter = runtime.adapter.description || runtime.adapter.name;
   const has = [...runtime.features].sort().join(', ') || 'none';
   throw new Error(
-    `${what}: float16 needs the WebGPU feature '${SHADER_F16}', which adapter '${adapter}' does not offer (its device has: ${has}). ` +
+    `${what}: float16 needs the WebGPU feature '${SHADER_F16}', which the device on adapter '${adapter}' lacks (its features: ${has}). ` +
       'Train in float32 (drop fp16 / --fp16), or run on an adapter with shader-f16 (most GPUs; Mesa lavapipe).',
   );
 }
