@@ -39,17 +39,18 @@ export function median(xs: number[]): number {
  * Milliseconds per call of `record` (which records GPU work), one value per
  * sample: GPU time from timestamp queries where the adapter has them (from the
  * start of the first compute pass to the end of the last), otherwise wall time
- * around the flushed batch.
+ * around the flushed batch. A `record` that reads something back mid-way (an fp16 step's overflow
+ * flag) is awaited; its time then includes the GPU's wait for it.
  */
-export async function timeGpu(record: () => void, { warmup = 2, iterations = 5, samples = 5 }: TimingOptions = {}): Promise<number[]> {
+export async function timeGpu(record: () => void | Promise<void>, { warmup = 2, iterations = 5, samples = 5 }: TimingOptions = {}): Promise<number[]> {
   const runtime = gpu();
-  for (let i = 0; i < warmup; i++) record();
+  for (let i = 0; i < warmup; i++) await record();
   await runtime.sync();
   const out: number[] = [];
   for (let s = 0; s < samples; s++) {
     const timed = runtime.startTimestamps();
     const start = performance.now();
-    for (let i = 0; i < iterations; i++) record();
+    for (let i = 0; i < iterations; i++) await record();
     const ms = timed ? await runtime.stopTimestamps() : (await runtime.sync(), performance.now() - start);
     out.push(ms / iterations);
   }

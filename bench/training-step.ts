@@ -3,6 +3,9 @@
 // (max norm 1), AdamW, recorded and submitted together, for BERT-base (12
 // layers, hidden 768) and a small model (2 layers, hidden 128) at 8 × 64 tokens;
 // also BERT-base at 32 × 128 with --large (minutes per step on lavapipe).
+// Each model also in fp16 (mixed precision as TrainingArguments.fp16: float16 matrix products under
+// autocast, the loss scaled by a GradScaler whose overflow flag is read back once per step), where
+// the adapter has shader-f16.
 // Beside each, the same step in PyTorch on the CPU (float32, bench/torch_step.py
 // over ../shared/reference's BERT) when a python3 with torch is found, and the
 // ratio of speeds (ours / PyTorch's: above 1 is faster than PyTorch). PyTorch's
@@ -15,7 +18,8 @@ import { bertConfig } from '../src/models/bert/config.js';
 import { setInitSeed } from '../src/nn/index.js';
 import { BertForSequenceClassification } from '../src/models/bert/modeling.js';
 import type { Batch } from '../src/data/collator.js';
-import { AdamW, clipGradNorm, hfParameterGroups } from '../src/optim/index.js';
+import { AdamW, GradScaler, clipGradNorm, hfParameterGroups } from '../src/optim/index.js';
+import { autocast, SHADER_F16 } from '../src/ops/cast.js';
 import { median, timeGpu, type Report } from './harness.js';
 import type * as PyTorch from './pytorch.js';
 
@@ -44,7 +48,11 @@ function randomBatch(B: number, T: number, seed: number): Batch {
   };
 }
 
-/** The benchmarked step for `preset` on a B × T batch: model, optimizer, the batch and a function recording one step (bench/profile.ts profiles it). */
+/**
+ * The benchmarked step for `preset` on a B × T batch: model, optimizer, the batch and a function
+ * recording one step (bench/profile.ts profiles it), and trainStepF16: the same step in fp16, async
+ * (it reads the scaler's overflow flag back mid-way).
+ */
 export function trainingStep(preset: Preset, B: number, T: number) {
   setInitSeed(0);
   const model = new BertForSequenceClassification(bertConfig({ vocab_size: VOCAB, num_labels: NUM_LABELS, ...PRESETS[preset] })).train();
@@ -60,11 +68,31 @@ export function trainingStep(preset: Preset, B: number, T: number) {
       optimizer.step();
       optimizer.zeroGrad();
     });
+  // fp16: forward under autocast, scaled loss, unscale + overflow check, then clip and AdamW unless it overflowed.
+  const scaler = new GradScaler();
+  let skipped = 0;
+  const trainStepF16 = async () => {
+    tidy(() => {
+      model.setDropoutSeed(0, step++);
+      scaler.scaleLoss(autocast(() => model.forward(batch)).loss!).backward();
+    });
+    const overflow = await scaler.unscaleAndCheck(parameters);
+    scaler.update(overflow);
+    if (overflow) skipped++;
+    tidy(() => {
+      if (!overflow) {
+        clipGradNorm(parameters, 1);
+        optimizer.step();
+      }
+      optimizer.zeroGrad();
+    });
+  };
   const dispose = () => {
+    scaler.dispose();
     optimizer.dispose();
     model.dispose();
   };
-  return { trainStep, model, optimizer, batch, dispose };
+  return { trainStep, trainStepF16, skippedSteps: () => skipped, model, optimizer, batch, dispose };
 }
 
 export interface TrainingStepOptions {
@@ -83,25 +111,31 @@ export async function run(report: Report, options: TrainingStepOptions): Promise
   const all: [Preset, number, number][] = [['small', 8, 64], ['base', 8, 64], ...(options.large ? [['base', 32, 128] as [Preset, number, number]] : [])];
   const cases = all.filter(([preset]) => !options.presets || options.presets.includes(preset));
   const runtime = gpu();
+  const fp16 = runtime.features.has(SHADER_F16);
+  if (!fp16) console.log(`fp16 rows: not on ${runtime.adapter.name} (no ${SHADER_F16})`);
   for (const [preset, B, T] of cases) {
-    const { trainStep, optimizer, dispose } = trainingStep(preset, B, T);
-    runtime.pool.resetPeak();
-    const dispatchesBefore = runtime.dispatchCount;
-    const samples = await timeGpu(trainStep, { warmup: 1, iterations: 1, samples: SAMPLES });
-    const ms = median(samples);
-    const torchSeconds = pytorch ? pytorch.torchStep(python, preset, B, T, SAMPLES) : null;
-    report.add({
-      group: 'training-step',
-      name: `bert-${preset} ${B}x${T} forward+backward+clip+AdamW`,
-      samples,
-      extra: {
-        'tokens/s': (B * T) / (ms / 1000),
-        'peak MiB': runtime.pool.snapshot().peakBytesInUse / 2 ** 20,
-        'dispatches/step': (runtime.dispatchCount - dispatchesBefore) / (SAMPLES + 1), // warm-up + samples
-        'adamw dispatches': optimizer.chunkCount, // > 1 where the parameters exceed one storage binding (lavapipe: 128 MiB)
-        ...(torchSeconds === null ? {} : { 'torch ms': torchSeconds * 1000, 'x torch': (torchSeconds * 1000) / ms }),
-      },
-    });
-    dispose();
+    // float32, then (same run, a fresh model of the same seed) fp16.
+    for (const precision of fp16 ? ['f32', 'fp16'] as const : ['f32'] as const) {
+      const { trainStep, trainStepF16, skippedSteps, optimizer, dispose } = trainingStep(preset, B, T);
+      runtime.pool.resetPeak();
+      const dispatchesBefore = runtime.dispatchCount;
+      const samples = await timeGpu(precision === 'fp16' ? trainStepF16 : trainStep, { warmup: 1, iterations: 1, samples: SAMPLES });
+      const ms = median(samples);
+      const torchSeconds = pytorch && precision === 'f32' ? pytorch.torchStep(python, preset, B, T, SAMPLES) : null;
+      report.add({
+        group: 'training-step',
+        name: `bert-${preset} ${B}x${T}${precision === 'fp16' ? ' fp16' : ''} forward+backward+clip+AdamW`,
+        samples,
+        extra: {
+          'tokens/s': (B * T) / (ms / 1000),
+          'peak MiB': runtime.pool.snapshot().peakBytesInUse / 2 ** 20,
+          'dispatches/step': (runtime.dispatchCount - dispatchesBefore) / (SAMPLES + 1), // warm-up + samples
+          'adamw dispatches': optimizer.chunkCount, // > 1 where the parameters exceed one storage binding (lavapipe: 128 MiB)
+          ...(precision === 'fp16' ? { 'skipped steps': skippedSteps() } : {}),
+          ...(torchSeconds === null ? {} : { 'torch ms': torchSeconds * 1000, 'x torch': (torchSeconds * 1000) / ms }),
+        },
+      });
+      dispose();
+    }
   }
 }

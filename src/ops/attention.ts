@@ -10,6 +10,9 @@
 //   size it takes about half the composed path's time for forward + backward.
 // Unless `fused` says otherwise, the fused path runs on GPUs whenever the head dim
 // allows; CPU drivers (lavapipe) get the composed path, which is faster there.
+// Under autocast (mixed precision, src/ops/cast.ts) the composed path's two batched
+// products (q·kᵀ and p·v) read float16 copies and sum in float32, as matmul does there;
+// the fused kernels read float32 q, k, v either way.
 
 import { gpu, isSoftwareAdapter } from '../gpu/device.js';
 import { defineKernel, type UniformValues } from '../gpu/pipelines.js';
