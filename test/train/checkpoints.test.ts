@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import {
   MANIFEST_NAME, incompleteCheckpoints, incompleteReason, latestCheckpoint, listCheckpoints, rotateCheckpoints, saveCheckpointFolder,
 } from '../../src/train/checkpoints.js';
-import { parseRngState, parseSchedulerState, readOptimizerState } from '../../src/train/checkpoint-files.js';
+import { parseRngState, parseScalerState, parseSchedulerState, readOptimizerState } from '../../src/train/checkpoint-files.js';
 import { TrainerState } from '../../src/train/state.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { nodeStorage } from '../../src/node/trainer-storage.js';
@@ -144,6 +144,23 @@ test('rng_state.json: every field checked against the run, the error naming the 
   await rejects(parseRngState(files, notObject, RUN), (e: Error) => e.message === `checkpoint file ${notObject} does not hold a JSON object`, 'not an object');
   const broken = jsonFile('rng_state.json', '{"seed": ');
   await rejects(parseRngState(files, broken, RUN), (e: Error) => e.message.includes(`${broken} is not valid JSON`), 'broken JSON');
+});
+
+test("scaler.json (an fp16 run's loss scaler): every field checked, naming file and field", async () => {
+  const scaler = { scale: 32768, growth_factor: 2, backoff_factor: 0.5, growth_interval: 2000, _growth_tracker: 17 };
+  assert.equal(await parseScalerState(files, jsonFile('scaler.json', scaler)), scaler);
+  for (const [change, message] of [
+    [{ scale: 0 }, /scale is 0; expected a finite number > 0/],
+    [{ scale: null }, /scale is null/],
+    [{ growth_factor: 1 }, /growth_factor is 1; expected a finite number > 1/],
+    [{ backoff_factor: 1.5 }, /backoff_factor is 1.5; expected a number in \(0, 1\)/],
+    [{ growth_interval: 0 }, /growth_interval is 0; expected an integer >= 1/],
+    [{ _growth_tracker: 2000 }, /_growth_tracker is 2000; expected an integer from 0 to 1999/],
+    [{ _growth_tracker: undefined }, /_growth_tracker is missing/],
+  ] as const) {
+    const path = jsonFile('scaler.json', { ...scaler, ...change });
+    await rejects(parseScalerState(files, path), (e: Error) => e.message.startsWith(`${path}: `) && message.test(e.message), JSON.stringify(change));
+  }
 });
 
 test('scheduler.json and trainer_state.json: types and ranges checked, naming file and field', async () => {
