@@ -223,7 +223,8 @@ function unbound(): { bias: Tensor; preact: Tensor } {
 /**
  * Records out = op(a)·op(b) (+ bias) into a new tensor; no graph. With `preact` (of out's
  * size), out = gelu(z) and preact = z, z = op(a)·op(b) (+ bias). `variant` defaults to the
- * adapter's choice (matmulVariant()).
+ * adapter's choice (matmulVariant()). Two f16 operands (autocast's copies) go to the float16
+ * kernel instead (matmulF16 below; out stays f32, `variant` does not apply).
  */
 export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, bias?: Tensor, variant = matmulVariant(), preact?: Tensor): Tensor {
   const { batch, M, N, K } = productShape(a, b, options);
