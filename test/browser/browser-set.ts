@@ -5,10 +5,10 @@
 /**
  * Test files run in the page, in this order, as well as every test/ops/*.test.ts
  * (found by the runner, so a new op test runs in the browser without being listed).
- * adamw: the optimizer's kernel, so that every compute entry point in shaders/ runs
- * on the browser's adapter too.
+ * adamw, grad-scaler: the optimizer's and the loss scaler's kernels, so that every compute entry
+ * point in shaders/ runs on the browser's adapter too.
  */
-export const EXTRA_FILES = ['test/autograd.test.ts', 'test/optim/adamw.test.ts'];
+export const EXTRA_FILES = ['test/autograd.test.ts', 'test/optim/adamw.test.ts', 'test/optim/grad-scaler.test.ts'];
 
 /**
  * Tests that need Node APIs, by file and exact name, with the reason. They run in

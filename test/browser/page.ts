@@ -146,9 +146,11 @@ export async function runAll(files: [string, () => Promise<unknown>][]): Promise
   }
 
   // Kernel coverage: kernels the adapter cannot run are excused: matmul-subgroup needs subgroups of 8, and
-  // matmul-stage (A staged transposed) serves only the subgroup variant.
+  // matmul-stage (A staged transposed) serves only the subgroup variant; matmul-f16 needs shader-f16.
   const subgroupOnly = (entry: string) => entry.startsWith('matmul-subgroup.') || entry.startsWith('matmul-stage.');
-  const excused = (entry: string) => subgroupOnly(entry) && info.adapter !== null && !matmulVariantSupported('subgroup', gpu());
+  const f16Only = (entry: string) => entry.startsWith('matmul-f16.');
+  const excused = (entry: string) => info.adapter !== null &&
+    ((subgroupOnly(entry) && !matmulVariantSupported('subgroup', gpu())) || (f16Only(entry) && !gpu().features.has('shader-f16')));
   const declared = declaredEntryPoints();
   const missing = declared.filter((e) => !used.has(e) && !excused(e));
   const skipped = declared.filter((e) => !used.has(e) && excused(e));

@@ -1,6 +1,7 @@
 // The Trainer with fp16 (TrainingArguments.fp16: autocast + GradScaler, as transformers' fp16=True)
 // on a tiny BERT and the synthetic data set: the loss curve follows the float32 run's; an
-// overflowed step is skipped and logged with the new loss scale, and training goes on; resuming an
+// overflowed step is skipped (trainingStep: weights, AdamW's moments and step counts untouched,
+// the scale backed off) and logged with the new loss scale, and training goes on; resuming an
 // fp16 run from a checkpoint repeats the uninterrupted run bit for bit, the loss scale included
 // (scaler.json); an adapter without shader-f16 is refused before training starts.
 
@@ -14,11 +15,14 @@ import { setInitSeed } from '../../src/nn/index.js';
 import { BertForSequenceClassification, type BertInputs, type BertOutput } from '../../src/models/bert/modeling.js';
 import { DataCollatorWithPadding } from '../../src/data/collator.js';
 import { Trainer, type TrainerCallback } from '../../src/train/index.js';
-import type { TrainingArgumentsInit } from '../../src/train/arguments.js';
 import type { LogEntry } from '../../src/train/checkpoint-files.js';
 import { record } from '../../src/autograd.js';
 import { full, type Tensor } from '../../src/tensor.js';
 import { copy } from '../../src/ops/elementwise.js';
+import { AdamW, GradScaler, getScheduler } from '../../src/optim/index.js';
+import { TrainingArguments, type TrainingArgumentsInit } from '../../src/train/arguments.js';
+import { microBatches, trainingStep } from '../../src/train/step.js';
+import { permutation } from '../../src/data/dataset.js';
 import { syntheticDataset, syntheticTokenizer, tempDir, tinyConfig } from './synthetic.js';
 import '../../src/node/sources.js';
 
@@ -121,6 +125,44 @@ test('an inf gradient skips that step (logged with the new scale); resuming the 
   for (const file of ['model.safetensors', 'optimizer.safetensors', 'scaler.json']) {
     assert.ok(bytes(straight.args.outputDir, file).equals(bytes(stoppedDir, file)), `${file} at step 8 differs between the straight and the resumed run`);
   }
+});
+
+test('an overflowed fp16 training step is skipped: weights, AdamW moments and step counts untouched, scale backed off; the next step updates', async () => {
+  setInitSeed(3);
+  const model = new BertForSequenceClassification(tinyConfig(tokenizer.vocabSize, 8, 0));
+  const train = syntheticDataset(8, 11, tokenizer);
+  const args = new TrainingArguments({ outputDir: 'unused', perDeviceTrainBatchSize: 4, fp16: true, learningRate: 1e-2 });
+  const params = model.namedParameters();
+  const optimizer = new AdamW([...params.values()], { lr: args.learningRate });
+  const schedule = getScheduler('constant', { numTrainingSteps: 10, numWarmupSteps: 0 });
+  const collator = new DataCollatorWithPadding(tokenizer);
+  const micro = microBatches((rows) => collator.collate(rows), args, train, permutation(train.length, 1), 0);
+  const snapshot = async () => Promise.all([...params.values()].map((p) => p.toArray()));
+  const before = await snapshot();
+  const momentsBefore = await optimizer.stateDict();
+  // 2^60 times the loss: the scaled gradients pass half range (65504) in the backward casts.
+  const scaler = new GradScaler({ initScale: 2 ** 60 });
+  const overflow = await trainingStep(model, args, 0, micro, optimizer, schedule, params, true, scaler);
+  assert.ok(Number.isFinite(await overflow.loss), 'the loss itself is finite');
+  assert.is(overflow.skipped, true);
+  assert.is(overflow.gradNorm, null, 'no clipping on a skipped step');
+  assert.is(scaler.scale, 2 ** 59);
+  assert.is(optimizer.stepCount, 0);
+  assert.equal(await snapshot(), before, 'weights untouched');
+  assert.equal(await optimizer.stateDict(), momentsBefore, 'moments and step counts untouched');
+  assert.ok([...params.values()].every((p) => p.grad === null), 'gradients cleared');
+
+  scaler.loadStateDict({ ...scaler.stateDict(), scale: 2 ** 16 });
+  const good = await trainingStep(model, args, 1, micro, optimizer, schedule, params, true, scaler);
+  assert.is(good.skipped, false);
+  assert.ok(Number.isFinite(await good.gradNorm!.item()) && (await good.gradNorm!.item()) > 0);
+  assert.is(optimizer.stepCount, 1);
+  assert.is(scaler.growthTracker, 1);
+  const after = await snapshot();
+  assert.ok(after.some((p, i) => p.some((v, j) => v !== before[i][j])), 'the finite step updated the weights');
+  good.gradNorm!.dispose();
+  optimizer.dispose();
+  scaler.dispose();
 });
 
 test('fp16 on an adapter without shader-f16: a clear error naming the adapter and the feature, before training starts', () => {
