@@ -8,7 +8,7 @@ import { gpu } from './gpu/device.js';
 import { registerSourceResolver } from './io/sources.js';
 import { webSourceResolver } from './io/hub/web.js';
 
-registerSourceResolver(webSourceResolver);
+registerSourceResolver(webSourceResolver, { fallback: true });
 
 // The device and the extension API, for other WebGPU programs and one's own ops
 // (examples/custom-op/). The device: init() or getDevice() opens the engine's own;

@@ -79,9 +79,14 @@ export function resolveTarget(location: string | FileTarget): FileTarget {
   throw new Error(`cannot save to '${location}': no loader for folders is registered (import 'shadergrad' in Node; in a browser pass a FileTarget)`);
 }
 
-/** Adds a resolver, tried before those registered earlier (the Node entry's before the browser entry's). */
-export function registerSourceResolver(resolver: SourceResolver): void {
-  resolvers.unshift(resolver);
+/**
+ * Adds a resolver, tried before those registered earlier; a `fallback` one (the browser entry's
+ * fetch source, which reads '/x' and './x' as URLs of the page) after every other, whatever the
+ * order the modules were imported in: in Node, local folders go to the Node entry's resolver.
+ */
+export function registerSourceResolver(resolver: SourceResolver, { fallback = false }: { fallback?: boolean } = {}): void {
+  if (fallback) resolvers.push(resolver);
+  else resolvers.unshift(resolver);
 }
 
 /** The source for `location`. A name no resolver handles is an error saying what would. */

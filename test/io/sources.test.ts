@@ -5,7 +5,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupDevice } from '../helpers.js';
 import '../../src/node/sources.js';
@@ -52,6 +54,17 @@ async function logits(model: BertForSequenceClassification): Promise<number[]> {
 }
 
 test.before(setupDevice);
+
+test('a local folder goes to the Node loader even when the browser entry was imported after it (its fetch source is the fallback)', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'shadergrad-import-order-'));
+  try {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/import-order.ts', folder], { encoding: 'utf8', timeout: 60_000 });
+    assert.is(child.status, 0, child.stderr);
+    assert.is(child.stdout.trim(), folder);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
 
 test('a Hub id through resolve URLs: commit pinned after the first file, Cache Storage serves a second load whole; a 404 names file and URL', async () => {
   const web = stubWeb();
