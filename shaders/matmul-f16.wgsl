@@ -3,13 +3,9 @@
 //   Z[b] = op(A[b]) · op(B[b]) (+ bias), op(X) = X or Xᵀ per TRANS_A / TRANS_B;
 //   C[b] = Z[b] (ACTIVATION = 0) or gelu(Z[b]) (ACTIVATION = 1, exact erf, shaders/lib/gelu.wgsl,
 //   with Z also written to preact for the backward pass's gelu'(Z)).
-// The f32 products' contract (shaders/lib/matmul-io.wgsl) with halves in A and B; in its own module
-// because `enable f16;` does not compile on a device without the shader-f16 feature.
-//
-// Bindings: 1 A: f16 [batch][M×K] ([K×M] when TRANS_A), 2 B: f16 [batch][K×N] ([N×K] when TRANS_B),
-//   3 bias f32 [N] (read only when HAS_BIAS), 4 C f32 [batch][M×N], 5 preact f32 [batch][M×N]
-//   (written only when ACTIVATION = 1). Params: M, N, K, aBatchStride, bBatchStride (0 broadcasts a
-//   2-D operand over the batch), in elements.
+// The f32 products' bindings, params and epilogue (shaders/lib/matmul-io.wgsl) with halves in A and
+// B (its Operand alias); in its own module because `enable f16;` does not compile on a device
+// without the shader-f16 feature.
 //
 // matmul_f16: each half is widened to f32 as it is loaded (exact: every half is a float32) and every
 //   product is summed in f32 with fma, so C is the float32 product of the rounded operands. A workgroup
@@ -28,27 +24,10 @@
 enable f16;
 
 override WG: u32;
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACTIVATION: u32 = 0u; // 0: none, 1: gelu
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  aBatchStride: u32,
-  bBatchStride: u32,
-}
+alias Operand = f16;
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> A: array<f16>;
-@group(0) @binding(2) var<storage, read> B: array<f16>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-@group(0) @binding(5) var<storage, read_write> preact: array<f32>;
-
-// #include "lib/gelu.wgsl"
+// #include "lib/matmul-io.wgsl"
 
 const F16_ROWS = 8u;
 
@@ -83,16 +62,7 @@ fn matmul_f16(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
     for (var j = 0u; j < 4u; j++) {
       let r = row0 + i;
       let c = col0 + j * WG;
-      if (r >= M || c >= N) { continue; }
-      let at = wid.z * M * N + r * N + c;
-      var z = acc[i][j];
-      if (HAS_BIAS) { z += bias[c]; }
-      if (ACTIVATION == 1u) {
-        preact[at] = z;
-        C[at] = gelu(z);
-      } else {
-        C[at] = z;
-      }
+      if (r < M && c < N) { store_c(wid.z * M * N + r * N + c, c, acc[i][j]); }
     }
   }
 }

@@ -46,6 +46,8 @@ enable subgroups;
 
 override WG: u32;
 
+alias Operand = f32;
+
 // #include "lib/matmul-io.wgsl"
 
 const SG_ROWS = 32u; // 4 subgroups of 8 rows

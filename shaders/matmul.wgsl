@@ -33,6 +33,8 @@ override WG: u32;
 override WG_X: u32;
 override WG_Y: u32;
 
+alias Operand = f32;
+
 // #include "lib/matmul-io.wgsl"
 
 // op(A)[m, k] and op(B)[k, n], zero outside the matrix.

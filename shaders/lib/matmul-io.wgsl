@@ -1,4 +1,5 @@
-// The I/O of every matrix product kernel (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl):
+// The I/O of every matrix product kernel (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl,
+// shaders/matmul-f16.wgsl):
 //   Z[b] = op(A[b]) · op(B[b]) (+ bias), op(X) = X or Xᵀ per TRANS_A / TRANS_B;
 //   C[b] = Z[b] (ACTIVATION = 0) or gelu(Z[b]) (ACTIVATION = 1: the exact-erf GELU of
 //   shaders/lib/gelu.wgsl, with Z also written to preact for the backward pass's gelu'(Z)).
@@ -6,6 +7,8 @@
 //   3 bias [N] (read only when HAS_BIAS), 4 C [batch][M×N], 5 preact [batch][M×N] (written only
 //   when ACTIVATION = 1).
 // Params: M, N, K, aBatchStride, bBatchStride (0 broadcasts a 2-D operand over the batch).
+// A and B hold the including module's `alias Operand = f32;` (or f16: shaders/matmul-f16.wgsl);
+// bias, C and preact are f32 in every module, and Z is summed in f32.
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -21,8 +24,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(1) var<storage, read> A: array<Operand>;
+@group(0) @binding(2) var<storage, read> B: array<Operand>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
 @group(0) @binding(5) var<storage, read_write> preact: array<f32>;
