@@ -2,7 +2,7 @@
 // float64 reference that say where and by how much they differ.
 
 import * as assert from 'uvu/assert';
-import { init } from '../src/gpu/device.js';
+import { init, gpu } from '../src/gpu/device.js';
 import { splitmix32 } from '../src/tensor.js';
 
 /** Opens the device; a missing adapter fails the test loudly (never a skip). */
@@ -77,4 +77,24 @@ export function checkReferenceGradients(
     }
     assertClose(analytic[k], numeric, tol, `${what}: reference gradient of input ${k} vs finite differences`);
   });
+}
+
+/**
+ * Runs `run` at the runtime's grid-stride workgroup count (CPU drivers: 64), then in 1 and 3
+ * workgroups and one invocation per element (a GPU's shape), and hands each later result to
+ * `compare` with the first: grid-stride kernels must give the same bits whichever invocation
+ * visits an element.
+ */
+export async function acrossGridStrideCounts<T>(run: () => Promise<T>, compare: (got: T, expected: T, what: string) => void): Promise<void> {
+  const runtime = gpu();
+  const initial = runtime.gridStrideWorkgroups;
+  try {
+    const expected = await run();
+    for (const count of [1, 3, Infinity]) {
+      runtime.gridStrideWorkgroups = count;
+      compare(await run(), expected, `with ${count} workgroups (against ${initial})`);
+    }
+  } finally {
+    runtime.gridStrideWorkgroups = initial;
+  }
 }

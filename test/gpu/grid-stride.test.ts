@@ -6,8 +6,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gpu, tensor, tidy, add, mul, scale, sum, permute, reshape, gelu, tanh, slice, select, dropout, embedding, type Tensor } from '../../src/index.js';
-import { setupDevice, randomArray, toF32 } from '../helpers.js';
+import { tensor, tidy, add, mul, scale, sum, permute, reshape, gelu, tanh, slice, select, dropout, embedding, type Tensor } from '../../src/index.js';
+import { setupDevice, randomArray, toF32, acrossGridStrideCounts } from '../helpers.js';
 
 test.before(setupDevice);
 
@@ -39,18 +39,8 @@ async function run(): Promise<Float32Array[]> {
 }
 
 test('grid-stride ops give the same bits in 1, 3, the default and one-per-element workgroup counts', async () => {
-  const runtime = gpu();
-  const initial = runtime.gridStrideWorkgroups;
-  try {
-    const expected = await run();
-    for (const count of [1, 3, Infinity]) {
-      runtime.gridStrideWorkgroups = count;
-      const got = await run();
-      got.forEach((values, k) => assert.ok(values.every((v, i) => Object.is(v, expected[k][i])), `output ${k} with ${count} workgroups differs from ${initial}`));
-    }
-  } finally {
-    runtime.gridStrideWorkgroups = initial;
-  }
+  await acrossGridStrideCounts(run, (got, expected, what) =>
+    got.forEach((values, k) => assert.ok(values.every((v, i) => Object.is(v, expected[k][i])), `output ${k} ${what} differs`)));
 });
 
 test.run();

@@ -8,7 +8,7 @@ import { tensor, keep, tidy, linear, layerNorm, embedding, mul, add, sum, mean, 
 import { AdamW, clipGradNorm } from '../../src/optim/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { sizeClass } from '../../src/gpu/pool.js';
-import { setupDevice, randomArray, toF32, assertClose } from '../helpers.js';
+import { setupDevice, randomArray, toF32, assertClose, acrossGridStrideCounts } from '../helpers.js';
 
 // float32 AdamW vs float64 (as adamw.test.ts): each update ≈ lr, a few f32 operations.
 const ADAMW_TOL = { atol: 2e-6, rtol: 1e-5 };
@@ -262,19 +262,10 @@ test('grid-stride AdamW gives the same bits in 1, 3, the default and one-per-ele
     for (const p of params) p.dispose();
     return out;
   };
-  const runtime = gpu();
-  const initial = runtime.gridStrideWorkgroups;
-  try {
-    const expected = await run();
-    for (const count of [1, 3, Infinity]) {
-      runtime.gridStrideWorkgroups = count;
-      const got = await run();
-      assertClose([got.norm], [expected.norm], CLIP_TOL, `norm with ${count} workgroups`);
-      got.params.forEach((p, k) => assert.ok(p.every((v, i) => Object.is(v, expected.params[k][i])), `parameter ${k} with ${count} workgroups differs from ${initial}`));
-    }
-  } finally {
-    runtime.gridStrideWorkgroups = initial;
-  }
+  await acrossGridStrideCounts(run, (got, expected, what) => {
+    assertClose([got.norm], [expected.norm], CLIP_TOL, `norm ${what}`);
+    got.params.forEach((p, k) => assert.ok(p.every((v, i) => Object.is(v, expected.params[k][i])), `parameter ${k} ${what} differs`));
+  });
 });
 
 test.run();
