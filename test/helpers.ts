@@ -98,3 +98,26 @@ export async function acrossGridStrideCounts<T>(run: () => Promise<T>, compare: 
     runtime.gridStrideWorkgroups = initial;
   }
 }
+
+/** The error `promise` rejects with; fails the test, naming `what`, when it resolves instead. */
+async function rejection(promise: Promise<unknown>, what: string): Promise<Error> {
+  try {
+    await promise;
+  } catch (e) {
+    return e as Error;
+  }
+  return assert.unreachable(`${what} should fail`) as never;
+}
+
+/** Asserts that `promise` rejects with an error `check` accepts. */
+export async function rejects(promise: Promise<unknown>, check: (e: Error) => boolean, what: string): Promise<void> {
+  const error = await rejection(promise, what);
+  assert.ok(check(error), `${what}: ${error.message}`);
+}
+
+/** Asserts that `promise` rejects with an error whose message holds every pattern; returns the error. */
+export async function rejectsNaming(promise: Promise<unknown>, patterns: (string | RegExp)[], what: string): Promise<Error> {
+  const error = await rejection(promise, what);
+  for (const p of patterns) assert.ok(typeof p === 'string' ? error.message.includes(p) : p.test(error.message), `${what}: '${error.message}' lacks ${p}`);
+  return error;
+}

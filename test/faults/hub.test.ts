@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { resolveModelFiles, resolvePretrainedFiles, snapshotDownload } from '../../src/io/hub.js';
 import { startHubServer, gitBlobSha1, sha256, type HubServer } from '../support/hub-server.js';
+import { rejectsNaming } from '../helpers.js';
 
 const MODEL = 'org/model';
 const MODEL_COMMIT = '3333333333333333333333333333333333333333';
@@ -81,14 +82,7 @@ async function withHub(fn: (hfHome: string) => Promise<void>): Promise<void> {
 
 /** The error `promise` rejects with, after checking that it names every pattern and never the token. */
 async function rejects(promise: Promise<unknown>, patterns: (string | RegExp)[], what: string): Promise<Error> {
-  let error: Error | null = null;
-  try {
-    await promise;
-  } catch (e) {
-    error = e as Error;
-  }
-  if (!error) throw new Error(`${what}: expected an error`);
-  for (const p of patterns) assert.ok(typeof p === 'string' ? error.message.includes(p) : p.test(error.message), `${what}: '${error.message}' lacks ${p}`);
+  const error = await rejectsNaming(promise, patterns, what);
   assert.not.ok(error.message.includes(TOKEN), `${what}: the token appears in '${error.message}'`);
   assert.not.ok(error.message.includes('\n'), `${what}: not one line: '${error.message}'`);
   return error;

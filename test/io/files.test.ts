@@ -14,19 +14,10 @@ import {
 } from '../../src/io/files.js';
 import { LockedError, acquireLock } from '../../src/io/lock.js';
 import { tempDir } from '../train/synthetic.js';
+import { rejects } from '../helpers.js';
 
 /** The PID of a process that has exited (free, so not alive). */
 const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
-
-async function rejects(promise: Promise<unknown>, check: (e: Error) => boolean, what: string): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(check(e as Error), `${what}: ${(e as Error).message}`);
-    return;
-  }
-  assert.unreachable(`${what} should fail`);
-}
 
 test('writeFileAtomic, writeFileAtomicSync, copyFileAtomic: the whole file under its name, no temporary left; a failure names the file', async () => {
   const dir = tempDir('atomic');

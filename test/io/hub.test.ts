@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { isLocalPath, resolveModelFiles, snapshotDownload, type DownloadProgress } from '../../src/io/hub.js';
 import { fetchWeights } from '../../scripts/weights.js';
 import { startHubServer, gitBlobSha1, sha256, type HubServer } from '../support/hub-server.js';
+import { rejectsNaming } from '../helpers.js';
 
 const BERT = 'google-bert/bert-base-cased';
 const BERT_COMMIT = 'cd5ef92a9fb2f889e972770a36d4ed042daf221e';
@@ -82,17 +83,6 @@ async function withHub(vars: Record<string, string | undefined>, fn: (hfHome: st
   }
 }
 
-async function rejects(promise: Promise<unknown>, patterns: (string | RegExp)[], what: string): Promise<void> {
-  let error: Error | null = null;
-  try {
-    await promise;
-  } catch (e) {
-    error = e as Error;
-  }
-  if (!error) return assert.unreachable(`${what}: expected an error`);
-  for (const p of patterns) assert.ok(typeof p === 'string' ? error.message.includes(p) : p.test(error.message), `${what}: '${error.message}' lacks ${p}`);
-}
-
 const bertStorage = (hfHome: string) => join(hfHome, 'hub', 'models--google-bert--bert-base-cased');
 
 test('downloads into the huggingface_hub cache layout: blobs, refs, relative snapshot symlinks', async () => {
@@ -132,9 +122,9 @@ test('downloads into the huggingface_hub cache layout: blobs, refs, relative sna
 
 test('a missing file is an error naming the repository and the file; a missing optional file is skipped', async () => {
   await withHub({}, async (hfHome) => {
-    await rejects(resolveModelFiles(BERT, ['config.json', 'tokenizer.json'], { progress: 'off' }), [BERT, 'tokenizer.json', '404'], 'missing file');
-    await rejects(resolveModelFiles('nobody/nothing', ['config.json'], { progress: 'off' }), ['nobody/nothing', 'config.json', 'not found'], 'missing repository');
-    await rejects(resolveModelFiles(BERT, ['config.json'], { revision: 'v9', progress: 'off' }), [BERT, "revision 'v9' not found"], 'missing revision');
+    await rejectsNaming(resolveModelFiles(BERT, ['config.json', 'tokenizer.json'], { progress: 'off' }), [BERT, 'tokenizer.json', '404'], 'missing file');
+    await rejectsNaming(resolveModelFiles('nobody/nothing', ['config.json'], { progress: 'off' }), ['nobody/nothing', 'config.json', 'not found'], 'missing repository');
+    await rejectsNaming(resolveModelFiles(BERT, ['config.json'], { revision: 'v9', progress: 'off' }), [BERT, "revision 'v9' not found"], 'missing revision');
     const paths = await resolveModelFiles(BERT, ['config.json'], { optional: ['tokenizer.json', 'vocab.txt'], progress: 'off' });
     assert.equal(Object.keys(paths).sort(), ['config.json', 'vocab.txt']);
     // Remembered as huggingface_hub does, so an offline run knows it is absent.
@@ -145,7 +135,7 @@ test('a missing file is an error naming the repository and the file; a missing o
 test('a connection dropped mid-file leaves only an .incomplete blob; the next call resumes it with Range', async () => {
   await withHub({}, async (hfHome) => {
     server.dropNext('model.safetensors');
-    await rejects(resolveModelFiles(BERT, ['model.safetensors'], { progress: 'off', retries: 0 }), [BERT, 'model.safetensors', 'interrupted'], 'dropped');
+    await rejectsNaming(resolveModelFiles(BERT, ['model.safetensors'], { progress: 'off', retries: 0 }), [BERT, 'model.safetensors', 'interrupted'], 'dropped');
     const blob = join(bertStorage(hfHome), 'blobs', sha256(weights));
     const partial = statSync(`${blob}.incomplete`).size;
     assert.ok(partial > 0 && partial < weights.length, `partial size ${partial}`);
@@ -181,7 +171,7 @@ test('two concurrent calls for the same file share one download', async () => {
 test('a server that ignores Range gets a clean restart from byte 0', async () => {
   await withHub({}, async () => {
     server.dropNext('model.safetensors');
-    await rejects(resolveModelFiles(BERT, ['model.safetensors'], { progress: 'off', retries: 0 }), ['interrupted'], 'dropped');
+    await rejectsNaming(resolveModelFiles(BERT, ['model.safetensors'], { progress: 'off', retries: 0 }), ['interrupted'], 'dropped');
     server.ignoreRange = true;
     const path = (await resolveModelFiles(BERT, ['model.safetensors'], { progress: 'off' }))['model.safetensors'];
     assert.ok(Buffer.from(readFileSync(path)).equals(weights));
@@ -217,8 +207,8 @@ test('offline, a cache written by Python (HF_HUB_CACHE) is found', async () => {
 
 test('offline with an empty cache fails naming the repository, the file and the cache folder', async () => {
   await withHub({ HF_HUB_OFFLINE: '1' }, async (hfHome) => {
-    await rejects(resolveModelFiles(BERT, ['config.json']), [BERT, 'config.json', bertStorage(hfHome), 'HF_HUB_OFFLINE'], 'offline');
-    await rejects(snapshotDownload(TWEETS, { repoType: 'dataset' }), [TWEETS, join(hfHome, 'hub', 'datasets--zeroshot--twitter-financial-news-topic')], 'offline data set');
+    await rejectsNaming(resolveModelFiles(BERT, ['config.json']), [BERT, 'config.json', bertStorage(hfHome), 'HF_HUB_OFFLINE'], 'offline');
+    await rejectsNaming(snapshotDownload(TWEETS, { repoType: 'dataset' }), [TWEETS, join(hfHome, 'hub', 'datasets--zeroshot--twitter-financial-news-topic')], 'offline data set');
     assert.is(server.requests.length, 0);
   });
 });
@@ -230,14 +220,14 @@ test('an unreachable Hub falls back to the cache', async () => {
     await closed.close();
     process.env.HF_ENDPOINT = closed.endpoint;
     assert.equal(await resolveModelFiles(BERT, ['config.json']), online);
-    await rejects(resolveModelFiles(BERT, ['vocab.txt']), [BERT, 'vocab.txt', 'cannot be reached'], 'unreachable, not cached');
+    await rejectsNaming(resolveModelFiles(BERT, ['vocab.txt']), [BERT, 'vocab.txt', 'cannot be reached'], 'unreachable, not cached');
   });
 });
 
 test('HF_TOKEN is sent as a Bearer token', async () => {
   await withHub({}, async () => {
     server.requiredToken = 'hf_secret';
-    await rejects(resolveModelFiles(BERT, ['config.json'], { progress: 'off' }), [BERT, 'HF_TOKEN'], 'no token');
+    await rejectsNaming(resolveModelFiles(BERT, ['config.json'], { progress: 'off' }), [BERT, 'HF_TOKEN'], 'no token');
     process.env.HF_TOKEN = 'hf_secret';
     const paths = await resolveModelFiles(BERT, ['config.json'], { progress: 'off' });
     assert.is(readFileSync(paths['config.json'], 'utf8'), config);
@@ -268,7 +258,7 @@ test('a local folder is used as is', async () => {
   writeFileSync(join(dir, 'config.json'), config);
   assert.ok(isLocalPath(dir) && isLocalPath('./weights/x') && !isLocalPath(BERT));
   assert.equal(await resolveModelFiles(dir, ['config.json'], { optional: ['vocab.txt'] }), { 'config.json': join(dir, 'config.json') });
-  await rejects(resolveModelFiles(dir, ['model.safetensors']), [dir, 'model.safetensors'], 'local missing');
+  await rejectsNaming(resolveModelFiles(dir, ['model.safetensors']), [dir, 'model.safetensors'], 'local missing');
 });
 
 test('weights script: sharded safetensors placed in a folder as hard links to the cache', async () => {

@@ -15,6 +15,7 @@ import { TrainerState } from '../../src/train/state.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { nodeStorage } from '../../src/node/trainer-storage.js';
 import { tempDir } from './synthetic.js';
+import { rejects } from '../helpers.js';
 
 /** A complete checkpoint-<step> holding one file. */
 const save = (out: string, step: number, body = 'x') => saveCheckpointFolder(out, step, (dir) => writeFileSync(join(dir, 'f'), body));
@@ -108,17 +109,6 @@ function jsonFile(name: string, value: unknown): string {
 }
 
 const files = nodeStorage();
-
-/** Asserts that `promise` rejects with an error `check` accepts. */
-async function rejects(promise: Promise<unknown>, check: (e: Error) => boolean, what: string): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(check(e as Error), `${what}: ${(e as Error).message}`);
-    return;
-  }
-  assert.unreachable(`${what} should fail`);
-}
 
 const RUN = { stepsPerEpoch: 5, maxSteps: 12 };
 const RNG = { seed: 42, dataSeed: 42, epoch: 1, stepInEpoch: 1, globalStep: 6 };
