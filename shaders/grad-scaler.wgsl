@@ -4,11 +4,11 @@
 //
 //   unscale_check: 1 grad [n] (read_write), 2 found [1] atomic u32 (read_write): grad *= invScale;
 //                  found = 1 if some grad element is inf or NaN (left as it was otherwise; the caller
-//                  zeroes it once per step, before the first gradient). Params: n, invScale.
+//                  clears it once per step, before the first gradient). Params: n, invScale.
 // inf and NaN are told by the bits (exponent all ones), as WGSL lets implementations assume floats
 // are finite. The flag is an atomicOr of 1: whatever the order, the result is the same, so the step
 // stays deterministic (no float atomics).
-// Dispatch: n invocations in workgroups of WG, flat index (lib/index.wgsl).
+// Dispatch: grid-stride over n elements (`elements: n`, lib/index.wgsl) in workgroups of WG.
 
 struct Params {
   n: u32,
@@ -27,9 +27,9 @@ const F32_EXPONENT = 0x7f800000u;
 
 @compute @workgroup_size(WG)
 fn unscale_check(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= params.n) { return; }
-  let g = grad[i];
-  if ((bitcast<u32>(g) & F32_EXPONENT) == F32_EXPONENT) { atomicOr(&found[0], 1u); }
-  grad[i] = g * params.invScale;
+  for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
+    let g = grad[i];
+    if ((bitcast<u32>(g) & F32_EXPONENT) == F32_EXPONENT) { atomicOr(&found[0], 1u); }
+    grad[i] = g * params.invScale;
+  }
 }

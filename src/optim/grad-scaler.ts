@@ -16,7 +16,8 @@
 
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
-import { keep, tensor, type Tensor } from '../tensor.js';
+import { empty, keep, type Tensor } from '../tensor.js';
+import { gradientPieces } from './arena.js';
 import { scale as scaleOp } from '../ops/elementwise.js';
 
 const UNSCALE_CHECK = defineKernel({
@@ -75,17 +76,17 @@ export class GradScaler {
   /**
    * Records grad *= 1 / scale for every parameter's gradient and the inf/NaN check over them,
    * then submits and resolves to whether some gradient held inf or NaN (torch's unscale_ and
-   * the found_inf read of step()). Parameters without a gradient are ignored.
+   * the found_inf read of step()). Parameters without a gradient are ignored. An AdamW arena's
+   * gradient chunk is one dispatch, as for clipping (its slots without a gradient hold zeros).
    */
   async unscaleAndCheck(params: Iterable<Tensor>): Promise<boolean> {
     const runtime = gpu();
-    if (!this.flag || this.flag.disposed) this.flag = keep(tensor(Int32Array.of(0)));
-    else this.flag.assign(Int32Array.of(0));
+    this.flag = this.flag && !this.flag.disposed ? this.flag : keep(empty([1], 'i32'));
+    runtime.clear(this.flag.buffer, this.flag.byteOffset, this.flag.byteLength);
     const invScale = 1 / this.scale;
-    for (const p of params) {
-      const g = p.grad;
-      if (!g || g.size === 0) continue;
-      runtime.dispatch(UNSCALE_CHECK, { bindings: [g.binding, this.flag.binding], params: { n: g.size, invScale }, invocations: g.size });
+    for (const g of gradientPieces([...params])) {
+      if (g.size === 0) continue;
+      runtime.dispatch(UNSCALE_CHECK, { bindings: [g.binding, this.flag.binding], params: { n: g.size, invScale }, elements: g.size });
     }
     const [found] = await this.flag.toInt32Array();
     return found !== 0;
