@@ -86,6 +86,18 @@ test('uploadAll: several arrays through one staging buffer, each at its target a
   b.dispose();
 });
 
+test('a dispatch takes exactly one of invocations, elements or workgroups: two, or none, are refused naming the kernel', () => {
+  const kernel = declaredKernels().find((k) => kernelName(k) === 'elementwise.scale')!;
+  const [x, out] = [tensor([1, 2, 3, 4]), tensor([0, 0, 0, 0])];
+  const base = { bindings: [x.binding, out.binding], params: { n: 4, alpha: 2 } };
+  const before = gpu().dispatchCount;
+  assert.throws(() => gpu().dispatch(kernel, { ...base, invocations: 4, elements: 4 } as never), /elementwise\.scale: a dispatch takes exactly one of invocations, elements or workgroups; got invocations and elements/);
+  assert.throws(() => gpu().dispatch(kernel, base as never), /elementwise\.scale: a dispatch takes exactly one of invocations, elements or workgroups; got none/);
+  assert.is(gpu().dispatchCount, before, 'nothing recorded');
+  x.dispose();
+  out.dispose();
+});
+
 test('timestamp queries time the recorded passes where the adapter has them', async () => {
   const runtime = gpu();
   const x = tensor(new Float32Array(1 << 16).fill(1), [1 << 16]);

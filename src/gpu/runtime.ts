@@ -446,6 +446,10 @@ export class Runtime {
   }
 
   private workgroups(kernel: Kernel, options: DispatchOptions): [number, number?, number?] {
+    const given = (['invocations', 'elements', 'workgroups'] as const).filter((k) => k in options);
+    if (given.length !== 1) {
+      throw new Error(`${kernelName(kernel)}: a dispatch takes exactly one of invocations, elements or workgroups; got ${given.length ? given.join(' and ') : 'none'}`);
+    }
     if ('invocations' in options) return grid(Math.ceil(options.invocations / workgroupInvocations(kernel)), this.maxWorkgroupsPerDimension);
     if ('elements' in options) {
       const groups = Math.min(Math.ceil(options.elements / workgroupInvocations(kernel)), this.gridStrideWorkgroups);
