@@ -1,8 +1,10 @@
 // embedding: rows of a weight table picked by integer ids, and the backward into
 // the weight, deterministic and without float atomics, all on the GPU (ids may be
 // produced there): one workgroup sorts the positions by id (a stable counting sort,
-// the same layout every run), then one invocation per (row, column) of dWeight sums
-// its row's dOut rows in ascending position order. Kernels in shaders/embedding.wgsl.
+// the same layout every run, and lists the rows that have a position), dWeight is
+// cleared, then one invocation per (listed row, column) sums its row's dOut rows in
+// ascending position order: the work follows the N positions, not the V rows (28,996
+// for BERT's words, most of them absent from a batch). Kernels in shaders/embedding.wgsl.
 // Shapes: ids i32 [...] (N values), weight [V, H], out [..., H]; dWeight [V, H].
 //
 // Ids are validated where they are on the CPU: checkIds() names a bad id and its position
@@ -33,7 +35,7 @@ const BACKWARD = defineKernel({
   shader: 'embedding',
   entryPoint: 'embedding_backward',
   storage: ['read', 'read', 'write'],
-  uniforms: { n: 'u32', H: 'u32', orderBase: 'u32' },
+  uniforms: { n: 'u32', H: 'u32', V: 'u32', N: 'u32' },
   workgroupSize: 256,
 });
 
@@ -54,10 +56,12 @@ export function embeddingForward(ids: Tensor, weight: Tensor): Tensor {
 export function embeddingBackward(ids: Tensor, dOut: Tensor, V: number, paddingIdx?: number): Tensor {
   const N = ids.size;
   const H = dOut.shape[dOut.rank - 1];
-  const groups = empty([2 * V + 1 + N], 'i32'); // [offsets (V + 1) | cursor (V) | order (N)]
+  const R = Math.min(N, V); // most rows with a position
+  const groups = empty([2 * V + 1 + N + 1 + R], 'i32'); // [offsets (V + 1) | cursor (V) | order (N) | rows (1 + R)]
   gpu().dispatch(GROUP, { bindings: [ids.binding, groups.binding], params: { N, V, paddingIdx: paddingIdx ?? -1 }, workgroups: 1 });
   const dWeight = empty([V, H]);
-  gpu().dispatch(BACKWARD, { bindings: [groups.binding, dOut.binding, dWeight.binding], params: { n: V * H, H, orderBase: 2 * V + 1 }, elements: V * H });
+  gpu().clear(dWeight.buffer, dWeight.byteOffset, dWeight.byteLength); // rows no id holds stay 0
+  gpu().dispatch(BACKWARD, { bindings: [groups.binding, dOut.binding, dWeight.binding], params: { n: R * H, H, V, N }, elements: R * H });
   groups.dispose();
   return dWeight;
 }
