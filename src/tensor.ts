@@ -138,6 +138,20 @@ export class Tensor {
     return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.byteLength) };
   }
 
+  /**
+   * The storage binding as whole vec4s (array<vec4f> in WGSL): byteLength rounded up to 16. The
+   * lanes past the end hold whatever the buffer holds there; kernels mask them. Every buffer a
+   * tensor starts a binding in is a multiple of 16 bytes (pool size classes, arena chunks), so
+   * the rounded range fits.
+   */
+  get binding4(): { buffer: GPUBuffer; offset: number; size: number } {
+    const size = Math.max(16, Math.ceil(this.byteLength / 16) * 16);
+    if (this.offset % 16 !== 0 || this.offset + size > this.buffer.size) {
+      throw new Error(`binding4: ${this.byteLength} bytes at ${this.offset} do not round to whole vec4s inside the ${this.buffer.size}-byte buffer`);
+    }
+    return { buffer: this.buffer, offset: this.offset, size };
+  }
+
   /** A new tensor of `shape` over the same storage (same element count). */
   view(shape: readonly number[]): Tensor {
     return new Tensor(shape, this.dtype, this.live(), this.offset);

@@ -8,17 +8,21 @@
 // element finds its tensor's lr, weight decay and step count in a small table
 // uploaded with the step); nothing is copied and nothing is read back. Chunks
 // hold at most one storage binding (or a chunkElements option); a parameter
-// larger than a chunk is refused, not split.
+// larger than a chunk is refused, not split. step({ maxGradNorm }) clips too: the
+// norm pass of clip.ts over the gradient chunks, then the update reads g · coef,
+// so the clipped gradients are never written (one pass over them fewer than
+// clipGradNorm followed by step()).
 
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
-import { Tensor, emptyExact, keep, tensor } from '../tensor.js';
+import { Tensor, emptyExact, keep, ones, tensor } from '../tensor.js';
 import { ParameterArena } from './arena.js';
+import { gradNorm } from './clip.js';
 
 const ADAMW = defineKernel({
   shader: 'optim',
   entryPoint: 'adamw',
-  storage: ['read', 'read', 'write', 'write', 'write'],
+  storage: ['read', 'read', 'read', 'write', 'write', 'write'],
   uniforms: { n: 'u32', tensors: 'u32', beta1: 'f32', beta2: 'f32', eps: 'f32' },
   workgroupSize: 256,
 });
@@ -39,8 +43,8 @@ export interface AdamWOptions {
   eps?: number;
   weightDecay?: number;
   /**
-   * Most elements in one arena chunk, updated by one adamw dispatch (default: as many as one
-   * storage binding holds, so one dispatch on most adapters).
+   * Most elements in one arena chunk, updated by one adamw dispatch, rounded down to a multiple
+   * of 4 (default: as many as one storage binding holds, so one dispatch on most adapters).
    */
   chunkElements?: number;
 }
@@ -86,6 +90,8 @@ export class AdamW {
   stepCount = 0;
   private readonly arena: ParameterArena;
   private readonly chunks: Chunk[];
+  /** The clipping coefficient of a step without clipping. */
+  private readonly one: Tensor;
 
   constructor(params: Tensor[] | ParamGroup[], { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01, chunkElements }: AdamWOptions = {}) {
     const groups: ParamGroup[] = params.length && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup[]);
@@ -126,6 +132,7 @@ export class AdamW {
       m: keep(zerosExact(c.elements)),
       v: keep(zerosExact(c.elements)),
     }));
+    this.one = keep(ones([1]));
   }
 
   /** adamw dispatches per step (1 unless the parameters exceed one storage binding or chunkElements). */
@@ -140,13 +147,19 @@ export class AdamW {
 
   /**
    * Records one AdamW update of every parameter that has a gradient (those
-   * without are skipped, m and v included, as torch does).
+   * without are skipped, m and v included, as torch does). With maxGradNorm, the
+   * gradients are clipped first, as clipGradNorm(all of this optimizer's parameters,
+   * maxGradNorm) would, and the norm before clipping is returned (a scalar tensor, the
+   * caller's; read it only when it is logged); the gradients themselves keep their
+   * unclipped values (the update reads them scaled). Without it, returns null.
    */
-  step(): void {
+  step({ maxGradNorm }: { maxGradNorm?: number } = {}): Tensor | null {
     this.arena.checkOwned('AdamW.step');
+    const clip = maxGradNorm === undefined ? null : gradNorm(this.chunks.map((c) => c.grads), maxGradNorm);
     this.stepCount++;
     const [beta1, beta2] = this.betas;
     const runtime = gpu();
+    const coef = clip?.coef ?? this.one;
     for (const chunk of this.chunks) {
       const table = new ArrayBuffer(chunk.entries.length * TABLE_ROW);
       const view = new DataView(table);
@@ -165,12 +178,14 @@ export class AdamW {
       });
       const tableTensor = tensor(new Float32Array(table), [table.byteLength / 4]);
       runtime.dispatch(ADAMW, {
-        bindings: [tableTensor.binding, chunk.grads.binding, chunk.params.binding, chunk.m.binding, chunk.v.binding],
-        params: { n: chunk.size, tensors: chunk.entries.length, beta1, beta2, eps: this.eps },
-        elements: chunk.size,
+        bindings: [tableTensor.binding, coef.binding, ...[chunk.grads, chunk.params, chunk.m, chunk.v].map((t) => t.binding4)],
+        params: { n: chunk.size / 4, tensors: chunk.entries.length, beta1, beta2, eps: this.eps },
+        elements: chunk.size / 4,
       });
       tableTensor.dispose();
     }
+    clip?.coef.dispose();
+    return clip?.norm ?? null;
   }
 
   /** Drops every parameter's gradient: one clearBuffer per arena chunk. */
@@ -229,6 +244,7 @@ export class AdamW {
       chunk.m.dispose();
       chunk.v.dispose();
     }
+    this.one.dispose();
   }
 }
 

@@ -23,8 +23,9 @@
 //   refuses to step.
 // - Invariant clipping relies on: a slot whose parameter has no gradient (grad null)
 //   holds zeros (chunks start cleared; zeroGrad clears; `grad = null` clears the slot).
-// The chunk's gaps (alignment padding) hold zeros in the gradient chunk and are
-// skipped by AdamW.
+// The chunk's gaps (alignment padding, and up to 3 elements at its end: chunks are whole vec4s,
+// as the optimizer's kernels read them) hold zeros in the gradient chunk and are left alone by
+// AdamW.
 
 import { gpu } from '../gpu/device.js';
 import { emptyExact, keep, type Tensor } from '../tensor.js';
@@ -37,7 +38,7 @@ export interface ArenaSlot {
 
 interface LayoutChunk {
   readonly slots: readonly ArenaSlot[];
-  /** Elements the chunk's buffers hold (the last slot's end). */
+  /** Elements the chunk's buffers hold (the last slot's end, rounded up to a multiple of 4). */
   readonly elements: number;
 }
 
@@ -64,13 +65,14 @@ export class ParameterArena {
   private disposed = false;
 
   /**
-   * Lays `entries` out in chunks of at most `chunkElements` elements (default: as many as a
-   * storage binding holds), in order, a new chunk when the next one does not fit, and moves
+   * Lays `entries` out in chunks of at most `chunkElements` elements, rounded down to a multiple
+   * of 4 (default: as many as a storage binding holds), in order, a new chunk when the next one does not fit, and moves
    * them in; reuses the layout they are already in when it is the same.
    */
   constructor(entries: readonly { param: Tensor; name: string }[], chunkElements?: number) {
     const limits = gpu().device.limits;
-    const limit = Math.min(Math.floor(limits.maxStorageBufferBindingSize / 4), Math.floor(limits.maxBufferSize / 4), chunkElements ?? Infinity);
+    const most = Math.min(Math.floor(limits.maxStorageBufferBindingSize / 4), Math.floor(limits.maxBufferSize / 4), chunkElements ?? Infinity);
+    const limit = Math.floor(most / 4) * 4; // whole vec4s
     this.names = new Map(entries.map((e) => [e.param, e.name]));
     const layout = reusableLayout(entries, limit) ?? newLayout(entries, limit);
     this.chunks = layout.chunks.map((chunk) => {
@@ -166,7 +168,7 @@ function reusableLayout(entries: readonly { param: Tensor }[], limit: number): L
 }
 
 function newLayout(entries: readonly { param: Tensor; name: string }[], limit: number): Layout {
-  const align = gpu().device.limits.minStorageBufferOffsetAlignment / 4; // elements
+  const align = Math.max(4, gpu().device.limits.minStorageBufferOffsetAlignment / 4); // elements: a slot starts a vec4
   const chunks: ArenaSlot[][] = [];
   let current: ArenaSlot[] = [];
   let end = 0;
@@ -188,7 +190,7 @@ function newLayout(entries: readonly { param: Tensor; name: string }[], limit: n
     limit,
     chunks: chunks.map((slots) => {
       const last = slots[slots.length - 1];
-      const elements = Math.max(1, last.offset + last.param.size);
+      const elements = Math.max(4, Math.ceil((last.offset + last.param.size) / 4) * 4);
       const buffer = emptyExact(elements);
       for (const { param, offset } of slots) {
         const view = buffer.viewAt(offset * 4, param.shape);

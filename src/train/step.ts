@@ -16,7 +16,7 @@
 
 import { keep, tidy, zeros, type Tensor } from '../tensor.js';
 import { addInPlace, scale } from '../ops/elementwise.js';
-import { clipGradNorm, applySchedule, type AdamW, type GradScaler, type Schedule } from '../optim/index.js';
+import { applySchedule, type AdamW, type GradScaler, type Schedule } from '../optim/index.js';
 import { autocast } from '../ops/cast.js';
 import type { Dataset, Row } from '../data/dataset.js';
 import type { Batch } from '../data/collator.js';
@@ -90,10 +90,11 @@ export async function trainingStep(
   }
   const skipped = scaler ? await scaler.unscaleAndCheck(params.values()) : false;
   scaler?.update(skipped);
-  const gradNorm = !skipped && args.maxGradNorm > 0 ? clipGradNorm(params.values(), args.maxGradNorm) : null;
+  let gradNorm: Tensor | null = null;
   if (!skipped) {
     applySchedule(optimizer, schedule, globalStep);
-    optimizer.step();
+    // The optimizer holds every parameter: its clipping is clipGradNorm(params.values(), maxGradNorm)'s, fused into the update.
+    gradNorm = optimizer.step({ maxGradNorm: args.maxGradNorm > 0 ? args.maxGradNorm : undefined });
   }
   optimizer.zeroGrad();
   const readLoss = stepLoss.readLater();

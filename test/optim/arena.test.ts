@@ -51,10 +51,11 @@ test('parameters move into the arena as views at aligned offsets: same objects, 
   assert.equal(params.map((p) => p.byteOffset % align), [0, 0, 0]);
   assert.ok(params[1].byteOffset >= params[0].byteLength && params[2].byteOffset >= params[1].byteOffset + params[1].byteLength, 'no overlap');
   for (const [i, p] of params.entries()) assertClose(await p.toArray(), toF32(values[i]), EXACT, `parameter ${i} after the move`);
-  // The three own buffers went; the chunk came, plus gradient, m and v chunks of its size.
-  const chunkBytes = params[2].byteOffset + params[2].byteLength;
+  // The three own buffers went; the chunk came (whole vec4s), plus gradient, m and v chunks of its
+  // size and the clipping coefficient 1 of a step without clipping.
+  const chunkBytes = Math.ceil((params[2].byteOffset + params[2].byteLength) / 16) * 16;
   const ownBytes = params.reduce((n, p) => n + sizeClass(p.byteLength), 0);
-  assert.is(pool.snapshot().bytesInUse - before, 4 * chunkBytes - ownBytes, 'memory: parameter, gradient, m and v chunks in place of the parameters\' own buffers');
+  assert.is(pool.snapshot().bytesInUse - before, 4 * chunkBytes + sizeClass(4) - ownBytes, 'memory: parameter, gradient, m and v chunks in place of the parameters\' own buffers');
   params[1].assign(new Float32Array(13).fill(5)); // writes into the view, not its neighbours
   assertClose(await params[1].toArray(), new Float32Array(13).fill(5), EXACT, 'assign into a view');
   assertClose(await params[2].toArray(), toF32(values[2]), EXACT, 'the neighbour is untouched');
@@ -191,6 +192,39 @@ test('clipGradNorm over arena chunks equals torch.nn.utils.clip_grad_norm_: one 
   }
 });
 
+test('AdamW.step({ maxGradNorm }) gives the bits of clipGradNorm then step(), in one pass over the gradients less, leaving them unclipped', async () => {
+  const sizes = [5000, 3, 4097, 1, 1000];
+  for (const maxNorm of [1, 1000]) {
+    const run = async (fused: boolean) => {
+      const params = sizes.map((n, i) => param(randomArray(n, 40 + i), [n]));
+      const opt = new AdamW(params, { lr: 0.01, chunkElements: 5000 }); // 3 chunks, as above
+      const gs = sizes.map((n, i) => (i === 3 ? null : toF32(randomArray(n, 300 + i))));
+      const norms: number[] = [];
+      let dispatches = 0;
+      for (let t = 0; t < 2; t++) {
+        backwardWith(params, gs.map((g) => g ?? null!));
+        const before = gpu().dispatchCount;
+        const norm = fused ? opt.step({ maxGradNorm: maxNorm })! : clipGradNorm(params, maxNorm);
+        if (!fused) opt.step();
+        dispatches = gpu().dispatchCount - before;
+        norms.push(await norm.item());
+        norm.dispose();
+        if (fused) for (const [i, p] of params.entries()) if (gs[i]) assertClose(await p.grad!.toArray(), gs[i]!, EXACT, `gradient ${i} unclipped`);
+        opt.zeroGrad();
+      }
+      const out = { norms, dispatches, params: await Promise.all(params.map((p) => p.toArray())) };
+      opt.dispose();
+      for (const p of params) p.dispose();
+      return out;
+    };
+    const [apart, fused] = [await run(false), await run(true)];
+    assert.is(apart.dispatches, 3 + 1 + 3 + 3, 'apart: reductions, finish, scales, updates');
+    assert.is(fused.dispatches, 3 + 1 + 3, 'fused: reductions, finish, updates');
+    assert.equal(fused.norms, apart.norms, `norms (max ${maxNorm})`);
+    fused.params.forEach((p, k) => assert.ok(p.every((v, i) => Object.is(v, apart.params[k][i])), `parameter ${k} (max ${maxNorm}) differs`));
+  }
+});
+
 test('a training loop over the arena: one submission and the same dispatches per step, memory flat from step 2 to step 30', async () => {
   const w1 = param(randomArray(16 * 8, 1, 0.3), [16, 8]);
   const b1 = param(randomArray(16, 2, 0.1), [16]);
@@ -254,8 +288,7 @@ test('grid-stride AdamW gives the same bits in 1, 3, the default and one-per-ele
     const params = sizes.map((n, i) => param(randomArray(n, 70 + i), [n]));
     const opt = new AdamW(params, { lr: 0.01, chunkElements: 5000 });
     backwardWith(params, sizes.map((n, i) => toF32(randomArray(n, 80 + i))));
-    const norm = clipGradNorm(params, 1e9); // coefficient exactly 1: the gradients keep their bits
-    opt.step();
+    const norm = opt.step({ maxGradNorm: 1e9 })!; // coefficient exactly 1, whatever order the norm was summed in
     const out = { norm: await norm.item(), params: await Promise.all(params.map((p) => p.toArray())) };
     norm.dispose();
     opt.dispose();
