@@ -115,18 +115,24 @@ fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       entry = table[lo];
     }
     if (entry.hasGrad == 0u || i < entry.start) { continue; }
-    let live = lanes_below(i, entry.end);
     let g = grads[q] * c;
     let p0 = weights[q];
     let m0 = expAvg[q];
     let v0 = expAvgSq[q];
     let p = p0 * (1.0 - entry.lr * entry.wd);
-    let m = params.beta1 * m0 + (1.0 - params.beta1) * g;
-    let v = params.beta2 * v0 + (1.0 - params.beta2) * g * g;
+    var m = params.beta1 * m0 + (1.0 - params.beta1) * g;
+    var v = params.beta2 * v0 + (1.0 - params.beta2) * g * g;
     let denom = sqrt(v) / sqrt(entry.bc2) + params.eps;
-    expAvg[q] = select(m0, m, live);
-    expAvgSq[q] = select(v0, v, live);
-    weights[q] = select(p0, p - (entry.lr / entry.bc1) * m / denom, live);
+    var updated = p - (entry.lr / entry.bc1) * m / denom;
+    if (i + 4u > entry.end) { // the tensor's last vec4: its lanes past the end are padding
+      let live = lanes_below(i, entry.end);
+      m = select(m0, m, live);
+      v = select(v0, v, live);
+      updated = select(p0, updated, live);
+    }
+    expAvg[q] = m;
+    expAvgSq[q] = v;
+    weights[q] = updated;
   }
 }
 
