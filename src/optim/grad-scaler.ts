@@ -86,7 +86,7 @@ export class GradScaler {
     const invScale = 1 / this.scale;
     for (const g of gradientPieces([...params])) {
       if (g.size === 0) continue;
-      runtime.dispatch(UNSCALE_CHECK, { bindings: [g.binding, this.flag.binding], params: { n: g.size, invScale }, elements: g.size });
+      runtime.dispatch(UNSCALE_CHECK, { bindings: [g.binding4, this.flag.binding], params: { n: g.size, invScale }, elements: Math.ceil(g.size / 4) });
     }
     const [found] = await this.flag.toInt32Array();
     return found !== 0;

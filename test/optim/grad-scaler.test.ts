@@ -102,7 +102,15 @@ test('unscaleAndCheck finds an injected inf or NaN in any one gradient, and the 
   }
   grads(1e30); // finite, however large
   assert.is(await scaler.unscaleAndCheck([clean, poisoned]), false);
-  for (const t of [clean, poisoned, clean.grad!, poisoned.grad!]) t.dispose();
+  // The kernel reads vec4s: an inf in the buffer just past a gradient's end is not the gradient's.
+  poisoned.grad!.dispose();
+  const padded = toF32(randomArray(8, 78));
+  padded[7] = Infinity;
+  const whole = tensor(padded, [8]);
+  poisoned.grad = whole.viewAt(0, [7]);
+  assert.is(await scaler.unscaleAndCheck([clean, poisoned]), false, 'inf past the end');
+  assert.equal(Array.from(await whole.toArray()).slice(7), [Infinity], 'past the end untouched');
+  for (const t of [clean, poisoned, clean.grad!, poisoned.grad!, whole]) t.dispose();
   scaler.dispose();
 });
 
