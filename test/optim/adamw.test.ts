@@ -174,6 +174,17 @@ test('clipGradNorm: global norm over tensors, scaled by min(1, max/(norm+1e-6)),
   }
 });
 
+test('clipGradNorm reads vec4s: a value in the buffer just past a gradient\'s end is neither summed nor scaled', async () => {
+  const p = param(new Float64Array(7), [7]);
+  const padded = Float32Array.from([3, 0, 0, 0, 0, 0, 4, 1e6]);
+  const whole = tensor(padded, [8]);
+  p.grad = whole.viewAt(0, [7]);
+  const norm = clipGradNorm([p], 1);
+  assertClose([await norm.item()], [5], CLIP_TOL, 'norm of [3, 0, 0, 0, 0, 0, 4]');
+  assertClose(await whole.toArray(), [3 / 5, 0, 0, 0, 0, 0, 4 / 5, 1e6], CLIP_TOL, 'scaled up to the end, untouched past it');
+  for (const t of [norm, p.grad!, whole, p]) t.dispose();
+});
+
 test('schedules match transformers get_scheduler', () => {
   const linear = getScheduler('linear', { numTrainingSteps: 10, numWarmupSteps: 2 });
   assert.equal([0, 1, 2, 6, 10, 12].map(linear), [0, 0.5, 1, 0.5, 0, 0]);
