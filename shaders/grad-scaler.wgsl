@@ -32,7 +32,7 @@ const F32_EXPONENT = 0x7f800000u;
 fn unscale_check(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   for (var q = flat_index(wid, nwg, lid); 4u * q < params.n; q += grid_stride(nwg)) {
     let g = grad[q];
-    let live = vec4u(4u * q) + vec4u(0u, 1u, 2u, 3u) < vec4u(params.n);
+    let live = lanes_below(4u * q, params.n);
     if (any(live & ((bitcast<vec4u>(g) & vec4u(F32_EXPONENT)) == vec4u(F32_EXPONENT)))) { atomicOr(&found[0], 1u); }
     grad[q] = select(g, g * params.invScale, live);
   }

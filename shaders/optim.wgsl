@@ -92,11 +92,6 @@ override WG: u32;
 // #include "lib/index.wgsl"
 // #include "lib/workgroup-sum.wgsl"
 
-/** Which lanes of the vec4 at element i lie below `end`. */
-fn lanes_below(i: u32, end: u32) -> vec4<bool> {
-  return vec4u(i) + vec4u(0u, 1u, 2u, 3u) < vec4u(end);
-}
-
 @compute @workgroup_size(WG)
 fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = coef[0];

@@ -21,3 +21,8 @@ fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
 fn grid_stride(nwg: vec3u) -> u32 {
   return nwg.x * nwg.y * WG;
 }
+
+/** Which lanes of the vec4 holding elements i .. i + 3 lie below `end` (kernels reading arrays as vec4s mask the rest). */
+fn lanes_below(i: u32, end: u32) -> vec4<bool> {
+  return vec4u(i) + vec4u(0u, 1u, 2u, 3u) < vec4u(end);
+}
