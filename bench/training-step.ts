@@ -67,7 +67,7 @@ export function trainingStep(preset: Preset, B: number, T: number) {
       optimizer.step({ maxGradNorm: 1 }); // clipping fused into the update, as the Trainer's
       optimizer.zeroGrad();
     });
-  // fp16: forward under autocast, scaled loss, unscale + overflow check, then clip and AdamW unless it overflowed.
+  // fp16: forward under autocast, scaled loss, overflow check, then clip and AdamW (unscaling as they read) unless it overflowed.
   const scaler = new GradScaler();
   let skipped = 0;
   const trainStepF16 = async () => {
@@ -75,11 +75,12 @@ export function trainingStep(preset: Preset, B: number, T: number) {
       model.setDropoutSeed(0, step++);
       scaler.scaleLoss(autocast(() => model.forward(batch)).loss!).backward();
     });
-    const overflow = await scaler.unscaleAndCheck(parameters);
+    const gradScale = 1 / scaler.scale;
+    const overflow = await scaler.check(parameters);
     scaler.update(overflow);
     if (overflow) skipped++;
     tidy(() => {
-      if (!overflow) optimizer.step({ maxGradNorm: 1 });
+      if (!overflow) optimizer.step({ maxGradNorm: 1, gradScale }); // unscaled as read, as the Trainer's
       optimizer.zeroGrad();
     });
   };

@@ -5,12 +5,12 @@
 // bound with Tensor.binding4 (the size rounded up to 16 bytes; lanes past n masked).
 //
 // adamw: torch.optim.AdamW (decoupled weight decay, bias correction), as in
-//   torch/optim/adamw.py (_single_tensor_adamw, amsgrad off), on g = grad · coef:
+//   torch/optim/adamw.py (_single_tensor_adamw, amsgrad off), on g = (grad · gradScale) · coef:
 //     p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
 //     p ← p − (lr / bc1) · m / (√v / √bc2 + eps),   bc1 = 1 − β1^t, bc2 = 1 − β2^t
-//   with t the tensor's own step count (torch counts steps per parameter), and coef the
-//   clipping coefficient (norm_finish; 1 without clipping): the clipped gradient is used, not
-//   written back.
+//   with t the tensor's own step count (torch counts steps per parameter), gradScale a loss
+//   scaler's 1 / scale for gradients it left scaled (else 1), and coef the clipping coefficient
+//   (norm_finish; 1 without clipping): the unscaled, clipped gradient is used, not written back.
 //   Bindings: 1 table [numTensors] (read): per tensor of the chunk {end, lr, wd, hasGrad, bc1, bc2, start}, sorted by end;
 //             2 coef [1] (read), 3 grads [total] (read), 4 params [total], 5 m [total], 6 v [total] (read_write);
 //             total a multiple of 4 (arena chunks are whole vec4s).
@@ -21,7 +21,7 @@
 //   (written back unchanged).
 //   Dispatch: grid-stride over total / 4 vec4s (`elements`, shaders/lib/index.wgsl) in workgroups of WG.
 //
-// sumsq_partial: x [n] -> partials[offset + w] = Σ x² over workgroup w's vec4s: thread t of it sums
+// sumsq_partial: x [n] -> partials[offset + w] = Σ (x · scale)² over workgroup w's vec4s: thread t of it sums
 //   the vec4s (w·WG + t) + k·groups·WG, k = 0, 1, … (a grid stride over `groups` workgroups), per
 //   lane, then its lanes, then a tree over the threads: a fixed order for a given `groups`.
 //   Bindings: 1 x (read, vec4s), 2 partials (read_write). Dispatch: `groups` workgroups, one per
@@ -40,12 +40,14 @@ struct AdamWParams {
   beta1: f32,
   beta2: f32,
   eps: f32,
+  gradScale: f32,
 }
 
 struct SumSqParams {
   n: u32,       // elements of x
   offset: u32,  // where this tensor's partials start
   groups: u32,  // workgroups doing work (the dispatch may hold more: runtime.ts grid())
+  scale: f32,   // a loss scaler's 1 / scale for gradients it left scaled, else 1
 }
 
 struct NormParams {
@@ -110,7 +112,7 @@ fn adamw(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       entry = table[lo];
     }
     if (entry.hasGrad == 0u || i < entry.start) { continue; }
-    let g = grads[q] * c;
+    let g = grads[q] * params.gradScale * c;
     let p0 = weights[q];
     let m0 = expAvg[q];
     let v0 = expAvgSq[q];
@@ -137,7 +139,7 @@ fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let n = sumSqParams.n;
   var acc = vec4f(0.0);
   for (var q = group * WG + lid; group < sumSqParams.groups && 4u * q < n; q += sumSqParams.groups * WG) {
-    let x = select(vec4f(0.0), src4[q], lanes_below(4u * q, n));
+    let x = select(vec4f(0.0), src4[q] * sumSqParams.scale, lanes_below(4u * q, n));
     acc += x * x;
   }
   let total = workgroup_sum((acc.x + acc.y) + (acc.z + acc.w), lid);

@@ -11,7 +11,8 @@
 // larger than a chunk is refused, not split. step({ maxGradNorm }) clips too: the
 // norm pass of clip.ts over the gradient chunks, then the update reads g · coef,
 // so the clipped gradients are never written (one pass over them fewer than
-// clipGradNorm followed by step()).
+// clipGradNorm followed by step()); step({ gradScale }) unscales the same way the
+// gradients a GradScaler's check() left scaled.
 
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
@@ -23,7 +24,7 @@ const ADAMW = defineKernel({
   shader: 'optim',
   entryPoint: 'adamw',
   storage: ['read', 'read', 'read', 'write', 'write', 'write'],
-  uniforms: { n: 'u32', tensors: 'u32', beta1: 'f32', beta2: 'f32', eps: 'f32' },
+  uniforms: { n: 'u32', tensors: 'u32', beta1: 'f32', beta2: 'f32', eps: 'f32', gradScale: 'f32' },
   workgroupSize: 256,
 });
 
@@ -152,10 +153,13 @@ export class AdamW {
    * maxGradNorm) would, and the norm before clipping is returned (a scalar tensor, the
    * caller's; read it only when it is logged); the gradients themselves keep their
    * unclipped values (the update reads them scaled). Without it, returns null.
+   * gradScale multiplies every gradient as it is read, before clipping (the norm is the
+   * scaled gradients'): a GradScaler's 1 / scale after its check(), which leaves them scaled;
+   * the same float32 products as its unscaleAndCheck() followed by step().
    */
-  step({ maxGradNorm }: { maxGradNorm?: number } = {}): Tensor | null {
+  step({ maxGradNorm, gradScale = 1 }: { maxGradNorm?: number; gradScale?: number } = {}): Tensor | null {
     this.arena.checkOwned('AdamW.step');
-    const clip = maxGradNorm === undefined ? null : gradNorm(this.chunks.map((c) => c.grads), maxGradNorm);
+    const clip = maxGradNorm === undefined ? null : gradNorm(this.chunks.map((c) => c.grads), maxGradNorm, gradScale);
     this.stepCount++;
     const [beta1, beta2] = this.betas;
     const runtime = gpu();
@@ -179,7 +183,7 @@ export class AdamW {
       const tableTensor = tensor(new Float32Array(table), [table.byteLength / 4]);
       runtime.dispatch(ADAMW, {
         bindings: [tableTensor.binding, coef.binding, ...[chunk.grads, chunk.params, chunk.m, chunk.v].map((t) => t.binding4)],
-        params: { n: chunk.size / 4, tensors: chunk.entries.length, beta1, beta2, eps: this.eps },
+        params: { n: chunk.size / 4, tensors: chunk.entries.length, beta1, beta2, eps: this.eps, gradScale },
         elements: chunk.size / 4,
       });
       tableTensor.dispose();

@@ -15,7 +15,7 @@ import { Tensor, empty } from '../tensor.js';
 import { gradientPieces } from './arena.js';
 
 const WG = 256; // a power of two (the reductions are trees)
-const SUMSQ_PARTIAL = defineKernel({ shader: 'optim', entryPoint: 'sumsq_partial', storage: ['read', 'write'], uniforms: { n: 'u32', offset: 'u32', groups: 'u32' }, workgroupSize: WG });
+const SUMSQ_PARTIAL = defineKernel({ shader: 'optim', entryPoint: 'sumsq_partial', storage: ['read', 'write'], uniforms: { n: 'u32', offset: 'u32', groups: 'u32', scale: 'f32' }, workgroupSize: WG });
 const NORM_FINISH = defineKernel({ shader: 'optim', entryPoint: 'norm_finish', storage: ['read', 'write', 'write'], uniforms: { count: 'u32', maxNorm: 'f32' }, workgroupSize: WG });
 const SCALE_BY_COEF = defineKernel({ shader: 'optim', entryPoint: 'scale_by_coef', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: WG });
 const CHUNK = 4096; // elements per workgroup of sumsq_partial on a GPU: 4 vec4s per thread
@@ -36,11 +36,11 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): Tensor 
 }
 
 /**
- * Records the global L2 norm of `grads` (scalar, the caller's) and the clipping
- * coefficient min(1, maxNorm / (norm + 1e-6)) ([1], the caller's), without
- * changing the gradients.
+ * Records the global L2 norm of `grads` · `scale` (scalar, the caller's; scale a loss
+ * scaler's 1 / scale for gradients it left scaled) and the clipping coefficient
+ * min(1, maxNorm / (norm + 1e-6)) ([1], the caller's), without changing the gradients.
  */
-export function gradNorm(grads: readonly Tensor[], maxNorm: number): { norm: Tensor; coef: Tensor } {
+export function gradNorm(grads: readonly Tensor[], maxNorm: number, scale = 1): { norm: Tensor; coef: Tensor } {
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
   const runtime = gpu();
   const norm = empty([]);
@@ -51,7 +51,7 @@ export function gradNorm(grads: readonly Tensor[], maxNorm: number): { norm: Ten
   let offset = 0;
   grads.forEach((g, k) => {
     if (g.size === 0) return;
-    runtime.dispatch(SUMSQ_PARTIAL, { bindings: [g.binding4, partials.binding], params: { n: g.size, offset, groups: groups[k] }, workgroups: groups[k] });
+    runtime.dispatch(SUMSQ_PARTIAL, { bindings: [g.binding4, partials.binding], params: { n: g.size, offset, groups: groups[k], scale }, workgroups: groups[k] });
     offset += groups[k];
   });
   const coef = empty([1]);

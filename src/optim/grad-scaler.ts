@@ -8,20 +8,25 @@
 //   found inf: scale *= backoffFactor, tracker = 0
 //   else:      tracker += 1; tracker == growthInterval -> scale *= growthFactor, tracker = 0
 // (torch's _amp_update_scale_). The scale is a power of two under the defaults, so scaling and
-// unscaling are exact.
+// unscaling are exact. check() is the inf/NaN pass alone, without writing the gradients: the
+// optimizer step then unscales them as it reads them (AdamW.step({ gradScale: 1 / scale }), the
+// same float32 products), one write of every gradient fewer; the Trainer does that.
 //
 // Reading the flag back costs one 4-byte readback (and so one submission) per step, as torch's
 // scaler.step() does with found_inf.item(): the optimizer step that follows is recorded only
 // for a finite step. The scale itself lives on the CPU and reaches the GPU as a uniform.
 
 import { gpu } from '../gpu/device.js';
-import { defineKernel } from '../gpu/pipelines.js';
+import { defineKernel, type Kernel } from '../gpu/pipelines.js';
 import { empty, keep, type Tensor } from '../tensor.js';
 import { gradientPieces } from './arena.js';
 import { scale as scaleOp } from '../ops/elementwise.js';
 
 const UNSCALE_CHECK = defineKernel({
   shader: 'grad-scaler', entryPoint: 'unscale_check', storage: ['write', 'write'], uniforms: { n: 'u32', invScale: 'f32' }, workgroupSize: 256,
+});
+const CHECK = defineKernel({
+  shader: 'grad-scaler', entryPoint: 'check', storage: ['read', 'write'], uniforms: { n: 'u32', invScale: 'f32' }, workgroupSize: 256,
 });
 
 export interface GradScalerOptions {
@@ -79,14 +84,28 @@ export class GradScaler {
    * the found_inf read of step()). Parameters without a gradient are ignored. An AdamW arena's
    * gradient chunk is one dispatch, as for clipping (its slots without a gradient hold zeros).
    */
-  async unscaleAndCheck(params: Iterable<Tensor>): Promise<boolean> {
+  unscaleAndCheck(params: Iterable<Tensor>): Promise<boolean> {
+    return this.flagged(UNSCALE_CHECK, params);
+  }
+
+  /**
+   * The inf/NaN check of unscaleAndCheck alone, the gradients left scaled: for an optimizer
+   * step that unscales them as it reads them, AdamW.step({ gradScale: 1 / scale }) with the
+   * scale of this step (read it before update() changes it).
+   */
+  check(params: Iterable<Tensor>): Promise<boolean> {
+    return this.flagged(CHECK, params);
+  }
+
+  /** Records `kernel` over every gradient piece with the flag cleared, submits, and reads the flag. */
+  private async flagged(kernel: Kernel<{ n: 'u32'; invScale: 'f32' }>, params: Iterable<Tensor>): Promise<boolean> {
     const runtime = gpu();
     this.flag = this.flag && !this.flag.disposed ? this.flag : keep(empty([1], 'i32'));
     runtime.clear(this.flag.buffer, this.flag.byteOffset, this.flag.byteLength);
     const invScale = 1 / this.scale;
     for (const g of gradientPieces([...params])) {
       if (g.size === 0) continue;
-      runtime.dispatch(UNSCALE_CHECK, { bindings: [g.binding4, this.flag.binding], params: { n: g.size, invScale }, elements: Math.ceil(g.size / 4) });
+      runtime.dispatch(kernel, { bindings: [g.binding4, this.flag.binding], params: { n: g.size, invScale }, elements: Math.ceil(g.size / 4) });
     }
     const [found] = await this.flag.toInt32Array();
     return found !== 0;

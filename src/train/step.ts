@@ -10,8 +10,8 @@
 //
 // fp16 (mixed precision, as transformers' Trainer with torch.autocast and a GradScaler): the
 // forward runs under autocast, the loss is multiplied by the scaler's scale before backward, and
-// the gradients are unscaled and checked before clipping; a step whose gradients hold inf/NaN is
-// skipped (no clipping, no AdamW update). Reading the scaler's flag is the step's one extra
+// the gradients are checked before clipping (and unscaled by the optimizer as it reads them: AdamW's
+// gradScale); a step whose gradients hold inf/NaN is skipped (no clipping, no AdamW update). Reading the scaler's flag is the step's one extra
 // readback (its forward and backward are then submitted on their own).
 
 import { keep, tidy, zeros, type Tensor } from '../tensor.js';
@@ -88,13 +88,15 @@ export async function trainingStep(
       addInPlace(stepLoss, share);
     });
   }
-  const skipped = scaler ? await scaler.unscaleAndCheck(params.values()) : false;
+  // The gradients stay scaled; the optimizer unscales them as it reads them (this step's scale, before update()).
+  const gradScale = scaler ? 1 / scaler.scale : 1;
+  const skipped = scaler ? await scaler.check(params.values()) : false;
   scaler?.update(skipped);
   let gradNorm: Tensor | null = null;
   if (!skipped) {
     applySchedule(optimizer, schedule, globalStep);
     // The optimizer holds every parameter: its clipping is clipGradNorm(params.values(), maxGradNorm)'s, fused into the update.
-    gradNorm = optimizer.step({ maxGradNorm: args.maxGradNorm > 0 ? args.maxGradNorm : undefined });
+    gradNorm = optimizer.step({ maxGradNorm: args.maxGradNorm > 0 ? args.maxGradNorm : undefined, gradScale });
   }
   optimizer.zeroGrad();
   const readLoss = stepLoss.readLater();

@@ -6,8 +6,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, keep, linear, sum, tidy } from '../../src/index.js';
-import { GradScaler } from '../../src/optim/index.js';
+import { tensor, keep, linear, sum, tidy, gpu } from '../../src/index.js';
+import { AdamW, GradScaler } from '../../src/optim/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { setupDevice, randomArray, toF32 } from '../helpers.js';
 
@@ -111,6 +111,48 @@ test('unscaleAndCheck finds an injected inf or NaN in any one gradient, and the 
   assert.is(await scaler.unscaleAndCheck([clean, poisoned]), false, 'inf past the end');
   assert.equal(Array.from(await whole.toArray()).slice(7), [Infinity], 'past the end untouched');
   for (const t of [clean, poisoned, clean.grad!, poisoned.grad!, whole]) t.dispose();
+  scaler.dispose();
+});
+
+test('check() finds what unscaleAndCheck() finds, leaving the gradients scaled; AdamW.step({ gradScale }) after it gives the bits of unscaleAndCheck() then step()', async () => {
+  const sizes = [5000, 3, 4097, 1, 1000];
+  const run = async (fused: boolean) => {
+    const params = sizes.map((n, i) => keep(tensor(toF32(randomArray(n, 90 + i)), [n], { requiresGrad: true })));
+    const opt = new AdamW(params, { lr: 0.01, chunkElements: 5000 }); // 3 chunks, parameter 3 without a gradient
+    const scaler = new GradScaler({ initScale: 3 }); // not a power of two: the products are rounded, the same ones either way
+    const gs = sizes.map((n, i) => toF32(randomArray(n, 95 + i, 3e3)));
+    const norms: number[] = [];
+    for (let t = 0; t < 2; t++) {
+      tidy(() => params.forEach((p, i) => {
+        if (i !== 3) p.grad = tensor(gs[i], p.shape); // copied into the arena slot
+      }));
+      const gradScale = 1 / scaler.scale;
+      const before = gpu().dispatchCount;
+      assert.is(await (fused ? scaler.check(params) : scaler.unscaleAndCheck(params)), false);
+      assert.is(gpu().dispatchCount - before, 3, 'one check per chunk');
+      if (fused) assert.equal(await params[2].grad!.toArray(), gs[2], 'check() leaves the gradients as they were');
+      const norm = (fused ? opt.step({ maxGradNorm: 1, gradScale }) : opt.step({ maxGradNorm: 1 }))!;
+      norms.push(await norm.item());
+      norm.dispose();
+      opt.zeroGrad();
+    }
+    const out = { norms, params: await Promise.all(params.map((p) => p.toArray())) };
+    opt.dispose();
+    scaler.dispose();
+    for (const p of params) p.dispose();
+    return out;
+  };
+  const [apart, fused] = [await run(false), await run(true)];
+  assert.equal(fused.norms, apart.norms, 'norms of the unscaled gradients');
+  assert.ok(apart.norms[0] > 1, 'the gradients are clipped');
+  fused.params.forEach((p, k) => assert.ok(p.every((v, i) => Object.is(v, apart.params[k][i])), `parameter ${k} differs`));
+  // check() flags an inf as unscaleAndCheck() does.
+  const w = keep(tensor(new Float32Array(5), [5], { requiresGrad: true }));
+  w.grad = tensor(Float32Array.of(1, 2, Infinity, 4, 5), [5]);
+  const scaler = new GradScaler();
+  assert.is(await scaler.check([w]), true);
+  assert.equal(Array.from(await w.grad!.toArray()), [1, 2, Infinity, 4, 5]);
+  for (const t of [w.grad!, w]) t.dispose();
   scaler.dispose();
 });
 
