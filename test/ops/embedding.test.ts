@@ -68,6 +68,13 @@ test('embedding at BERT-base size: ids [8, 128] with repeats, V = 28,996, H = 76
   await check([8, 128], 28996, 768, ids);
 });
 
+test('embedding backward: every row held once (R = N = V), then other rows in the same pooled dWeight buffer (the untouched rows read 0)', async () => {
+  const V = 40;
+  const all = Int32Array.from({ length: V }, (_, i) => (i * 17) % V); // a permutation of [0, V)
+  await check([4, 10], V, 9, all);
+  await check([2, 3], V, 9, Int32Array.from([39, 1, 1, 20, 39, 2])); // dWeight [40, 9] again: the buffer the first one freed
+});
+
 test('embedding paddingIdx: padded positions add nothing to dWeight', async () => {
   await check([2, 4], 6, 5, Int32Array.from([3, 1, 0, 0, 3, 0, 0, 0]), 0);
   await check([4, 100], 50, 3, makeIds(400, 50, 12).map((id, i) => (i % 3 ? id : 4)), 4);
