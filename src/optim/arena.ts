@@ -66,8 +66,8 @@ export class ParameterArena {
 
   /**
    * Lays `entries` out in chunks of at most `chunkElements` elements, rounded down to a multiple
-   * of 4 (default: as many as a storage binding holds), in order, a new chunk when the next one does not fit, and moves
-   * them in; reuses the layout they are already in when it is the same.
+   * of 4 (default: as many as a storage binding holds), in order, a new chunk when the next one
+   * does not fit, and moves them in; reuses the layout they are already in when it is the same.
    */
   constructor(entries: readonly { param: Tensor; name: string }[], chunkElements?: number) {
     const limits = gpu().device.limits;

@@ -10,9 +10,10 @@
 //
 // fp16 (mixed precision, as transformers' Trainer with torch.autocast and a GradScaler): the
 // forward runs under autocast, the loss is multiplied by the scaler's scale before backward, and
-// the gradients are checked before clipping (and unscaled by the optimizer as it reads them: AdamW's
-// gradScale); a step whose gradients hold inf/NaN is skipped (no clipping, no AdamW update). Reading the scaler's flag is the step's one extra
-// readback (its forward and backward are then submitted on their own).
+// the gradients are checked before clipping (and unscaled by the optimizer as it reads them:
+// AdamW's gradScale); a step whose gradients hold inf/NaN is skipped (no clipping, no AdamW
+// update). Reading the scaler's flag is the step's one extra readback (its forward and backward
+// are then submitted on their own).
 
 import { keep, tidy, zeros, type Tensor } from '../tensor.js';
 import { addInPlace, scale } from '../ops/elementwise.js';
