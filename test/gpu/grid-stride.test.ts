@@ -29,9 +29,10 @@ async function run(): Promise<Float32Array[]> {
     const deep = permute(reshape(heads, [B, 2, 5, T, 7]), [4, 0, 3, 1, 2]); // rank 5: the general loop
     const d = dropout(tanh(scale(deep, 0.5)), 0.25, { seed: 7, stream: 3 });
     const s = add(slice(d, 2, 1, 40), reshape(select(d, 2, 0), [7, B, 1, 2, 5]));
-    const loss = sum(mul(s, s));
+    const quads = permute(reshape(e, [B, 25, 35, 4]), [2, 0, 1, 3]); // last axis kept, 4 long: vec4s
+    const loss = add(sum(mul(s, s)), sum(mul(quads, quads)));
     loss.backward();
-    return [h, d, s, loss];
+    return [h, d, s, quads, loss];
   });
   const values = await Promise.all([...outputs, ...leaves.map((t) => t.grad!)].map((t) => t.toArray()));
   for (const t of [...outputs, ...leaves.flatMap((l) => [l, l.grad!]), ids]) (t as Tensor).dispose();

@@ -143,6 +143,16 @@ test('reshape shares the buffer; permute and transpose move data and gradients',
     const inverse = axes.map((_, d) => axes.indexOf(d));
     assertClose(r.grads[0], toF32(permuteRef(dOut, axes.map((a) => shape[a]), inverse)), EXACT, `d permute ${axes}`);
   }
+  // A last axis of 8 that stays last moves as vec4s (BERT's head split); one that moves does not.
+  const shape8 = [2, 3, 5, 8];
+  const x8 = randomArray(240, 33);
+  for (const axes of [[0, 2, 1, 3], [2, 0, 1, 3], [0, 1, 3, 2]]) {
+    const dOut = randomArray(240, 34);
+    const r = await forwardBackward(([t]) => permute(t, axes), [{ data: x8, shape: shape8 }], dOut);
+    assertClose(r.y, toF32(permuteRef(x8, shape8, axes)), EXACT, `permute ${axes} of [${shape8}]`);
+    const inverse = axes.map((_, d) => axes.indexOf(d));
+    assertClose(r.grads[0], toF32(permuteRef(dOut, axes.map((a) => shape8[a]), inverse)), EXACT, `d permute ${axes} of [${shape8}]`);
+  }
   const dOut = randomArray(120, 32);
   const t = await forwardBackward(([v]) => transpose(reshape(v, [6, -1])), [{ data: x, shape }], dOut);
   assertClose(t.y, toF32(permuteRef(x, [6, 20], [1, 0])), EXACT, 'transpose of a reshape');
