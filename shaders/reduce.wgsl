@@ -5,6 +5,8 @@
 //   Applied repeatedly until one value is left. Dispatch: ceil(n / CHUNK) workgroups, spread as grid() does.
 // sum_rows: x [rows, cols] -> out [cols], out[c] = alpha * sum_r x[r, c], r in order.
 //   Dispatch: grid-stride over cols (`elements: cols`).
+// sum_rows_vec4: the same for cols a multiple of 4, four columns per thread as vec4s (cols and
+//   the dispatch count vec4s: `elements: cols / 4`); each column's sum in the same order.
 // broadcast_scalar: s [1] -> out [n], out[i] = alpha * s[0]. Dispatch: grid-stride over n (`elements: n`).
 // WG (a power of two, for the tree) and CHUNK (a multiple of WG) are set by src/ops/reduce.ts.
 
@@ -26,6 +28,8 @@ override CHUNK: u32;
 @group(0) @binding(0) var<uniform> rowsParams: RowsParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> out4: array<vec4f>;
 
 // #include "lib/index.wgsl"
 // #include "lib/workgroup-sum.wgsl"
@@ -49,6 +53,15 @@ fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     var acc = 0.0;
     for (var r = 0u; r < rowsParams.rows; r++) { acc += x[r * rowsParams.cols + c]; }
     out[c] = rowsParams.alpha * acc;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn sum_rows_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  for (var c = flat_index(wid, nwg, lid); c < rowsParams.cols; c += grid_stride(nwg)) {
+    var acc = vec4f(0.0);
+    for (var r = 0u; r < rowsParams.rows; r++) { acc += x4[r * rowsParams.cols + c]; }
+    out4[c] = rowsParams.alpha * acc;
   }
 }
 

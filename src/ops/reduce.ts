@@ -8,7 +8,10 @@ import { Tensor, empty } from '../tensor.js';
 
 const UNARY = ['read', 'write'] as const;
 const SUM_PARTIAL = defineKernel({ shader: 'reduce', entryPoint: 'sum_partial', storage: UNARY, uniforms: { n: 'u32', alpha: 'f32' }, workgroupSize: 256 });
-const SUM_ROWS = defineKernel({ shader: 'reduce', entryPoint: 'sum_rows', storage: UNARY, uniforms: { cols: 'u32', rows: 'u32', alpha: 'f32' }, workgroupSize: 256 });
+const sumRowsKernel = (entryPoint: string) => defineKernel({ shader: 'reduce', entryPoint, storage: UNARY, uniforms: { cols: 'u32', rows: 'u32', alpha: 'f32' }, workgroupSize: 256 });
+const SUM_ROWS = sumRowsKernel('sum_rows');
+/** Four columns per thread, for cols a multiple of 4. */
+const SUM_ROWS_VEC4 = sumRowsKernel('sum_rows_vec4');
 const BROADCAST_SCALAR = defineKernel({ shader: 'reduce', entryPoint: 'broadcast_scalar', storage: UNARY, uniforms: { n: 'u32', alpha: 'f32' }, workgroupSize: 256 });
 const CHUNK = 4096; // elements per workgroup in sum_partial (its override CHUNK), 16 per thread
 
@@ -55,6 +58,10 @@ export function sumRows(x: Tensor, alpha = 1): Tensor {
   if (x.rank !== 2) throw new Error(`sumRows: expects [rows, cols], got [${x.shape.join(', ')}]`);
   const [rows, cols] = x.shape;
   const out = empty([cols]);
-  gpu().dispatch(SUM_ROWS, { bindings: [x.binding, out.binding], params: { cols, rows, alpha }, elements: cols });
+  if (cols % 4 === 0 && x.byteOffset % 16 === 0 && out.byteOffset % 16 === 0) {
+    gpu().dispatch(SUM_ROWS_VEC4, { bindings: [x.binding4, out.binding4], params: { cols: cols / 4, rows, alpha }, elements: cols / 4 });
+  } else {
+    gpu().dispatch(SUM_ROWS, { bindings: [x.binding, out.binding], params: { cols, rows, alpha }, elements: cols });
+  }
   return out;
 }

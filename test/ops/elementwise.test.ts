@@ -38,7 +38,8 @@ test('reference gradients of mul with broadcast match finite differences', () =>
 });
 
 test('add and mul, same shape and with a broadcast operand', async () => {
-  for (const [aShape, bShape] of [[[5, 7], [5, 7]], [[3, 5, 7], [7]], [[2, 3, 33], [3, 33]]]) {
+  // dB's column sums: 7 and 99 columns one per thread, 8 and 12 as vec4s.
+  for (const [aShape, bShape] of [[[5, 7], [5, 7]], [[3, 5, 7], [7]], [[2, 3, 33], [3, 33]], [[4, 6, 8], [8]], [[37, 12], [12]]]) {
     const n = aShape.reduce((p, q) => p * q);
     const m = bShape.reduce((p, q) => p * q);
     const a = randomArray(n, 10);
