@@ -23,7 +23,9 @@
 // scope ends or they are disposed, and the node is detached (gradFn = null).
 // The exception proves the rule: intermediates a module's forward created and
 // did not return (tensor.ts, graphScope) are unreachable by any caller, so the
-// graph owns them and frees each right after its node's backward.
+// graph owns them: it frees each as the module returns when no backward reads
+// it directly (the ops' backward read only their saved handles: readsOnlySaved),
+// else right after its node's backward.
 
 import { gpu } from './gpu/device.js';
 import type { Runtime } from './gpu/runtime.js';
@@ -52,6 +54,9 @@ export function noGrad<T>(fn: () => T): T {
 /**
  * Attaches a GradFn to an op's output when grad is enabled and an input needs
  * a gradient; otherwise disposes `saved` at once. Returns `out`.
+ * `readsOnlySaved`: backward reads the data of no tensor but `saved` (views the
+ * op took of the inputs or output it needs): the graph may then free `out` and
+ * `inputs` before backward (see GradFn). Without it they stay until backward.
  */
 export function record(
   out: Tensor,
@@ -59,10 +64,12 @@ export function record(
   inputs: readonly Tensor[],
   backward: (dOut: Tensor) => (Tensor | null)[],
   saved: readonly Tensor[] = [],
+  { readsOnlySaved = false }: { readsOnlySaved?: boolean } = {},
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradFn = { name, inputs, backward, saved };
+    out.gradFn = { name, inputs, backward, saved, readsOnlySaved };
+    if (!readsOnlySaved) for (const t of [out, ...inputs]) t.readByBackward = true;
   } else {
     for (const t of saved) t.dispose();
   }

@@ -26,7 +26,8 @@ registerSourceResolver(webSourceResolver, { fallback: true });
 // gpu().dispatch(kernel, { bindings: [t.binding, …], params, invocations }) records it
 // (`elements: n` instead for a grid-stride kernel, which CPU drivers run faster). An
 // op: its forward allocates with empty() and dispatches; record(out, name, inputs, backward,
-// saved) attaches its backward; tidy() and keep() scope what it creates.
+// saved, { readsOnlySaved }) attaches its backward (readsOnlySaved: it reads only its saved
+// handles, so the graph may free the inputs early); tidy() and keep() scope what it creates.
 export { init, getDevice, useDevice, closeDevice, hasDevice, gpu, NO_ADAPTER_HELP, NO_BROWSER_WEBGPU_HELP, NO_DAWN_HELP } from './gpu/device.js';
 export type { AdapterDescription } from './gpu/device.js';
 export { Runtime, grid } from './gpu/runtime.js';

@@ -20,8 +20,14 @@ export interface GradFn {
   readonly inputs: readonly Tensor[];
   /** Returns one gradient per input, of that input's shape, or null. */
   readonly backward: (dOut: Tensor) => (Tensor | null)[];
-  /** Tensors the op created only for backward (mean, rstd, …); freed after it. */
+  /** Tensors the op created only for backward (mean, rstd, …, or views of what it reads); freed after it. */
   readonly saved: readonly Tensor[];
+  /**
+   * true: backward reads no tensor's data but `saved` (handles of its own): the graph may free
+   * the handles of its inputs and output before backward runs (graphScope). false (what a custom
+   * op gets unless it says so): backward may read its inputs and output, which then stay.
+   */
+  readonly readsOnlySaved: boolean;
 }
 
 /** 'f16': IEEE binary16, written only by ops (src/ops/cast.ts) on adapters with shader-f16; read back as float32. */
@@ -55,8 +61,10 @@ export class Tensor {
   gradSlot: Tensor | null = null;
   /** How this tensor was computed, while its graph is alive. */
   gradFn: GradFn | null = null;
-  /** An intermediate no caller can reach (see graphScope): backward() frees it once its node has run. */
+  /** An intermediate no caller can reach (see graphScope): backward() frees it once its node has run, or graphScope at once. */
   ownedByGraph = false;
+  /** Internal (autograd.ts): a node whose backward reads its inputs and output directly (readsOnlySaved false) has this tensor among them. */
+  readByBackward = false;
   private storage: Storage | null;
   private offset: number;
   private gradValue: Tensor | null = null;
@@ -253,10 +261,17 @@ export class Tensor {
 
   /** Returns the buffer to the pool. Idempotent. */
   dispose(): void {
-    if (!this.storage) return;
-    this.storage.release();
-    this.storage = null;
+    this.releaseStorage();
     this.gradFn = null;
+  }
+
+  /**
+   * Internal (graphScope): drops this handle on the storage (the buffer goes back to the pool once
+   * no view holds it) but keeps the graph node, of which backward needs only the shape.
+   */
+  releaseStorage(): void {
+    this.storage?.release();
+    this.storage = null;
   }
 
   toString(): string {
@@ -306,10 +321,13 @@ function track(t: Tensor): void {
 
 /**
  * Runs fn (a module's forward) and hands the graph the intermediates it
- * created but does not return: nobody outside can hold them, so backward()
- * frees each one as soon as its node has run, and a step's peak memory stays
- * what it would be if they were freed by hand. Tensors without a graph node
- * are left to tidy(): a backward closure may still read them.
+ * created but does not return: nobody outside can hold them. One that no
+ * backward reads directly (its node and every node using it read only their
+ * saved handles: GradFn.readsOnlySaved) is freed now, its node kept: what a
+ * backward needs of it lives on in those handles (views), and its buffer goes
+ * back to the pool, for the next layers' forward, once no view holds it. The
+ * others backward() frees as soon as their node has run. Tensors without a
+ * graph node are left to tidy(): a backward closure may still read them.
  */
 export function graphScope<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
@@ -323,7 +341,10 @@ export function graphScope<T>(fn: () => T): T {
   const returned = new Set(collectTensors(result));
   for (const t of scope) {
     if (returned.has(t)) graphScopes.at(-1)?.add(t);
-    else if (t.gradFn) t.ownedByGraph = true;
+    else if (t.gradFn) {
+      t.ownedByGraph = true;
+      if (!t.readByBackward) t.releaseStorage();
+    }
   }
   return result;
 }

@@ -2,6 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, randn, tidy, keep, noGrad, linear, add, mul, mean, sum, scale, gpu } from '../src/index.js';
 import { addInPlace } from '../src/ops/elementwise.js';
+import { record } from '../src/autograd.js';
+import { sizeClass } from '../src/gpu/pool.js';
 import { Module } from '../src/nn/module.js';
 import type { Tensor } from '../src/tensor.js';
 import { setupDevice, assertClose } from './helpers.js';
@@ -49,23 +51,40 @@ test('after backward() every tensor the caller holds stays readable; the graph i
   for (const t of [x, w, y, loss]) t.dispose();
 });
 
-test('a module hands the intermediates it does not return to the graph; what it returns stays', async () => {
-  class TwoScales extends Module {
-    hidden: Tensor | null = null;
+test('a module frees the intermediates it does not return as it returns, unless a backward reads them directly; what it returns stays', async () => {
+  // square: a custom op whose backward reads its input itself (no readsOnlySaved), as an extension's may.
+  const square = (x: Tensor) => record(noGrad(() => mul(x, x)), 'square', [x], (dOut) => {
+    const product = mul(dOut, x);
+    const dx = scale(product, 2);
+    product.dispose();
+    return [dx];
+  });
+  class Layer extends Module {
+    seen: Record<string, Tensor> = {};
     forward(x: Tensor): Tensor {
-      this.hidden = scale(x, 2); // unreachable to a caller in real modules; kept here only to observe it
-      return scale(this.hidden, 3);
+      // Kept here only to observe them: unreachable to a caller in real modules.
+      const doubled = (this.seen.doubled = scale(x, 2)); // read by mul's backward through mul's own handles
+      const squared = (this.seen.squared = mul(doubled, doubled)); // read by square's backward directly
+      const hidden = (this.seen.hidden = scale(square(squared), 3)); // read by no backward
+      return scale(hidden, 1);
     }
   }
   const w = tensor([1, 2], [2], { requiresGrad: true });
-  const m = new TwoScales();
+  const m = new Layer();
+  const pool = gpu().pool;
+  const before = pool.snapshot().bytesInUse;
   const out = m.forward(w);
-  const hidden = m.hidden!;
-  assert.not.ok(hidden.disposed, 'alive until backward');
+  const { doubled, squared, hidden } = m.seen;
+  assert.ok(doubled.disposed && hidden.disposed, 'freed as the module returned');
+  assert.not.ok(squared.disposed, 'alive until backward: a backward reads it directly');
+  // Still held: out; doubled's values (mul's handles); squared and square's output (its backward reads both).
+  assert.is(pool.snapshot().bytesInUse - before, 4 * sizeClass(8), 'hidden\'s buffer went back to the pool');
   sum(out).backward();
-  assert.ok(hidden.disposed, 'the graph freed the intermediate after its node ran');
-  assertClose(await out.toArray(), [6, 12], { atol: 0, rtol: 0 }, 'output readable after backward');
-  assertClose(await w.grad!.toArray(), [6, 6], { atol: 0, rtol: 0 }, 'dw');
+  assert.ok(squared.disposed, 'the graph freed it after its node ran');
+  assertClose(await out.toArray(), [48, 768], { atol: 0, rtol: 0 }, 'output readable after backward: 3·(2w)⁴');
+  assertClose(await w.grad!.toArray(), [192, 1536], { atol: 0, rtol: 0 }, 'dw = 192·w³');
+  out.dispose();
+  w.dispose();
 });
 
 test('tidy() around a step frees its intermediates, whether or not backward() ran', () => {

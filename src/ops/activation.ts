@@ -51,7 +51,8 @@ export function tanhBackward(y: Tensor, dOut: Tensor): Tensor {
 export function gelu(x: Tensor): Tensor {
   checkF32('gelu', x);
   const out = geluForward(x);
-  return record(out, 'gelu', [x], (dOut) => [geluBackward(x, dOut)]);
+  const xSaved = x.view(x.shape); // backward's own handle on x
+  return record(out, 'gelu', [x], (dOut) => [geluBackward(xSaved, dOut)], [xSaved], { readsOnlySaved: true });
 }
 
 /** tanh(x); backward uses the saved output. */
@@ -60,5 +61,5 @@ export function tanh(x: Tensor): Tensor {
   const out = tanhForward(x);
   // A handle of its own on out's storage: backward reads y even if the caller disposed `out`.
   const y = out.view(out.shape);
-  return record(out, 'tanh', [x], (dOut) => [tanhBackward(y, dOut)], [y]);
+  return record(out, 'tanh', [x], (dOut) => [tanhBackward(y, dOut)], [y], { readsOnlySaved: true });
 }

@@ -87,14 +87,14 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: A
   };
   const constants = { HEAD_DIM: d, HAS_MASK: Number(!!mask), HAS_DROPOUT: Number(!!drop) };
   const rowBlocks: [number, number] = [Math.ceil(T / BLOCK), B * heads];
-  // Backward's own handle on the mask; without one q is bound in its slot and never read.
-  const maskSaved = mask?.view(mask.shape);
-  const maskBinding = (maskSaved ?? q).binding;
-
   const out = empty(q.shape);
   const lse = empty([B, heads, T]);
-  gpu().dispatch(FORWARD, { bindings: [q.binding, k.binding, v.binding, maskBinding, out.binding, lse.binding], params, workgroups: rowBlocks, constants });
-  const outSaved = out.view(out.shape);
+  // Without a mask q is bound in its slot and never read.
+  gpu().dispatch(FORWARD, { bindings: [q.binding, k.binding, v.binding, (mask ?? q).binding, out.binding, lse.binding], params, workgroups: rowBlocks, constants });
+  // Backward's own handles on the output, the operands it recomputes the probabilities from and the mask.
+  const [outSaved, qSaved, kSaved, vSaved] = [out, q, k, v].map((t) => t.view(t.shape));
+  const maskSaved = mask?.view(mask.shape);
+  const maskBinding = (maskSaved ?? qSaved).binding;
 
   return record(out, 'attention', [q, k, v], (dOut) => {
     const stats = empty([B, heads, T, 2]); // (lse_i, D_i = dOut_i · out_i)
@@ -102,7 +102,7 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: A
       bindings: [outSaved.binding, dOut.binding, lse.binding, stats.binding],
       params: { rows: B * heads * T }, invocations: B * heads * T, constants,
     });
-    const common = [q.binding, k.binding, v.binding, maskBinding, dOut.binding, stats.binding];
+    const common = [qSaved.binding, kSaved.binding, vSaved.binding, maskBinding, dOut.binding, stats.binding];
     let dq: Tensor | null = null;
     let dk: Tensor | null = null;
     let dv: Tensor | null = null;
@@ -117,5 +117,5 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: A
     }
     stats.dispose();
     return [dq, dk, dv];
-  }, maskSaved ? [lse, outSaved, maskSaved] : [lse, outSaved]);
+  }, [lse, outSaved, qSaved, kSaved, vSaved, ...(maskSaved ? [maskSaved] : [])], { readsOnlySaved: true });
 }

@@ -74,13 +74,14 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, { igno
   gpu().dispatch(CE_REDUCE, { bindings: [rowLoss.binding, loss.binding, invCount.binding], params: { rows: N }, workgroups: 1 });
   rowLoss.dispose();
 
+  const logitsSaved = logits.view(logits.shape); // backward's own handle on the logits
   return record(loss, 'crossEntropy', [logits], (dLoss) => {
     const dx = empty(logits.shape);
     gpu().dispatch(CE_BACKWARD, {
-      bindings: [logits.binding, labelTensor.binding, stats.binding, dLoss.binding, invCount.binding, dx.binding],
+      bindings: [logitsSaved.binding, labelTensor.binding, stats.binding, dLoss.binding, invCount.binding, dx.binding],
       params: { rows: N, cols: C, ignoreIndex },
       workgroups: N,
     });
     return [dx];
-  }, [stats, invCount, labelTensor]);
+  }, [stats, invCount, labelTensor, logitsSaved], { readsOnlySaved: true });
 }

@@ -42,5 +42,5 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor {
   if (x.dtype !== 'f32') throw new Error(`dropout: f32 tensors only, got ${x.dtype} [${x.shape.join(', ')}]`);
   if (p === 0) return x;
   const out = applyMask(x, p, options);
-  return record(out, 'dropout', [x], (dOut) => [applyMask(dOut, p, options)]);
+  return record(out, 'dropout', [x], (dOut) => [applyMask(dOut, p, options)], [], { readsOnlySaved: true });
 }

@@ -121,20 +121,22 @@ export function add(a: Tensor, b: Tensor): Tensor {
   return record(out, 'add', [a, b], (dOut) => [
     a.requiresGrad ? sumToShape(dOut, a.shape) : null,
     b.requiresGrad ? sumToShape(dOut, b.shape) : null,
-  ]);
+  ], [], { readsOnlySaved: true });
 }
 
 /** a * b elementwise, broadcast. */
 export function mul(a: Tensor, b: Tensor): Tensor {
   const out = binary(MUL, a, b);
+  // Backward's own handles on the operands (each one's gradient is dOut times the other).
+  const [aSaved, bSaved] = [a.view(a.shape), b.view(b.shape)];
   return record(out, 'mul', [a, b], (dOut) => [
-    a.requiresGrad ? sumOwnedToShape(binary(MUL, dOut, b), a.shape) : null,
-    b.requiresGrad ? sumOwnedToShape(binary(MUL, dOut, a), b.shape) : null,
-  ]);
+    a.requiresGrad ? sumOwnedToShape(binary(MUL, dOut, bSaved), a.shape) : null,
+    b.requiresGrad ? sumOwnedToShape(binary(MUL, dOut, aSaved), b.shape) : null,
+  ], [aSaved, bSaved], { readsOnlySaved: true });
 }
 
 /** alpha * x. */
 export function scale(x: Tensor, alpha: number): Tensor {
   const out = scaled(x, alpha);
-  return record(out, 'scale', [x], (dOut) => [scaled(dOut, alpha)]);
+  return record(out, 'scale', [x], (dOut) => [scaled(dOut, alpha)], [], { readsOnlySaved: true });
 }

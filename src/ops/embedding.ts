@@ -84,10 +84,11 @@ function check(ids: Tensor, weight: Tensor, { paddingIdx }: EmbeddingOptions): v
   }
 }
 
-/** weight[ids]: [..., H]. Backward reads `ids` again, so they must stay alive (and unchanged) until it has run. */
+/** weight[ids]: [..., H]. Backward reads `ids` again (through a handle of its own), so they must stay unchanged until it has run. */
 export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions = {}): Tensor {
   check(ids, weight, options);
   const out = embeddingForward(ids, weight);
   if (!weight.requiresGrad || !isGradEnabled()) return out;
-  return record(out, 'embedding', [weight], (dOut) => [embeddingBackward(ids, dOut, weight.shape[0], options.paddingIdx)]);
+  const idsSaved = ids.view(ids.shape);
+  return record(out, 'embedding', [weight], (dOut) => [embeddingBackward(idsSaved, dOut, weight.shape[0], options.paddingIdx)], [idsSaved], { readsOnlySaved: true });
 }

@@ -306,10 +306,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       const grads = matmulBackward(a16, b16, dC16, tA, tB, a.requiresGrad, b.requiresGrad);
       dC16.dispose();
       return grads;
-    }, [a16, b16]);
+    }, [a16, b16], { readsOnlySaved: true });
   }
   const out = matmulForward(a, b, options);
-  return record(out, 'matmul', [a, b], (dOut) => matmulBackward(a, b, dOut, tA, tB));
+  const [aSaved, bSaved] = [a.view(a.shape), b.view(b.shape)]; // backward's own handles on the operands
+  return record(out, 'matmul', [a, b], (dOut) => matmulBackward(aSaved, bSaved, dOut, tA, tB, a.requiresGrad, b.requiresGrad), [aSaved, bSaved], { readsOnlySaved: true });
 }
 
 export interface LinearOptions {
@@ -333,18 +334,19 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }:
   const z = activation ? empty([x2.shape[0], weight.shape[0]]) : undefined;
   const y = matmulForward(x2, weight, { transposeB: true }, bias, undefined, z).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
+  const w = weight.view(weight.shape); // backward's own handle (x2 is one on x)
   return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY) => {
     // dZ = dY·gelu'(z) with the activation, else dY; then dX = dZ·W [rows, in],
     // dW = dZᵀ·X [out, in], db = column sums of dZ.
     const dY2 = flatten(dY);
     const dZ = z ? geluBackward(z, dY2) : dY2;
-    const dX = x.requiresGrad ? matmulForward(dZ, weight).reshapeOwned(x.shape) : null;
+    const dX = x.requiresGrad ? matmulForward(dZ, w).reshapeOwned(x.shape) : null;
     const dW = weight.requiresGrad ? matmulForward(dZ, x2, { transposeA: true }) : null;
     const dB = bias?.requiresGrad ? sumRows(dZ) : null;
     dY2.dispose();
     if (dZ !== dY2) dZ.dispose();
     return bias ? [dX, dW, dB] : [dX, dW];
-  }, z ? [x2, z] : [x2]);
+  }, z ? [x2, w, z] : [x2, w], { readsOnlySaved: true });
 }
 
 // ------------------------------------------------------------ float16 ----
@@ -403,5 +405,5 @@ function linearF16(x: Tensor, weight: Tensor, bias: Tensor | undefined, activati
     dY2.dispose();
     if (dZ !== dY2) dZ.dispose();
     return bias ? [dX, dW, dB] : [dX, dW];
-  }, z ? [x16, w16, z] : [x16, w16]);
+  }, z ? [x16, w16, z] : [x16, w16], { readsOnlySaved: true });
 }

@@ -44,13 +44,13 @@ function broadcastScalar(s: Tensor, shape: readonly number[], alpha = 1): Tensor
 /** Sum of all elements, as a scalar (shape []). */
 export function sum(x: Tensor): Tensor {
   const out = reduceAll(x, 1).reshapeOwned([]);
-  return record(out, 'sum', [x], (dOut) => [broadcastScalar(dOut, x.shape)]);
+  return record(out, 'sum', [x], (dOut) => [broadcastScalar(dOut, x.shape)], [], { readsOnlySaved: true });
 }
 
 /** Mean of all elements. */
 export function mean(x: Tensor): Tensor {
   const out = reduceAll(x, 1 / x.size).reshapeOwned([]);
-  return record(out, 'mean', [x], (dOut) => [broadcastScalar(dOut, x.shape, 1 / x.size)]);
+  return record(out, 'mean', [x], (dOut) => [broadcastScalar(dOut, x.shape, 1 / x.size)], [], { readsOnlySaved: true });
 }
 
 /** x [rows, cols] -> [cols]: alpha * column sums, no graph (bias gradients, broadcast backward). */

@@ -27,7 +27,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     throw new Error(`reshape: cannot view [${x.shape.join(', ')}] (${x.size} elements) as [${shape.join(', ')}]`);
   }
   const out = x.view(resolved);
-  return record(out, 'reshape', [x], (dOut) => [dOut.view(x.shape)]);
+  return record(out, 'reshape', [x], (dOut) => [dOut.view(x.shape)], [], { readsOnlySaved: true });
 }
 
 /** Reorders the axes: out.shape[d] = x.shape[axes[d]]. */
@@ -39,7 +39,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (rank > MAX_RANK) throw new Error(`permute: rank ${rank} is above ${MAX_RANK}`);
   const out = permuted(x, axes);
   const inverse = axes.map((_, d) => axes.indexOf(d));
-  return record(out, 'permute', [x], (dOut) => [permuted(dOut, inverse)]);
+  return record(out, 'permute', [x], (dOut) => [permuted(dOut, inverse)], [], { readsOnlySaved: true });
 }
 
 /** Swaps the last two axes. */

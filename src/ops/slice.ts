@@ -47,7 +47,7 @@ function resolveDim(op: string, x: Tensor, dim: number): number {
 
 function sliced(name: string, x: Tensor, range: Range, outShape: number[]): Tensor {
   const out = sliceForward(x, range).reshapeOwned(outShape);
-  return record(out, name, [x], (dOut) => [sliceBackward(dOut, x.shape, range)]);
+  return record(out, name, [x], (dOut) => [sliceBackward(dOut, x.shape, range)], [], { readsOnlySaved: true });
 }
 
 /** x[..., start:end, ...] along dim (negative dim counts from the end); keeps the dim. */

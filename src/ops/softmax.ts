@@ -74,5 +74,5 @@ export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
       constants: { TPR: tpr },
     });
     return [dx];
-  }, [ySaved]);
+  }, [ySaved], { readsOnlySaved: true });
 }
