@@ -25,7 +25,7 @@ export async function run(report: Report, { large }: { large: boolean }): Promis
   const measure = bench.measure.bind(bench);
 
   /** Runs a one-node graph's backward (under noGrad, as autograd does) and frees its results. */
-  const backwardOf = (out: Tensor, dOut: Tensor) => () => noGrad(() => out.gradFn!.backward(dOut).forEach((g) => g?.dispose()));
+  const backwardOf = (out: Tensor, dOut: Tensor) => () => noGrad(() => out.gradFn!.backward(dOut, []).forEach((g) => g?.dispose()));
   const free = (...ts: (Tensor | undefined)[]) => ts.forEach((t) => t?.dispose());
 
   // Padding mask [B, T]: sequence b has T - 8b real tokens.

@@ -186,7 +186,7 @@ async function ourVariant(
   const product = () => {
     if (!staged) setMatmulStaging(Infinity);
     try {
-      return matmulForward(A, B, options, undefined, variant);
+      return matmulForward(A, B, options, { variant });
     } finally {
       setMatmulStaging();
     }

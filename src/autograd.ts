@@ -7,6 +7,10 @@
 // - A GradFn's backward(dOut) returns one gradient per input (null where the
 //   input needs none), each of the input's shape. It may return dOut itself.
 // - Gradients of intermediate tensors are summed out of place as they arrive.
+// - backward(dOut, into) may write input k's gradient straight into into[k] when
+//   that is given (a view of the input's slot in its parameter arena, offered to
+//   the first contribution while the slot is empty, all zeros: no temporary, no copy) and
+//   then returns into[k] itself; later contributions are summed into the slot in place.
 // - Gradients of leaves (tensors created with requiresGrad) are summed into
 //   leaf.grad in place, across backward() calls too, as in PyTorch: gradient
 //   accumulation is several backward() calls before one optimizer step, and
@@ -29,7 +33,7 @@
 
 import { gpu } from './gpu/device.js';
 import type { Runtime } from './gpu/runtime.js';
-import { Tensor, installBackward, keep, ones } from './tensor.js';
+import { Tensor, installBackward, keep, ones, type GradFn } from './tensor.js';
 import { addInPlace, copy, sumOf } from './ops/accumulate.js';
 
 export type { GradFn } from './tensor.js';
@@ -62,7 +66,7 @@ export function record(
   out: Tensor,
   name: string,
   inputs: readonly Tensor[],
-  backward: (dOut: Tensor) => (Tensor | null)[],
+  backward: GradFn['backward'],
   saved: readonly Tensor[] = [],
   { readsOnlySaved = false }: { readsOnlySaved?: boolean } = {},
 ): Tensor {
@@ -113,8 +117,13 @@ function backward(root: Tensor): void {
         continue;
       }
       if (dOut) {
-        const inputGrads = fn.backward(dOut);
+        const into = slotsOffered(fn.inputs, grads);
+        const inputGrads = fn.backward(dOut, into);
         const returned = new Set<Tensor>();
+        into.forEach((slot, k) => {
+          if (slot && inputGrads[k] !== slot) slot.dispose();
+          else if (slot) inSlot.add(slot);
+        });
         fn.inputs.forEach((input, k) => {
           let g = inputGrads[k];
           if (!g || !input.requiresGrad) {
@@ -128,7 +137,10 @@ function backward(root: Tensor): void {
           if (g === dOut || returned.has(g)) g = g.view(g.shape);
           returned.add(g);
           const existing = grads.get(input);
-          if (existing) {
+          if (existing && inSlot.has(existing)) {
+            addInPlace(existing, g);
+            g.dispose();
+          } else if (existing) {
             grads.set(input, sumOf(existing, g));
             existing.dispose();
             g.dispose();
@@ -145,6 +157,23 @@ function backward(root: Tensor): void {
   });
 }
 
+/** Gradients an op wrote straight into a leaf's arena slot (backward's `into`), until the leaf takes them. */
+const inSlot = new WeakSet<Tensor>();
+
+/**
+ * backward's `into`: for each input that is a leaf with an arena slot and no gradient yet (none
+ * this step, none arrived in this backward), a view of its slot; null for the others, and for a
+ * leaf's second place among the inputs.
+ */
+function slotsOffered(inputs: readonly Tensor[], grads: Map<Tensor, Tensor>): (Tensor | null)[] {
+  const offered = new Set<Tensor>();
+  return inputs.map((t) => {
+    if (t.gradFn || !t.requiresGrad || !t.gradSlot || t.grad || grads.has(t) || offered.has(t)) return null;
+    offered.add(t);
+    return t.gradSlot.view(t.shape);
+  });
+}
+
 const seeds = new WeakMap<Runtime, Tensor>();
 
 /** The one-element 1 backward() starts from, uploaded once per device (gradients never write into it). */
@@ -158,7 +187,8 @@ function seed(): Tensor {
 function accumulateIntoLeaf(leaf: Tensor, g: Tensor): void {
   if (leaf.grad) addInPlace(leaf.grad, g);
   // A handle that shares storage with another gradient must not be summed into in place later:
-  // the first contribution is copied (into the arena slot by the setter, or into a buffer of its own).
+  // the first contribution is copied, into the arena slot by the setter (nothing to copy when
+  // backward wrote it there: `into`) or into a buffer of its own.
   else leaf.grad = leaf.gradSlot ? g : keep(copy(g));
   g.dispose();
 }

@@ -18,8 +18,12 @@ export interface GradFn {
   /** The op's name, for error messages. */
   readonly name: string;
   readonly inputs: readonly Tensor[];
-  /** Returns one gradient per input, of that input's shape, or null. */
-  readonly backward: (dOut: Tensor) => (Tensor | null)[];
+  /**
+   * Returns one gradient per input, of that input's shape, or null. `into[k]`, when not null, is
+   * where input k's gradient may be written instead of a new tensor (its parameter arena slot);
+   * an op that writes it there returns into[k] itself (autograd.ts).
+   */
+  readonly backward: (dOut: Tensor, into: readonly (Tensor | null)[]) => (Tensor | null)[];
   /** Tensors the op created only for backward (mean, rstd, …, or views of what it reads); freed after it. */
   readonly saved: readonly Tensor[];
   /**
@@ -85,8 +89,8 @@ export class Tensor {
   /**
    * Gradient of the last backward() with respect to this tensor (leaves only). For a
    * parameter in an arena (an AdamW's) it is a view of the parameter's gradient slot:
-   * assigning a tensor copies its values into the slot (the tensor stays the caller's),
-   * assigning null zeroes the slot.
+   * assigning a tensor copies its values into the slot (nothing to copy when it is a view of
+   * the slot itself; either way the tensor stays the caller's), assigning null zeroes the slot.
    */
   get grad(): Tensor | null {
     return this.gradValue;
@@ -95,11 +99,11 @@ export class Tensor {
   set grad(g: Tensor | null) {
     const slot = this.gradSlot;
     const current = this.gradValue;
-    if (slot && g && !g.sameBytes(slot)) {
+    if (slot && g) {
       if (g.dtype !== this.dtype || g.size !== this.size) {
         throw new Error(`gradient ${g.dtype} [${g.shape.join(', ')}] for tensor ${this.dtype} [${this.shape.join(', ')}]: needs its shape and dtype`);
       }
-      gpu().copy(g.buffer, slot.buffer, this.byteLength, g.byteOffset, slot.byteOffset);
+      if (!g.sameBytes(slot)) gpu().copy(g.buffer, slot.buffer, this.byteLength, g.byteOffset, slot.byteOffset);
       g = current && current.sameBytes(slot) ? current : keep(slot.view(this.shape));
     } else if (slot && !g && current) {
       gpu().clear(slot.buffer, slot.byteOffset, slot.byteLength);

@@ -51,7 +51,7 @@ async function quickMatmul(report: Report): Promise<void> {
   const A = tensor(a, [n, n]);
   const B = tensor(b, [n, n]);
   const variant = matmulVariant();
-  const c = matmulForward(A, B, {}, undefined, variant);
+  const c = matmulForward(A, B, {}, { variant });
   const got = await c.toArray();
   c.dispose();
   for (const [i, j] of [[0, 0], [n - 1, n - 1], [17, 201], [130, 3]]) {
@@ -63,7 +63,7 @@ async function quickMatmul(report: Report): Promise<void> {
     }
     if (!(Math.abs(got[i * n + j] - ref) <= n * 2 ** -24 * magnitude + 1e-6)) throw new Error(`matmul ${variant} 256³: C[${i}, ${j}] = ${got[i * n + j]}, float64 reference ${ref}`);
   }
-  const samples = await timeGpu(() => matmulForward(A, B, {}, undefined, variant).dispose(), { warmup: 1, iterations: 2, samples: 3 });
+  const samples = await timeGpu(() => matmulForward(A, B, {}, { variant }).dispose(), { warmup: 1, iterations: 2, samples: 3 });
   report.add({ group: 'matmul', name: `256³ ${variant}`, samples, gflops: (2 * n ** 3) / (median(samples) * 1e6), extra: { MxNxK: '256x256x256', chosen: 'yes' } });
   A.dispose();
   B.dispose();

@@ -15,7 +15,7 @@
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
 import { isGradEnabled, record } from '../autograd.js';
-import { Tensor, empty } from '../tensor.js';
+import { Tensor, empty, zeros } from '../tensor.js';
 
 const FORWARD = defineKernel({
   shader: 'embedding',
@@ -52,15 +52,18 @@ export function embeddingForward(ids: Tensor, weight: Tensor): Tensor {
   return out;
 }
 
-/** dWeight [V, H] from ids [...] and dOut [..., H], no graph: positions grouped by id on the GPU, then summed. */
-export function embeddingBackward(ids: Tensor, dOut: Tensor, V: number, paddingIdx?: number): Tensor {
+/**
+ * dWeight [V, H] from ids [...] and dOut [..., H], no graph: positions grouped by id on the GPU,
+ * then summed; written into `into` (the weight's arena slot) when given, else a new tensor.
+ */
+export function embeddingBackward(ids: Tensor, dOut: Tensor, V: number, paddingIdx?: number, into?: Tensor): Tensor {
   const N = ids.size;
   const H = dOut.shape[dOut.rank - 1];
   const R = Math.min(N, V); // most rows with a position
   const groups = empty([2 * V + 1 + N + 1 + R], 'i32'); // [offsets (V + 1) | cursor (V) | order (N) | rows (1 + R)]
   gpu().dispatch(GROUP, { bindings: [ids.binding, groups.binding], params: { N, V, paddingIdx: paddingIdx ?? -1 }, workgroups: 1 });
-  const dWeight = empty([V, H]);
-  gpu().clear(dWeight.buffer, dWeight.byteOffset, dWeight.byteLength); // rows no id holds stay 0
+  // Rows no id holds stay 0: cleared here, or already (`into`, an empty arena slot, holds zeros).
+  const dWeight = into ?? zeros([V, H]);
   gpu().dispatch(BACKWARD, { bindings: [groups.binding, dOut.binding, dWeight.binding], params: { n: R * H, H, V, N }, elements: R * H });
   groups.dispose();
   return dWeight;
@@ -90,5 +93,5 @@ export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions
   const out = embeddingForward(ids, weight);
   if (!weight.requiresGrad || !isGradEnabled()) return out;
   const idsSaved = ids.view(ids.shape);
-  return record(out, 'embedding', [weight], (dOut) => [embeddingBackward(idsSaved, dOut, weight.shape[0], options.paddingIdx)], [idsSaved], { readsOnlySaved: true });
+  return record(out, 'embedding', [weight], (dOut, [into]) => [embeddingBackward(idsSaved, dOut, weight.shape[0], options.paddingIdx, into ?? undefined)], [idsSaved], { readsOnlySaved: true });
 }

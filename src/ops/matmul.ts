@@ -159,9 +159,9 @@ export async function tuneMatmul(shape = TUNE_SHAPE): Promise<{ variant: MatmulV
   const linearProducts = (variant: MatmulVariant) => tidy(() => {
     if (!operands.length) operands.push(keep(randn([rows, inF], { seed: 1 })), keep(randn([outF, inF], { seed: 2 })), keep(randn([rows, outF], { seed: 3 })));
     const [x, w, dY] = operands;
-    matmulForward(x, w, { transposeB: true }, undefined, variant);
-    matmulForward(dY, w, {}, undefined, variant);
-    matmulForward(dY, x, { transposeA: true }, undefined, variant);
+    matmulForward(x, w, { transposeB: true }, { variant });
+    matmulForward(dY, w, {}, { variant });
+    matmulForward(dY, x, { transposeA: true }, { variant });
   });
   try {
     const result = await tune(MATMUL_TUNING_FAMILY, runtime, candidateVariants(runtime), async (variant) => {
@@ -220,17 +220,28 @@ function unbound(): { bias: Tensor; preact: Tensor } {
   return dummies;
 }
 
+/** What matmulForward adds to the product: the epilogue's bias and GELU, the kernel, the output's place. */
+export interface ProductOptions {
+  bias?: Tensor;
+  /** Of out's size: out = gelu(z) and preact = z. */
+  preact?: Tensor;
+  /** Default: the adapter's choice (matmulVariant()). */
+  variant?: MatmulVariant;
+  /** f32 of the product's size: written in place of a new tensor (a gradient's arena slot) and returned. */
+  out?: Tensor;
+}
+
 /**
- * Records out = op(a)·op(b) (+ bias) into a new tensor; no graph. With `preact` (of out's
- * size), out = gelu(z) and preact = z, z = op(a)·op(b) (+ bias). `variant` defaults to the
- * adapter's choice (matmulVariant()). Two f16 operands (autocast's copies) go to the float16
- * kernel instead (matmulF16 below; out stays f32, `variant` does not apply).
+ * Records out = op(a)·op(b) (+ bias) into a new tensor (or `out`); no graph. With `preact`,
+ * out = gelu(z) and preact = z, z = op(a)·op(b) (+ bias). Two f16 operands (autocast's
+ * copies) go to the float16 kernel instead (matmulF16 below; out stays f32, `variant` does not apply).
  */
-export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, bias?: Tensor, variant = matmulVariant(), preact?: Tensor): Tensor {
+export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, { bias, preact, variant = matmulVariant(), out: into }: ProductOptions = {}): Tensor {
   const { batch, M, N, K } = productShape(a, b, options);
   if (bias && (bias.rank !== 1 || bias.size !== N)) throw new Error(`matmul: bias [${bias.shape.join(', ')}] for ${N} output columns`);
   const batchSize = batch.reduce((x, y) => x * y, 1);
-  const out = empty([...batch, M, N]);
+  if (into && (into.dtype !== 'f32' || into.size !== batchSize * M * N)) throw new Error(`matmul: out ${into.dtype} [${into.shape.join(', ')}] for a product of ${batchSize * M * N} elements`);
+  const out = into ?? empty([...batch, M, N]);
   if (preact && preact.size !== out.size) throw new Error(`matmul: preact [${preact.shape.join(', ')}] for an output of ${out.size} elements`);
   if (out.size === 0) return out;
   if (a.dtype !== 'f32' || b.dtype !== 'f32') return matmulF16(a, b, options, { batchSize, M, N, K }, out, bias, preact);
@@ -264,19 +275,24 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {},
 
 /**
  * Gradients of C = op(A)·op(B) with respect to A and B, in A's and B's own
- * (stored) layouts. With B 2-D and A batched, B's gradient sums over the batch.
+ * (stored) layouts (into backward's `into` where given). With B 2-D and A batched,
+ * B's gradient sums over the batch.
  */
-function matmulBackward(a: Tensor, b: Tensor, dC: Tensor, tA: boolean, tB: boolean, needA = a.requiresGrad, needB = b.requiresGrad): [Tensor | null, Tensor | null] {
+function matmulBackward(
+  a: Tensor, b: Tensor, dC: Tensor, tA: boolean, tB: boolean, needA: boolean, needB: boolean, [intoA, intoB]: readonly (Tensor | null)[] = [],
+): [Tensor | null, Tensor | null] {
   let dA: Tensor | null = null;
   let dB: Tensor | null = null;
   if (needA) {
     // A = [M,K]: dA = dC·op(B)ᵀ.  A = [K,M] (tA): dA = op(B)·dCᵀ.
-    dA = tA ? matmulForward(b, dC, { transposeA: tB, transposeB: true }) : matmulForward(dC, b, { transposeB: !tB });
+    const out = intoA ?? undefined;
+    dA = tA ? matmulForward(b, dC, { transposeA: tB, transposeB: true }, { out }) : matmulForward(dC, b, { transposeB: !tB }, { out });
   }
   if (needB) {
     // B = [K,N]: dB = op(A)ᵀ·dC.  B = [N,K] (tB): dB = dCᵀ·op(A).
     const [lhs, rhs] = b.rank === 2 && a.rank > 2 ? [flatten(a), flatten(dC)] : [a, dC];
-    dB = tB ? matmulForward(rhs, lhs, { transposeA: true, transposeB: tA }) : matmulForward(lhs, rhs, { transposeA: !tA });
+    const out = intoB ?? undefined;
+    dB = tB ? matmulForward(rhs, lhs, { transposeA: true, transposeB: tA }, { out }) : matmulForward(lhs, rhs, { transposeA: !tA }, { out });
     if (lhs !== a) {
       lhs.dispose();
       rhs.dispose();
@@ -301,16 +317,16 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     // float16 operands (the half copies saved for backward instead of a and b); dC cast there too.
     const [a16, b16] = [castToF16(a), castToF16(b)];
     const out16 = matmulForward(a16, b16, options);
-    return record(out16, 'matmul', [a, b], (dOut) => {
+    return record(out16, 'matmul', [a, b], (dOut, into) => {
       const dC16 = castToF16(dOut);
-      const grads = matmulBackward(a16, b16, dC16, tA, tB, a.requiresGrad, b.requiresGrad);
+      const grads = matmulBackward(a16, b16, dC16, tA, tB, a.requiresGrad, b.requiresGrad, into);
       dC16.dispose();
       return grads;
     }, [a16, b16], { readsOnlySaved: true });
   }
   const out = matmulForward(a, b, options);
   const [aSaved, bSaved] = [a.view(a.shape), b.view(b.shape)]; // backward's own handles on the operands
-  return record(out, 'matmul', [a, b], (dOut) => matmulBackward(aSaved, bSaved, dOut, tA, tB, a.requiresGrad, b.requiresGrad), [aSaved, bSaved], { readsOnlySaved: true });
+  return record(out, 'matmul', [a, b], (dOut, into) => matmulBackward(aSaved, bSaved, dOut, tA, tB, a.requiresGrad, b.requiresGrad, into), [aSaved, bSaved], { readsOnlySaved: true });
 }
 
 export interface LinearOptions {
@@ -332,16 +348,16 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }:
   if (autocastEnabled()) return linearF16(x, weight, bias, activation);
   const x2 = flatten(x);
   const z = activation ? empty([x2.shape[0], weight.shape[0]]) : undefined;
-  const y = matmulForward(x2, weight, { transposeB: true }, bias, undefined, z).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
+  const y = matmulForward(x2, weight, { transposeB: true }, { bias, preact: z }).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   const w = weight.view(weight.shape); // backward's own handle (x2 is one on x)
-  return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY) => {
+  return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
     // dZ = dY·gelu'(z) with the activation, else dY; then dX = dZ·W [rows, in],
-    // dW = dZᵀ·X [out, in], db = column sums of dZ.
+    // dW = dZᵀ·X [out, in] (into the weight's arena slot when offered), db = column sums of dZ.
     const dY2 = flatten(dY);
     const dZ = z ? geluBackward(z, dY2) : dY2;
     const dX = x.requiresGrad ? matmulForward(dZ, w).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? matmulForward(dZ, x2, { transposeA: true }) : null;
+    const dW = weight.requiresGrad ? matmulForward(dZ, x2, { transposeA: true }, { out: into[1] ?? undefined }) : null;
     const dB = bias?.requiresGrad ? sumRows(dZ) : null;
     dY2.dispose();
     if (dZ !== dY2) dZ.dispose();
@@ -392,14 +408,14 @@ function linearF16(x: Tensor, weight: Tensor, bias: Tensor | undefined, activati
   x2.dispose();
   const w16 = castToF16(weight);
   const z = activation ? empty([x16.shape[0], weight.shape[0]]) : undefined;
-  const y = matmulForward(x16, w16, { transposeB: true }, bias, undefined, z).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
+  const y = matmulForward(x16, w16, { transposeB: true }, { bias, preact: z }).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY) => {
+  return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
     const dY2 = flatten(dY);
     const dZ = z ? geluBackward(z, dY2) : dY2;
     const dZ16 = castToF16(dZ);
     const dX = x.requiresGrad ? matmulForward(dZ16, w16).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? matmulForward(dZ16, x16, { transposeA: true }) : null;
+    const dW = weight.requiresGrad ? matmulForward(dZ16, x16, { transposeA: true }, { out: into[1] ?? undefined }) : null;
     const dB = bias?.requiresGrad ? sumRows(dZ) : null;
     dZ16.dispose();
     dY2.dispose();

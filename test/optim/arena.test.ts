@@ -96,6 +96,45 @@ test('a parameter at an offset gives the same bits as one of its own through mat
   arena.grads.forEach((g, i) => assert.equal(new Uint32Array(g.buffer), new Uint32Array(own.grads[i].buffer), `gradient ${i} bit for bit`));
 });
 
+test('a weight\'s first gradient is written straight into its arena slot: backward holds no buffer of a weight\'s size; a tied weight\'s second use is summed into the slot, same bits as without an arena', async () => {
+  const [V, H, T] = [4000, 64, 4];
+  const ids = new Int32Array([3, 0, 3999, 3]);
+  const dOut = toF32(randomArray(T * V, 21));
+  const init = { E: randomArray(V * H, 22, 0.1), W: randomArray(V * H, 23, 0.1) };
+  const pool = gpu().pool;
+  const run = async (inArena: boolean, tied: boolean) => {
+    const E = param(init.E, [V, H]);
+    const W = tied ? E : param(init.W, [V, H]);
+    const opt = inArena ? new AdamW(tied ? [E] : [E, W]) : null;
+    let held = 0;
+    tidy(() => {
+      const logits = linear(embedding(tensor(ids, [T]), E), W); // [T, V]: an embedding, then a decoder of the same shape
+      const loss = sum(mul(logits, tensor(dOut, [T, V])));
+      pool.resetPeak();
+      const before = pool.snapshot().bytesInUse;
+      loss.backward();
+      held = pool.snapshot().peakBytesInUse - before;
+    });
+    const grads = [await E.grad!.toArray(), ...(tied ? [] : [await W.grad!.toArray()])];
+    opt?.dispose();
+    for (const p of new Set([E, W])) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+    return { grads, held };
+  };
+  const weightBytes = sizeClass(V * H * 4);
+  for (const tied of [false, true]) {
+    const own = await run(false, tied);
+    const arena = await run(true, tied);
+    arena.grads.forEach((g, i) => assert.equal(new Uint32Array(g.buffer), new Uint32Array(own.grads[i].buffer), `${tied ? 'tied' : 'untied'}: gradient ${i} bit for bit`));
+    assert.ok(own.held >= 2 * weightBytes, `without an arena the gradients are buffers of their own (${own.held} bytes held in backward)`);
+    // Untied: each gradient goes straight to its slot. Tied: the second one (the embedding's) is a temporary summed into the slot.
+    const expected = tied ? weightBytes : 0;
+    assert.ok(arena.held >= expected && arena.held < expected + weightBytes, `${tied ? 'tied' : 'untied'}: ${arena.held} bytes held in backward (a weight: ${weightBytes})`);
+  }
+});
+
 test('AdamW over the arena equals float64 torch.optim.AdamW over 4 steps: groups, several chunks, a parameter without a gradient skipped', async () => {
   const shapes = [[7, 13], [13], [300], [1], [5, 5], [64]];
   const values = shapes.map((s, i) => randomArray(s.reduce((a, b) => a * b, 1), 100 + i));
