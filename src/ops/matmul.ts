@@ -13,7 +13,7 @@ import { chosenVariant, setVariantOverride, tune } from '../gpu/autotune.js';
 import { record } from '../autograd.js';
 import { Tensor, empty, keep, randn, tidy, zeros } from '../tensor.js';
 import { sumRows } from './reduce.js';
-import { geluBackward } from './activation.js';
+import { geluBackward, geluForward } from './activation.js';
 import { autocastEnabled, castToF16 } from './cast.js';
 
 /**
@@ -335,10 +335,43 @@ export interface LinearOptions {
 }
 
 /**
+ * Outputs y = gelu(z) of linear's epilogue -> their pre-activation z (the producing node's saved
+ * z), while that node is alive. A linear reading such a y (BERT: intermediate -> output.dense)
+ * keeps z instead of y for its dW, recomputing y in backward: z stays for the GELU's own backward
+ * anyway, so y's [rows, out] need not stay too (one GELU pass over it in backward instead).
+ */
+const geluPreactivations = new WeakMap<Tensor, Tensor>();
+
+/**
+ * What linear's backward keeps for dW = dZᵀ·x: `kept`, a handle on the forward's `operand` (x
+ * as [rows, in], or its float16 copy under autocast), or, when x is gelu(z) of another linear's
+ * epilogue, a view of that z (`operand` is freed); `operand()` gives backward the operand again,
+ * a new tensor (gelu(z), cast like the forward's) when recomputed.
+ */
+function keptOperand(x: Tensor, operand: Tensor): { kept: Tensor; operand: () => Tensor } {
+  const z = geluPreactivations.get(x);
+  if (!z || z.disposed) return { kept: operand, operand: () => operand };
+  operand.dispose();
+  const kept = z.view(z.shape);
+  const half = operand.dtype === 'f16';
+  return {
+    kept,
+    operand: () => {
+      const y = geluForward(kept);
+      if (!half) return y;
+      const y16 = castToF16(y);
+      y.dispose();
+      return y16;
+    },
+  };
+}
+
+/**
  * y = x·Wᵀ + b with weight [out, in] as in Hugging Face checkpoints; x [..., in] -> [..., out].
  * With activation 'gelu' the product also writes z = x·Wᵀ + b, saved for backward's gelu'(z):
  * as much memory as linear then gelu (which saves the same z), one dispatch and one pass over
- * [rows, out] fewer; recomputing z in backward instead would cost a whole product.
+ * [rows, out] fewer; recomputing z in backward instead would cost a whole product. A linear
+ * reading this y keeps z, not y (keptOperand).
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }: LinearOptions = {}): Tensor {
   if (weight.rank !== 2 || x.shape[x.rank - 1] !== weight.shape[1]) {
@@ -350,19 +383,30 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }:
   const z = activation ? empty([x2.shape[0], weight.shape[0]]) : undefined;
   const y = matmulForward(x2, weight, { transposeB: true }, { bias, preact: z }).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  const w = weight.view(weight.shape); // backward's own handle (x2 is one on x)
-  return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
+  const w = weight.view(weight.shape); // backward's own handles: on the weight and on x (or what recomputes it)
+  const input = keptOperand(x, x2);
+  const out = record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
     // dZ = dY·gelu'(z) with the activation, else dY; then dX = dZ·W [rows, in],
     // dW = dZᵀ·X [out, in] (into the weight's arena slot when offered), db = column sums of dZ.
     const dY2 = flatten(dY);
     const dZ = z ? geluBackward(z, dY2) : dY2;
     const dX = x.requiresGrad ? matmulForward(dZ, w).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? matmulForward(dZ, x2, { transposeA: true }, { out: into[1] ?? undefined }) : null;
+    const dW = weight.requiresGrad ? productWith(input, (x2) => matmulForward(dZ, x2, { transposeA: true }, { out: into[1] ?? undefined })) : null;
     const dB = bias?.requiresGrad ? sumRows(dZ) : null;
     dY2.dispose();
     if (dZ !== dY2) dZ.dispose();
     return bias ? [dX, dW, dB] : [dX, dW];
-  }, z ? [x2, w, z] : [x2, w], { readsOnlySaved: true });
+  }, z ? [input.kept, w, z] : [input.kept, w], { readsOnlySaved: true });
+  if (z && out.gradFn) geluPreactivations.set(out, z);
+  return out;
+}
+
+/** fn(operand) with the operand keptOperand gives back, freed afterwards when it was recomputed. */
+function productWith(input: ReturnType<typeof keptOperand>, fn: (operand: Tensor) => Tensor): Tensor {
+  const operand = input.operand();
+  const result = fn(operand);
+  if (operand !== input.kept) operand.dispose();
+  return result;
 }
 
 // ------------------------------------------------------------ float16 ----
@@ -410,16 +454,19 @@ function linearF16(x: Tensor, weight: Tensor, bias: Tensor | undefined, activati
   const z = activation ? empty([x16.shape[0], weight.shape[0]]) : undefined;
   const y = matmulForward(x16, w16, { transposeB: true }, { bias, preact: z }).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
+  const input = keptOperand(x, x16);
+  const out = record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
     const dY2 = flatten(dY);
     const dZ = z ? geluBackward(z, dY2) : dY2;
     const dZ16 = castToF16(dZ);
     const dX = x.requiresGrad ? matmulForward(dZ16, w16).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? matmulForward(dZ16, x16, { transposeA: true }, { out: into[1] ?? undefined }) : null;
+    const dW = weight.requiresGrad ? productWith(input, (x16) => matmulForward(dZ16, x16, { transposeA: true }, { out: into[1] ?? undefined })) : null;
     const dB = bias?.requiresGrad ? sumRows(dZ) : null;
     dZ16.dispose();
     dY2.dispose();
     if (dZ !== dY2) dZ.dispose();
     return bias ? [dX, dW, dB] : [dX, dW];
-  }, z ? [x16, w16, z] : [x16, w16], { readsOnlySaved: true });
+  }, z ? [input.kept, w16, z] : [input.kept, w16], { readsOnlySaved: true });
+  if (z && out.gradFn) geluPreactivations.set(out, z);
+  return out;
 }

@@ -3,7 +3,10 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tensor, tidy, matmul, linear, sum, mul } from '../../src/index.js';
+import { tensor, tidy, matmul, linear, gelu, sum, mul } from '../../src/index.js';
+import type { Tensor } from '../../src/tensor.js';
+import { Module } from '../../src/nn/module.js';
+import { sizeClass } from '../../src/gpu/pool.js';
 import { MATMUL_VARIANTS, STAGE_MIN_K, matmulVariant, setMatmulStaging, matmulVariantSupported, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
 import { gpu, isSoftwareAdapter } from '../../src/gpu/device.js';
 import { clearTuning, setTuningStore } from '../../src/gpu/autotune.js';
@@ -194,6 +197,48 @@ test('linear refuses an unknown activation', () => {
   assert.throws(() => linear(x, w, undefined, { activation: 'relu' as 'gelu' }), /unknown activation 'relu'/);
   x.dispose();
   w.dispose();
+});
+
+test('a linear reading a GELU linear\'s output keeps its pre-activation, not the output: same bits as with gelu() between, one activation fewer held after a module\'s forward', async () => {
+  const [rows, inF, hidden, outF] = [8, 16, 64, 16];
+  const x = tensor(toF32(randomArray(rows * inF, 31)), [rows, inF]);
+  const dOut = tensor(toF32(randomArray(rows * outF, 32)), [rows, outF]);
+  const shapes = [[hidden, inF], [hidden], [outF, hidden], [outF]];
+  const params = shapes.map((shape, i) => tensor(toF32(randomArray(shape.reduce((a, b) => a * b), 33 + i)), shape, { requiresGrad: true }));
+  const [w1, b1, w2, b2] = params;
+  class Mlp extends Module {
+    constructor(readonly fused: boolean) {
+      super();
+    }
+    forward(input: Tensor): Tensor {
+      const h = this.fused ? linear(input, w1, b1, { activation: 'gelu' }) : gelu(linear(input, w1, b1));
+      return linear(h, w2, b2);
+    }
+  }
+  const pool = gpu().pool;
+  const run = async (fused: boolean) => {
+    const before = pool.snapshot().bytesInUse;
+    let held = 0;
+    tidy(() => {
+      const out = new Mlp(fused).forward(x);
+      held = pool.snapshot().bytesInUse - before;
+      sum(mul(out, dOut)).backward();
+    });
+    const grads = await Promise.all(params.map((p) => p.grad!.toArray()));
+    for (const p of params) {
+      p.grad!.dispose();
+      p.grad = null;
+    }
+    return { held, grads };
+  };
+  const separate = await run(false);
+  const fused = await run(true);
+  fused.grads.forEach((g, i) => assert.equal(new Uint32Array(g.buffer), new Uint32Array(separate.grads[i].buffer), `gradient ${i} bit for bit`));
+  // Held after the forward: the output and z = x·W1ᵀ + b1; with gelu() between, also gelu(z), which the second linear kept.
+  const [output, activation] = [sizeClass(rows * outF * 4), sizeClass(rows * hidden * 4)];
+  assert.is(separate.held, output + 2 * activation, 'gelu() between: z and gelu(z)');
+  assert.is(fused.held, output + activation, 'the epilogue\'s GELU: z only');
+  for (const t of [x, dOut, ...params]) t.dispose();
 });
 
 test('setMatmulVariant forces a variant, auto restores the choice, unknown names are refused', () => {
