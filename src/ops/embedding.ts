@@ -56,7 +56,7 @@ export function embeddingForward(ids: Tensor, weight: Tensor): Tensor {
  * dWeight [V, H] from ids [...] and dOut [..., H], no graph: positions grouped by id on the GPU,
  * then summed; written into `into` (the weight's arena slot) when given, else a new tensor.
  */
-export function embeddingBackward(ids: Tensor, dOut: Tensor, V: number, paddingIdx?: number, into?: Tensor): Tensor {
+export function embeddingBackward(ids: Tensor, dOut: Tensor, V: number, paddingIdx?: number, into?: Tensor | null): Tensor {
   const N = ids.size;
   const H = dOut.shape[dOut.rank - 1];
   const R = Math.min(N, V); // most rows with a position
@@ -93,5 +93,5 @@ export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions
   const out = embeddingForward(ids, weight);
   if (!weight.requiresGrad || !isGradEnabled()) return out;
   const idsSaved = ids.view(ids.shape);
-  return record(out, 'embedding', [weight], (dOut, [into]) => [embeddingBackward(idsSaved, dOut, weight.shape[0], options.paddingIdx, into ?? undefined)], [idsSaved], { readsOnlySaved: true });
+  return record(out, 'embedding', [weight], (dOut, [into]) => [embeddingBackward(idsSaved, dOut, weight.shape[0], options.paddingIdx, into)], [idsSaved], { readsOnlySaved: true });
 }

@@ -227,8 +227,8 @@ export interface ProductOptions {
   preact?: Tensor;
   /** Default: the adapter's choice (matmulVariant()). */
   variant?: MatmulVariant;
-  /** f32 of the product's size: written in place of a new tensor (a gradient's arena slot) and returned. */
-  out?: Tensor;
+  /** f32 of the product's size: written in place of a new tensor (a gradient's arena slot, backward's `into`) and returned. */
+  out?: Tensor | null;
 }
 
 /**
@@ -285,14 +285,12 @@ function matmulBackward(
   let dB: Tensor | null = null;
   if (needA) {
     // A = [M,K]: dA = dC·op(B)ᵀ.  A = [K,M] (tA): dA = op(B)·dCᵀ.
-    const out = intoA ?? undefined;
-    dA = tA ? matmulForward(b, dC, { transposeA: tB, transposeB: true }, { out }) : matmulForward(dC, b, { transposeB: !tB }, { out });
+    dA = tA ? matmulForward(b, dC, { transposeA: tB, transposeB: true }, { out: intoA }) : matmulForward(dC, b, { transposeB: !tB }, { out: intoA });
   }
   if (needB) {
     // B = [K,N]: dB = op(A)ᵀ·dC.  B = [N,K] (tB): dB = dCᵀ·op(A).
     const [lhs, rhs] = b.rank === 2 && a.rank > 2 ? [flatten(a), flatten(dC)] : [a, dC];
-    const out = intoB ?? undefined;
-    dB = tB ? matmulForward(rhs, lhs, { transposeA: true, transposeB: tA }, { out }) : matmulForward(lhs, rhs, { transposeA: !tA }, { out });
+    dB = tB ? matmulForward(rhs, lhs, { transposeA: true, transposeB: tA }, { out: intoB }) : matmulForward(lhs, rhs, { transposeA: !tA }, { out: intoB });
     if (lhs !== a) {
       lhs.dispose();
       rhs.dispose();
@@ -345,23 +343,24 @@ const geluPreactivations = new WeakMap<Tensor, Tensor>();
 /**
  * What linear's backward keeps for dW = dZᵀ·x: `kept`, a handle on the forward's `operand` (x
  * as [rows, in], or its float16 copy under autocast), or, when x is gelu(z) of another linear's
- * epilogue, a view of that z (`operand` is freed); `operand()` gives backward the operand again,
- * a new tensor (gelu(z), cast like the forward's) when recomputed.
+ * epilogue, a view of that z (`operand` is freed). `use(fn)` runs fn on the operand again: the
+ * kept one, or gelu(z) recomputed (cast like the forward's), freed after fn.
  */
-function keptOperand(x: Tensor, operand: Tensor): { kept: Tensor; operand: () => Tensor } {
+function keptOperand(x: Tensor, operand: Tensor): { kept: Tensor; use: (fn: (operand: Tensor) => Tensor) => Tensor } {
   const z = geluPreactivations.get(x);
-  if (!z || z.disposed) return { kept: operand, operand: () => operand };
+  if (!z || z.disposed) return { kept: operand, use: (fn) => fn(operand) };
   operand.dispose();
   const kept = z.view(z.shape);
   const half = operand.dtype === 'f16';
   return {
     kept,
-    operand: () => {
+    use: (fn) => {
       const y = geluForward(kept);
-      if (!half) return y;
-      const y16 = castToF16(y);
-      y.dispose();
-      return y16;
+      const recomputed = half ? castToF16(y) : y;
+      if (half) y.dispose();
+      const result = fn(recomputed);
+      recomputed.dispose();
+      return result;
     },
   };
 }
@@ -391,7 +390,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }:
     const dY2 = flatten(dY);
     const dZ = z ? geluBackward(z, dY2) : dY2;
     const dX = x.requiresGrad ? matmulForward(dZ, w).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? productWith(input, (x2) => matmulForward(dZ, x2, { transposeA: true }, { out: into[1] ?? undefined })) : null;
+    const dW = weight.requiresGrad ? input.use((x2) => matmulForward(dZ, x2, { transposeA: true }, { out: into[1] })) : null;
     const dB = bias?.requiresGrad ? sumRows(dZ) : null;
     dY2.dispose();
     if (dZ !== dY2) dZ.dispose();
@@ -401,13 +400,6 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }:
   return out;
 }
 
-/** fn(operand) with the operand keptOperand gives back, freed afterwards when it was recomputed. */
-function productWith(input: ReturnType<typeof keptOperand>, fn: (operand: Tensor) => Tensor): Tensor {
-  const operand = input.operand();
-  const result = fn(operand);
-  if (operand !== input.kept) operand.dispose();
-  return result;
-}
 
 // ------------------------------------------------------------ float16 ----
 // Mixed precision (src/ops/cast.ts autocast): the products read float16 operands and write
@@ -460,7 +452,7 @@ function linearF16(x: Tensor, weight: Tensor, bias: Tensor | undefined, activati
     const dZ = z ? geluBackward(z, dY2) : dY2;
     const dZ16 = castToF16(dZ);
     const dX = x.requiresGrad ? matmulForward(dZ16, w16).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? productWith(input, (x16) => matmulForward(dZ16, x16, { transposeA: true }, { out: into[1] ?? undefined })) : null;
+    const dW = weight.requiresGrad ? input.use((x16) => matmulForward(dZ16, x16, { transposeA: true }, { out: into[1] })) : null;
     const dB = bias?.requiresGrad ? sumRows(dZ) : null;
     dZ16.dispose();
     dY2.dispose();
