@@ -7,10 +7,6 @@
 // - A GradFn's backward(dOut) returns one gradient per input (null where the
 //   input needs none), each of the input's shape. It may return dOut itself.
 // - Gradients of intermediate tensors are summed out of place as they arrive.
-// - backward(dOut, into) may write input k's gradient straight into into[k] when
-//   that is given (a view of the input's slot in its parameter arena, offered to
-//   the first contribution while the slot is empty, all zeros: no temporary, no copy) and
-//   then returns into[k] itself; later contributions are summed into the slot in place.
 // - Gradients of leaves (tensors created with requiresGrad) are summed into
 //   leaf.grad in place, across backward() calls too, as in PyTorch: gradient
 //   accumulation is several backward() calls before one optimizer step, and
@@ -19,6 +15,11 @@
 //   (tensor.ts, the grad setter; src/optim/arena.ts), else into a buffer of
 //   its own; later ones are added in place. leaf.grad !== null is the "has a
 //   gradient this step" mark AdamW and clipping read.
+// - Or the first contribution is written straight into the slot: backward(dOut,
+//   into) gets into[k], a view of input k's slot while it is empty (all zeros),
+//   and an op that writes input k's gradient there returns into[k] itself (no
+//   temporary, no copy); later contributions of that backward() are summed into
+//   the slot in place.
 // The seed dLoss/dLoss = 1 is uploaded once per device and handed out as views.
 // Lifetime (as tfjs's tape and PyTorch): backward() disposes only what the
 // graph owns — each node's saved tensors, once its backward has run, and the
