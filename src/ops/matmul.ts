@@ -377,21 +377,27 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }:
     throw new Error(`linear: input [${x.shape.join(', ')}] for weight [${weight.shape.join(', ')}] (expects [..., ${weight.shape[1]}])`);
   }
   if (activation !== undefined && activation !== 'gelu') throw new Error(`linear: unknown activation '${activation}' (expected 'gelu')`);
-  if (autocastEnabled()) return linearF16(x, weight, bias, activation);
+  // Under autocast the products read float16 copies of x, W and dZ (the copies of x and W are
+  // what the graph keeps) and write float32; otherwise x and W themselves.
+  const half = autocastEnabled();
   const x2 = flatten(x);
+  const xOperand = half ? castToF16(x2) : x2;
+  if (half) x2.dispose();
+  const w = half ? castToF16(weight) : weight.view(weight.shape); // backward's own handle on the weight
   const z = activation ? empty([x2.shape[0], weight.shape[0]]) : undefined;
-  const y = matmulForward(x2, weight, { transposeB: true }, { bias, preact: z }).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
+  const y = matmulForward(xOperand, w, { transposeB: true }, { bias, preact: z }).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  const w = weight.view(weight.shape); // backward's own handles: on the weight and on x (or what recomputes it)
-  const input = keptOperand(x, x2);
+  const input = keptOperand(x, xOperand); // backward's own handle on x (or what recomputes it)
   const out = record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
     // dZ = dY·gelu'(z) with the activation, else dY; then dX = dZ·W [rows, in],
     // dW = dZᵀ·X [out, in] (into the weight's arena slot when offered), db = column sums of dZ.
     const dY2 = flatten(dY);
     const dZ = z ? geluBackward(z, dY2) : dY2;
-    const dX = x.requiresGrad ? matmulForward(dZ, w).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? input.use((x2) => matmulForward(dZ, x2, { transposeA: true }, { out: into[1] })) : null;
+    const dZOperand = half ? castToF16(dZ) : dZ;
+    const dX = x.requiresGrad ? matmulForward(dZOperand, w).reshapeOwned(x.shape) : null;
+    const dW = weight.requiresGrad ? input.use((x2) => matmulForward(dZOperand, x2, { transposeA: true }, { out: into[1] })) : null;
     const dB = bias?.requiresGrad ? sumRows(dZ) : null;
+    if (dZOperand !== dZ) dZOperand.dispose();
     dY2.dispose();
     if (dZ !== dY2) dZ.dispose();
     return bias ? [dX, dW, dB] : [dX, dW];
@@ -431,34 +437,5 @@ function matmulF16(
     workgroups,
     constants: { TRANS_A: Number(!!options.transposeA), TRANS_B: Number(!!options.transposeB), HAS_BIAS: Number(!!bias), ACTIVATION: Number(!!preact) },
   });
-  return out;
-}
-
-/**
- * linear under autocast: y = x16·W16ᵀ + b (f32 out). Backward casts dZ once and runs
- * dX = dZ16·W16 and dW = dZ16ᵀ·x16; the half copies of x and W are what the graph keeps.
- */
-function linearF16(x: Tensor, weight: Tensor, bias: Tensor | undefined, activation: 'gelu' | undefined): Tensor {
-  const x2 = flatten(x);
-  const x16 = castToF16(x2);
-  x2.dispose();
-  const w16 = castToF16(weight);
-  const z = activation ? empty([x16.shape[0], weight.shape[0]]) : undefined;
-  const y = matmulForward(x16, w16, { transposeB: true }, { bias, preact: z }).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
-  const inputs = bias ? [x, weight, bias] : [x, weight];
-  const input = keptOperand(x, x16);
-  const out = record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
-    const dY2 = flatten(dY);
-    const dZ = z ? geluBackward(z, dY2) : dY2;
-    const dZ16 = castToF16(dZ);
-    const dX = x.requiresGrad ? matmulForward(dZ16, w16).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? input.use((x16) => matmulForward(dZ16, x16, { transposeA: true }, { out: into[1] })) : null;
-    const dB = bias?.requiresGrad ? sumRows(dZ) : null;
-    dZ16.dispose();
-    dY2.dispose();
-    if (dZ !== dY2) dZ.dispose();
-    return bias ? [dX, dW, dB] : [dX, dW];
-  }, z ? [input.kept, w16, z] : [input.kept, w16], { readsOnlySaved: true });
-  if (z && out.gradFn) geluPreactivations.set(out, z);
   return out;
 }
