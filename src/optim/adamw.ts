@@ -19,6 +19,7 @@ import { defineKernel } from '../gpu/pipelines.js';
 import { Tensor, emptyExact, keep, ones, tensor } from '../tensor.js';
 import { ParameterArena } from './arena.js';
 import { gradNorm } from './clip.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 const ADAMW = defineKernel({
   shader: 'optim',
@@ -81,6 +82,12 @@ interface Chunk {
   grads: Tensor;
   m: Tensor;
   v: Tensor;
+}
+
+/** AdamW.step's options (see there). */
+export interface AdamWStepOptions {
+  maxGradNorm?: number;
+  gradScale?: number;
 }
 
 export class AdamW {
@@ -157,7 +164,9 @@ export class AdamW {
    * scaled gradients'): a GradScaler's 1 / scale after its check(), which leaves them scaled;
    * the same float32 products as its unscaleAndCheck() followed by step().
    */
-  step({ maxGradNorm, gradScale = 1 }: { maxGradNorm?: number; gradScale?: number } = {}): Tensor | null {
+  step(options?: WithSnakeCase<AdamWStepOptions>): Tensor | null {
+    const { maxGradNorm, gradScale = 1 } = checkOptions<AdamWStepOptions>('AdamW.step', options, ['maxGradNorm', 'gradScale']);
+    if (!(gradScale > 0 && Number.isFinite(gradScale))) throw new Error(`AdamW.step: gradScale must be a positive finite number, got ${gradScale}`);
     this.arena.checkOwned('AdamW.step');
     const clip = maxGradNorm === undefined ? null : gradNorm(this.chunks.map((c) => c.grads), maxGradNorm, gradScale);
     this.stepCount++;

@@ -1,5 +1,5 @@
 export { AdamW, hfParameterGroups } from './adamw.js';
-export type { AdamWOptions, ParamGroup, ResolvedGroup, AdamWState } from './adamw.js';
+export type { AdamWOptions, AdamWStepOptions, ParamGroup, ResolvedGroup, AdamWState } from './adamw.js';
 export { clipGradNorm } from './clip.js';
 export { linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './schedules.js';
 export type { Schedule, ScheduleName, ScheduleOptions } from './schedules.js';

@@ -141,6 +141,16 @@ test('AdamW.loadStateDict: a missing or misshapen entry is an error naming it', 
   opt.dispose();
 });
 
+test('AdamW.step: a misspelt option or a gradScale that is not a positive finite number is an error naming it', () => {
+  const p = param(randomArray(4, 1), [4]);
+  const opt = new AdamW([p]);
+  assert.throws(() => opt.step({ maxGradnorm: 1 } as never), /AdamW\.step: unknown option 'maxGradnorm'; known options: maxGradNorm \(max_grad_norm\), gradScale \(grad_scale\)/);
+  for (const gradScale of [0, -1, Infinity, NaN]) assert.throws(() => opt.step({ gradScale }), /AdamW\.step: gradScale must be a positive finite number/);
+  assert.is(opt.stepCount, 0, 'a refused step changes nothing');
+  p.dispose();
+  opt.dispose();
+});
+
 test('hfParameterGroups: no decay for biases and LayerNorm weights', () => {
   const t = (n: number) => ({ size: n }) as unknown as Tensor;
   const named = new Map([['a.dense.weight', t(1)], ['a.dense.bias', t(1)], ['a.LayerNorm.weight', t(1)], ['a.LayerNorm.bias', t(1)], ['emb.weight', t(1)]]);
