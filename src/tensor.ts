@@ -408,6 +408,43 @@ export function emptyExact(elements: number): Tensor {
   return t;
 }
 
+// ------------------------------------------------------ packed tensors ----
+// Tensors laid back to back in one buffer act as their concatenation along the first axis, for
+// free: a packed projection's weights [out_i, in] are one [Σ out_i, in] operand (one product).
+
+/**
+ * Moves `tensors` (one dtype) back to back into one new buffer, in order, when each one's bytes are
+ * a whole number of minStorageBufferOffsetAlignment (so each stays bindable on its own); returns
+ * whether it did (else they stay where they are). Values, objects and references are unchanged.
+ */
+export function packTensors(tensors: readonly Tensor[]): boolean {
+  const align = gpu().device.limits.minStorageBufferOffsetAlignment;
+  if (tensors.length < 2 || tensors.some((t) => t.dtype !== tensors[0].dtype || t.byteLength === 0 || t.byteLength % align !== 0)) return false;
+  const bytes = tensors.reduce((n, t) => n + t.byteLength, 0);
+  const buffer = new Tensor([bytes / BYTES_PER_ELEMENT[tensors[0].dtype]], tensors[0].dtype);
+  let at = 0;
+  for (const t of tensors) {
+    const view = buffer.viewAt(at, t.shape);
+    t.moveTo(view);
+    view.dispose();
+    at += t.byteLength;
+  }
+  buffer.dispose(); // the tensors' views hold the buffer now
+  return true;
+}
+
+/** One tensor of `shape` over the bytes of `tensors` when they lie back to back in one buffer, in order (packTensors, an arena's chunk); else null. */
+export function packedView(tensors: readonly Tensor[], shape: readonly number[]): Tensor | null {
+  const first = tensors[0];
+  const bytes = shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[first.dtype];
+  if (bytes !== tensors.reduce((n, t) => n + t.byteLength, 0)) throw new Error(`packedView: [${shape.join(', ')}] for ${tensors.length} tensors of ${tensors.map((t) => `[${t.shape.join(', ')}]`).join(', ')}`);
+  for (let i = 1; i < tensors.length; i++) {
+    const [prev, t] = [tensors[i - 1], tensors[i]];
+    if (t.dtype !== first.dtype || t.buffer !== first.buffer || t.byteOffset !== prev.byteOffset + prev.byteLength) return null;
+  }
+  return first.viewAt(first.byteOffset, shape);
+}
+
 /** A tensor holding `data` (row-major), uploaded in the current recording. */
 export function tensor(data: Float32Array | Int32Array | number[], shape?: readonly number[], options: TensorOptions = {}): Tensor {
   const dtype = options.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');

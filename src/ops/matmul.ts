@@ -11,7 +11,7 @@ import type { Runtime } from '../gpu/runtime.js';
 import { defineKernel, type Kernel, type WorkgroupSize } from '../gpu/pipelines.js';
 import { chosenVariant, setVariantOverride, tune } from '../gpu/autotune.js';
 import { record } from '../autograd.js';
-import { Tensor, empty, keep, randn, tidy, zeros } from '../tensor.js';
+import { Tensor, empty, keep, packedView, randn, tidy, zeros } from '../tensor.js';
 import { sumRows } from './reduce.js';
 import { geluBackward, geluForward } from './activation.js';
 import { autocastEnabled, castToF16 } from './cast.js';
@@ -366,41 +366,115 @@ function keptOperand(x: Tensor, operand: Tensor): { kept: Tensor; use: (fn: (ope
 }
 
 /**
+ * Tensors [n_i, ...rest] as their concatenation [Σ n_i, ...rest]: a view when they lie back to back
+ * in one buffer (packTensors, an arena chunk), else a gathered copy; a single tensor gives a view
+ * (backward's own handle on it).
+ */
+function joined(tensors: readonly Tensor[]): Tensor {
+  const rest = tensors[0].shape.slice(1);
+  const shape = [tensors.reduce((n, t) => n + t.shape[0], 0), ...rest];
+  if (tensors.length === 1) return tensors[0].view(shape);
+  const packed = packedView(tensors, shape);
+  if (packed) return packed;
+  const out = empty(shape, tensors[0].dtype);
+  let at = out.byteOffset;
+  for (const t of tensors) {
+    gpu().copy(t.buffer, out.buffer, t.byteLength, t.byteOffset, at);
+    at += t.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The gradient of a joined operand (joined above) cut back into one gradient per part, as
+ * backward returns them: `into` itself when the product wrote there; else views of `whole` where
+ * a part's offset can be bound (copies where it cannot); null for parts that need none. Disposes
+ * its handle on `whole`.
+ */
+function splitGradient(whole: Tensor, parts: readonly Tensor[], into: readonly (Tensor | null)[], needed: readonly boolean[]): (Tensor | null)[] {
+  if (parts.length === 1) return [whole]; // needed: a single part's gradient is computed only then
+  const align = gpu().device.limits.minStorageBufferOffsetAlignment;
+  let at = whole.byteOffset;
+  const out = parts.map((p, i) => {
+    const offset = at;
+    at += p.byteLength;
+    if (!needed[i]) return null;
+    if (into[i] && into[i]!.buffer === whole.buffer && into[i]!.byteOffset === offset) return into[i];
+    if (offset % align === 0) return whole.viewAt(offset, p.shape);
+    const piece = empty(p.shape, p.dtype);
+    gpu().copy(whole.buffer, piece.buffer, p.byteLength, offset, piece.byteOffset);
+    return piece;
+  });
+  whole.dispose();
+  return out;
+}
+
+/** Where a joined operand's gradient can be written at once: the parts' `into` slots as one view when they lie back to back, else null. */
+function joinedInto(parts: readonly Tensor[], into: readonly (Tensor | null)[]): Tensor | null {
+  if (parts.length === 1) return into[0] ?? null;
+  if (into.some((t) => !t)) return null;
+  const shape = [parts.reduce((n, t) => n + t.shape[0], 0), ...parts[0].shape.slice(1)];
+  return packedView(into as Tensor[], shape);
+}
+
+/**
  * y = x·Wᵀ + b with weight [out, in] as in Hugging Face checkpoints; x [..., in] -> [..., out].
+ * A list of weights [out_i, in] (and of biases [out_i]) acts as their concatenation along out, as
+ * torch's linear(x, cat(weights), cat(biases)): y [..., Σ out_i], one product. That is a packed
+ * projection (BERT's query, key and value): free when the parts lie back to back in one buffer
+ * (packTensors; an arena keeps them so), else they are gathered into a copy each forward.
  * With activation 'gelu' the product also writes z = x·Wᵀ + b, saved for backward's gelu'(z):
  * as much memory as linear then gelu (which saves the same z), one dispatch and one pass over
  * [rows, out] fewer; recomputing z in backward instead would cost a whole product. A linear
  * reading this y keeps z, not y (keptOperand).
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor, { activation }: LinearOptions = {}): Tensor {
-  if (weight.rank !== 2 || x.shape[x.rank - 1] !== weight.shape[1]) {
-    throw new Error(`linear: input [${x.shape.join(', ')}] for weight [${weight.shape.join(', ')}] (expects [..., ${weight.shape[1]}])`);
+export function linear(x: Tensor, weight: Tensor | readonly Tensor[], bias?: Tensor | readonly Tensor[], { activation }: LinearOptions = {}): Tensor {
+  const weights: readonly Tensor[] = weight instanceof Tensor ? [weight] : weight;
+  const biases: readonly Tensor[] = bias === undefined ? [] : bias instanceof Tensor ? [bias] : bias;
+  const inF = x.shape[x.rank - 1];
+  if (weights.length === 0 || weights.some((w) => w.rank !== 2 || w.shape[1] !== inF || w.dtype !== 'f32')) {
+    throw new Error(`linear: input [${x.shape.join(', ')}] for weight ${weights.map((w) => `${w.dtype} [${w.shape.join(', ')}]`).join(', ') || '(none)'} (expects f32 [out, ${inF}])`);
+  }
+  if (biases.length && (biases.length !== weights.length || biases.some((b, i) => b.rank !== 1 || b.size !== weights[i].shape[0]))) {
+    throw new Error(`linear: biases ${biases.map((b) => `[${b.shape.join(', ')}]`).join(', ')} for weights ${weights.map((w) => `[${w.shape.join(', ')}]`).join(', ')} (one [out] per weight)`);
   }
   if (activation !== undefined && activation !== 'gelu') throw new Error(`linear: unknown activation '${activation}' (expected 'gelu')`);
+  const W = joined(weights); // [out, in]: backward's own handle (or the gathered copy)
+  const b = biases.length ? joined(biases) : undefined;
+  const outF = W.shape[0];
   // Under autocast the products read float16 copies of x, W and dZ (the copies of x and W are
   // what the graph keeps) and write float32; otherwise x and W themselves.
   const half = autocastEnabled();
   const x2 = flatten(x);
   const xOperand = half ? castToF16(x2) : x2;
   if (half) x2.dispose();
-  const w = half ? castToF16(weight) : weight.view(weight.shape); // backward's own handle on the weight
-  const z = activation ? empty([x2.shape[0], weight.shape[0]]) : undefined;
-  const y = matmulForward(xOperand, w, { transposeB: true }, { bias, preact: z }).reshapeOwned([...x.shape.slice(0, -1), weight.shape[0]]);
-  const inputs = bias ? [x, weight, bias] : [x, weight];
+  const w = half ? castToF16(W) : W;
+  if (half) W.dispose();
+  const z = activation ? empty([x2.shape[0], outF]) : undefined;
+  const y = matmulForward(xOperand, w, { transposeB: true }, { bias: b, preact: z }).reshapeOwned([...x.shape.slice(0, -1), outF]);
+  b?.dispose(); // read by the product only
+  const inputs = [x, ...weights, ...biases];
+  const needW = weights.map((t) => t.requiresGrad);
+  const needB = biases.map((t) => t.requiresGrad);
   const input = keptOperand(x, xOperand); // backward's own handle on x (or what recomputes it)
   const out = record(y, activation ? 'linearGelu' : 'linear', inputs, (dY, into) => {
     // dZ = dY·gelu'(z) with the activation, else dY; then dX = dZ·W [rows, in],
-    // dW = dZᵀ·X [out, in] (into the weight's arena slot when offered), db = column sums of dZ.
+    // dW = dZᵀ·X [out, in] (into the weights' arena slots when offered), db = column sums of dZ.
     const dY2 = flatten(dY);
     const dZ = z ? geluBackward(z, dY2) : dY2;
     const dZOperand = half ? castToF16(dZ) : dZ;
     const dX = x.requiresGrad ? matmulForward(dZOperand, w).reshapeOwned(x.shape) : null;
-    const dW = weight.requiresGrad ? input.use((x2) => matmulForward(dZOperand, x2, { transposeA: true }, { out: into[1] })) : null;
-    const dB = bias?.requiresGrad ? sumRows(dZ) : null;
+    const intoW = into.slice(1, 1 + weights.length);
+    const dW = needW.some(Boolean)
+      ? input.use((x2) => matmulForward(dZOperand, x2, { transposeA: true }, { out: joinedInto(weights, intoW) }))
+      : null;
+    const dB = needB.some(Boolean) ? sumRows(dZ) : null;
     if (dZOperand !== dZ) dZOperand.dispose();
     dY2.dispose();
     if (dZ !== dY2) dZ.dispose();
-    return bias ? [dX, dW, dB] : [dX, dW];
+    const dWs = dW ? splitGradient(dW, weights, intoW, needW) : weights.map(() => null);
+    const dBs = dB ? splitGradient(dB, biases, [], needB) : biases.map(() => null);
+    return [dX, ...dWs, ...dBs];
   }, z ? [input.kept, w, z] : [input.kept, w], { readsOnlySaved: true });
   if (z && out.gradFn) geluPreactivations.set(out, z);
   return out;
