@@ -66,15 +66,16 @@ export class ParameterArena {
 
   /**
    * Lays `entries` out in chunks of at most `chunkElements` elements, rounded down to a multiple
-   * of 4 (default: as many as a storage binding holds), in order, a new chunk when the next one
-   * does not fit, and moves them in; reuses the layout they are already in when it is the same.
+   * of 4 (default: as many as a storage binding holds), in order (packed runs kept together:
+   * packsTogether), a new chunk when the next one does not fit, and moves them in; reuses the layout they are already in when it is the same.
    */
   constructor(entries: readonly { param: Tensor; name: string }[], chunkElements?: number) {
     const limits = gpu().device.limits;
     const most = Math.min(Math.floor(limits.maxStorageBufferBindingSize / 4), Math.floor(limits.maxBufferSize / 4), chunkElements ?? Infinity);
     const limit = Math.floor(most / 4) * 4; // whole vec4s
     this.names = new Map(entries.map((e) => [e.param, e.name]));
-    const layout = reusableLayout(entries, limit) ?? newLayout(entries, limit);
+    const ordered = packsTogether(entries);
+    const layout = reusableLayout(ordered, limit) ?? newLayout(ordered, limit);
     this.chunks = layout.chunks.map((chunk) => {
       const params = keep(chunk.slots[0].param.viewAt(0, [chunk.elements]));
       const grads = keep(emptyExact(chunk.elements));
@@ -154,6 +155,43 @@ export function gradientPieces(params: readonly Tensor[]): Tensor[] {
     if (p.grad && !(chunk && whole.has(chunk))) pieces.push(p.grad);
   }
   return pieces;
+}
+
+/**
+ * `entries` in order, except that parameters lying back to back in one buffer (a packed run:
+ * packTensors, e.g. BERT's query, key and value weights; or an earlier arena's chunk) are laid out
+ * together, in their order there, at the place of the run's first entry: packed they stay (so a
+ * linear over them stays one product, linear() in src/ops/matmul.ts), whatever order the
+ * optimizer was given them in.
+ */
+function packsTogether<E extends { param: Tensor }>(entries: readonly E[]): E[] {
+  const byBuffer = new Map<GPUBuffer, E[]>();
+  for (const e of entries) {
+    const list = byBuffer.get(e.param.buffer);
+    if (list) list.push(e);
+    else byBuffer.set(e.param.buffer, [e]);
+  }
+  const runOf = new Map<E, E[]>();
+  for (const list of byBuffer.values()) {
+    list.sort((a, b) => a.param.byteOffset - b.param.byteOffset);
+    let run: E[] = [];
+    for (const e of list) {
+      const last = run[run.length - 1];
+      if (!last || last.param.byteOffset + last.param.byteLength !== e.param.byteOffset) run = [];
+      run.push(e);
+      runOf.set(e, run);
+    }
+  }
+  const placed = new Set<E>();
+  const out: E[] = [];
+  for (const e of entries) {
+    if (placed.has(e)) continue;
+    for (const member of runOf.get(e)!) {
+      placed.add(member);
+      out.push(member);
+    }
+  }
+  return out;
 }
 
 function reusableLayout(entries: readonly { param: Tensor }[], limit: number): Layout | null {

@@ -114,6 +114,18 @@ test('linear over packed weights in an AdamW arena writes dW straight into the g
   assert.equal(results[0], results[1]);
 });
 
+test('an AdamW arena keeps packed weights back to back whatever order it gets them in (model.parameters() interleaves weights and biases)', async () => {
+  const { weights, biases } = parts(9);
+  assert.ok(packTensors(weights));
+  const values = await Promise.all(weights.map((w) => w.toArray()));
+  const opt = new AdamW(weights.flatMap((w, i) => [w, biases[i]]), { lr: 1e-2 });
+  assert.ok(packedView(weights, [128, IN]), 'still one [128, 16] after moving into the arena');
+  assert.ok(weights.every((w) => w.buffer === biases[0].buffer), 'in the one chunk with the biases');
+  assert.equal(await Promise.all(weights.map((w) => w.toArray())), values, 'values moved with them');
+  opt.dispose();
+  for (const p of [...weights, ...biases]) p.dispose();
+});
+
 test('linear refuses a list of weights with different input sizes, and biases that do not match the weights', () => {
   const x = tensor(new Float32Array(2 * 4), [2, 4]);
   const w1 = tensor(new Float32Array(3 * 4), [3, 4]);
