@@ -65,14 +65,21 @@ export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
     constants: { HAS_MASK: Number(!!mask), TPR: tpr },
   });
   const ySaved = y.view(y.shape);
-  return record(y, 'softmax', [x], (dOut) => {
-    const dx = empty(x.shape);
-    gpu().dispatch(SOFTMAX_BACKWARD, {
-      bindings: [ySaved.binding, dOut.binding, dx.binding],
-      params: { rows, cols },
-      invocations,
-      constants: { TPR: tpr },
-    });
-    return [dx];
-  }, [ySaved], { readsOnlySaved: true });
+  return record(y, 'softmax', [x], (dOut) => [softmaxBackward(ySaved, dOut)], [ySaved], { readsOnlySaved: true });
+}
+
+/** dx = y * (dy - sum(dy * y)) over the last dim, from softmax's output y and dy (same shape); no graph. */
+export function softmaxBackward(y: Tensor, dy: Tensor): Tensor {
+  const cols = y.shape[y.rank - 1];
+  const rows = y.size / Math.max(1, cols);
+  const dx = empty(y.shape);
+  if (y.size === 0) return dx;
+  const tpr = threadsPerRow(cols);
+  gpu().dispatch(SOFTMAX_BACKWARD, {
+    bindings: [y.binding, dy.binding, dx.binding],
+    params: { rows, cols },
+    invocations: rows * tpr,
+    constants: { TPR: tpr },
+  });
+  return dx;
 }
