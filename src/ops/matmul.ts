@@ -5,6 +5,10 @@
 // Shapes: a [...batch, M, K] (or [...batch, K, M] with transposeA),
 //         b [...batch, K, N] (or [...batch, N, K] with transposeB) or 2-D, shared by every batch;
 //         out [...batch, M, N].
+//
+// stridedMatmul: the same products over matrices inside bigger tensors (an offset and row, batch
+// and inner-batch strides per operand, MatrixLayout), C = alpha·op(A)·op(B), so attention reads
+// q, k, v out of a packed [B, T, 3H] projection and writes its context into [B, T, H] as they lie.
 
 import { gpu, isSoftwareAdapter } from '../gpu/device.js';
 import type { Runtime } from '../gpu/runtime.js';
@@ -293,7 +297,9 @@ function isPlain(l: Required<MatrixLayout>, rows: number, cols: number, batch: n
 
 const describeTensor = (t: Tensor) => `${t.dtype} [${t.shape.join(', ')}]`;
 
-/** Records C = alpha·op(A)·op(B) (+ bias; GELU epilogue with preact) over strided operands; no graph. Elements of c's tensor outside the layout are left untouched. */
+/** Records C = alpha·op(A)·op(B) (+ bias; GELU epilogue with preact) over strided operands; no graph. Elements of c's tensor outside the layout are left untouched.
+ *  Shapes as stored: A [M, K] ([K, M] with transposeA), B [K, N] ([N, K] with transposeB), C and preact [M, N] per batch; bias [N].
+ *  Two f16 operands go to the float16 kernel (matmul_f16; `variant` does not apply). Rows of C must not overlap; batches are not checked for it. */
 export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatrix, shape: StridedShape,
   options: MatmulOptions & { alpha?: number; bias?: Tensor; preact?: Tensor; variant?: MatmulVariant } = {}): void {
   const { M, N, K, batch = 1, innerBatch = 1 } = shape;
