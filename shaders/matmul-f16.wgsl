@@ -60,12 +60,12 @@ fn matmul_f16(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
       acc[i] = fma(vec4f(f32(A[rowIdx[i] + ak])), b, acc[i]);
     }
   }
-  let cBase = c_base(wid.z);
+  let cb = c_batch(wid.z);
   for (var i = 0u; i < F16_ROWS; i++) {
     for (var j = 0u; j < 4u; j++) {
       let r = row0 + i;
       let c = col0 + j * WG;
-      if (r < M && c < N) { store_c(cBase, r, c, acc[i][j]); }
+      if (r < M && c < N) { store_c(cb, r, c, acc[i][j]); }
     }
   }
 }

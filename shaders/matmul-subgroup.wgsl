@@ -80,12 +80,12 @@ fn matmul_subgroup(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocati
       acc[i] = fma(vec4f(subgroupShuffle(a[i / 8u], i % 8u)), b, acc[i]);
     }
   }
-  let cBase = c_base(wid.z);
+  let cb = c_batch(wid.z);
   for (var i = 0u; i < SG_ROWS; i++) {
     for (var j = 0u; j < 4u; j++) {
       let r = row0 + i;
       let c = col0 + j * 8u;
-      if (r < M && c < N) { store_c(cBase, r, c, acc[i][j]); }
+      if (r < M && c < N) { store_c(cb, r, c, acc[i][j]); }
     }
   }
 }

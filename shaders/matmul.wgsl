@@ -52,9 +52,9 @@ fn loadB(base: u32, k: u32, n: u32) -> f32 {
 }
 
 // Writes one element of C (bounds-checked) through the epilogue (alpha, bias, activation).
-fn storeC(cBase: u32, row: u32, col: u32, v: f32) {
+fn storeC(cb: CBatch, row: u32, col: u32, v: f32) {
   if (row >= params.M || col >= params.N) { return; }
-  store_c(cBase, row, col, v);
+  store_c(cb, row, col, v);
 }
 
 @compute @workgroup_size(WG_X, WG_Y) // 8 × 8
@@ -70,10 +70,10 @@ fn matmul_simple(@builtin(global_invocation_id) gid: vec3u) {
       acc[i] += loadA(aBase, row0 + i, k) * b;
     }
   }
-  let cBase = c_base(gid.z);
+  let cb = c_batch(gid.z);
   for (var i = 0u; i < 4u; i++) {
     for (var j = 0u; j < 4u; j++) {
-      storeC(cBase, row0 + i, col0 + j, acc[i][j]);
+      storeC(cb, row0 + i, col0 + j, acc[i][j]);
     }
   }
 }
@@ -111,10 +111,10 @@ fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
       acc[i] += A[rowIdx[i] + ak] * b;
     }
   }
-  let cBase = c_base(wid.z);
+  let cb = c_batch(wid.z);
   for (var i = 0u; i < REG_ROWS; i++) {
     for (var j = 0u; j < 4u; j++) {
-      storeC(cBase, row0 + i, col0 + j * WG, acc[i][j]);
+      storeC(cb, row0 + i, col0 + j * WG, acc[i][j]);
     }
   }
 }
@@ -173,10 +173,10 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
     }
     workgroupBarrier();
   }
-  let cBase = c_base(wid.z);
+  let cb = c_batch(wid.z);
   for (var i = 0u; i < 4u; i++) {
     for (var j = 0u; j < 4u; j++) {
-      storeC(cBase, row0 + lid.y * 4u + i, col0 + lid.x * 4u + j, acc[i][j]);
+      storeC(cb, row0 + lid.y * 4u + i, col0 + lid.x * 4u + j, acc[i][j]);
     }
   }
 }

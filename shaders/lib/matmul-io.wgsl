@@ -61,16 +61,24 @@ fn a_base(z: u32) -> u32 { return batch_base(z, params.aOffset, params.aBatchStr
 /** Stored element (0, 0) of B's batch z. */
 fn b_base(z: u32) -> u32 { return batch_base(z, params.bOffset, params.bBatchStride, params.bInnerStride); }
 
-/** Element (0, 0) of C's (and preact's) batch z: callers compute it once per workgroup. */
-fn c_base(z: u32) -> u32 { return batch_base(z, params.cOffset, params.cBatchStride, params.cInnerStride); }
+/** C's (and preact's) batch z as the epilogue needs it, read from params once per workgroup (c_batch). */
+struct CBatch {
+  base: u32, // element (0, 0)
+  rowStride: u32,
+  alpha: f32,
+}
 
-/** Element (row, col) of the C (and preact) batch starting at cBase (c_base). */
-fn c_index(cBase: u32, row: u32, col: u32) -> u32 { return cBase + row * params.cRowStride + col; }
+fn c_batch(z: u32) -> CBatch {
+  return CBatch(batch_base(z, params.cOffset, params.cBatchStride, params.cInnerStride), params.cRowStride, params.alpha);
+}
 
-/** The epilogue: element (row, col) of the C batch at cBase from its accumulated sum; callers check bounds. */
-fn store_c(cBase: u32, row: u32, col: u32, acc: f32) {
-  let i = c_index(cBase, row, col);
-  var v = params.alpha * acc;
+/** Element (row, col) of the C (and preact) batch `cb`. */
+fn c_index(cb: CBatch, row: u32, col: u32) -> u32 { return cb.base + row * cb.rowStride + col; }
+
+/** The epilogue: element (row, col) of the C batch `cb` from its accumulated sum; callers check bounds. */
+fn store_c(cb: CBatch, row: u32, col: u32, acc: f32) {
+  let i = c_index(cb, row, col);
+  var v = cb.alpha * acc;
   if (HAS_BIAS) { v += bias[col]; }
   if (ACTIVATION == 1u) {
     preact[i] = v;
