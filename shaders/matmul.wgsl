@@ -4,7 +4,7 @@
 // Bindings and params: shaders/lib/matmul-io.wgsl. Workgroup sizes: WG (1-D) or WG_X × WG_Y, set
 // from each kernel's contract in src/ops/matmul.ts.
 // Every entry point takes the batch index from workgroup_id.z (dispatch z = batch) and finds its
-// operands' matrices from it once (a_base, b_base, c_index: strided layouts, see matmul-io.wgsl).
+// operands' matrices from it once (a_base, b_base, c_batch: strided layouts, see matmul-io.wgsl).
 //
 // Three variants of one product; src/ops/matmul.ts picks one per adapter (src/gpu/autotune.ts):
 //

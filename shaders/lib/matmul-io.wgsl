@@ -12,7 +12,8 @@
 //   stored element (k, m)); B [K, N], or [N, K] with TRANS_B; C and preact [M, N]. A plain
 //   contiguous batch is rowStride = columns, batchStride = rows·columns, innerBatch = 1; a batch
 //   stride of 0 broadcasts a 2-D operand over the batch. src/ops/matmul.ts (stridedMatmul) checks
-//   that every address is inside its tensor.
+//   that every address is inside its tensor. The kernels that clamp rows and columns past the edge
+//   to the last one (branch-free k loops) stay inside too: a clamped element is one the layout holds.
 // A and B hold the including module's `alias Operand = f32;` (or f16: shaders/matmul-f16.wgsl);
 // bias, C and preact are f32 in every module, and Z is summed in f32.
 
