@@ -36,19 +36,21 @@ fn matmul_f16(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
   let M = params.M;
   let N = params.N;
   let K = params.K;
-  let aBase = wid.z * params.aBatchStride;
-  let bBase = wid.z * params.bBatchStride;
+  let aRowStride = params.aRowStride;
+  let bRowStride = params.bRowStride;
+  let aBase = a_base(wid.z);
+  let bBase = b_base(wid.z);
   let row0 = wid.y * F16_ROWS;
   let col0 = wid.x * WG * 4u + lane;
   var rowIdx: array<u32, 8>; // op(A)[row0 + i, k] = A[rowIdx[i] + k·aStrideK]
   for (var i = 0u; i < F16_ROWS; i++) {
     let row = min(row0 + i, M - 1u);
-    rowIdx[i] = select(aBase + row * K, aBase + row, TRANS_A);
+    rowIdx[i] = select(aBase + row * aRowStride, aBase + row, TRANS_A);
   }
-  let aStrideK = select(1u, M, TRANS_A);
+  let aStrideK = select(1u, aRowStride, TRANS_A);
   let cols = min(vec4u(col0) + vec4u(0u, 1u, 2u, 3u) * WG, vec4u(N - 1u));
-  let bCol = select(bBase + cols, bBase + cols * K, TRANS_B); // op(B)[k, col] = B[bCol + k·bStrideK]
-  let bStrideK = select(N, 1u, TRANS_B);
+  let bCol = select(bBase + cols, bBase + cols * bRowStride, TRANS_B); // op(B)[k, col] = B[bCol + k·bStrideK]
+  let bStrideK = select(bRowStride, 1u, TRANS_B);
   var acc: array<vec4f, 8>; // acc[i][j] = Z[row0 + i, col0 + j·WG]
   for (var k = 0u; k < K; k++) {
     let bk = bCol + vec4u(k * bStrideK);
@@ -58,11 +60,12 @@ fn matmul_f16(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
       acc[i] = fma(vec4f(f32(A[rowIdx[i] + ak])), b, acc[i]);
     }
   }
+  let cb = c_batch(wid.z);
   for (var i = 0u; i < F16_ROWS; i++) {
     for (var j = 0u; j < 4u; j++) {
       let r = row0 + i;
       let c = col0 + j * WG;
-      if (r < M && c < N) { store_c(wid.z * M * N + r * N + c, c, acc[i][j]); }
+      if (r < M && c < N) { store_c(cb, r, c, acc[i][j]); }
     }
   }
 }

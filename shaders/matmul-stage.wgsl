@@ -6,8 +6,9 @@
 // matmul_stage_transpose: one invocation per element; invocation (r, c) of workgroup (x, y, b) reads
 //   X[b][r, c] and writes Y[b][c, r], with r = WG_X·x + local x, c = WG_Y·y + local y (8 × 8).
 //   Dispatch: (ceil(rows/WG_X), ceil(cols/WG_Y), batch). src/ops/matmul.ts stages op(A) through it before
-//   matmul_subgroup when A's rows are K apart with K >= STAGE_MIN_K (see there for the measurement):
-//   the product then reads A along the lanes' own direction.
+//   matmul_subgroup when A lies plain ([batch][M × K] from element 0, rows K apart) with K >= STAGE_MIN_K
+//   (see there for the measurement): the product then reads A along the lanes' own direction. A strided
+//   A (stridedMatmul's layouts) is not staged: the product reads it directly.
 //
 // Source: the plain transpose Y_cr = X_rc.
 

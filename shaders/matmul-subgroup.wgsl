@@ -58,16 +58,18 @@ fn matmul_subgroup(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocati
   let M = params.M;
   let N = params.N;
   let K = params.K;
-  let aBase = wid.z * params.aBatchStride;
-  let bBase = wid.z * params.bBatchStride;
+  let aRowStride = params.aRowStride;
+  let bRowStride = params.bRowStride;
+  let aBase = a_base(wid.z);
+  let bBase = b_base(wid.z);
   let row0 = wid.y * SG_ROWS;
   let col0 = wid.x * SG_COLS + lane;
   let rows = min(vec4u(row0 + lane) + vec4u(0u, 8u, 16u, 24u), vec4u(M - 1u));
-  let aRow = select(aBase + rows * K, aBase + rows, TRANS_A); // op(A)[row, k] = A[aRow + k·aStrideK]
-  let aStrideK = select(1u, M, TRANS_A);
+  let aRow = select(aBase + rows * aRowStride, aBase + rows, TRANS_A); // op(A)[row, k] = A[aRow + k·aStrideK]
+  let aStrideK = select(1u, aRowStride, TRANS_A);
   let cols = min(vec4u(col0) + vec4u(0u, 8u, 16u, 24u), vec4u(N - 1u));
-  let bCol = select(bBase + cols, bBase + cols * K, TRANS_B); // op(B)[k, col] = B[bCol + k·bStrideK]
-  let bStrideK = select(N, 1u, TRANS_B);
+  let bCol = select(bBase + cols, bBase + cols * bRowStride, TRANS_B); // op(B)[k, col] = B[bCol + k·bStrideK]
+  let bStrideK = select(bRowStride, 1u, TRANS_B);
   var acc: array<vec4f, 32>; // acc[i][j] = C[row0 + i, col0 + 8j]
   for (var k = 0u; k < K; k++) {
     let ak = aRow + vec4u(k * aStrideK);
@@ -78,11 +80,12 @@ fn matmul_subgroup(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocati
       acc[i] = fma(vec4f(subgroupShuffle(a[i / 8u], i % 8u)), b, acc[i]);
     }
   }
+  let cb = c_batch(wid.z);
   for (var i = 0u; i < SG_ROWS; i++) {
     for (var j = 0u; j < 4u; j++) {
       let r = row0 + i;
       let c = col0 + j * 8u;
-      if (r < M && c < N) { store_c(wid.z * M * N + r * N + c, c, acc[i][j]); }
+      if (r < M && c < N) { store_c(cb, r, c, acc[i][j]); }
     }
   }
 }

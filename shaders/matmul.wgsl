@@ -3,7 +3,8 @@
 //
 // Bindings and params: shaders/lib/matmul-io.wgsl. Workgroup sizes: WG (1-D) or WG_X × WG_Y, set
 // from each kernel's contract in src/ops/matmul.ts.
-// Every entry point takes the batch index from workgroup_id.z (dispatch z = batch).
+// Every entry point takes the batch index from workgroup_id.z (dispatch z = batch) and finds its
+// operands' matrices from it once (a_base, b_base, c_batch: strided layouts, see matmul-io.wgsl).
 //
 // Three variants of one product; src/ops/matmul.ts picks one per adapter (src/gpu/autotune.ts):
 //
@@ -37,31 +38,31 @@ alias Operand = f32;
 
 // #include "lib/matmul-io.wgsl"
 
-// op(A)[m, k] and op(B)[k, n], zero outside the matrix.
+// op(A)[m, k] and op(B)[k, n] of the batch starting at `base` (a_base, b_base), zero outside the matrix.
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
   if (m >= params.M || k >= params.K) { return 0.0; }
-  if (TRANS_A) { return A[base + k * params.M + m]; }
-  return A[base + m * params.K + k];
+  if (TRANS_A) { return A[base + k * params.aRowStride + m]; }
+  return A[base + m * params.aRowStride + k];
 }
 
 fn loadB(base: u32, k: u32, n: u32) -> f32 {
   if (n >= params.N || k >= params.K) { return 0.0; }
-  if (TRANS_B) { return B[base + n * params.K + k]; }
-  return B[base + k * params.N + n];
+  if (TRANS_B) { return B[base + n * params.bRowStride + k]; }
+  return B[base + k * params.bRowStride + n];
 }
 
-// Writes one element of C (bounds-checked) through the epilogue (bias, activation).
-fn storeC(batch: u32, row: u32, col: u32, v: f32) {
+// Writes one element of C (bounds-checked) through the epilogue (alpha, bias, activation).
+fn storeC(cb: CBatch, row: u32, col: u32, v: f32) {
   if (row >= params.M || col >= params.N) { return; }
-  store_c(batch * params.M * params.N + row * params.N + col, col, v);
+  store_c(cb, row, col, v);
 }
 
 @compute @workgroup_size(WG_X, WG_Y) // 8 × 8
 fn matmul_simple(@builtin(global_invocation_id) gid: vec3u) {
   let row0 = gid.y * 4u;
   let col0 = gid.x * 4u;
-  let aBase = gid.z * params.aBatchStride;
-  let bBase = gid.z * params.bBatchStride;
+  let aBase = a_base(gid.z);
+  let bBase = b_base(gid.z);
   var acc: array<vec4f, 4>;
   for (var k = 0u; k < params.K; k++) {
     let b = vec4f(loadB(bBase, k, col0), loadB(bBase, k, col0 + 1u), loadB(bBase, k, col0 + 2u), loadB(bBase, k, col0 + 3u));
@@ -69,9 +70,10 @@ fn matmul_simple(@builtin(global_invocation_id) gid: vec3u) {
       acc[i] += loadA(aBase, row0 + i, k) * b;
     }
   }
+  let cb = c_batch(gid.z);
   for (var i = 0u; i < 4u; i++) {
     for (var j = 0u; j < 4u; j++) {
-      storeC(gid.z, row0 + i, col0 + j, acc[i][j]);
+      storeC(cb, row0 + i, col0 + j, acc[i][j]);
     }
   }
 }
@@ -83,8 +85,10 @@ fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   let M = params.M;
   let N = params.N;
   let K = params.K;
-  let aBase = wid.z * params.aBatchStride;
-  let bBase = wid.z * params.bBatchStride;
+  let aRowStride = params.aRowStride;
+  let bRowStride = params.bRowStride;
+  let aBase = a_base(wid.z);
+  let bBase = b_base(wid.z);
   let row0 = wid.y * REG_ROWS;
   let col0 = wid.x * WG * 4u + lane;
   // Rows and columns past the edge are clamped to the last one (valid loads, results discarded),
@@ -92,12 +96,12 @@ fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   var rowIdx: array<u32, 8>;
   for (var i = 0u; i < REG_ROWS; i++) {
     let row = min(row0 + i, M - 1u);
-    rowIdx[i] = select(aBase + row * K, aBase + row, TRANS_A); // A element (row, k) = A[rowIdx + k·strideK]
+    rowIdx[i] = select(aBase + row * aRowStride, aBase + row, TRANS_A); // op(A)[row, k] = A[rowIdx + k·aStrideK]
   }
-  let aStrideK = select(1u, M, TRANS_A);
+  let aStrideK = select(1u, aRowStride, TRANS_A);
   let cols = min(vec4u(col0) + vec4u(0u, 1u, 2u, 3u) * WG, vec4u(N - 1u));
-  let bCol = select(bBase + cols, bBase + cols * K, TRANS_B); // B element (k, col) = B[bCol + k·strideK]
-  let bStrideK = select(N, 1u, TRANS_B);
+  let bCol = select(bBase + cols, bBase + cols * bRowStride, TRANS_B); // op(B)[k, col] = B[bCol + k·bStrideK]
+  let bStrideK = select(bRowStride, 1u, TRANS_B);
   var acc: array<vec4f, 8>;
   for (var k = 0u; k < K; k++) {
     let bk = bCol + vec4u(k * bStrideK);
@@ -107,9 +111,10 @@ fn matmul_register(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
       acc[i] += A[rowIdx[i] + ak] * b;
     }
   }
+  let cb = c_batch(wid.z);
   for (var i = 0u; i < REG_ROWS; i++) {
     for (var j = 0u; j < 4u; j++) {
-      storeC(wid.z, row0 + i, col0 + j * WG, acc[i][j]);
+      storeC(cb, row0 + i, col0 + j * WG, acc[i][j]);
     }
   }
 }
@@ -122,8 +127,8 @@ var<workgroup> tileB: array<vec4f, 256>; // [TILE_K][TILE/4]: op(B)[k0 + kk, col
 @compute @workgroup_size(WG_X, WG_Y) // 16 × 16: the tile loads below are written for 256 invocations
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
                 @builtin(local_invocation_index) t: u32) {
-  let aBase = wid.z * params.aBatchStride;
-  let bBase = wid.z * params.bBatchStride;
+  let aBase = a_base(wid.z);
+  let bBase = b_base(wid.z);
   let row0 = wid.y * TILE;
   let col0 = wid.x * TILE;
   var acc: array<vec4f, 4>;
@@ -168,9 +173,10 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
     }
     workgroupBarrier();
   }
+  let cb = c_batch(wid.z);
   for (var i = 0u; i < 4u; i++) {
     for (var j = 0u; j < 4u; j++) {
-      storeC(wid.z, row0 + lid.y * 4u + i, col0 + lid.x * 4u + j, acc[i][j]);
+      storeC(cb, row0 + lid.y * 4u + i, col0 + lid.x * 4u + j, acc[i][j]);
     }
   }
 }

@@ -5,6 +5,10 @@
 // Shapes: a [...batch, M, K] (or [...batch, K, M] with transposeA),
 //         b [...batch, K, N] (or [...batch, N, K] with transposeB) or 2-D, shared by every batch;
 //         out [...batch, M, N].
+//
+// stridedMatmul: the same products over matrices inside bigger tensors (an offset and row, batch
+// and inner-batch strides per operand, MatrixLayout), C = alpha·op(A)·op(B), so attention reads
+// q, k, v out of a packed [B, T, 3H] projection and writes its context into [B, T, H] as they lie.
 
 import { gpu, isSoftwareAdapter } from '../gpu/device.js';
 import type { Runtime } from '../gpu/runtime.js';
@@ -26,19 +30,45 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'register', '
 /** The subgroup size matmul_subgroup's workgroup (one subgroup of 8 lanes) is written for. */
 const SUBGROUP_SIZE = 8;
 
-/** shaders/lib/matmul-io.wgsl's Params: the product's shape and each operand's batch stride (0: shared). */
-const MATMUL_PARAMS = { M: 'u32', N: 'u32', K: 'u32', aBatchStride: 'u32', bBatchStride: 'u32' } as const;
+/**
+ * shaders/lib/matmul-io.wgsl's Params: the product's shape, how the batch index splits
+ * (outer = z / innerBatch, inner = z % innerBatch), each operand's layout (MatrixLayout) and alpha.
+ */
+const MATMUL_PARAMS = {
+  M: 'u32', N: 'u32', K: 'u32', innerBatch: 'u32',
+  aOffset: 'u32', aRowStride: 'u32', aBatchStride: 'u32', aInnerStride: 'u32',
+  bOffset: 'u32', bRowStride: 'u32', bBatchStride: 'u32', bInnerStride: 'u32',
+  cOffset: 'u32', cRowStride: 'u32', cBatchStride: 'u32', cInnerStride: 'u32',
+  alpha: 'f32',
+} as const;
 
 function matmulKernel(shader: string, entryPoint: string, workgroupSize: WorkgroupSize): Kernel<typeof MATMUL_PARAMS> {
   return defineKernel({ shader, entryPoint, storage: ['read', 'read', 'read', 'write', 'write'], uniforms: MATMUL_PARAMS, workgroupSize });
 }
 
 /** Entry point (and its workgroup) and the C tile (rows × columns) one workgroup computes. */
-const VARIANTS: Record<MatmulVariant, { kernel: Kernel<typeof MATMUL_PARAMS>; tileRows: number; tileCols: number }> = {
+interface ProductKernel {
+  kernel: Kernel<typeof MATMUL_PARAMS>;
+  tileRows: number;
+  tileCols: number;
+}
+
+const VARIANTS: Record<MatmulVariant, ProductKernel> = {
   tiled: { kernel: matmulKernel('matmul', 'matmul_tiled', [16, 16]), tileRows: 64, tileCols: 64 },
   register: { kernel: matmulKernel('matmul', 'matmul_register', 64), tileRows: 8, tileCols: 256 },
   simple: { kernel: matmulKernel('matmul', 'matmul_simple', [8, 8]), tileRows: 32, tileCols: 32 },
   subgroup: { kernel: matmulKernel('matmul-subgroup', 'matmul_subgroup', SUBGROUP_SIZE), tileRows: 32, tileCols: 32 },
+};
+
+/**
+ * Mixed precision (src/ops/cast.ts autocast): the products of two float16 operands read halves and
+ * write float32 (shaders/matmul-f16.wgsl, one kernel on every adapter with shader-f16; the
+ * variants do not apply).
+ */
+const F16_PRODUCT: ProductKernel = {
+  kernel: defineKernel({ shader: 'matmul-f16', entryPoint: 'matmul_f16', storage: ['read', 'read', 'read', 'write', 'write'], uniforms: MATMUL_PARAMS, workgroupSize: 64 }),
+  tileRows: 8,
+  tileCols: 256,
 };
 
 /** X [batch][rows × cols] -> Xᵀ (shaders/matmul-stage.wgsl), a STAGE_WG × STAGE_WG block per workgroup. */
@@ -60,7 +90,8 @@ const STAGE_TRANSPOSE = defineKernel({
  * K = 3,072: fwd 1024×768·(3072)ᵀ 562 → 457 ms, dX 1024×3072·(3072×768) 385 → 282 ms,
  * at 512 rows 259 → 221 and 223 → 162 ms; the transpose itself costs 15-30 ms.
  * K = 768 is a coin toss (1024×768·768ᵀ 141 → 174 ms in one run, 84 → 67 ms in another), so
- * it is left direct.
+ * it is left direct. Only an A that lies plain (batch z's [M, K] at z·M·K, rows K apart: every
+ * matmulForward) is staged; a strided one (stridedMatmul) is read directly, whatever K.
  */
 export const STAGE_MIN_K = 2048;
 let stageMinK = STAGE_MIN_K;
@@ -231,45 +262,133 @@ export interface ProductOptions {
   out?: Tensor | null;
 }
 
+/** A matrix operand inside its tensor: stored element (r, c) of batch z = outer·innerBatch + inner at
+ *  offset + outer·batchStride + inner·innerStride + r·rowStride + c (elements). */
+export interface MatrixLayout { offset?: number; rowStride: number; batchStride?: number; innerStride?: number }
+export interface StridedMatrix { tensor: Tensor; layout: MatrixLayout }
+export interface StridedShape { M: number; N: number; K: number; batch?: number; innerBatch?: number }
+
+/** `batch` [rows × cols] matrices one after another from element 0 (batchStride 0: one matrix shared by every batch). */
+function plainLayout(rows: number, cols: number, shared = false): MatrixLayout {
+  return { offset: 0, rowStride: cols, batchStride: shared ? 0 : rows * cols, innerStride: 0 };
+}
+
 /**
- * Records out = op(a)·op(b) (+ bias) into a new tensor (or `out`); no graph. With `preact`,
- * out = gelu(z) and preact = z, z = op(a)·op(b) (+ bias). Two f16 operands (autocast's
- * copies) go to the float16 kernel instead (matmulF16 below; out stays f32, `variant` does not apply).
+ * The layout with its defaults (offset, strides 0), after checking that its fields are u32
+ * integers and that every element it addresses for a stored [rows × cols] matrix per batch
+ * (outer < batch / innerBatch, inner < innerBatch) lies inside its tensor.
  */
-export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, { bias, preact, variant = matmulVariant(), out: into }: ProductOptions = {}): Tensor {
-  const { batch, M, N, K } = productShape(a, b, options);
-  if (bias && (bias.rank !== 1 || bias.size !== N)) throw new Error(`matmul: bias [${bias.shape.join(', ')}] for ${N} output columns`);
-  const batchSize = batch.reduce((x, y) => x * y, 1);
-  if (into && (into.dtype !== 'f32' || into.size !== batchSize * M * N)) throw new Error(`matmul: out ${into.dtype} [${into.shape.join(', ')}] for a product of ${batchSize * M * N} elements`);
-  const out = into ?? empty([...batch, M, N]);
-  if (preact && preact.size !== out.size) throw new Error(`matmul: preact [${preact.shape.join(', ')}] for an output of ${out.size} elements`);
-  if (out.size === 0) return out;
-  if (a.dtype !== 'f32' || b.dtype !== 'f32') return matmulF16(a, b, options, { batchSize, M, N, K }, out, bias, preact);
-  if (!matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
-  const { kernel, tileRows, tileCols } = VARIANTS[variant];
-  const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batchSize];
-  const stage = variant === 'subgroup' && !options.transposeA && K >= stageMinK;
-  const stageWorkgroups: [number, number, number] = [Math.ceil(M / STAGE_WG), Math.ceil(K / STAGE_WG), batchSize];
+function checkedLayout(name: string, { tensor, layout }: StridedMatrix, rows: number, cols: number, batch: number, innerBatch: number): Required<MatrixLayout> {
+  const l = { offset: 0, batchStride: 0, innerStride: 0, ...layout };
+  for (const key of ['offset', 'rowStride', 'batchStride', 'innerStride'] as const) {
+    if (!Number.isInteger(l[key]) || l[key] < 0 || l[key] > 0xffffffff) throw new Error(`matmul: operand ${name} ${key} ${l[key]} is not an integer in [0, 2^32)`);
+  }
+  if (rows === 0 || cols === 0 || batch === 0) return l;
+  const last = l.offset + (batch / innerBatch - 1) * l.batchStride + (innerBatch - 1) * l.innerStride + (rows - 1) * l.rowStride + cols - 1;
+  if (last >= tensor.size) throw new Error(`matmul: operand ${name} addresses element ${last} of a ${tensor.size}-element tensor`);
+  return l;
+}
+
+/** Whether batch z's matrix lies at elements [z·rows·cols, (z + 1)·rows·cols), rows `cols` apart. */
+function isPlain(l: Required<MatrixLayout>, rows: number, cols: number, batch: number, innerBatch: number): boolean {
+  const size = rows * cols;
+  return l.offset === 0 && (rows <= 1 || l.rowStride === cols) && (innerBatch === 1 || l.innerStride === size) && (batch === innerBatch || l.batchStride === innerBatch * size);
+}
+
+const describeTensor = (t: Tensor) => `${t.dtype} [${t.shape.join(', ')}]`;
+
+/** Records C = alpha·op(A)·op(B) (+ bias; GELU epilogue with preact) over strided operands; no graph. Elements of c's tensor outside the layout are left untouched.
+ *  Shapes as stored: A [M, K] ([K, M] with transposeA), B [K, N] ([N, K] with transposeB), C and preact [M, N] per batch; bias [N].
+ *  Two f16 operands go to the float16 kernel (matmul_f16; `variant` does not apply). Rows of C must not overlap; batches are not checked for it. */
+export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatrix, shape: StridedShape,
+  options: MatmulOptions & { alpha?: number; bias?: Tensor; preact?: Tensor; variant?: MatmulVariant } = {}): void {
+  const { M, N, K, batch = 1, innerBatch = 1 } = shape;
+  const { transposeA = false, transposeB = false, alpha = 1, bias, preact } = options;
+  for (const [key, v] of Object.entries({ M, N, K, batch })) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`matmul: ${key} ${v} is not a non-negative integer`);
+  }
+  if (!Number.isInteger(innerBatch) || innerBatch < 1 || batch % innerBatch !== 0) {
+    throw new Error(`matmul: batch ${batch} is not a multiple of innerBatch ${innerBatch}`);
+  }
+  if (!Number.isFinite(alpha)) throw new Error(`matmul: alpha ${alpha} is not a finite number`);
+  if (!((a.tensor.dtype === 'f32' && b.tensor.dtype === 'f32') || (a.tensor.dtype === 'f16' && b.tensor.dtype === 'f16'))) {
+    throw new Error(`matmul: operands ${describeTensor(a.tensor)} and ${describeTensor(b.tensor)}; both must be f32 or both f16`);
+  }
+  if (c.tensor.dtype !== 'f32') throw new Error(`matmul: operand C ${describeTensor(c.tensor)}; the product is written as f32`);
+  if (bias && (bias.dtype !== 'f32' || bias.rank !== 1 || bias.size !== N)) throw new Error(`matmul: bias ${describeTensor(bias)} for ${N} output columns`);
+  if (preact && preact.dtype !== 'f32') throw new Error(`matmul: preact ${describeTensor(preact)}; it is written as f32`);
+  const aLayout = checkedLayout('A', a, transposeA ? K : M, transposeA ? M : K, batch, innerBatch);
+  const bLayout = checkedLayout('B', b, transposeB ? N : K, transposeB ? K : N, batch, innerBatch);
+  const cLayout = checkedLayout('C', c, M, N, batch, innerBatch);
+  if (preact) checkedLayout('preact (C\'s layout)', { tensor: preact, layout: cLayout }, M, N, batch, innerBatch);
+  if (M > 1 && cLayout.rowStride < N) throw new Error(`matmul: operand C's rows overlap (rowStride ${cLayout.rowStride} for ${N} columns)`);
+  if (M === 0 || N === 0 || batch === 0) return;
+
+  const half = a.tensor.dtype === 'f16';
+  const variant = half ? undefined : (options.variant ?? matmulVariant());
+  if (variant && !matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
+  const { kernel, tileRows, tileCols } = variant ? VARIANTS[variant] : F16_PRODUCT;
+  const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batch];
+  // Staging (STAGE_MIN_K) for a plain A only: the transpose reads A's matrices from element 0, K apart.
+  const stage = variant === 'subgroup' && !transposeA && K >= stageMinK && isPlain(aLayout, M, K, batch, innerBatch);
+  const stageWorkgroups: [number, number, number] = [Math.ceil(M / STAGE_WG), Math.ceil(K / STAGE_WG), batch];
   const runtime = gpu();
   const limit = runtime.maxWorkgroupsPerDimension;
   if ([...workgroups, ...(stage ? stageWorkgroups : [])].some((n) => n > limit)) {
-    throw new Error(`matmul: ${batchSize}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${limit} in one dimension`);
+    throw new Error(`matmul: ${batch}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${limit} in one dimension`);
   }
-  // aT: a's matrices transposed to [K, M], read with TRANS_A (see STAGE_MIN_K).
-  const aT = stage ? empty([batchSize, K, M]) : null;
-  if (aT) runtime.dispatch(STAGE_TRANSPOSE, { bindings: [a.binding, aT.binding], params: { rows: M, cols: K }, workgroups: stageWorkgroups });
+  // aT: A's matrices transposed to [K, M], read with TRANS_A (see STAGE_MIN_K).
+  const aT = stage ? empty([batch, K, M]) : null;
+  if (aT) runtime.dispatch(STAGE_TRANSPOSE, { bindings: [a.tensor.binding, aT.binding], params: { rows: M, cols: K }, workgroups: stageWorkgroups });
+  const aRead = aT ? { offset: 0, rowStride: M, batchStride: innerBatch * M * K, innerStride: M * K } : aLayout;
   runtime.dispatch(kernel, {
-    bindings: [(aT ?? a).binding, b.binding, (bias ?? unbound().bias).binding, out.binding, (preact ?? unbound().preact).binding],
-    params: { M, N, K, aBatchStride: M * K, bBatchStride: b.rank > 2 ? K * N : 0 },
+    bindings: [(aT ?? a.tensor).binding, b.tensor.binding, (bias ?? unbound().bias).binding, c.tensor.binding, (preact ?? unbound().preact).binding],
+    params: {
+      M, N, K, innerBatch,
+      aOffset: aRead.offset, aRowStride: aRead.rowStride, aBatchStride: aRead.batchStride, aInnerStride: aRead.innerStride,
+      bOffset: bLayout.offset, bRowStride: bLayout.rowStride, bBatchStride: bLayout.batchStride, bInnerStride: bLayout.innerStride,
+      cOffset: cLayout.offset, cRowStride: cLayout.rowStride, cBatchStride: cLayout.batchStride, cInnerStride: cLayout.innerStride,
+      alpha,
+    },
     workgroups,
     constants: {
-      TRANS_A: Number(!!options.transposeA || stage),
-      TRANS_B: Number(!!options.transposeB),
+      TRANS_A: Number(transposeA || stage),
+      TRANS_B: Number(transposeB),
       HAS_BIAS: Number(!!bias),
       ACTIVATION: Number(!!preact),
     },
   });
   aT?.dispose(); // back to the pool; work recorded later runs after this product
+}
+
+/**
+ * Records out = op(a)·op(b) (+ bias) into a new tensor (or `out`); no graph. With `preact`,
+ * out = gelu(z) and preact = z, z = op(a)·op(b) (+ bias). Two f16 operands (autocast's
+ * copies) go to the float16 kernel instead (out stays f32, `variant` does not apply).
+ * stridedMatmul over plain layouts.
+ */
+export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, { bias, preact, variant, out: into }: ProductOptions = {}): Tensor {
+  const { batch, M, N, K } = productShape(a, b, options);
+  if (bias && (bias.rank !== 1 || bias.size !== N)) throw new Error(`matmul: bias [${bias.shape.join(', ')}] for ${N} output columns`);
+  const batchSize = batch.reduce((x, y) => x * y, 1);
+  if (into && (into.dtype !== 'f32' || into.size !== batchSize * M * N)) throw new Error(`matmul: out ${into.dtype} [${into.shape.join(', ')}] for a product of ${batchSize * M * N} elements`);
+  if (preact && preact.size !== batchSize * M * N) throw new Error(`matmul: preact [${preact.shape.join(', ')}] for an output of ${batchSize * M * N} elements`);
+  const out = into ?? empty([...batch, M, N]);
+  if (out.size === 0) return out;
+  const [aRows, aCols] = options.transposeA ? [K, M] : [M, K];
+  const [bRows, bCols] = options.transposeB ? [N, K] : [K, N];
+  try {
+    stridedMatmul(
+      { tensor: a, layout: plainLayout(aRows, aCols) },
+      { tensor: b, layout: plainLayout(bRows, bCols, b.rank === 2) },
+      { tensor: out, layout: plainLayout(M, N) },
+      { M, N, K, batch: batchSize },
+      { ...options, bias, preact, variant },
+    );
+  } catch (e) {
+    if (!into) out.dispose();
+    throw e;
+  }
   return out;
 }
 
@@ -480,36 +599,3 @@ export function linear(x: Tensor, weight: Tensor | readonly Tensor[], bias?: Ten
   return out;
 }
 
-
-// ------------------------------------------------------------ float16 ----
-// Mixed precision (src/ops/cast.ts autocast): the products read float16 operands and write
-// float32 (shaders/matmul-f16.wgsl, one kernel on every adapter with shader-f16).
-
-/** A workgroup of matmul_f16 computes F16_TILE_ROWS × F16_TILE_COLS of C. */
-const F16_TILE_ROWS = 8;
-const F16_TILE_COLS = 256;
-const MATMUL_F16 = defineKernel({ shader: 'matmul-f16', entryPoint: 'matmul_f16', storage: ['read', 'read', 'read', 'write', 'write'], uniforms: MATMUL_PARAMS, workgroupSize: 64 });
-
-/** matmulForward's product of two f16 operands into `out` (f32). */
-function matmulF16(
-  a: Tensor, b: Tensor, options: MatmulOptions, { batchSize, M, N, K }: { batchSize: number; M: number; N: number; K: number },
-  out: Tensor, bias?: Tensor, preact?: Tensor,
-): Tensor {
-  if (a.dtype !== 'f16' || b.dtype !== 'f16') {
-    out.dispose();
-    throw new Error(`matmul: operands ${a.dtype} [${a.shape.join(', ')}] and ${b.dtype} [${b.shape.join(', ')}]; both must be f32 or both f16`);
-  }
-  const workgroups: [number, number, number] = [Math.ceil(N / F16_TILE_COLS), Math.ceil(M / F16_TILE_ROWS), batchSize];
-  const runtime = gpu();
-  if (workgroups.some((n) => n > runtime.maxWorkgroupsPerDimension)) {
-    out.dispose();
-    throw new Error(`matmul: ${batchSize}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${runtime.maxWorkgroupsPerDimension} in one dimension`);
-  }
-  runtime.dispatch(MATMUL_F16, {
-    bindings: [a.binding, b.binding, (bias ?? unbound().bias).binding, out.binding, (preact ?? unbound().preact).binding],
-    params: { M, N, K, aBatchStride: M * K, bBatchStride: b.rank > 2 ? K * N : 0 },
-    workgroups,
-    constants: { TRANS_A: Number(!!options.transposeA), TRANS_B: Number(!!options.transposeB), HAS_BIAS: Number(!!bias), ACTIVATION: Number(!!preact) },
-  });
-  return out;
-}
