@@ -121,6 +121,15 @@ fn row_of(which: u32, b: u32, h: u32, t: u32) -> u32 {
   return row_start(params.layouts[which], b, h, t);
 }
 
+/** The first vec4 of (b, h)'s row 0 in params.layouts[which]: row t starts rowStride(which) * t further. */
+fn head_of(which: u32, b: u32, h: u32) -> u32 {
+  return row_of(which, b, h, 0u);
+}
+
+fn row_stride(which: u32) -> u32 {
+  return params.layouts[which].w;
+}
+
 fn key_bias(b: u32, j: u32) -> f32 {
   if (HAS_MASK && (mask[b * params.T + j] & 0x7fffffffu) == 0u) { return F32_MIN; }
   return 0.0;
@@ -136,23 +145,27 @@ fn probability(s: f32, rowLse: f32) -> f32 {
   return exp(s - rowLse);
 }
 
-/** Rows t0 .. t0 + TILE of (b, h)'s k and v into tileA and tileB; zeros past T. */
-fn stage_keys(b: u32, h: u32, t0: u32, lid: u32) {
+/** Rows t0 .. t0 + TILE of k and v (the head's rows start at kHead, vHead) into tileA and tileB; zeros past T. */
+fn stage_keys(kHead: u32, vHead: u32, t0: u32, lid: u32) {
+  let kStride = row_stride(L_K);
+  let vStride = row_stride(L_V);
   for (var e = lid; e < TILE * HV; e += WG) {
     let row = t0 + e / HV;
     let t = min(row, params.T - 1u);
-    tileA[e] = select(vec4f(0.0), k[row_of(L_K, b, h, t) + e % HV], row < params.T);
-    tileB[e] = select(vec4f(0.0), v[row_of(L_V, b, h, t) + e % HV], row < params.T);
+    tileA[e] = select(vec4f(0.0), k[kHead + t * kStride + e % HV], row < params.T);
+    tileB[e] = select(vec4f(0.0), v[vHead + t * vStride + e % HV], row < params.T);
   }
 }
 
-/** Rows t0 .. t0 + TILE of (b, h)'s q, dOut and stats (bh = b * heads + h) into tileA, tileB and tileStats. */
-fn stage_queries(b: u32, h: u32, bh: u32, t0: u32, lid: u32) {
+/** Rows t0 .. t0 + TILE of q, dOut (the head's rows start at qHead, dOutHead) and stats (bh's) into tileA, tileB and tileStats. */
+fn stage_queries(qHead: u32, dOutHead: u32, bh: u32, t0: u32, lid: u32) {
+  let qStride = row_stride(L_Q);
+  let dOutStride = row_stride(L_DOUT);
   for (var e = lid; e < TILE * HV; e += WG) {
     let row = t0 + e / HV;
     let t = min(row, params.T - 1u);
-    tileA[e] = select(vec4f(0.0), q[row_of(L_Q, b, h, t) + e % HV], row < params.T);
-    tileB[e] = select(vec4f(0.0), dOut[row_of(L_DOUT, b, h, t) + e % HV], row < params.T);
+    tileA[e] = select(vec4f(0.0), q[qHead + t * qStride + e % HV], row < params.T);
+    tileB[e] = select(vec4f(0.0), dOut[dOutHead + t * dOutStride + e % HV], row < params.T);
   }
   if (lid < TILE && t0 + lid < params.T) { tileStats[lid] = stats[bh * params.T + t0 + lid]; }
 }
@@ -173,13 +186,15 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
     qi[c] = q[qRow + c];
     acc[c] = vec4f(0.0);
   }
+  let kHead = head_of(L_K, b, h);
+  let vHead = head_of(L_V, b, h);
   // Online softmax over key tiles: m running max, l running sum of exp(s - m).
   var m = F32_MIN;
   var l = 0.0;
   var s: array<f32, TILE>;
   for (var t0 = 0u; t0 < params.T; t0 += TILE) {
     workgroupBarrier();
-    stage_keys(b, h, t0, lid);
+    stage_keys(kHead, vHead, t0, lid);
     workgroupBarrier();
     let n = min(TILE, params.T - t0);
     var tileMax = F32_MIN;
@@ -241,9 +256,11 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
     dq[c] = vec4f(0.0);
   }
   let rowStats = stats[bh * params.T + t];
+  let kHead = head_of(L_K, b, h);
+  let vHead = head_of(L_V, b, h);
   for (var t0 = 0u; t0 < params.T; t0 += TILE) {
     workgroupBarrier();
-    stage_keys(b, h, t0, lid);
+    stage_keys(kHead, vHead, t0, lid);
     workgroupBarrier();
     let n = min(TILE, params.T - t0);
     for (var jj = 0u; jj < n; jj++) {
@@ -284,9 +301,11 @@ fn attention_backward_dkdv(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     dvj[c] = vec4f(0.0);
   }
   let bias = key_bias(b, t);
+  let qHead = head_of(L_Q, b, h);
+  let dOutHead = head_of(L_DOUT, b, h);
   for (var t0 = 0u; t0 < params.T; t0 += TILE) {
     workgroupBarrier();
-    stage_queries(b, h, bh, t0, lid);
+    stage_queries(qHead, dOutHead, bh, t0, lid);
     workgroupBarrier();
     let n = min(TILE, params.T - t0);
     for (var ii = 0u; ii < n; ii++) {
