@@ -15,25 +15,15 @@
 // the fused kernels read float32 q, k, v either way.
 
 import { gpu, isSoftwareAdapter } from '../gpu/device.js';
-import { defineKernel, type UniformValues } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
 import { matmul } from './matmul.js';
 import { scale } from './elementwise.js';
 import { softmax, checkAttentionMask } from './softmax.js';
 import { dropout, type DropoutOptions } from './dropout.js';
-import { checkDropout, dropThreshold } from './random.js';
-
-const BLOCK = 64; // rows per workgroup, one per invocation
-/** scale = 1 / sqrt(d); dropout: words below threshold are dropped, kept ones scaled by dropScale = 1 / (1 - p). */
-const PARAMS = { T: 'u32', heads: 'u32', scale: 'f32', seed: 'u32', stream: 'u32', threshold: 'u32', dropScale: 'f32' } as const;
-const attentionKernel = <const U extends Record<string, 'u32' | 'f32'>>(entryPoint: string, storage: ('read' | 'write')[], uniforms: U) =>
-  defineKernel({ shader: 'attention', entryPoint, storage, uniforms, workgroupSize: BLOCK });
-const FORWARD = attentionKernel('attention_forward', ['read', 'read', 'read', 'read', 'write', 'write'], PARAMS);
-const DELTA = attentionKernel('attention_backward_delta', ['read', 'read', 'read', 'write'], { rows: 'u32' });
-const DQ = attentionKernel('attention_backward_dq', ['read', 'read', 'read', 'read', 'read', 'read', 'write'], PARAMS);
-const DKDV = attentionKernel('attention_backward_dkdv', ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write'], PARAMS);
-const MAX_HEAD_DIM = 64; // the fused kernels hold rows of q, k, v in registers, as vec4s
+import { checkDropout } from './random.js';
+import { headsMajor } from './heads.js';
+import { MAX_HEAD_DIM, checkFusedAttention, fusedAttentionForward, fusedAttentionBackward } from './attention-fused.js';
 
 export interface AttentionOptions {
   /** [B, T] of 0/1 (f32 or i32) over keys; 0 masks the key for every query and head. */
@@ -76,46 +66,19 @@ function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?
 
 function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor, drop?: AttentionOptions['dropout']): Tensor {
   const [B, heads, T, d] = q.shape;
-  if (d > MAX_HEAD_DIM || d % 4 !== 0) {
-    throw new Error(`attention: the fused path handles head dims up to ${MAX_HEAD_DIM} that are multiples of 4, got d = ${d} (use fused: false)`);
-  }
-  const maxPairs = gpu().maxWorkgroupsPerDimension;
-  if (B * heads > maxPairs) throw new Error(`attention: the fused path takes at most ${maxPairs} (batch, head) pairs, got ${B} x ${heads} (use fused: false)`);
-  const params: UniformValues<typeof PARAMS> = {
-    T, heads, scale: 1 / Math.sqrt(d),
-    seed: drop?.seed ?? 0, stream: drop?.stream ?? 0, threshold: drop ? dropThreshold(drop.p) : 0, dropScale: drop ? 1 / (1 - drop.p) : 1,
-  };
-  const constants = { HEAD_DIM: d, HAS_MASK: Number(!!mask), HAS_DROPOUT: Number(!!drop) };
-  const rowBlocks: [number, number] = [Math.ceil(T / BLOCK), B * heads];
+  const shape = { B, heads, T, d };
+  checkFusedAttention(shape, {}); // before out is allocated
   const out = empty(q.shape);
-  const lse = empty([B, heads, T]);
-  // Without a mask q is bound in its slot and never read.
-  gpu().dispatch(FORWARD, { bindings: [q.binding, k.binding, v.binding, (mask ?? q).binding, out.binding, lse.binding], params, workgroups: rowBlocks, constants });
+  const lse = fusedAttentionForward(headsMajor(q), headsMajor(k), headsMajor(v), headsMajor(out), shape, mask, drop);
   // Backward's own handles on the output, the operands it recomputes the probabilities from and the mask.
   const [outSaved, qSaved, kSaved, vSaved] = [out, q, k, v].map((t) => t.view(t.shape));
   const maskSaved = mask?.view(mask.shape);
-  const maskBinding = (maskSaved ?? qSaved).binding;
 
   return record(out, 'attention', [q, k, v], (dOut) => {
-    const stats = empty([B, heads, T, 2]); // (lse_i, D_i = dOut_i · out_i)
-    gpu().dispatch(DELTA, {
-      bindings: [outSaved.binding, dOut.binding, lse.binding, stats.binding],
-      params: { rows: B * heads * T }, invocations: B * heads * T, constants,
-    });
-    const common = [qSaved.binding, kSaved.binding, vSaved.binding, maskBinding, dOut.binding, stats.binding];
-    let dq: Tensor | null = null;
-    let dk: Tensor | null = null;
-    let dv: Tensor | null = null;
-    if (q.requiresGrad) {
-      dq = empty(q.shape);
-      gpu().dispatch(DQ, { bindings: [...common, dq.binding], params, workgroups: rowBlocks, constants });
-    }
-    if (k.requiresGrad || v.requiresGrad) {
-      dk = empty(k.shape);
-      dv = empty(v.shape);
-      gpu().dispatch(DKDV, { bindings: [...common, dk.binding, dv.binding], params, workgroups: rowBlocks, constants });
-    }
-    stats.dispose();
+    const dq = q.requiresGrad ? empty(q.shape) : null;
+    const [dk, dv] = k.requiresGrad || v.requiresGrad ? [empty(k.shape), empty(v.shape)] : [null, null];
+    const grads = { dq: dq && headsMajor(dq), dk: dk && headsMajor(dk), dv: dv && headsMajor(dv) };
+    fusedAttentionBackward(headsMajor(qSaved), headsMajor(kSaved), headsMajor(vSaved), headsMajor(outSaved), headsMajor(dOut), lse, shape, maskSaved, drop, grads);
     return [dq, dk, dv];
   }, [lse, outSaved, qSaved, kSaved, vSaved, ...(maskSaved ? [maskSaved] : [])], { readsOnlySaved: true });
 }

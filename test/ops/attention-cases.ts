@@ -1,0 +1,49 @@
+// Attention test cases shared by test/ops/attention.test.ts and attention-fused.test.ts: the
+// tolerance, a case's mask and its reference view, and a run of attention() with backward.
+
+import { tensor, tidy, sum, mul } from '../../src/index.js';
+import { attention, type AttentionOptions } from '../../src/ops/attention.js';
+import { dropoutKeepMask } from '../../src/ops/random.js';
+import { toF32 } from '../helpers.js';
+import type { AttentionShape } from '../ref/attention.js';
+
+// Outputs are weighted means of v (|v| <= 1); gradients sum T products of float32 dot
+// products of d terms, scaled by 1 / (1 - p) twice with dropout.
+export const ATTENTION_TOL = { atol: 2e-5, rtol: 1e-4 };
+
+export interface Case extends AttentionShape {
+  lengths?: number[]; // unmasked keys per batch row
+  seed?: number;
+}
+
+export function maskOf(c: Case): Float32Array | undefined {
+  if (!c.lengths) return undefined;
+  const mask = new Float32Array(c.B * c.T);
+  c.lengths.forEach((len, b) => mask.fill(1, b * c.T, b * c.T + len));
+  return mask;
+}
+
+export const DROP = { seed: 99, stream: 5 };
+
+/** The reference's view of a case: its mask and (for p > 0) the dropout keep mask. */
+export function refShape(c: Case): AttentionShape {
+  const { B, H, T, d, p } = c;
+  return { B, H, T, d, mask: maskOf(c), p, keep: p ? dropoutKeepMask(B * H * T * T, p, DROP.seed, DROP.stream) : undefined };
+}
+
+/** attention on the GPU, backpropagating sum(out * dOut): [out, dq, dk, dv]. */
+export async function runAttention(c: Case, fused: boolean, inputs: Float64Array[], dOut: Float64Array): Promise<Float32Array[]> {
+  const shape = [c.B, c.H, c.T, c.d];
+  const [Q, K, V] = inputs.map((x) => tensor(toF32(x), shape, { requiresGrad: true }));
+  const maskData = maskOf(c);
+  const mask = maskData ? tensor(maskData, [c.B, c.T]) : undefined;
+  const options: AttentionOptions = { mask, fused, dropout: c.p ? { p: c.p, ...DROP } : undefined };
+  const out = tidy(() => {
+    const out = attention(Q, K, V, options);
+    sum(mul(out, tensor(toF32(dOut), shape))).backward();
+    return out;
+  });
+  const result = [await out.toArray(), await Q.grad!.toArray(), await K.grad!.toArray(), await V.grad!.toArray()];
+  for (const t of [Q, K, V, Q.grad!, K.grad!, V.grad!, out, mask]) t?.dispose();
+  return result;
+}
