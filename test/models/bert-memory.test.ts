@@ -49,20 +49,22 @@ test('an encoder layer keeps, from forward to backward, exactly what its backwar
   const N = B * T; // rows
   const row = sizeClass(N * H * 4); // a [B, T, H] activation
   const stat = sizeClass(N * 4); // a LayerNorm's mean or rstd [rows]
-  // The layer's input (read by the q, k, v products' dW), the attention's context ([B, T, H], by
-  // attention.output.dense's), the two dropout-add-LayerNorm sums and their mean and rstd, the
+  // The layer's input (read by the packed q|k|v product's dW), the attention's context ([B, T, H],
+  // by attention.output.dense's), the two dropout-add-LayerNorm sums and their mean and rstd, the
   // attention output (intermediate.dense's input, and a residual), and z = the intermediate
   // product before its GELU (for gelu'(z), and for output.dense, which recomputes gelu(z)).
   let perLayer = 5 * row + 4 * stat + sizeClass(N * I * 4);
-  // The attention itself: this adapter's path (src/ops/attention.ts).
+  // The attention itself, which reads q, k and v in place from the projection qkv [B, T, 3H]
+  // (kept) and writes the context token-major: this adapter's path (src/ops/attention.ts).
   const d = H / heads;
+  perLayer += sizeClass(N * 3 * H * 4);
   if (isSoftwareAdapter(gpu().adapter)) {
-    // composed: the scaled queries, the keys and values as heads [B, heads, T, d], the probabilities and their dropped copy [B, heads, T, T].
-    perLayer += 3 * row + 2 * sizeClass(B * heads * T * T * 4);
+    // composed: the probabilities [B, heads, T, T] (their dropped copy is regenerated in backward).
+    perLayer += sizeClass(B * heads * T * T * 4);
   } else {
-    // fused: queries, keys and values as heads, the output before its heads are merged, the rows' logsumexp [B, heads, T].
+    // fused: the rows' logsumexp [B, heads, T] (the output it reads is the context, counted above).
     assert.ok(d <= 64 && d % 4 === 0, 'head dim for the fused path');
-    perLayer += 4 * row + sizeClass(B * heads * T * 4);
+    perLayer += sizeClass(B * heads * T * 4);
   }
   heldAfterForward(1); // a first step makes the device's few kept singletons (backward's seed, unbound-slot dummies)
   const added = heldAfterForward(2) - heldAfterForward(1);

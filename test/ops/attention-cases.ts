@@ -47,3 +47,28 @@ export async function runAttention(c: Case, fused: boolean, inputs: Float64Array
   for (const t of [Q, K, V, Q.grad!, K.grad!, V.grad!, out, mask]) t?.dispose();
   return result;
 }
+
+/** Heads-major [B, heads, T, d] arrays side by side as columns of token-major [B, T, parts·W]. */
+export function pack(parts: ArrayLike<number>[], c: Case): Float32Array {
+  const { B, H, T, d } = c;
+  const W = H * d;
+  const width = parts.length * W;
+  const out = new Float32Array(B * T * width);
+  parts.forEach((x, s) => {
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let e = 0; e < d; e++) {
+      out[(b * T + t) * width + s * W + h * d + e] = x[((b * H + h) * T + t) * d + e];
+    }
+  });
+  return out;
+}
+
+/** Column block `part` of token-major [B, T, width] as a heads-major [B, heads, T, d] array. */
+export function unpack(x: ArrayLike<number>, c: Case, width: number, column: number): Float32Array {
+  const { B, H, T, d } = c;
+  const out = new Float32Array(B * H * T * d);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let e = 0; e < d; e++) {
+    out[((b * H + h) * T + t) * d + e] = x[(b * T + t) * width + column + h * d + e];
+  }
+  return out;
+}
+

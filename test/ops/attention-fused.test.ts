@@ -11,33 +11,9 @@ import { fusedAttentionForward, fusedAttentionBackward } from '../../src/ops/att
 import { headsMajor, tokenMajor, type HeadsLayout, type HeadsShape } from '../../src/ops/heads.js';
 import { setupDevice, randomArray, toF32, assertClose } from '../helpers.js';
 import { attentionRef, attentionBackwardRef } from '../ref/attention.js';
-import { ATTENTION_TOL, DROP, maskOf, refShape, runAttention, type Case } from './attention-cases.js';
+import { ATTENTION_TOL, DROP, maskOf, pack, refShape, runAttention, unpack, type Case } from './attention-cases.js';
 
 test.before(setupDevice);
-
-/** Heads-major [B, heads, T, d] arrays side by side as columns of token-major [B, T, parts·W]. */
-function pack(parts: ArrayLike<number>[], c: Case): Float32Array {
-  const { B, H, T, d } = c;
-  const W = H * d;
-  const width = parts.length * W;
-  const out = new Float32Array(B * T * width);
-  parts.forEach((x, s) => {
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let e = 0; e < d; e++) {
-      out[(b * T + t) * width + s * W + h * d + e] = x[((b * H + h) * T + t) * d + e];
-    }
-  });
-  return out;
-}
-
-/** Column block `part` of token-major [B, T, width] as a heads-major [B, heads, T, d] array. */
-function unpack(x: ArrayLike<number>, c: Case, width: number, column: number): Float32Array {
-  const { B, H, T, d } = c;
-  const out = new Float32Array(B * H * T * d);
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let e = 0; e < d; e++) {
-    out[((b * H + h) * T + t) * d + e] = x[(b * T + t) * width + column + h * d + e];
-  }
-  return out;
-}
 
 const shapeOf = (c: Case): HeadsShape => ({ B: c.B, heads: c.H, T: c.T, d: c.d });
 const dropOf = (c: Case) => (c.p ? { p: c.p, ...DROP } : undefined);

@@ -79,7 +79,7 @@ test('fused attention without grad (i32 mask) records no graph and matches the c
 
 test('without `fused`: on a GPU the fused path when the head dim allows it; on a CPU driver the composed path', () => {
   const fusedByDefault = !isSoftwareAdapter(gpu().adapter);
-  for (const [d, node] of [[8, fusedByDefault ? 'attention' : 'matmul'], [6, 'matmul'], [68, 'matmul']] as const) {
+  for (const [d, node] of [[8, fusedByDefault ? 'attention (fused)' : 'attention (composed)'], [6, 'attention (composed)'], [68, 'attention (composed)']] as const) {
     tidy(() => {
       const x = tensor(new Float32Array(2 * d), [1, 1, 2, d], { requiresGrad: true });
       assert.is(attention(x, x, x).gradFn!.name, node, `d = ${d}`);

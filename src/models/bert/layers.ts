@@ -5,12 +5,13 @@
 //
 // Shapes: B batch, T tokens, H hidden, nh heads of d = H / nh, I intermediate, V vocabulary.
 
-import type { Tensor } from '../../tensor.js';
+import { packTensors, type Tensor } from '../../tensor.js';
 import { add } from '../../ops/elementwise.js';
-import { reshape, permute } from '../../ops/shape.js';
+import { linear } from '../../ops/matmul.js';
+import { tokenMajor } from '../../ops/heads.js';
 import { tanh } from '../../ops/activation.js';
 import { select, slice } from '../../ops/slice.js';
-import { attention } from '../../ops/attention.js';
+import { multiHeadAttention } from '../../ops/attention.js';
 import { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng } from '../../nn/index.js';
 import type { BertConfig } from './config.js';
 
@@ -70,19 +71,26 @@ class BertSelfAttention extends Module {
     this.key = new Linear(H, H, { std });
     this.value = new Linear(H, H, { std });
     this.dropout = new Dropout(config.attention_probs_dropout_prob, rng);
+    // The three weights (and biases) back to back in one buffer: one [3H, H] projection, read in
+    // place (linear over the list). Where a part's bytes are not a whole number of the binding
+    // alignment (tiny hidden sizes) they stay apart and linear gathers them each forward.
+    packTensors([this.query.weight, this.key.weight, this.value.weight]);
+    packTensors([this.query.bias, this.key.bias, this.value.bias]);
   }
 
   /** x [B, T, H], mask i32 [B, T] (1 = attend) -> context [B, T, H]. */
   forward(x: Tensor, mask?: Tensor): Tensor {
     const [B, T, H] = x.shape;
-    const nh = this.config.num_attention_heads;
-    // [B, T, H] -> [B, nh, T, d]
-    const heads = (t: Tensor) => permute(reshape(t, [B, T, nh, H / nh]), [0, 2, 1, 3]);
-    const context = attention(heads(this.query.forward(x)), heads(this.key.forward(x)), heads(this.value.forward(x)), {
+    const heads = this.config.num_attention_heads;
+    const d = H / heads;
+    const { query, key, value } = this;
+    // qkv [B, T, 3H]: q | k | v side by side; attention reads each head's columns in place and
+    // writes the context [B, T, H] token-major (no head permutes).
+    const qkv = linear(x, [query.weight, key.weight, value.weight], [query.bias, key.bias, value.bias]);
+    return multiHeadAttention(tokenMajor(qkv, heads, d, 0), tokenMajor(qkv, heads, d, H), tokenMajor(qkv, heads, d, 2 * H), { B, heads, T, d }, {
       mask,
       dropout: this.dropout.options(),
     });
-    return reshape(permute(context, [0, 2, 1, 3]), [B, T, H]);
   }
 }
 
