@@ -69,8 +69,10 @@ export { dropout } from './ops/dropout.js';
 export type { DropoutOptions } from './ops/dropout.js';
 export { crossEntropy } from './ops/cross-entropy.js';
 export type { CrossEntropyOptions } from './ops/cross-entropy.js';
-export { attention } from './ops/attention.js';
+export { attention, multiHeadAttention } from './ops/attention.js';
 export type { AttentionOptions } from './ops/attention.js';
+export { headsMajor, tokenMajor } from './ops/heads.js';
+export type { HeadsLayout, HeadsShape } from './ops/heads.js';
 
 export { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng, setInitSeed } from './nn/index.js';
 export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './models/bert/modeling.js';
