@@ -74,10 +74,23 @@ export function checkFusedAttention(shape: HeadsShape, layouts: Readonly<Record<
   }
 }
 
+/** WebGPU refuses a dispatch that binds one buffer both read-only and writable: say so before it does. */
+function checkWritesApart(written: Readonly<Record<string, HeadsLayout>>, read: Readonly<Record<string, Tensor | undefined>>): void {
+  for (const [w, layout] of Object.entries(written)) {
+    for (const [r, t] of Object.entries(read)) {
+      if (t && layout.tensor.binding.buffer === t.binding.buffer) {
+        throw new Error(`attention: ${w} would be written into the GPU buffer ${r} is read from in the same kernel; give it a tensor of its own`);
+      }
+    }
+  }
+}
+
 /** Fused forward: writes the context into `out` (a layout of an f32 tensor) and returns lse [B, heads, T] (backward needs it). */
 export function fusedAttentionForward(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, out: HeadsLayout, shape: HeadsShape,
   mask: Tensor | undefined, drop: FusedDropout | undefined): Tensor {
   checkFusedAttention(shape, { q, k, v, out });
+  checkWritesApart({ out }, { q: q.tensor, k: k.tensor, v: v.tensor, mask });
+  checkMaskAndDropout(shape, mask, drop);
   const { B, heads, T } = shape;
   const params = uniforms(shape, drop, { q, k, v, out });
   const lse = empty([B, heads, T]);
@@ -94,7 +107,10 @@ export function fusedAttentionBackward(q: HeadsLayout, k: HeadsLayout, v: HeadsL
   mask: Tensor | undefined, drop: FusedDropout | undefined, grads: FusedGrads): void {
   const { dq, dk, dv } = grads;
   if ((dk === null) !== (dv === null)) throw new Error('attention: the fused backward writes dk and dv together (one kernel): give both layouts or neither');
-  checkFusedAttention(shape, { q, k, v, out, dOut, ...(dq ? { dq } : {}), ...(dk && dv ? { dk, dv } : {}) });
+  const written = { ...(dq ? { dq } : {}), ...(dk && dv ? { dk, dv } : {}) };
+  checkFusedAttention(shape, { q, k, v, out, dOut, ...written });
+  checkWritesApart(written, { q: q.tensor, k: k.tensor, v: v.tensor, mask, dOut: dOut.tensor });
+  checkMaskAndDropout(shape, mask, drop);
   const { B, heads, T } = shape;
   if (lse.dtype !== 'f32' || lse.size !== B * heads * T) throw new Error(`attention: lse ${lse.dtype} [${lse.shape.join(', ')}] is not the forward's [${B}, ${heads}, ${T}]`);
   const constants = constantsOf(shape, mask, drop);
@@ -145,7 +161,6 @@ function vec4s(l: HeadsLayout): number[] {
 
 function uniforms(shape: HeadsShape, drop: FusedDropout | undefined, layouts: Partial<Record<LayoutName, HeadsLayout>>): UniformValues<typeof PARAMS> {
   const { T, heads, d } = shape;
-  if (drop) checkDropout('attention', drop.p, drop.seed, drop.stream);
   return {
     T, heads, scale: 1 / Math.sqrt(d),
     seed: drop?.seed ?? 0, stream: drop?.stream ?? 0, threshold: drop ? dropThreshold(drop.p) : 0, dropScale: drop ? 1 / (1 - drop.p) : 1,
@@ -154,8 +169,12 @@ function uniforms(shape: HeadsShape, drop: FusedDropout | undefined, layouts: Pa
   };
 }
 
-function constantsOf(shape: HeadsShape, mask: Tensor | undefined, drop: FusedDropout | undefined): Record<string, number> {
+function checkMaskAndDropout(shape: HeadsShape, mask: Tensor | undefined, drop: FusedDropout | undefined): void {
   if (mask) checkAttentionMask('attention', mask, shape.B, shape.T, `B ${shape.B}, T ${shape.T}`);
+  if (drop) checkDropout('attention', drop.p, drop.seed, drop.stream);
+}
+
+function constantsOf(shape: HeadsShape, mask: Tensor | undefined, drop: FusedDropout | undefined): Record<string, number> {
   return { HEAD_DIM: shape.d, HAS_MASK: Number(!!mask), HAS_DROPOUT: Number(!!drop) };
 }
 

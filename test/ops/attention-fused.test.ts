@@ -140,7 +140,7 @@ test('fused backward with dq alone, or dk and dv alone, writes only those', asyn
   for (const t of [q, k, v, dOut, mask, out, lse, dq, dk, dv]) t.dispose();
 });
 
-test('fused attention refuses layouts whose offset or strides are not multiples of 4, and layouts outside their tensor', () => {
+test('fused attention refuses layouts whose offset or strides are not multiples of 4, layouts outside their tensor, and writes into a tensor it reads', () => {
   noGrad(() => {
     const shape: HeadsShape = { B: 1, heads: 2, T: 3, d: 4 };
     const good = empty([1, 3, 24]);
@@ -158,7 +158,11 @@ test('fused attention refuses layouts whose offset or strides are not multiples 
     assert.throws(() => forward(ok(0), outside), /layout out \(offset 0, strides 24, 12, 4 in f32 \[1, 2, 3, 3\]\) reaches element 24 of 18, outside its tensor/);
     assert.throws(() => forward({ ...ok(0), offset: 20 }), /layout q .* reaches element 76 of 72, outside its tensor/);
     assert.throws(() => fusedAttentionForward(ok(0), ok(8), ok(16), headsMajor(out), { ...shape, d: 6 }, undefined, undefined), /head dims up to 64 that are multiples of 4, got d = 6/);
-    for (const t of [good, out, odd, small]) t.dispose();
+    // The context written into the tensor q, k, v are read from (WebGPU refuses that binding).
+    const packed = empty([1, 3, 32]);
+    const [pq, pk, pv, pout] = [0, 8, 16, 24].map((column) => tokenMajor(packed, 2, 4, column));
+    assert.throws(() => fusedAttentionForward(pq, pk, pv, pout, shape, undefined, undefined), /out would be written into the GPU buffer q is read from/);
+    for (const t of [good, out, odd, small, packed]) t.dispose();
   });
 });
 
