@@ -123,8 +123,11 @@ class BertAttention extends Module {
     this.output = new BertResidualOutput(config, config.hidden_size, rng);
   }
 
-  forward(x: Tensor, mask?: Tensor): Tensor {
-    return this.output.forward(this.self.forward(x, mask), x);
+  /** x [B, T, H] -> [B, T, H]; firstTokenOnly: each sequence's first token alone, [B, 1, H] (it still attends to every token). */
+  forward(x: Tensor, mask?: Tensor, firstTokenOnly = false): Tensor {
+    const context = this.self.forward(x, mask);
+    if (!firstTokenOnly) return this.output.forward(context, x);
+    return this.output.forward(slice(context, 1, 0, 1), slice(x, 1, 0, 1));
   }
 }
 
@@ -154,8 +157,9 @@ class BertLayer extends Module {
     this.output = new BertResidualOutput(config, config.intermediate_size, rng);
   }
 
-  forward(x: Tensor, mask?: Tensor): Tensor {
-    const a = this.attention.forward(x, mask);
+  /** x [B, T, H] -> [B, T, H], or [B, 1, H] with firstTokenOnly (see BertAttention). */
+  forward(x: Tensor, mask?: Tensor, firstTokenOnly = false): Tensor {
+    const a = this.attention.forward(x, mask, firstTokenOnly);
     return this.output.forward(this.intermediate.forward(a), a);
   }
 }
@@ -168,8 +172,16 @@ export class BertEncoder extends Module {
     this.layer = Array.from({ length: config.num_hidden_layers }, () => new BertLayer(config, rng));
   }
 
-  forward(x: Tensor, mask?: Tensor): Tensor {
-    for (const layer of this.layer) x = layer.forward(x, mask);
+  /**
+   * x [B, T, H] -> [B, T, H]. firstTokenOnly: the last layer computes each sequence's first token
+   * alone, [B, 1, H], which is all the pooler reads: its attention still reads every token, but its
+   * output projection, feed-forward and LayerNorms run on B rows instead of B·T (a twelfth of
+   * BERT-base's products). Hugging Face computes every row; the rows skipped reach no loss, so
+   * the pooled output and every gradient are the same (their dropout draws are not: the draws
+   * follow the row).
+   */
+  forward(x: Tensor, mask?: Tensor, { firstTokenOnly = false }: { firstTokenOnly?: boolean } = {}): Tensor {
+    this.layer.forEach((layer, i) => (x = layer.forward(x, mask, firstTokenOnly && i === this.layer.length - 1)));
     return x;
   }
 }

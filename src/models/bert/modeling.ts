@@ -201,6 +201,18 @@ export class BertModel extends BertPreTrainedModel {
     const h = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask);
     return { lastHiddenState: h, pooled: this.pooler ? this.pooler.forward(h) : null };
   }
+
+  /**
+   * The pooled output [B, H] alone, what a sequence classifier reads: the same values as
+   * forward(inputs).pooled, with the last layer computing each sequence's first token only
+   * (BertEncoder's firstTokenOnly).
+   */
+  pooledOutput(inputs: BertInputs): Tensor {
+    if (!this.pooler) throw new Error('BertModel.pooledOutput: this model has no pooler (addPoolingLayer: false)');
+    const { inputIds, tokenTypeIds, attentionMask } = batchTensors(inputs, this.config);
+    const first = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask, { firstTokenOnly: true });
+    return this.pooler.forward(first);
+  }
 }
 
 /** BERT + dropout + Linear(H, numLabels) on the pooled output; cross-entropy loss. */
@@ -240,8 +252,8 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     }
     const [B] = batchShape(inputs);
     const batch = batchTensors(inputs, this.config, inputs.labels && { count: B, classes: this.numLabels });
-    const { pooled } = this.bert.forward(batch);
-    const logits = this.classifier.forward(this.dropout.forward(pooled!));
+    const pooled = this.bert.pooledOutput(batch);
+    const logits = this.classifier.forward(this.dropout.forward(pooled));
     if (!batch.labels) return { logits };
     this.config.problem_type = 'single_label_classification';
     return { logits, loss: crossEntropy(logits, batch.labels) };
