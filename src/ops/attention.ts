@@ -30,7 +30,7 @@ import { addInPlace } from './accumulate.js';
 import { autocastEnabled, castToF16 } from './cast.js';
 import { checkDropout } from './random.js';
 import { headsMajor, layoutExtent, tokenMajor, type HeadsLayout, type HeadsShape } from './heads.js';
-import { MAX_HEAD_DIM, fusedAttentionForward, fusedAttentionBackward, type FusedDropout } from './attention-fused.js';
+import { MAX_HEAD_DIM, checkFusedAttention, fusedAttentionForward, fusedAttentionBackward, type FusedDropout } from './attention-fused.js';
 
 export interface AttentionOptions {
   /** [B, T] of 0/1 (f32 or i32) over keys; 0 masks the key for every query and head. */
@@ -77,6 +77,7 @@ function attend(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, shape: HeadsShap
   const fits = d <= MAX_HEAD_DIM && d % 4 === 0 && [q, k, v].every((l) => [l.offset, l.batchStride, l.headStride, l.rowStride].every((n) => n % 4 === 0));
   // CPU drivers run the composed path (batched matmuls) 2.5-3x faster than the fused kernels (npm run bench -- --only attention).
   const fused = options.fused ?? (!isSoftwareAdapter(gpu().adapter) && fits);
+  if (fused) checkFusedAttention(shape, { q, k, v }); // before anything is allocated
   const out = empty(outMajor === 'heads' ? [B, heads, T, d] : [B, T, heads * d]);
   const outLayout = (t: Tensor) => (outMajor === 'heads' ? headsMajor(t) : tokenMajor(t, heads, d));
   const inputs = [...new Set([q.tensor, k.tensor, v.tensor])];
