@@ -1,11 +1,12 @@
-// Attention test cases shared by test/ops/attention.test.ts and attention-fused.test.ts: the
-// tolerance, a case's mask and its reference view, and a run of attention() with backward.
+// Attention test cases shared by test/ops/attention.test.ts, attention-fused.test.ts and
+// multi-head-attention.test.ts: the tolerance, a case's mask, its reference view and reference
+// results, a run of attention() with backward, and heads-major <-> token-major packing.
 
 import { tensor, tidy, sum, mul } from '../../src/index.js';
 import { attention, type AttentionOptions } from '../../src/ops/attention.js';
 import { dropoutKeepMask } from '../../src/ops/random.js';
-import { toF32 } from '../helpers.js';
-import type { AttentionShape } from '../ref/attention.js';
+import { randomArray, toF32 } from '../helpers.js';
+import { attentionRef, attentionBackwardRef, type AttentionShape } from '../ref/attention.js';
 
 // Outputs are weighted means of v (|v| <= 1); gradients sum T products of float32 dot
 // products of d terms, scaled by 1 / (1 - p) twice with dropout.
@@ -29,6 +30,16 @@ export const DROP = { seed: 99, stream: 5 };
 export function refShape(c: Case): AttentionShape {
   const { B, H, T, d, p } = c;
   return { B, H, T, d, mask: maskOf(c), p, keep: p ? dropoutKeepMask(B * H * T * T, p, DROP.seed, DROP.stream) : undefined };
+}
+
+/** A case's seeded inputs q, k, v and dOut (heads-major [B, heads, T, d]) and the reference out, dq, dk, dv. */
+export function referenceCase(c: Case): { inputs: Float64Array[]; dOut: Float64Array; expected: Float64Array[] } {
+  const n = c.B * c.H * c.T * c.d;
+  const seed = c.seed ?? 1;
+  const inputs = [randomArray(n, seed, 1.5), randomArray(n, seed + 1, 1.5), randomArray(n, seed + 2)];
+  const dOut = randomArray(n, seed + 3);
+  const s = refShape(c);
+  return { inputs, dOut, expected: [attentionRef(inputs[0], inputs[1], inputs[2], s), ...attentionBackwardRef(inputs[0], inputs[1], inputs[2], dOut, s)] };
 }
 
 /** attention on the GPU, backpropagating sum(out * dOut): [out, dq, dk, dv]. */

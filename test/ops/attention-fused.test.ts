@@ -10,8 +10,8 @@ import { empty, full, type Tensor } from '../../src/tensor.js';
 import { fusedAttentionForward, fusedAttentionBackward } from '../../src/ops/attention-fused.js';
 import { headsMajor, tokenMajor, type HeadsLayout, type HeadsShape } from '../../src/ops/heads.js';
 import { setupDevice, randomArray, toF32, assertClose } from '../helpers.js';
-import { attentionRef, attentionBackwardRef } from '../ref/attention.js';
-import { ATTENTION_TOL, DROP, maskOf, pack, refShape, runAttention, unpack, type Case } from './attention-cases.js';
+import { attentionBackwardRef } from '../ref/attention.js';
+import { ATTENTION_TOL, DROP, maskOf, pack, referenceCase, refShape, runAttention, unpack, type Case } from './attention-cases.js';
 
 test.before(setupDevice);
 
@@ -58,12 +58,7 @@ async function runTokenMajor(c: Case, inputs: Float64Array[], dOut: Float64Array
 
 /** Token-major fused against the reference and bit for bit against the heads-major fused path. */
 async function checkTokenMajor(c: Case, options: { separateGrads?: boolean } = {}): Promise<void> {
-  const n = c.B * c.H * c.T * c.d;
-  const seed = c.seed ?? 1;
-  const inputs = [randomArray(n, seed, 1.5), randomArray(n, seed + 1, 1.5), randomArray(n, seed + 2)];
-  const dOut = randomArray(n, seed + 3);
-  const s = refShape(c);
-  const expected = [attentionRef(inputs[0], inputs[1], inputs[2], s), ...attentionBackwardRef(inputs[0], inputs[1], inputs[2], dOut, s)];
+  const { inputs, dOut, expected } = referenceCase(c);
   const what = `token-major fused attention B=${c.B} H=${c.H} T=${c.T} d=${c.d}${c.lengths ? ` lengths ${c.lengths}` : ''}${c.p ? ` p=${c.p}` : ''}`;
   const { results, pad } = await runTokenMajor(c, inputs, dOut, options);
   assert.ok(pad.every((e) => e === 7), `${what}: the context's columns outside the layout were written`);

@@ -5,18 +5,13 @@ import { isSoftwareAdapter } from '../../src/gpu/device.js';
 import { attention } from '../../src/ops/attention.js';
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
 import { attentionRef, attentionBackwardRef } from '../ref/attention.js';
-import { ATTENTION_TOL, maskOf, refShape, runAttention, type Case } from './attention-cases.js';
+import { ATTENTION_TOL, maskOf, referenceCase, refShape, runAttention, type Case } from './attention-cases.js';
 
 test.before(setupDevice);
 
 /** Both paths (or the composed one alone) against the reference and each other. */
 async function checkAttention(c: Case, { fusedToo = true } = {}): Promise<void> {
-  const n = c.B * c.H * c.T * c.d;
-  const seed = c.seed ?? 1;
-  const inputs = [randomArray(n, seed, 1.5), randomArray(n, seed + 1, 1.5), randomArray(n, seed + 2)];
-  const dOut = randomArray(n, seed + 3);
-  const s = refShape(c);
-  const expected = [attentionRef(inputs[0], inputs[1], inputs[2], s), ...attentionBackwardRef(inputs[0], inputs[1], inputs[2], dOut, s)];
+  const { inputs, dOut, expected } = referenceCase(c);
   const names = ['out', 'dq', 'dk', 'dv'];
   const what = `attention B=${c.B} H=${c.H} T=${c.T} d=${c.d}${c.lengths ? ` lengths ${c.lengths}` : ''}${c.p ? ` p=${c.p}` : ''}`;
   const composed = await runAttention(c, false, inputs, dOut);

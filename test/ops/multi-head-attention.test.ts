@@ -9,26 +9,15 @@ import { tensor, tidy, sum, mul } from '../../src/index.js';
 import { multiHeadAttention, attention } from '../../src/ops/attention.js';
 import { tokenMajor } from '../../src/ops/heads.js';
 import { setupDevice, randomArray, toF32, assertClose } from '../helpers.js';
-import { attentionRef, attentionBackwardRef } from '../ref/attention.js';
-import { ATTENTION_TOL, DROP, maskOf, pack, refShape, unpack, type Case } from './attention-cases.js';
+import { attentionBackwardRef } from '../ref/attention.js';
+import { ATTENTION_TOL, DROP, maskOf, pack, referenceCase, refShape, unpack, type Case } from './attention-cases.js';
 
 test.before(setupDevice);
-
-/** Reference out, dq, dk, dv (heads-major) of a case, and its inputs. */
-function reference(c: Case) {
-  const n = c.B * c.H * c.T * c.d;
-  const seed = c.seed ?? 1;
-  const inputs = [randomArray(n, seed, 1.5), randomArray(n, seed + 1, 1.5), randomArray(n, seed + 2)];
-  const dOut = randomArray(n, seed + 3);
-  const s = refShape(c);
-  const expected = [attentionRef(inputs[0], inputs[1], inputs[2], s), ...attentionBackwardRef(inputs[0], inputs[1], inputs[2], dOut, s)];
-  return { inputs, dOut, expected };
-}
 
 async function checkPacked(c: Case, fused: boolean): Promise<void> {
   const { B, H, T, d } = c;
   const W = H * d;
-  const { inputs, dOut, expected } = reference(c);
+  const { inputs, dOut, expected } = referenceCase(c);
   const qkv = tensor(pack(inputs, c), [B, T, 3 * W], { requiresGrad: true });
   const maskData = maskOf(c);
   const mask = maskData ? tensor(maskData, [B, T]) : undefined;
@@ -59,7 +48,7 @@ for (const fused of [false, true]) {
 test('multiHeadAttention over q and v alone in a tensor: the gradient is zero in the columns no layout reads', async () => {
   const c: Case = { B: 1, H: 2, T: 6, d: 4 };
   const W = 8;
-  const { inputs, dOut, expected } = reference(c);
+  const { inputs, dOut, expected } = referenceCase(c);
   // x [1, 6, 3W] holds q in columns [0, W) and v in [2W, 3W); k is a tensor of its own.
   const x = tensor(pack([inputs[0], new Float64Array(inputs[0].length), inputs[2]], c), [1, 6, 3 * W], { requiresGrad: true });
   const k = tensor(pack([inputs[1]], c), [1, 6, W], { requiresGrad: true });
