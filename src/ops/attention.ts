@@ -30,7 +30,7 @@ import { addInPlace } from './accumulate.js';
 import { autocastEnabled, castToF16 } from './cast.js';
 import { checkDropout } from './random.js';
 import { headsMajor, layoutExtent, tokenMajor, type HeadsLayout, type HeadsShape } from './heads.js';
-import { MAX_HEAD_DIM, checkFusedAttention, fusedAttentionForward, fusedAttentionBackward, type FusedDropout } from './attention-fused.js';
+import { MAX_HEAD_DIM, checkFusedAttention, fusedAttentionForward, fusedAttentionBackward, type FusedDropout, type FusedGrads } from './attention-fused.js';
 
 export interface AttentionOptions {
   /** [B, T] of 0/1 (f32 or i32) over keys; 0 masks the key for every query and head. */
@@ -89,7 +89,7 @@ function attend(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, shape: HeadsShap
   const kept = new Map(inputs.map((t) => [t, half ? castToF16(t) : t.view(t.shape)]));
   const [qs, ks, vs] = layouts.map((l) => ({ ...l, tensor: kept.get(l.tensor)! }));
   const maskSaved = mask?.view(mask.shape);
-  let run: (dOut: Tensor, grads: Grads) => void;
+  let run: (dOut: Tensor, grads: FusedGrads) => void;
   let state: Tensor[];
   if (fused) {
     const lse = fusedAttentionForward(q, k, v, outLayout(out), shape, mask, drop);
@@ -112,12 +112,6 @@ function attend(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, shape: HeadsShap
     run(dOut, { dq, dk, dv });
     return targets.finish();
   }, [...kept.values(), ...state, ...(maskSaved ? [maskSaved] : [])], { readsOnlySaved: true });
-}
-
-interface Grads {
-  dq: HeadsLayout | null;
-  dk: HeadsLayout | null;
-  dv: HeadsLayout | null;
 }
 
 /**
@@ -201,22 +195,23 @@ function composedForward(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, out: He
   stridedMatmul(operand(q), operand(k), plain(scores), { M: T, N: T, K: d, ...batch }, { transposeB: true, alpha: 1 / Math.sqrt(d) });
   const probs = softmax(scores, { mask });
   scores.dispose();
-  const p = operandOf(drop ? dropout(probs, drop.p, drop) : probs, probs, v.tensor.dtype === 'f16');
+  const p = droppedOperand(probs, drop, v.tensor.dtype === 'f16');
   stridedMatmul(plain(p), operand(v), operand(out), { M: T, N: d, K: T, ...batch });
   if (p !== probs) p.dispose();
   return probs;
 }
 
-/** t for a product whose other operand is float16 (half) or not: its float16 copy, or t; `keep` is never disposed here. */
-function operandOf(t: Tensor, keep: Tensor, half: boolean): Tensor {
-  if (!half) return t;
-  const h = castToF16(t);
-  if (t !== keep) t.dispose();
+/** dropout(probs) as the p·v products read it (its float16 copy when half); probs itself without dropout or cast. */
+function droppedOperand(probs: Tensor, drop: FusedDropout | undefined, half: boolean): Tensor {
+  const dropped = drop ? dropout(probs, drop.p, drop) : probs;
+  if (!half) return dropped;
+  const h = castToF16(dropped);
+  if (dropped !== probs) dropped.dispose();
   return h;
 }
 
 /** The composed backward: from dOut (a layout; float16 with float16 q, k, v) writes dq, dk, dv at their layouts (null: not needed). */
-function composedBackward(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, dOut: HeadsLayout, probs: Tensor, s: HeadsShape, drop: FusedDropout | undefined, { dq, dk, dv }: Grads): void {
+function composedBackward(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, dOut: HeadsLayout, probs: Tensor, s: HeadsShape, drop: FusedDropout | undefined, { dq, dk, dv }: FusedGrads): void {
   const { B, heads, T, d } = s;
   const half = q.tensor.dtype === 'f16';
   const batch = { batch: B * heads, innerBatch: heads };
@@ -224,7 +219,7 @@ function composedBackward(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, dOut: 
   const dDropped = empty([B, heads, T, T]);
   stridedMatmul(operand(dOut), operand(v), plain(dDropped), { M: T, N: T, K: d, ...batch }, { transposeB: true });
   if (dv) {
-    const p = operandOf(drop ? dropout(probs, drop.p, drop) : probs, probs, half);
+    const p = droppedOperand(probs, drop, half);
     stridedMatmul(plain(p), operand(dOut), operand(dv), { M: T, N: d, K: T, ...batch }, { transposeA: true });
     if (p !== probs) p.dispose();
   }
@@ -234,7 +229,7 @@ function composedBackward(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, dOut: 
   dProbs.dispose();
   // scores = alpha·q·kᵀ: dq = alpha·dScores·k, dk = alpha·dScoresᵀ·q.
   const alpha = 1 / Math.sqrt(d);
-  const ds = operandOf(dScores, dScores, half);
+  const ds = half ? castToF16(dScores) : dScores;
   if (dq) stridedMatmul(plain(ds), operand(k), operand(dq), { M: T, N: d, K: T, ...batch }, { alpha });
   if (dk) stridedMatmul(plain(ds), operand(q), operand(dk), { M: T, N: d, K: T, ...batch }, { transposeA: true, alpha });
   if (ds !== dScores) ds.dispose();

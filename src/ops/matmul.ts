@@ -490,8 +490,7 @@ function keptOperand(x: Tensor, operand: Tensor): { kept: Tensor; use: (fn: (ope
  * (backward's own handle on it).
  */
 function joined(tensors: readonly Tensor[]): Tensor {
-  const rest = tensors[0].shape.slice(1);
-  const shape = [tensors.reduce((n, t) => n + t.shape[0], 0), ...rest];
+  const shape = joinedShape(tensors);
   if (tensors.length === 1) return tensors[0].view(shape);
   const packed = packedView(tensors, shape);
   if (packed) return packed;
@@ -532,8 +531,12 @@ function splitGradient(whole: Tensor, parts: readonly Tensor[], into: readonly (
 function joinedInto(parts: readonly Tensor[], into: readonly (Tensor | null)[]): Tensor | null {
   if (parts.length === 1) return into[0] ?? null;
   if (into.some((t) => !t)) return null;
-  const shape = [parts.reduce((n, t) => n + t.shape[0], 0), ...parts[0].shape.slice(1)];
-  return packedView(into as Tensor[], shape);
+  return packedView(into as Tensor[], joinedShape(parts));
+}
+
+/** The shape of tensors [n_i, ...rest] concatenated along their first axis: [Σ n_i, ...rest]. */
+function joinedShape(tensors: readonly Tensor[]): number[] {
+  return [tensors.reduce((n, t) => n + t.shape[0], 0), ...tensors[0].shape.slice(1)];
 }
 
 /**
