@@ -29,6 +29,7 @@ import { dropout, type DropoutOptions } from './dropout.js';
 import { addInPlace } from './accumulate.js';
 import { autocastEnabled, castToF16 } from './cast.js';
 import { checkDropout } from './random.js';
+import { checkOptions } from '../options.js';
 import { headsMajor, layoutExtent, tokenMajor, type HeadsLayout, type HeadsShape } from './heads.js';
 import { MAX_HEAD_DIM, checkFusedAttention, fusedAttentionForward, fusedAttentionBackward, type FusedDropout, type FusedGrads } from './attention-fused.js';
 
@@ -62,7 +63,8 @@ export function multiHeadAttention(q: HeadsLayout, k: HeadsLayout, v: HeadsLayou
   return attend(q, k, v, shape, 'tokens', options, describe);
 }
 
-function attend(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, shape: HeadsShape, outMajor: 'heads' | 'tokens', options: AttentionOptions, describe: () => string): Tensor {
+function attend(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, shape: HeadsShape, outMajor: 'heads' | 'tokens', given: AttentionOptions, describe: () => string): Tensor {
+  const options = checkOptions<AttentionOptions>('attention', given, ['mask', 'dropout', 'fused']);
   const { B, heads, T, d } = shape;
   if (![B, heads, T, d].every((n) => Number.isInteger(n) && n > 0)) throw new Error(`attention: empty or non-integer sizes; got ${describe()}`);
   for (const [name, l] of Object.entries({ q, k, v })) {

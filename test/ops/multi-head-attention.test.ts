@@ -79,8 +79,11 @@ for (const fused of [false, true]) {
   });
 }
 
-test('multiHeadAttention refuses a layout that reaches past its tensor', () => {
+test('multiHeadAttention refuses a layout that reaches past its tensor, and a misspelt option', () => {
   const x = tensor(new Float32Array(2 * 16), [1, 2, 16]);
+  const shape = { B: 1, heads: 2, T: 2, d: 4 };
+  assert.throws(() => multiHeadAttention(tokenMajor(x, 2, 4, 0), tokenMajor(x, 2, 4, 8), tokenMajor(x, 2, 4, 8), shape, { fuse: true } as never),
+    /attention: unknown option 'fuse'; known options: mask, dropout, fused/);
   assert.throws(() => multiHeadAttention(tokenMajor(x, 2, 4, 0), tokenMajor(x, 2, 4, 8), { ...tokenMajor(x, 2, 4, 8), offset: 12 }, { B: 1, heads: 2, T: 2, d: 4 }),
     /attention: v reaches element 36 of its 32-element tensor/);
   x.dispose();
