@@ -81,7 +81,8 @@ export async function run(report: Report, options: { pytorch?: typeof PyTorch })
   if (!options.pytorch) console.log('epoch: PyTorch not here; our figures alone');
   else if (!python) console.log('epoch: no python3 here imports torch (Debian: apt-get install python3-torch); our figures alone');
   else {
-    const file = join(mkdtempSync(join(tmpdir(), 'shadergrad-bench-batches-')), 'batches.json');
+    const dir = mkdtempSync(join(tmpdir(), 'shadergrad-bench-batches-'));
+    const file = join(dir, 'batches.json');
     writeFileSync(file, JSON.stringify(ours.batches.map((b) => ({
       shape: b.shape, input_ids: [...b.inputIds], token_type_ids: [...b.tokenTypeIds], attention_mask: [...b.attentionMask], labels: [...b.labels!],
     }))));
@@ -89,7 +90,7 @@ export async function run(report: Report, options: { pytorch?: typeof PyTorch })
       const seconds = options.pytorch.torchEpoch(python, 'small', file);
       torchMs = seconds === null ? null : seconds * 1000;
     } finally {
-      rmSync(file, { force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   }
   report.add({

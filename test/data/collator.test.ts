@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AutoTokenizer, DataCollatorWithPadding, Dataset, loadDataset, tokenizeDataset, type BertTokenizer } from '../../src/data/index.js';
 import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
+import { tempDir } from '../support/temp.js';
 
 const SHARED = fileURLToPath(new URL('../../../shared', import.meta.url));
 const BERT_CASED = join(SHARED, 'models/bert-base-cased');
@@ -16,7 +16,7 @@ const id = (token: string) => VOCAB.indexOf(token);
 const [PAD, CLS, SEP] = [id('[PAD]'), id('[CLS]'), id('[SEP]')];
 
 async function tinyTokenizer(): Promise<BertTokenizer> {
-  const dir = join(mkdtempSync(join(tmpdir(), 'collate-')), 'tiny-uncased');
+  const dir = join(tempDir('collate'), 'tiny-uncased');
   mkdirSync(dir);
   writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n'));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, model_max_length: 6 }));

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -8,10 +8,11 @@ import { Dataset, loadDataset, permutation, splitFromFileName, type LoadDatasetO
 import { MAX_INFERRED_LABELS } from '../../src/data/dataset.js';
 import { startHubServer } from '../support/hub-server.js';
 import '../../src/node/sources.js'; // loadDataset of paths and Hub ids
+import { tempDir } from '../support/temp.js';
 
 /** A fresh folder with these files (relative path -> contents). */
 function folder(files: Record<string, string | Uint8Array>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ds-'));
+  const dir = tempDir('ds');
   for (const [name, body] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), body);
@@ -210,7 +211,7 @@ test('a Hub id downloads into the Hub cache (as the CLI) and loads its splits fr
     },
     lfs: ['data/train-00000-of-00001.parquet'],
   }]);
-  const home = mkdtempSync(join(tmpdir(), 'ds-hub-'));
+  const home = tempDir('ds-hub');
   const names = ['HF_HOME', 'HF_ENDPOINT', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_HUB_OFFLINE', 'HF_TOKEN'];
   const saved = Object.fromEntries(names.map((k) => [k, process.env[k]]));
   for (const k of names) delete process.env[k];

@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { AutoTokenizer, loadDataset } from '../../src/data/index.js';
 import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
+import { tempDir } from '../support/temp.js';
 
 const SHARED = fileURLToPath(new URL('../../../shared', import.meta.url));
 const BERT_CASED = join(SHARED, 'models/bert-base-cased');
@@ -18,7 +18,7 @@ const id = (token: string) => TINY_VOCAB.indexOf(token);
 
 /** A folder named `name` holding vocab.txt and, when given, tokenizer_config.json. */
 function tinyModelDir(name: string, config?: object): string {
-  const dir = join(mkdtempSync(join(tmpdir(), 'tok-')), name);
+  const dir = join(tempDir('tok'), name);
   mkdirSync(dir);
   writeFileSync(join(dir, 'vocab.txt'), TINY_VOCAB.join('\n') + '\n');
   if (config) writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
@@ -98,7 +98,7 @@ test('decode, with and without special tokens; ids to tokens', async () => {
 
 test('fromPretrained: a Hub id missing from an offline cache is named; a folder without vocabulary says so', async () => {
   const saved = { HF_HOME: process.env.HF_HOME, HF_HUB_OFFLINE: process.env.HF_HUB_OFFLINE };
-  process.env.HF_HOME = mkdtempSync(join(tmpdir(), 'tok-hf-home-'));
+  process.env.HF_HOME = tempDir('tok-hf-home');
   process.env.HF_HUB_OFFLINE = '1';
   try {
     await AutoTokenizer.fromPretrained('google-bert/bert-base-cased-not-here');
@@ -112,7 +112,7 @@ test('fromPretrained: a Hub id missing from an offline cache is named; a folder 
       else process.env[k] = v;
     }
   }
-  const empty = mkdtempSync(join(tmpdir(), 'tok-empty-'));
+  const empty = tempDir('tok-empty');
   try {
     await AutoTokenizer.fromPretrained(empty);
     assert.unreachable('should throw');
@@ -192,7 +192,7 @@ test('decode and batch_decode honour skip_special_tokens', async () => {
 test('savePretrained writes the four files; AutoTokenizer.fromPretrained loads them back identically', async () => {
   // A vocab.txt-only folder whose name makes it cased: the saved folder must stay cased under any name.
   const source = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-cased', { model_max_length: 8 }));
-  const saved = join(mkdtempSync(join(tmpdir(), 'tok-saved-')), 'saved');
+  const saved = join(tempDir('tok-saved'), 'saved');
   await source.save_pretrained(saved);
   assert.equal(readdirSync(saved).sort(), ['special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
   assert.is(readFileSync(join(saved, 'vocab.txt'), 'utf8'), TINY_VOCAB.join('\n') + '\n');
@@ -232,7 +232,7 @@ if (existsSync(BERT_CASED)) {
     assert.equal([...out.input_ids], [101, 8667, 1362, 102, 101, 8790, 102, 0]);
     assert.equal([...out.attention_mask!], [1, 1, 1, 1, 1, 1, 1, 0]);
     assert.is(tokenizer.decode(out.input_ids.subarray(0, 4), { skip_special_tokens: true }), 'Hello world');
-    const saved = mkdtempSync(join(tmpdir(), 'tok-bert-saved-'));
+    const saved = tempDir('tok-bert-saved');
     await tokenizer.savePretrained(saved);
     assert.equal(JSON.parse(readFileSync(join(saved, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(BERT_CASED, 'tokenizer.json'), 'utf8')));
     assert.is(readFileSync(join(saved, 'vocab.txt'), 'utf8'), readFileSync(join(BERT_CASED, 'vocab.txt'), 'utf8'));

@@ -7,10 +7,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setupDevice } from '../helpers.js';
+import { tempDir } from '../support/temp.js';
 import { gpu } from '../../src/gpu/device.js';
 import { MAX_COMMANDS_PER_SUBMISSION } from '../../src/gpu/runtime.js';
 import { ADD } from '../../src/ops/accumulate.js';
@@ -21,23 +21,14 @@ import { setInitSeed } from '../../src/nn/module.js';
 import { empty, randn, tidy, zeros } from '../../src/tensor.js';
 import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'shadergrad-config-'));
-  dirs.push(dir);
-  return dir;
-}
 
 test.before(setupDevice);
-test.after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 const TINY = { vocab_size: 50, hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16 };
 
 /** fromPretrained on a folder holding only this config.json text; resolves to the error message. */
 async function refusal(configText: string): Promise<{ message: string; path: string }> {
-  const dir = tempDir();
+  const dir = tempDir('config');
   const path = join(dir, 'config.json');
   writeFileSync(path, configText);
   const message = await BertForSequenceClassification.fromPretrained(dir, { log: null }).then(
@@ -114,20 +105,20 @@ function within<T>(promise: Promise<T>, ms: number): Promise<string> {
 }
 
 test('config.json and weights that are not regular files are refused at once; a bad index is named', async () => {
-  const zero = tempDir();
+  const zero = tempDir('config');
   symlinkSync('/dev/zero', join(zero, 'config.json'));
   assert.match(await within(BertForSequenceClassification.fromPretrained(zero, { log: null }), 5000), /config\.json is not a regular file/);
 
-  const fifo = tempDir();
+  const fifo = tempDir('config');
   execFileSync('mkfifo', [join(fifo, 'config.json')]);
   assert.match(await within(BertForSequenceClassification.fromPretrained(fifo, { log: null }), 5000), /config\.json is not a regular file/);
 
-  const weights = tempDir();
+  const weights = tempDir('config');
   writeFileSync(join(weights, 'config.json'), JSON.stringify({ ...TINY, num_hidden_layers: 1 }));
   execFileSync('mkfifo', [join(weights, 'model.safetensors')]);
   assert.match(await within(BertForSequenceClassification.fromPretrained(weights, { log: null }), 5000), /model\.safetensors is not a regular file/);
 
-  const index = tempDir();
+  const index = tempDir('config');
   writeFileSync(join(index, 'config.json'), JSON.stringify({ ...TINY, num_hidden_layers: 1 }));
   writeFileSync(join(index, 'model.safetensors.index.json'), '{"weight_map": ');
   const message = await within(BertForSequenceClassification.fromPretrained(index, { log: null }), 5000);
@@ -135,7 +126,7 @@ test('config.json and weights that are not regular files are refused at once; a 
 });
 
 test('a config that fits loads, and its weights must match it', async () => {
-  const dir = tempDir();
+  const dir = tempDir('config');
   setInitSeed(1);
   const config = bertConfig({ ...TINY, num_hidden_layers: 1 });
   const model = new BertForSequenceClassification(config);

@@ -5,13 +5,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { loadDataset, MAX_INFERRED_LABELS, type LoadDatasetOptions } from '../../src/data/dataset.js';
 import { MAX_TABLE_BYTES } from '../../src/data/loaders.js';
 import '../../src/node/sources.js'; // loadDataset of paths and Hub ids
+import { tempDir } from '../support/temp.js';
 
 /** What goes in the data folder: text or bytes, or a special file made by a function of its path. */
 type Entry = string | Uint8Array | ((path: string) => void);
@@ -80,7 +80,7 @@ const cases: Case[] = [
 
 test('each bad data file is refused with the file and the row, line, column or value', async () => {
   for (const c of cases) {
-    const dir = mkdtempSync(join(tmpdir(), 'bad-data-'));
+    const dir = tempDir('bad-data');
     for (const [name, entry] of Object.entries(c.files)) {
       const path = join(dir, name);
       if (typeof entry === 'function') entry(path);
@@ -103,7 +103,7 @@ test('each bad data file is refused with the file and the row, line, column or v
 });
 
 test('declared classes may exceed the inferred cap; labels up to the cap are inferred', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'labels-'));
+  const dir = tempDir('labels');
   writeFileSync(join(dir, 'train.csv'), `text,label\na,0\nb,${MAX_INFERRED_LABELS - 1}\n`);
   assert.is((await loadDataset(dir)).train!.features.numLabels, MAX_INFERRED_LABELS);
   writeFileSync(join(dir, 'train.csv'), 'text,label\na,0\nb,15000\n');
