@@ -15,7 +15,7 @@
 // product before it is timed.
 
 import { gpu, isSoftwareAdapter } from '../src/gpu/device.js';
-import { matmulForward, matmulVariant, matmulVariantSupported, setMatmulStaging, STAGE_MIN_K, MATMUL_VARIANTS, type MatmulOptions, type MatmulVariant } from '../src/ops/matmul.js';
+import { matmulForward, matmulVariant, matmulVariantSupported, setMatmulPanels, PANEL_MIN_MACS, MATMUL_VARIANTS, type MatmulOptions, type MatmulVariant } from '../src/ops/matmul.js';
 import { splitmix32, tensor } from '../src/tensor.js';
 import { politeWait } from '../src/gpu/wait.js';
 import { median, timeGpu, type Report } from './harness.js';
@@ -145,8 +145,8 @@ export async function run(report: Report, { large, products = PRODUCTS }: { larg
     const bData = randomData(p.batch * p.K * p.N, 2 * index + 2);
     const contenders: Contender[] = [];
     for (const variant of variants) contenders.push(await ourVariant(variant, p, aData, bData, aShape, bShape));
-    // The subgroup product without staging A (src/ops/matmul.ts, STAGE_MIN_K), for the before/after.
-    if (variants.includes('subgroup') && !p.transposeA && p.K >= STAGE_MIN_K) contenders.push(await ourVariant('subgroup', p, aData, bData, aShape, bShape, false));
+    // The subgroup variant without the panel product (src/ops/matmul.ts, PANEL_MIN_MACS), for the before/after.
+    if (variants.includes('subgroup') && p.batch === 1 && p.M * p.N * p.K >= PANEL_MIN_MACS && p.K % 4 === 0) contenders.push(await ourVariant('subgroup', p, aData, bData, aShape, bShape, false));
     if (typeof tfjs !== 'string') contenders.push(await tfjsMatmul(tfjs, p, aData, bData, aShape, bShape));
     // Rounds interleave the contenders, so the load of a shared machine drifting
     // over minutes weighs on each of them alike.
@@ -176,26 +176,26 @@ export async function run(report: Report, { large, products = PRODUCTS }: { larg
     : `matmul: every product at >= ${TARGET_GFLOPS} GFLOP/s and >= ${TARGET_VS_TFJS}x tfjs-webgpu`);
 }
 
-/** One variant; `staged` false: the subgroup product without staging A (STAGE_MIN_K). */
+/** One variant; `panels` false: the subgroup variant's own kernel where it would use the panel product (PANEL_MIN_MACS). */
 async function ourVariant(
-  variant: MatmulVariant, p: Product, aData: Float32Array, bData: Float32Array, aShape: number[], bShape: number[], staged = true,
+  variant: MatmulVariant, p: Product, aData: Float32Array, bData: Float32Array, aShape: number[], bShape: number[], panels = true,
 ): Promise<Contender> {
   const A = tensor(aData, aShape);
   const B = tensor(bData, bShape);
   const options: MatmulOptions = { transposeA: p.transposeA, transposeB: p.transposeB };
   const product = () => {
-    if (!staged) setMatmulStaging(Infinity);
+    if (!panels) setMatmulPanels(Infinity);
     try {
       return matmulForward(A, B, options, { variant });
     } finally {
-      setMatmulStaging();
+      setMatmulPanels();
     }
   };
   const check = product();
   validate(p, aData, bData, await check.toArray(), `matmul ${variant} ${p.name}`);
   check.dispose();
   return {
-    name: staged ? variant : `${variant}-direct`,
+    name: panels ? variant : `${variant}-plain`,
     time: async () => (await timeGpu(() => product().dispose(), { warmup: 0, iterations: 1, samples: 1 }))[0],
     dispose() {
       A.dispose();

@@ -38,7 +38,10 @@
 //   1024×768×768 fwd 376 vs 432 (32×32) and 424 ms (64×64), dX 349 vs 358 and 268 ms, dW 349 vs
 //   370 and 353 ms (13 runs); 512×768×768 fwd 139 vs 139 and 127 ms, dW 140 vs 160 and 161 ms
 //   (21 runs); 64×32 and 32×64 slower on every shape (11 runs). Dawn's disable_robustness toggle
-//   leaves lavapipe's own bounds checks, so the loop code barely changes.
+//   leaves lavapipe's own bounds checks, so the loop code barely changes. A single product of
+//   PANEL_MIN_MACS or more (src/ops/matmul.ts) goes to the panel product instead
+//   (src/ops/matmul-panel.ts): B read from uniform buffers, whose lane-varying loads llvmpipe
+//   compiles without the per-lane branches of a storage load.
 //
 // Source: the textbook product C_ij = Σ_k A_ik B_kj, register-blocked 32×4 per lane.
 

@@ -19,8 +19,6 @@
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACTIVATION: u32 = 0u; // 0: none, 1: gelu
 
 struct Params {
   M: u32,
@@ -49,7 +47,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
 @group(0) @binding(5) var<storage, read_write> preact: array<f32>;
 
-// #include "lib/gelu.wgsl"
+// #include "lib/matmul-epilogue.wgsl"
 
 /** Where batch z of an operand starts: offset + outer·batchStride + inner·innerStride. */
 fn batch_base(z: u32, offset: u32, batchStride: u32, innerStride: u32) -> u32 {
@@ -62,29 +60,8 @@ fn a_base(z: u32) -> u32 { return batch_base(z, params.aOffset, params.aBatchStr
 /** Stored element (0, 0) of B's batch z. */
 fn b_base(z: u32) -> u32 { return batch_base(z, params.bOffset, params.bBatchStride, params.bInnerStride); }
 
-/** C's (and preact's) batch z as the epilogue needs it, read from params once per workgroup (c_batch). */
-struct CBatch {
-  base: u32, // element (0, 0)
-  rowStride: u32,
-  alpha: f32,
-}
-
+/** C's batch z (CBatch: lib/matmul-epilogue.wgsl), read from params once per workgroup. */
 fn c_batch(z: u32) -> CBatch {
   return CBatch(batch_base(z, params.cOffset, params.cBatchStride, params.cInnerStride), params.cRowStride, params.alpha);
 }
 
-/** Element (row, col) of the C (and preact) batch `cb`. */
-fn c_index(cb: CBatch, row: u32, col: u32) -> u32 { return cb.base + row * cb.rowStride + col; }
-
-/** The epilogue: element (row, col) of the C batch `cb` from its accumulated sum; callers check bounds. */
-fn store_c(cb: CBatch, row: u32, col: u32, acc: f32) {
-  let i = c_index(cb, row, col);
-  var v = cb.alpha * acc;
-  if (HAS_BIAS) { v += bias[col]; }
-  if (ACTIVATION == 1u) {
-    preact[i] = v;
-    C[i] = gelu(v);
-  } else {
-    C[i] = v;
-  }
-}

@@ -1,7 +1,7 @@
 // A kernel's contract (pipelines.ts) held against the WGSL it binds: the
 // uniform struct its entry point reads at @binding(0) has exactly the declared
-// fields, in order, with the declared types; the storage bindings it reads and
-// writes are the declared ones with the declared access; its @workgroup_size is
+// fields, in order, with the declared types; the buffer bindings it reads and
+// writes are the declared ones with the declared access (storage or uniform); its @workgroup_size is
 // the override the contract sets (WG, or WG_X and WG_Y). The library's kernels
 // are checked by test/gpu/contracts.test.ts; an extension's own kernel (with
 // its `code`) by the same function. The parser reads the subset of WGSL our
@@ -110,7 +110,7 @@ export function checkKernelContract(kernel: Kernel, source: string = kernelSourc
 
   const storage = used.filter(([, g]) => g.binding > 0);
   kernel.storage.forEach((access, i) => {
-    const space = access === 'read' ? 'storage, read' : 'storage, read_write';
+    const space = { read: 'storage, read', write: 'storage, read_write', uniform: 'uniform' }[access];
     const at = storage.filter(([, g]) => g.binding === i + 1);
     if (at.length === 0) problems.push(`@binding(${i + 1}) (${access}) is declared but never used`);
     for (const [name, g] of at) if (g.space !== space) problems.push(`@binding(${i + 1}) ${name} is var<${g.space}>; declared ${access} (var<${space}>)`);

@@ -26,8 +26,9 @@ export type WorkgroupSize = number | readonly [number, number];
 
 /**
  * A kernel's contract. Binding 0 is always the uniform struct whose fields
- * `uniforms` lists; storage bindings follow from 1, in order: 'read' for
- * `var<storage, read>`, 'write' for `var<storage, read_write>`.
+ * `uniforms` lists; the buffer bindings follow from 1, in order: 'read' for
+ * `var<storage, read>`, 'write' for `var<storage, read_write>`, 'uniform' for a
+ * `var<uniform>` array (a range of at most maxUniformBufferBindingSize bytes).
  */
 export interface Kernel<U extends UniformFields = UniformFields> {
   /** File name in shaders/, without .wgsl; with `code`, the name the kernel's own shader goes by. */
@@ -35,11 +36,14 @@ export interface Kernel<U extends UniformFields = UniformFields> {
   /** The WGSL module of a kernel outside the library (an extension's op); without it, the embedded shaders/<shader>.wgsl. */
   readonly code?: string;
   readonly entryPoint: string;
-  readonly storage: readonly ('read' | 'write')[];
+  readonly storage: readonly BufferAccess[];
   readonly uniforms: U;
   /** Reaches WGSL as `override WG` (a number) or `override WG_X`, `WG_Y` (a pair). */
   readonly workgroupSize: WorkgroupSize;
 }
+
+/** How a kernel binds a buffer after binding 0 (see Kernel). */
+export type BufferAccess = 'read' | 'write' | 'uniform';
 
 /** WGSL `override` constants (tile shapes, variant switches; the workgroup size comes from the kernel). */
 export type OverrideConstants = Readonly<Record<string, number>>;
@@ -196,7 +200,7 @@ export class PipelineCache {
       ...kernel.storage.map((access, i): GPUBindGroupLayoutEntry => ({
         binding: i + 1,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+        buffer: { type: ({ read: 'read-only-storage', write: 'storage', uniform: 'uniform' } as const)[access] },
       })),
     ];
     const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.device.createBindGroupLayout({ entries })] });

@@ -2,9 +2,10 @@
 // destroyed per op. Sizes round up to classes of 2^k·{1, 1.25, 1.5, 1.75}
 // (at most 25% waste), so the same shapes step after step hit the same buffers.
 
-// STORAGE | COPY_SRC | COPY_DST, spelled out: GPUBufferUsage is a global only
-// once a WebGPU implementation has been loaded.
-const STORAGE_USAGE = 0x0080 | 0x0004 | 0x0008;
+// STORAGE | UNIFORM | COPY_SRC | COPY_DST, spelled out: GPUBufferUsage is a global only
+// once a WebGPU implementation has been loaded. UNIFORM: a product's packed panels are read as
+// uniform ranges (src/ops/matmul-panel.ts).
+const STORAGE_USAGE = 0x0080 | 0x0040 | 0x0004 | 0x0008;
 
 /** The pooled size for a request of `bytes` bytes. */
 export function sizeClass(bytes: number): number {

@@ -19,6 +19,7 @@ import { Tensor, empty, keep, packedView, randn, tidy, zeros } from '../tensor.j
 import { sumRows } from './reduce.js';
 import { geluBackward, geluForward } from './activation.js';
 import { autocastEnabled, castToF16 } from './cast.js';
+import { panelProduct, panelReadsA } from './matmul-panel.js';
 
 /**
  * The matmul kernels (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl); each
@@ -73,13 +74,16 @@ const F16_PRODUCT: ProductKernel = {
 
 /** X [batch][rows × cols] -> Xᵀ (shaders/matmul-stage.wgsl), a STAGE_WG × STAGE_WG block per workgroup. */
 const STAGE_WG = 8;
-const STAGE_TRANSPOSE = defineKernel({
+const stageKernel = (entryPoint: string) => defineKernel({
   shader: 'matmul-stage',
-  entryPoint: 'matmul_stage_transpose',
+  entryPoint,
   storage: ['read', 'write'],
   uniforms: { rows: 'u32', cols: 'u32' },
   workgroupSize: [STAGE_WG, STAGE_WG],
 });
+const STAGE_TRANSPOSE = stageKernel('matmul_stage_transpose');
+/** The same in 4 × 4 blocks, for rows and columns multiples of 4. */
+const STAGE_TRANSPOSE_VEC4 = stageKernel('matmul_stage_transpose_vec4');
 
 /**
  * From this K on, the subgroup variant reads an untransposed A ([M, K], rows K apart) from a
@@ -102,6 +106,29 @@ let stageMinK = STAGE_MIN_K;
  */
 export function setMatmulStaging(minK = STAGE_MIN_K): void {
   stageMinK = minK;
+}
+
+/**
+ * From this many multiply-adds (M·N·K) on, the subgroup variant computes a single matrix's
+ * product as the panel product (src/ops/matmul-panel.ts: op(B) packed into uniform panels, up to
+ * 11 per dispatch), when A's rows lie k-contiguous and vec4-aligned (a plain transposed A is
+ * staged to [M, K] first) and K is a multiple of 4. Below it the pack and the dispatches (about
+ * 50 µs each on lavapipe) outweigh the faster loads. Measured on lavapipe (AVX2, 2 shared cores),
+ * subgroup kernel -> panel product, same process, interleaved, medians of 7 (wall ms, a linear
+ * layer's x·Wᵀ, dY·W and dYᵀ·x at 512 tokens): 128 -> 128 features (8 Mi MACs) 2.75 -> 3.02,
+ * 2.67 -> 2.96, 2.73 -> 3.21; 256 -> 256 (32 Mi) 6.21 -> 5.42, 5.69 -> 5.27, 6.22 -> 5.32;
+ * 128 -> 512 (32 Mi) 6.16 -> 5.63, 5.06 -> 4.91, 6.19 -> 5.56; 768 -> 768 (288 Mi) 49.0 -> 32.2,
+ * 40.1 -> 34.7, 34.7 -> 33.4; 3072 -> 768 192.5 -> 144.4, 146.5 -> 134.5, 192.0 -> 137.3.
+ */
+export const PANEL_MIN_MACS = 2 ** 25;
+let panelMinMacs = PANEL_MIN_MACS;
+
+/**
+ * Sets the product size (M·N·K) from which the subgroup variant uses the panel product (tests: 1,
+ * every product it can take; benchmarks: Infinity, never); no argument restores PANEL_MIN_MACS.
+ */
+export function setMatmulPanels(minMacs = PANEL_MIN_MACS): void {
+  panelMinMacs = minMacs;
 }
 
 /**
@@ -327,19 +354,32 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
   const half = a.tensor.dtype === 'f16';
   const variant = half ? undefined : (options.variant ?? matmulVariant());
   if (variant && !matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
+  if (variant === 'subgroup' && batch === 1 && M * N * K >= panelMinMacs && K % 4 === 0) {
+    // A read along k as it lies, or (transposed and plain) staged to [M, K]; else the plain kernel below.
+    const direct = !transposeA && panelReadsA(aLayout.offset, aLayout.rowStride, K);
+    if (direct || (transposeA && isPlain(aLayout, K, M, 1, 1))) {
+      const aT = direct ? null : stagedTranspose(a.tensor, K, M, 1);
+      panelProduct(
+        aT ? { tensor: aT, offset: 0, rowStride: K } : { tensor: a.tensor, offset: aLayout.offset, rowStride: aLayout.rowStride },
+        { tensor: b.tensor, offset: bLayout.offset, rowStride: bLayout.rowStride, transposed: transposeB },
+        { tensor: c.tensor, offset: cLayout.offset, rowStride: cLayout.rowStride },
+        M, N, K, { alpha, bias, preact, unbound: unbound() },
+      );
+      aT?.dispose(); // back to the pool; work recorded later runs after this product
+      return;
+    }
+  }
   const { kernel, tileRows, tileCols } = variant ? VARIANTS[variant] : F16_PRODUCT;
   const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batch];
   // Staging (STAGE_MIN_K) for a plain A only: the transpose reads A's matrices from element 0, K apart.
   const stage = variant === 'subgroup' && !transposeA && K >= stageMinK && isPlain(aLayout, M, K, batch, innerBatch);
-  const stageWorkgroups: [number, number, number] = [Math.ceil(M / STAGE_WG), Math.ceil(K / STAGE_WG), batch];
   const runtime = gpu();
   const limit = runtime.maxWorkgroupsPerDimension;
-  if ([...workgroups, ...(stage ? stageWorkgroups : [])].some((n) => n > limit)) {
+  if (workgroups.some((n) => n > limit)) {
     throw new Error(`matmul: ${batch}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${limit} in one dimension`);
   }
   // aT: A's matrices transposed to [K, M], read with TRANS_A (see STAGE_MIN_K).
-  const aT = stage ? empty([batch, K, M]) : null;
-  if (aT) runtime.dispatch(STAGE_TRANSPOSE, { bindings: [a.tensor.binding, aT.binding], params: { rows: M, cols: K }, workgroups: stageWorkgroups });
+  const aT = stage ? stagedTranspose(a.tensor, M, K, batch) : null;
   const aRead = aT ? { offset: 0, rowStride: M, batchStride: innerBatch * M * K, innerStride: M * K } : aLayout;
   runtime.dispatch(kernel, {
     bindings: [(aT ?? a.tensor).binding, b.tensor.binding, (bias ?? unbound().bias).binding, c.tensor.binding, (preact ?? unbound().preact).binding],
@@ -359,6 +399,18 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
     },
   });
   aT?.dispose(); // back to the pool; work recorded later runs after this product
+}
+
+/** A new [batch, cols, rows]: the `batch` matrices [rows × cols] lying plain in x, each transposed (in 4 × 4 blocks where both are multiples of 4). */
+function stagedTranspose(x: Tensor, rows: number, cols: number, batch: number): Tensor {
+  const blocks = rows % 4 === 0 && cols % 4 === 0 ? 4 : 1;
+  const workgroups: [number, number, number] = [Math.ceil(rows / blocks / STAGE_WG), Math.ceil(cols / blocks / STAGE_WG), batch];
+  const limit = gpu().maxWorkgroupsPerDimension;
+  if (workgroups.some((n) => n > limit)) throw new Error(`matmul: staging ${batch}×[${rows}×${cols}] needs workgroups [${workgroups.join(', ')}], over ${limit} in one dimension`);
+  const out = empty([batch, cols, rows]);
+  const [kernel, bindings] = blocks === 4 ? [STAGE_TRANSPOSE_VEC4, [x.binding4, out.binding4]] : [STAGE_TRANSPOSE, [x.binding, out.binding]];
+  gpu().dispatch(kernel, { bindings, params: { rows, cols }, workgroups });
+  return out;
 }
 
 /**

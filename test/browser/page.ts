@@ -146,8 +146,9 @@ export async function runAll(files: [string, () => Promise<unknown>][]): Promise
   }
 
   // Kernel coverage: kernels the adapter cannot run are excused: matmul-subgroup needs subgroups of 8, and
-  // matmul-stage (A staged transposed) serves only the subgroup variant; matmul-f16 needs shader-f16.
-  const subgroupOnly = (entry: string) => entry.startsWith('matmul-subgroup.') || entry.startsWith('matmul-stage.');
+  // matmul-stage (A staged transposed) and matmul-pack (the panel product's B) serve only the subgroup
+  // variant; matmul-f16 needs shader-f16.
+  const subgroupOnly = (entry: string) => ['matmul-subgroup.', 'matmul-stage.', 'matmul-pack.'].some((s) => entry.startsWith(s));
   const f16Only = (entry: string) => entry.startsWith('matmul-f16.');
   const excused = (entry: string) => info.adapter !== null &&
     ((subgroupOnly(entry) && !matmulVariantSupported('subgroup', gpu())) || (f16Only(entry) && !gpu().features.has('shader-f16')));

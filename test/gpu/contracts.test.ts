@@ -2,8 +2,8 @@
 // binds, as embedded (shaders/lib/ included), by checkKernelContract
 // (src/gpu/contracts.ts): the uniform struct its entry point reads at
 // @binding(0) has exactly the declared fields, in order, with the declared
-// types; the storage bindings it reads and writes are the declared ones with
-// the declared access; its @workgroup_size is the override the contract sets
+// types; the buffer bindings it reads and writes are the declared ones with
+// the declared access (storage or uniform); its @workgroup_size is the override the contract sets
 // (WG, or WG_X and WG_Y). Every @compute entry point in shaders/ has a
 // contract. A reordered, retyped or missing field fails here, not in the numbers.
 
@@ -21,6 +21,12 @@ import { setupDevice } from '../helpers.js';
 for (const dir of ['src/ops', 'src/optim']) {
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) await import(pathToFileURL(`${dir}/${file}`).href);
 }
+
+// The panel product's kernels are written per shape on first use: declare the fewest bindings, the most, and several panels.
+const { MAX_BINDINGS, panelKernel } = await import('../../src/ops/matmul-panel.js');
+panelKernel(1, 1);
+panelKernel(1, MAX_BINDINGS);
+panelKernel(3, 3);
 
 function libraryEntryPoints(): string[] {
   return Object.entries(SHADER_SOURCES).flatMap(([shader, source]) => computeEntryPoints(source).map((name) => `${shader}.${name}`));

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, full } from '../../src/tensor.js';
 import type { Tensor } from '../../src/tensor.js';
-import { MATMUL_VARIANTS, matmulVariantSupported, setMatmulStaging, stridedMatmul, type MatrixLayout, type MatmulVariant, type StridedShape } from '../../src/ops/matmul.js';
+import { MATMUL_VARIANTS, matmulVariantSupported, setMatmulPanels, setMatmulStaging, stridedMatmul, type MatrixLayout, type MatmulVariant, type StridedShape } from '../../src/ops/matmul.js';
 import { castToF16, SHADER_F16 } from '../../src/ops/cast.js';
 import { gpu } from '../../src/gpu/device.js';
 import { setupDevice, randomArray, toF32, assertClose } from '../helpers.js';
@@ -186,6 +186,64 @@ if (matmulVariantSupported('subgroup')) {
     } finally {
       setMatmulStaging();
     }
+  });
+}
+
+if (matmulVariantSupported('subgroup')) {
+  // The panel product (src/ops/matmul-panel.ts) for every product it takes (setMatmulPanels(1)):
+  // N = 130 is 3 panels of 64 columns, the last 2 wide, in one dispatch; N = 420 seven panels in
+  // two dispatches (4 and 3); K = 300 two chunks of 256 rows of k, the second 44 deep; K = 2,900
+  // twelve chunks in two dispatches per panel (the second adds to the first's partial sums);
+  // M = 37 three workgroups of 16 rows, the last clamped.
+  const panelTest = (name: string, fn: () => Promise<void>, dispatches: (before: number, after: number) => void = () => {}) =>
+    test(`subgroup panel product: ${name}`, async () => {
+      setMatmulPanels(1);
+      try {
+        const before = gpu().counts().dispatches;
+        await fn();
+        dispatches(before, gpu().counts().dispatches);
+      } finally {
+        setMatmulPanels();
+      }
+    });
+
+  // B's rows 130 apart are packed element by element, 420 or 300 apart (transposed) as vec4s.
+  panelTest('plain A, B as it lies and transposed, alpha, bias and GELU into a strided C', async () => {
+    const [M, K, width] = [37, 300, 430];
+    for (const N of [130, 420]) {
+      const bias = randomArray(N, 76);
+      for (const transposeB of [false, true]) {
+        await checkStrided('subgroup', 'panel', { a: M * K, b: K * N, c: M * width + 12 },
+          { rowStride: K }, { rowStride: transposeB ? K : N }, { offset: 12, rowStride: width },
+          { M, N, K, batch: 1, innerBatch: 1, transposeB, alpha: 0.5, bias, gelu: true });
+      }
+    }
+  }, (before, after) => assert.is(after - before, 2 * (1 + 1) + 2 * (1 + 2), 'per product: the pack and one dispatch per run of panels'));
+
+  // A [K, 37] is staged element by element, [K, 40] in 4 × 4 blocks.
+  panelTest('a transposed A (staged to [M, K]) over K = 2,900: two dispatches per panel, the second adding', async () => {
+    const [N, K] = [68, 2900];
+    for (const M of [37, 40]) {
+      await checkStrided('subgroup', 'panel Aᵀ', { a: K * M, b: K * N, c: M * N },
+        { rowStride: M }, { rowStride: N }, { rowStride: N }, { M, N, K, batch: 1, innerBatch: 1, transposeA: true, alpha: -1.25 });
+    }
+  }, (before, after) => assert.is(after - before, 2 * (1 + 1 + 2 * 2), 'per product: the staging, the pack and two dispatches for each of 2 panels'));
+
+  panelTest('an A with aligned padded rows is read in place; a misaligned one, a K not a multiple of 4 and a batch take the plain kernel', async () => {
+    const [M, N, K] = [37, 70, 300];
+    const counted = async (what: string, expected: number, run: () => Promise<void>) => {
+      const before = gpu().counts().dispatches;
+      await run();
+      assert.is(gpu().counts().dispatches - before, expected, what);
+    };
+    await counted('aligned', 1 + 1, () => checkStrided('subgroup', 'aligned A', { a: 8 + M * (K + 4), b: K * N, c: M * N },
+      { offset: 8, rowStride: K + 4 }, { rowStride: N }, { rowStride: N }, { M, N, K, batch: 1, innerBatch: 1 }));
+    await counted('misaligned', 1, () => checkStrided('subgroup', 'misaligned A', { a: 3 + M * (K + 1), b: K * N, c: M * N },
+      { offset: 3, rowStride: K + 1 }, { rowStride: N }, { rowStride: N }, { M, N, K, batch: 1, innerBatch: 1 }));
+    await counted('K = 301', 1, () => checkStrided('subgroup', 'odd K', { a: M * 301, b: 301 * N, c: M * N },
+      { rowStride: 301 }, { rowStride: N }, { rowStride: N }, { M, N, K: 301, batch: 1, innerBatch: 1 }));
+    await counted('batch 2', 1, () => checkStrided('subgroup', 'batched', { a: 2 * M * K, b: K * N, c: 2 * M * N },
+      { rowStride: K, batchStride: M * K }, { rowStride: N }, { rowStride: N, batchStride: M * N }, { M, N, K, batch: 2, innerBatch: 1 }));
   });
 }
 

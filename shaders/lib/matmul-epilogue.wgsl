@@ -1,0 +1,32 @@
+// The epilogue of the matrix product kernels: C = alpha·Z (+ bias), or gelu of it with Z also
+// written to preact (see shaders/lib/matmul-io.wgsl). The including module declares `bias`,
+// `C` and `preact` (array<f32>); matmul-io.wgsl does, and so does the panel product that
+// src/ops/matmul-panel.ts generates.
+
+override HAS_BIAS: bool = false;
+override ACTIVATION: u32 = 0u; // 0: none, 1: gelu
+
+// #include "lib/gelu.wgsl"
+
+/** C's (and preact's) batch as the epilogue needs it (matmul-io.wgsl's c_batch reads it from params once per workgroup). */
+struct CBatch {
+  base: u32, // element (0, 0)
+  rowStride: u32,
+  alpha: f32,
+}
+
+/** Element (row, col) of the C (and preact) batch `cb`. */
+fn c_index(cb: CBatch, row: u32, col: u32) -> u32 { return cb.base + row * cb.rowStride + col; }
+
+/** The epilogue: element (row, col) of the C batch `cb` from its accumulated sum; callers check bounds. */
+fn store_c(cb: CBatch, row: u32, col: u32, acc: f32) {
+  let i = c_index(cb, row, col);
+  var v = cb.alpha * acc;
+  if (HAS_BIAS) { v += bias[col]; }
+  if (ACTIVATION == 1u) {
+    preact[i] = v;
+    C[i] = gelu(v);
+  } else {
+    C[i] = v;
+  }
+}

@@ -1,0 +1,215 @@
+// The panel product: C = alpha·A·op(B) (+ bias, GELU) for lavapipe-like adapters (subgroups of
+// 8, the SIMD lanes of one AVX2 vector), reading B from uniform buffers instead of storage.
+//
+// Why: on Mesa's llvmpipe (25.0) every storage-buffer load in a loop is compiled into a loop over
+// the 8 lanes with an exec-mask test and a bounds check per element (lp_bld_nir_soa.c,
+// emit_load_mem); a uniform-buffer load with lane-varying addresses is a branch-free gather
+// (build_gather with an overflow select). A uniform binding holds at most 64 KiB, so op(B) is
+// first packed (shaders/matmul-pack.wgsl) into panels of PANEL_COLS columns cut into chunks of
+// PANEL_K rows of k, one 64 KiB binding each. A dispatch binds up to MAX_BINDINGS chunks: one
+// panel's chunks along k (a longer K takes several dispatches, the later adding to C's partial
+// sums), and as many neighbouring panels as fit, which its workgroups compute one after another.
+//
+// The kernel (WGSL written below, not in shaders/: each chunk's k loop reads its own binding, and
+// the 16 × 8 accumulators must be straight-line code; Mesa's NIR does not unroll loops that deep):
+// a workgroup is one subgroup of 8 lanes owning ROWS = 16 rows of C; lane l holds rows l and l + 8
+// and a panel's columns l + 8j (j < 8). Per 4 k it loads 2 vec4s of A along k (A's rows must lie
+// k-contiguous: A plain or strided with aligned rows; matmul.ts stages a transposed A first) and 8
+// vec4s of B from the chunk, and subgroupShuffle hands row i's A to every lane: 128 sums of 4
+// products. Rows past M are clamped to the last (valid loads, results dropped).
+//
+// Measured against matmul_subgroup: see PANEL_MIN_MACS in matmul.ts and the bench's matmul group.
+
+import { gpu } from '../gpu/device.js';
+import { SHADER_LIBS } from '../gpu/shaders.generated.js';
+import { defineKernel, type Kernel } from '../gpu/pipelines.js';
+import { empty, type Tensor } from '../tensor.js';
+
+/** Columns of op(B) per panel, and of C per workgroup: 8 per lane. */
+export const PANEL_COLS = 64;
+/** Rows of k per chunk: a chunk of PANEL_COLS × PANEL_K floats is 64 KiB, one uniform binding. */
+export const PANEL_K = 256;
+/** Chunks one dispatch reads: the uniform bindings after the params (a stage has at least 12). */
+export const MAX_BINDINGS = 11;
+/** Rows of C per workgroup: 2 per lane. */
+const ROWS = 16;
+const LANES = 8;
+const JS = PANEL_COLS / LANES;
+const CHUNK_VEC4S = (PANEL_COLS * PANEL_K) / 4;
+
+const packKernel = (entryPoint: string) => defineKernel({
+  shader: 'matmul-pack',
+  entryPoint,
+  storage: ['read', 'write'],
+  uniforms: { N: 'u32', K: 'u32', bOffset: 'u32', bRowStride: 'u32', chunks: 'u32', n: 'u32' },
+  workgroupSize: 64,
+});
+/** Any layout of B, element by element; whole vec4s of B where its offset and rows are 4-aligned. */
+const PACK = packKernel('matmul_pack_panels');
+const PACK_VEC4 = packKernel('matmul_pack_panels_vec4');
+
+const PANEL_PARAMS = {
+  M: 'u32', N: 'u32',
+  aOffset4: 'u32', aRowStride4: 'u32',
+  col0: 'u32', k0: 'u32', kLen: 'u32',
+  cOffset: 'u32', cRowStride: 'u32',
+  alpha: 'f32',
+} as const;
+
+/**
+ * The panel product's WGSL for one dispatch over `panels` neighbouring panels, each read in
+ * `chunks` chunks (panels·chunks uniform bindings: P0 .. for the first panel's chunks, then the
+ * next panel's): a workgroup computes its 16 rows of each panel in turn.
+ */
+function panelSource(panels: number, chunks: number): string {
+  const lines: string[] = [];
+  for (let j = 0; j < JS; j++) lines.push(`let bAt${j} = (lane + ${LANES * j}u) * ${PANEL_K / 4}u;`);
+  for (let i = 0; i < ROWS; i++) for (let j = 0; j < JS; j++) lines.push(`var c${i}_${j}: f32;`);
+  for (let p = 0; p < panels; p++) {
+    lines.push(`// panel ${p}: columns col0 + ${p * PANEL_COLS} ..`);
+    for (let i = 0; i < ROWS; i++) lines.push(Array.from({ length: JS }, (_, j) => `c${i}_${j} = 0.0;`).join(' '));
+    for (let q = 0; q < chunks; q++) {
+      const first = (q * PANEL_K) / 4;
+      lines.push(`for (var k = ${first}u; k < min(k4s, ${first + PANEL_K / 4}u); k++) {`);
+      lines.push('  let a0 = A[aRow0 + k];', '  let a1 = A[aRow1 + k];');
+      for (let j = 0; j < JS; j++) lines.push(`  let b${j} = P${p * chunks + q}[bAt${j} + k - ${first}u];`);
+      for (let i = 0; i < ROWS; i++) {
+        lines.push(`  let r${i} = subgroupShuffle(a${Math.floor(i / LANES)}, ${i % LANES}u);`);
+        for (let j = 0; j < JS; j++) lines.push(`  c${i}_${j} += r${i}.x * b${j}.x + r${i}.y * b${j}.y + r${i}.z * b${j}.z + r${i}.w * b${j}.w;`);
+      }
+      lines.push('}');
+    }
+    for (let i = 0; i < ROWS; i++) {
+      for (let j = 0; j < JS; j++) {
+        const col = `col + ${p * PANEL_COLS + LANES * j}u`;
+        lines.push(`if (row0 + ${i}u < params.M && ${col} < params.N) { finish(cb, row0 + ${i}u, ${col}, c${i}_${j}); }`);
+      }
+    }
+  }
+  const bindings = Array.from({ length: panels * chunks }, (_, q) => `@group(0) @binding(${5 + q}) var<uniform> P${q}: array<vec4f, ${CHUNK_VEC4S}>;`);
+  return `// Generated by src/ops/matmul-panel.ts: the panel product over ${panels} panel(s) of ${chunks} chunk(s) of op(B).
+enable subgroups;
+
+override WG: u32;
+override FIRST: bool; // C holds no partial sum of an earlier dispatch yet
+override FINAL: bool; // the last dispatch along k: the epilogue (alpha, bias, GELU)
+
+struct Params {
+${Object.entries(PANEL_PARAMS).map(([f, t]) => `  ${f}: ${t},`).join('\n')}
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> A: array<vec4f>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@group(0) @binding(4) var<storage, read_write> preact: array<f32>;
+${bindings.join('\n')}
+
+${SHADER_LIBS['lib/matmul-epilogue']}
+
+/** C[row, col] from this dispatch's sum: plus the partial sum C holds unless FIRST; then the epilogue if FINAL, else the raw sum. */
+fn finish(cb: CBatch, row: u32, col: u32, sum: f32) {
+  var total = sum;
+  if (!FIRST) { total += C[c_index(cb, row, col)]; }
+  if (FINAL) { store_c(cb, row, col, total); } else { C[c_index(cb, row, col)] = total; }
+}
+
+@compute @workgroup_size(WG)
+fn matmul_panel(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let row0 = wid.y * ${ROWS}u;
+  let col = params.col0 + lane;
+  let aStart = params.aOffset4 + params.k0 / 4u;
+  let aRow0 = aStart + min(row0 + lane, params.M - 1u) * params.aRowStride4;
+  let aRow1 = aStart + min(row0 + lane + ${LANES}u, params.M - 1u) * params.aRowStride4;
+  let k4s = params.kLen / 4u;
+  let cb = CBatch(params.cOffset, params.cRowStride, params.alpha);
+  ${lines.join('\n  ')}
+}
+`;
+}
+
+const kernels = new Map<string, Kernel<typeof PANEL_PARAMS>>();
+
+/** The panel product over `panels` panels of `chunks` chunks (panels·chunks <= MAX_BINDINGS), declared on first use. */
+export function panelKernel(panels: number, chunks: number): Kernel<typeof PANEL_PARAMS> {
+  if (!(panels >= 1 && chunks >= 1 && panels * chunks <= MAX_BINDINGS)) throw new Error(`panelKernel: ${panels} panels of ${chunks} chunks (at most ${MAX_BINDINGS} bindings)`);
+  const key = `${panels}x${chunks}`;
+  let kernel = kernels.get(key);
+  if (!kernel) {
+    kernel = defineKernel({
+      shader: `matmul-panel-${key}`,
+      code: panelSource(panels, chunks),
+      entryPoint: 'matmul_panel',
+      storage: ['read', 'read', 'write', 'write', ...Array<'uniform'>(panels * chunks).fill('uniform')],
+      uniforms: PANEL_PARAMS,
+      workgroupSize: LANES,
+    });
+    kernels.set(key, kernel);
+  }
+  return kernel;
+}
+
+/** Splits `n` items into the fewest runs of at most `max`, as even as can be: [first, count] per run. */
+function runs(n: number, max: number): [number, number][] {
+  const count = Math.ceil(n / max);
+  const size = Math.ceil(n / count);
+  return Array.from({ length: count }, (_, i) => [i * size, Math.min(size, n - i * size)] as [number, number]).filter(([, c]) => c > 0);
+}
+
+/** A's rows as the panel product reads them: k-contiguous, offset and row stride in elements (multiples of 4). */
+export interface PanelA { tensor: Tensor; offset: number; rowStride: number }
+/** op(B) as stored: B [K, N] (or [N, K] with transposed) from offset, rows rowStride apart. */
+export interface PanelB { tensor: Tensor; offset: number; rowStride: number; transposed: boolean }
+export interface PanelC { tensor: Tensor; offset: number; rowStride: number }
+
+/** Whether the panel product can read this A: its rows k-contiguous and vec4-aligned, K a multiple of 4. */
+export function panelReadsA(offset: number, rowStride: number, K: number): boolean {
+  return K % 4 === 0 && offset % 4 === 0 && rowStride % 4 === 0;
+}
+
+/**
+ * Records C = alpha·A·op(B) (+ bias; with preact, C = gelu(Z) and preact = Z) for one matrix
+ * (no batch): the pack, then a dispatch per run of panels and run of chunks. A as panelReadsA accepts;
+ * layouts already checked by the caller (matmul.ts stridedMatmul).
+ */
+export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: number, K: number,
+  { alpha = 1, bias, preact, unbound }: { alpha?: number; bias?: Tensor; preact?: Tensor; unbound: { bias: Tensor; preact: Tensor } }): void {
+  const runtime = gpu();
+  const panels = Math.ceil(N / PANEL_COLS);
+  const chunks = Math.ceil(K / PANEL_K);
+  const packed = empty([panels * chunks * CHUNK_VEC4S * 4]);
+  // K is a multiple of 4 here (panelReadsA); aligned rows of B are read as vec4s: one per vec4 of
+  // the panels when transposed (B's rows run along k), a 4 × 4 block per 4 of them when not.
+  const vec4 = b.offset % 4 === 0 && b.rowStride % 4 === 0;
+  const items = (panels * chunks * CHUNK_VEC4S) / (vec4 && !b.transposed ? 4 : 1);
+  runtime.dispatch(vec4 ? PACK_VEC4 : PACK, {
+    bindings: [vec4 ? b.tensor.binding4 : b.tensor.binding, packed.binding],
+    params: { N, K, bOffset: b.offset, bRowStride: b.rowStride, chunks, n: items },
+    elements: items,
+    constants: { TRANS_B: Number(b.transposed), PANEL_COLS, PANEL_K },
+  });
+  // Along k, runs of chunks (more than MAX_BINDINGS: the later runs add to C's partial sums); across
+  // N, as many panels per dispatch as the bindings hold.
+  const kRuns = runs(chunks, MAX_BINDINGS);
+  const chunkBytes = CHUNK_VEC4S * 16;
+  for (const [p0, panelCount] of runs(panels, Math.floor(MAX_BINDINGS / kRuns[0][1]))) {
+    for (const [g, [q0, count]] of kRuns.entries()) {
+      const k0 = q0 * PANEL_K;
+      const slots = Array.from({ length: panelCount * count }, (_, i) => (p0 + Math.floor(i / count)) * chunks + q0 + (i % count));
+      runtime.dispatch(panelKernel(panelCount, count), {
+        bindings: [
+          a.tensor.binding4, (bias ?? unbound.bias).binding, c.tensor.binding, (preact ?? unbound.preact).binding,
+          ...slots.map((slot) => ({ buffer: packed.buffer, offset: packed.byteOffset + slot * chunkBytes, size: chunkBytes })),
+        ],
+        params: {
+          M, N, aOffset4: a.offset / 4, aRowStride4: a.rowStride / 4,
+          col0: p0 * PANEL_COLS, k0, kLen: Math.min(count * PANEL_K, K - k0),
+          cOffset: c.offset, cRowStride: c.rowStride, alpha,
+        },
+        workgroups: [1, Math.ceil(M / ROWS), 1],
+        constants: { FIRST: Number(g === 0), FINAL: Number(g === kRuns.length - 1), HAS_BIAS: Number(!!bias), ACTIVATION: Number(!!preact) },
+      });
+    }
+  }
+  packed.dispose(); // back to the pool; work recorded later runs after these dispatches
+}
