@@ -176,13 +176,17 @@ export class Profiler {
   }
 }
 
-const STAGE = 'matmul-stage.matmul_stage_transpose';
+const STAGES = new Set(['matmul-stage.matmul_stage_transpose', 'matmul-stage.matmul_stage_transpose_vec4']);
+const isPack = (e: Pending) => e.name.startsWith('matmul-pack.');
 
 /**
  * An entry's op family. Matrix products by their transposes, as linear records them:
  * forward x·Wᵀ (TRANS_B), dX = dY·W (none), dW = dYᵀ·x (TRANS_A); batched ones (attention's
- * products on CPU drivers) apart. A staged transpose (matmul.ts, STAGE_MIN_K) belongs to the
- * product after it, whose TRANS_A it sets.
+ * products on CPU drivers) apart. A staged transpose (matmul.ts) belongs to the product after it:
+ * before the subgroup kernel it sets TRANS_A on an untransposed A (STAGE_MIN_K); before a panel
+ * product's pack (PANEL_MIN_MACS) it turns a transposed A plain. A panel product's pack and
+ * dispatches (src/ops/matmul-panel.ts) take the family of the product they compute: B's
+ * transpose from the pack, A's from a staging before it.
  */
 function familyOf(entries: readonly Pending[], i: number): string {
   const e = entries[i];
@@ -190,9 +194,18 @@ function familyOf(entries: readonly Pending[], i: number): string {
   if (e.kind === 'copy') return 'copies';
   if (e.kind === 'clear') return 'clears';
   if (e.kind === 'readback') return 'readbacks';
-  if (e.name === STAGE) return i + 1 < entries.length ? matmulFamily(entries[i + 1], true) : 'matmul';
+  if (STAGES.has(e.name)) {
+    if (i + 1 === entries.length) return 'matmul';
+    return isPack(entries[i + 1]) ? panelFamily(entries, i + 1) : matmulFamily(entries[i + 1], true);
+  }
   const [shader, entryPoint] = e.name.split('.');
-  if (shader.startsWith('matmul')) return matmulFamily(e, i > 0 && entries[i - 1].name === STAGE);
+  if (isPack(e)) return panelFamily(entries, i);
+  if (shader.startsWith('matmul-panel')) {
+    let pack = i;
+    while (pack > 0 && !isPack(entries[pack])) pack--;
+    return isPack(entries[pack]) ? panelFamily(entries, pack) : 'matmul';
+  }
+  if (shader.startsWith('matmul')) return matmulFamily(e, i > 0 && STAGES.has(entries[i - 1].name));
   if (shader === 'activation') return entryPoint.startsWith('gelu') ? 'GELU' : 'activation (tanh)';
   if (shader === 'layernorm') return 'layer norm';
   if (shader === 'optim') return entryPoint === 'adamw' ? 'AdamW' : 'clipping';
@@ -200,11 +213,20 @@ function familyOf(entries: readonly Pending[], i: number): string {
   return e.name; // elementwise, reduce, permute, slice: by entry point
 }
 
+/** The family of the panel product whose pack is entries[pack]: A transposed when a staging came just before. */
+function panelFamily(entries: readonly Pending[], pack: number): string {
+  const transA = pack > 0 && STAGES.has(entries[pack - 1].name);
+  return productFamily(transA, entries[pack].transB);
+}
+
 const NAMED_BY_SHADER = new Set(['attention', 'softmax', 'dropout', 'embedding', 'cross-entropy']);
 
 function matmulFamily(product: Pending, staged: boolean): string {
   if (product.batch > 1) return 'matmul (batched)';
-  const transA = product.transA && !staged;
-  if (transA) return product.transB ? 'matmul (Aᵀ·Bᵀ)' : 'matmul dW';
-  return product.transB ? 'matmul forward' : 'matmul dX';
+  return productFamily(product.transA && !staged, product.transB);
+}
+
+function productFamily(transA: boolean, transB: boolean): string {
+  if (transA) return transB ? 'matmul (Aᵀ·Bᵀ)' : 'matmul dW';
+  return transB ? 'matmul forward' : 'matmul dX';
 }

@@ -31,6 +31,11 @@ export const PANEL_COLS = 64;
 export const PANEL_K = 256;
 /** Chunks one dispatch reads: the uniform bindings after the params (a stage has at least 12). */
 export const MAX_BINDINGS = 11;
+/**
+ * Panels one dispatch computes at most: each adds its unrolled epilogue to the kernel, and a
+ * kernel of 10 panels took several seconds to compile on lavapipe.
+ */
+const MAX_PANELS = 4;
 /** Rows of C per workgroup: 2 per lane. */
 const ROWS = 16;
 const LANES = 8;
@@ -192,7 +197,7 @@ export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: numb
   // N, as many panels per dispatch as the bindings hold.
   const kRuns = runs(chunks, MAX_BINDINGS);
   const chunkBytes = CHUNK_VEC4S * 16;
-  for (const [p0, panelCount] of runs(panels, Math.floor(MAX_BINDINGS / kRuns[0][1]))) {
+  for (const [p0, panelCount] of runs(panels, Math.min(MAX_PANELS, Math.floor(MAX_BINDINGS / kRuns[0][1])))) {
     for (const [g, [q0, count]] of kRuns.entries()) {
       const k0 = q0 * PANEL_K;
       const slots = Array.from({ length: panelCount * count }, (_, i) => (p0 + Math.floor(i / count)) * chunks + q0 + (i % count));

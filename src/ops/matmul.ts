@@ -110,17 +110,21 @@ export function setMatmulStaging(minK = STAGE_MIN_K): void {
 
 /**
  * From this many multiply-adds (M·N·K) on, the subgroup variant computes a single matrix's
- * product as the panel product (src/ops/matmul-panel.ts: op(B) packed into uniform panels, up to
- * 11 per dispatch), when A's rows lie k-contiguous and vec4-aligned (a plain transposed A is
- * staged to [M, K] first) and K is a multiple of 4. Below it the pack and the dispatches (about
- * 50 µs each on lavapipe) outweigh the faster loads. Measured on lavapipe (AVX2, 2 shared cores),
+ * product as the panel product (src/ops/matmul-panel.ts: op(B) packed into uniform panels, a
+ * few per dispatch), when A's rows lie k-contiguous and vec4-aligned (a plain transposed A is
+ * staged to [M, K] first) and K is a multiple of 4. Measured on lavapipe (AVX2, 2 shared cores),
  * subgroup kernel -> panel product, same process, interleaved, medians of 7 (wall ms, a linear
  * layer's x·Wᵀ, dY·W and dYᵀ·x at 512 tokens): 128 -> 128 features (8 Mi MACs) 2.75 -> 3.02,
  * 2.67 -> 2.96, 2.73 -> 3.21; 256 -> 256 (32 Mi) 6.21 -> 5.42, 5.69 -> 5.27, 6.22 -> 5.32;
- * 128 -> 512 (32 Mi) 6.16 -> 5.63, 5.06 -> 4.91, 6.19 -> 5.56; 768 -> 768 (288 Mi) 49.0 -> 32.2,
- * 40.1 -> 34.7, 34.7 -> 33.4; 3072 -> 768 192.5 -> 144.4, 146.5 -> 134.5, 192.0 -> 137.3.
+ * 256 -> 1024 (128 Mi) 20.8 -> 16.6, 20.8 -> 15.9, 20.9 -> 17.7; 768 -> 768 (288 Mi) 49.0 ->
+ * 32.2, 40.1 -> 34.7, 34.7 -> 33.4; 3072 -> 768 192.5 -> 144.4, 146.5 -> 134.5, 192.0 -> 137.3.
+ * The threshold sits above the small products' 5-15 % because each new shape of the product's
+ * kernel (panels and chunks per dispatch, with K: dW's K is the batch's tokens) compiles for
+ * about a second: with dynamic padding, a small model (hidden 128) met new shapes every few
+ * batches and an epoch of 32 steps took 10.6 s instead of 2.0 s; BERT-base's products (288 Mi
+ * MACs and up at 512 tokens) meet a handful of shapes in a whole run.
  */
-export const PANEL_MIN_MACS = 2 ** 25;
+export const PANEL_MIN_MACS = 2 ** 27;
 let panelMinMacs = PANEL_MIN_MACS;
 
 /**

@@ -2,16 +2,18 @@
 // forward and backward is profiled once, in order, with its family; with the
 // mode off the same dispatches are recorded in the passes they were before, and
 // the numbers are the same bit for bit either way. A packed upload is one entry,
-// a clear another.
+// a clear another. The panel product's staging, pack and dispatches count as the
+// product they compute.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { crossEntropy, gelu, linear, randn, tidy, zeros } from '../../src/index.js';
 import { gpu } from '../../src/gpu/device.js';
+import { matmulVariant, setMatmulPanels } from '../../src/ops/matmul.js';
 import type { Profile } from '../../src/gpu/profile.js';
 import { setupDevice } from '../helpers.js';
 
-test.before(setupDevice);
+await setupDevice();
 
 /** linear -> GELU -> linear -> cross-entropy, forward and backward; the gradients, and what the runtime counted. */
 async function step(profiled: boolean) {
@@ -71,6 +73,32 @@ test('profiling: an uploadAll is one upload of all its bytes, a clear its own en
   assert.equal(profile.entries.map((e) => [e.kind, e.family, e.bytes]), [['upload', 'uploads', 16], ['clear', 'clears', 8]]);
   assert.equal(Array.from(await t.toArray()), [1, 0, 0, 0, 4, 0, 0, 0], 'the clear after the upload zeroed elements 1 and 2');
   t.dispose();
+});
+
+
+// The panel product serves the subgroup variant only.
+(matmulVariant() === 'subgroup' ? test : test.skip)('profiling: a linear layer through the panel product is forward, dX and dW like any other', async () => {
+  setMatmulPanels(1);
+  try {
+    const x = randn([24, 32], { seed: 5, requiresGrad: true });
+    const w = randn([40, 32], { seed: 6, requiresGrad: true });
+    await gpu().sync();
+    gpu().startProfile();
+    tidy(() => crossEntropy(linear(x, w), new Int32Array(24).map((_, i) => i % 40)).backward());
+    const profile = await gpu().stopProfile();
+    const families = profile.entries.filter((e) => e.kind === 'dispatch' && /^matmul-(pack|panel|stage)/.test(e.name)).map((e) => `${e.name.split('.')[0].replace(/-\d+x\d+$/, '')} ${e.family}`);
+    assert.equal(families, [
+      'matmul-pack matmul forward', 'matmul-panel matmul forward',
+      'matmul-pack matmul dX', 'matmul-panel matmul dX',
+      'matmul-stage matmul dW', 'matmul-pack matmul dW', 'matmul-panel matmul dW',
+    ]);
+    for (const t of [x, w]) {
+      t.grad!.dispose();
+      t.dispose();
+    }
+  } finally {
+    setMatmulPanels();
+  }
 });
 
 test.run();
