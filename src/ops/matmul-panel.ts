@@ -26,9 +26,9 @@ import { defineKernel, type Kernel } from '../gpu/pipelines.js';
 import { empty, type Tensor } from '../tensor.js';
 
 /** Columns of op(B) per panel, and of C per workgroup: 8 per lane. */
-export const PANEL_COLS = 64;
+const PANEL_COLS = 64;
 /** Rows of k per chunk: a chunk of PANEL_COLS × PANEL_K floats is 64 KiB, one uniform binding. */
-export const PANEL_K = 256;
+const PANEL_K = 256;
 /** Chunks one dispatch reads: the uniform bindings after the params (a stage has at least 12). */
 export const MAX_BINDINGS = 11;
 /**
@@ -167,14 +167,14 @@ export interface PanelA { tensor: Tensor; offset: number; rowStride: number }
 export interface PanelB { tensor: Tensor; offset: number; rowStride: number; transposed: boolean }
 export interface PanelC { tensor: Tensor; offset: number; rowStride: number }
 
-/** Whether the panel product can read this A: its rows k-contiguous and vec4-aligned, K a multiple of 4. */
-export function panelReadsA(offset: number, rowStride: number, K: number): boolean {
-  return K % 4 === 0 && offset % 4 === 0 && rowStride % 4 === 0;
+/** Whether the panel product can read an untransposed A as it lies: its rows vec4-aligned (K, a multiple of 4, the caller checks). */
+export function panelReadsA(offset: number, rowStride: number): boolean {
+  return offset % 4 === 0 && rowStride % 4 === 0;
 }
 
 /**
  * Records C = alpha·A·op(B) (+ bias; with preact, C = gelu(Z) and preact = Z) for one matrix
- * (no batch): the pack, then a dispatch per run of panels and run of chunks. A as panelReadsA accepts;
+ * (no batch): the pack, then a dispatch per run of panels and run of chunks. K a multiple of 4, A as panelReadsA accepts;
  * layouts already checked by the caller (matmul.ts stridedMatmul).
  */
 export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: number, K: number,
@@ -183,7 +183,7 @@ export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: numb
   const panels = Math.ceil(N / PANEL_COLS);
   const chunks = Math.ceil(K / PANEL_K);
   const packed = empty([panels * chunks * CHUNK_VEC4S * 4]);
-  // K is a multiple of 4 here (panelReadsA); aligned rows of B are read as vec4s: one per vec4 of
+  // K is a multiple of 4 here (matmul.ts checks); aligned rows of B are read as vec4s: one per vec4 of
   // the panels when transposed (B's rows run along k), a 4 × 4 block per 4 of them when not.
   const vec4 = b.offset % 4 === 0 && b.rowStride % 4 === 0;
   const items = (panels * chunks * CHUNK_VEC4S) / (vec4 && !b.transposed ? 4 : 1);

@@ -360,7 +360,7 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
   if (variant && !matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
   if (variant === 'subgroup' && batch === 1 && M * N * K >= panelMinMacs && K % 4 === 0) {
     // A read along k as it lies, or (transposed and plain) staged to [M, K]; else the plain kernel below.
-    const direct = !transposeA && panelReadsA(aLayout.offset, aLayout.rowStride, K);
+    const direct = !transposeA && panelReadsA(aLayout.offset, aLayout.rowStride);
     if (direct || (transposeA && isPlain(aLayout, K, M, 1, 1))) {
       const aT = direct ? null : stagedTranspose(a.tensor, K, M, 1);
       panelProduct(

@@ -3,9 +3,6 @@
 // its keywords (so a tiny BERT learns it in a few dozen steps), and tiny BERT
 // configs.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { splitmix32 } from '../../src/tensor.js';
 import { BertTokenizer } from '../../src/data/tokenizer.js';
 import { Dataset, type Row } from '../../src/data/dataset.js';
@@ -60,14 +57,5 @@ export function tinyConfig(vocabSize: number, numLabels: number, dropout = 0.1):
   });
 }
 
-const tempDirs: string[] = [];
-process.on('exit', () => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh folder under the system's temporary directory, removed when the process exits. */
-export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `shadergrad-${prefix}-`));
-  tempDirs.push(dir);
-  return dir;
-}
+// tempDir: test/support/temp.ts, here too for the tests that take it with the synthetic data.
+export { tempDir } from '../support/temp.js';
