@@ -7,7 +7,7 @@ import { tensor, tidy, matmul, linear, gelu, sum, mul } from '../../src/index.js
 import type { Tensor } from '../../src/tensor.js';
 import { Module } from '../../src/nn/module.js';
 import { sizeClass } from '../../src/gpu/pool.js';
-import { MATMUL_VARIANTS, STAGE_MIN_K, matmulVariant, setMatmulStaging, matmulVariantSupported, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
+import { MATMUL_VARIANTS, STAGE_MIN_K, matmulVariant, setMatmulPanels, setMatmulStaging, matmulVariantSupported, setMatmulVariant, tuneMatmul, type MatmulVariant } from '../../src/ops/matmul.js';
 import { gpu, isSoftwareAdapter } from '../../src/gpu/device.js';
 import { clearTuning, setTuningStore } from '../../src/gpu/autotune.js';
 import { nodeTuningStore } from '../../src/node/tuning-store.js';
@@ -180,6 +180,21 @@ variantTest('subgroup', 'subgroup with A staged transposed at every K: awkward s
     await checkLinear(70, 33, 65, 'gelu');
   } finally {
     setMatmulStaging();
+  }
+});
+
+variantTest('subgroup', 'subgroup with the panel product for every product it takes: forward and backward, every transpose, linear with its gradients', async () => {
+  setMatmulPanels(1);
+  try {
+    // K a multiple of 4 (the panel product's condition); N past one run of panels, M past one workgroup.
+    for (const transposeA of [false, true]) {
+      for (const transposeB of [false, true]) await checkMatmul({ batch: 1, M: 67, N: 261, K: 300, transposeA, transposeB });
+    }
+    // rows, in and out multiples of 4: the forward, dX and dW (A = dZᵀ staged) all take panels.
+    await checkLinear(72, 36, 132);
+    await checkLinear(72, 36, 132, 'gelu');
+  } finally {
+    setMatmulPanels();
   }
 });
 
