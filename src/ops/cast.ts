@@ -1,6 +1,7 @@
 // float16 for mixed precision, as torch.autocast(device_type, dtype=torch.float16):
 // castToF16 makes a half copy of a float32 tensor (shaders/cast.wgsl, round to nearest even,
-// overflow to ±inf; it runs on any device), and autocast(fn) runs fn with the matrix products (linear, matmul; so
+// overflow to ±inf; it runs on any device), castToF32 the exact float32 copy of a half one
+// (shaders/cast-f32.wgsl), and autocast(fn) runs fn with the matrix products (linear, matmul; so
 // attention's batched products too) reading float16 copies of their float32 operands, summing in
 // float32 and returning float32 (src/ops/matmul.ts). Everything else (layer norm, softmax, GELU,
 // the loss, the gradients, the weights, AdamW) stays float32, as autocast leaves those ops in
@@ -13,6 +14,7 @@ import { defineKernel } from '../gpu/pipelines.js';
 import { Tensor, empty } from '../tensor.js';
 
 const CAST_F16 = defineKernel({ shader: 'cast', entryPoint: 'cast_f16', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: 256 });
+const CAST_F32 = defineKernel({ shader: 'cast-f32', entryPoint: 'cast_f32', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: 256 });
 
 /** The WebGPU feature float16 needs. */
 export const SHADER_F16 = 'shader-f16';
@@ -39,6 +41,15 @@ export function castToF16(x: Tensor): Tensor {
   if (x.size === 0) return out;
   const pairs = Math.ceil(x.size / 2);
   gpu().dispatch(CAST_F16, { bindings: [x.binding, out.binding], params: { n: x.size }, invocations: pairs });
+  return out;
+}
+
+/** x (f16) as float32, exactly (every half is a float32), a new tensor of x's shape; no graph. */
+export function castToF32(x: Tensor): Tensor {
+  if (x.dtype !== 'f16') throw new Error(`castToF32: expects an f16 tensor, got ${x.dtype} [${x.shape.join(', ')}]`);
+  const out = empty(x.shape);
+  if (x.size === 0) return out;
+  gpu().dispatch(CAST_F32, { bindings: [x.binding, out.binding], params: { n: x.size }, invocations: Math.ceil(x.size / 2) });
   return out;
 }
 

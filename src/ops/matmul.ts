@@ -18,7 +18,7 @@ import { record } from '../autograd.js';
 import { Tensor, empty, keep, packedView, randn, tidy, zeros } from '../tensor.js';
 import { sumRows } from './reduce.js';
 import { geluBackward, geluForward } from './activation.js';
-import { autocastEnabled, castToF16 } from './cast.js';
+import { autocastEnabled, castToF16, castToF32 } from './cast.js';
 import { panelProduct, panelReadsA } from './matmul-panel.js';
 
 /**
@@ -64,7 +64,9 @@ const VARIANTS: Record<MatmulVariant, ProductKernel> = {
 /**
  * Mixed precision (src/ops/cast.ts autocast): the products of two float16 operands read halves and
  * write float32 (shaders/matmul-f16.wgsl, one kernel on every adapter with shader-f16; the
- * variants do not apply).
+ * variants do not apply). It has no subgroup or panel form, so on the subgroup variant (lavapipe)
+ * the products the panel product takes widen their half operands exactly to float32 first
+ * (castToF32) and take it: the same products of the same halves, summed in float32.
  */
 const F16_PRODUCT: ProductKernel = {
   kernel: defineKernel({ shader: 'matmul-f16', entryPoint: 'matmul_f16', storage: ['read', 'read', 'read', 'write', 'write'], uniforms: MATMUL_PARAMS, workgroupSize: 64 }),
@@ -326,11 +328,22 @@ function isPlain(l: Required<MatrixLayout>, rows: number, cols: number, batch: n
   return l.offset === 0 && (rows <= 1 || l.rowStride === cols) && (innerBatch === 1 || l.innerStride === size) && (batch === innerBatch || l.batchStride === innerBatch * size);
 }
 
+/**
+ * How the panel product reads A for this product ('direct': as it lies; 'staged': a plain
+ * transposed A copied to [M, K] first), or null where it does not take it (see PANEL_MIN_MACS).
+ */
+function panelRead(variant: MatmulVariant, { M, N, K, batch = 1 }: StridedShape, transposeA: boolean, aLayout: Required<MatrixLayout>): 'direct' | 'staged' | null {
+  if (variant !== 'subgroup' || batch !== 1 || M * N * K < panelMinMacs || K % 4 !== 0) return null;
+  if (!transposeA) return panelReadsA(aLayout.offset, aLayout.rowStride) ? 'direct' : null;
+  return isPlain(aLayout, K, M, 1, 1) ? 'staged' : null;
+}
+
 const describeTensor = (t: Tensor) => `${t.dtype} [${t.shape.join(', ')}]`;
 
 /** Records C = alpha·op(A)·op(B) (+ bias; GELU epilogue with preact) over strided operands; no graph. Elements of c's tensor outside the layout are left untouched.
  *  Shapes as stored: A [M, K] ([K, M] with transposeA), B [K, N] ([N, K] with transposeB), C and preact [M, N] per batch; bias [N].
- *  Two f16 operands go to the float16 kernel (matmul_f16; `variant` does not apply). Rows of C must not overlap; batches are not checked for it. */
+ *  Two f16 operands go to the float16 kernel (matmul_f16; `variant` does not apply), or, on the subgroup variant where the
+ *  panel product takes the product and they are whole tensors, widened to float32 to it. Rows of C must not overlap; batches are not checked for it. */
 export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatrix, shape: StridedShape,
   options: MatmulOptions & { alpha?: number; bias?: Tensor; preact?: Tensor; variant?: MatmulVariant } = {}): void {
   const { M, N, K, batch = 1, innerBatch = 1 } = shape;
@@ -358,20 +371,28 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
   const half = a.tensor.dtype === 'f16';
   const variant = half ? undefined : (options.variant ?? matmulVariant());
   if (variant && !matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
-  if (variant === 'subgroup' && batch === 1 && M * N * K >= panelMinMacs && K % 4 === 0) {
-    // A read along k as it lies, or (transposed and plain) staged to [M, K]; else the plain kernel below.
-    const direct = !transposeA && panelReadsA(aLayout.offset, aLayout.rowStride);
-    if (direct || (transposeA && isPlain(aLayout, K, M, 1, 1))) {
-      const aT = direct ? null : stagedTranspose(a.tensor, K, M, 1);
-      panelProduct(
-        aT ? { tensor: aT, offset: 0, rowStride: K } : { tensor: a.tensor, offset: aLayout.offset, rowStride: aLayout.rowStride },
-        { tensor: b.tensor, offset: bLayout.offset, rowStride: bLayout.rowStride, transposed: transposeB },
-        { tensor: c.tensor, offset: cLayout.offset, rowStride: cLayout.rowStride },
-        M, N, K, { alpha, bias, preact, unbound: unbound() },
-      );
-      aT?.dispose(); // back to the pool; work recorded later runs after this product
-      return;
-    }
+  if (half && matmulVariant() === 'subgroup' && a.tensor.size === M * K && b.tensor.size === K * N
+    && panelRead('subgroup', shape, transposeA, aLayout)) {
+    // Whole half operands (autocast's copies) widened exactly to float32 for the panel product:
+    // the float16 kernel has no subgroup or panel form (see F16_PRODUCT).
+    const [aWide, bWide] = [castToF32(a.tensor), castToF32(b.tensor)];
+    stridedMatmul({ tensor: aWide, layout: a.layout }, { tensor: bWide, layout: b.layout }, c, shape, { ...options, variant: 'subgroup' });
+    aWide.dispose(); // back to the pool; work recorded later runs after this product
+    bWide.dispose();
+    return;
+  }
+  const read = variant && panelRead(variant, shape, transposeA, aLayout);
+  if (read) {
+    // A read along k as it lies, or (transposed and plain) staged to [M, K].
+    const aT = read === 'staged' ? stagedTranspose(a.tensor, K, M, 1) : null;
+    panelProduct(
+      aT ? { tensor: aT, offset: 0, rowStride: K } : { tensor: a.tensor, offset: aLayout.offset, rowStride: aLayout.rowStride },
+      { tensor: b.tensor, offset: bLayout.offset, rowStride: bLayout.rowStride, transposed: transposeB },
+      { tensor: c.tensor, offset: cLayout.offset, rowStride: cLayout.rowStride },
+      M, N, K, { alpha, bias, preact, unbound: unbound() },
+    );
+    aT?.dispose(); // back to the pool; work recorded later runs after this product
+    return;
   }
   const { kernel, tileRows, tileCols } = variant ? VARIANTS[variant] : F16_PRODUCT;
   const workgroups: [number, number, number] = [Math.ceil(N / tileCols), Math.ceil(M / tileRows), batch];

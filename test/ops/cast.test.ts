@@ -1,3 +1,4 @@
+// castToF32 (shaders/cast-f32.wgsl): every one of the 65,536 halves widened exactly.
 // castToF16 (shaders/cast.wgsl) against the float64 reference's binary16 rounding (test/ref/cast.ts):
 // every value must be the exact nearest half (ties to even), with overflow to ±inf and NaN kept,
 // which the loss scaler relies on. The cast has no backward of its own: it is not a graph op;
@@ -7,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor } from '../../src/index.js';
-import { castToF16 } from '../../src/ops/cast.js';
+import { castToF16, castToF32 } from '../../src/ops/cast.js';
 import { setupDevice, randomArray, toF32 } from '../helpers.js';
 import { F16_MAX, f16Round, f16RoundAll } from '../ref/cast.js';
 
@@ -70,6 +71,36 @@ test('castToF16 refuses a tensor that is not f32, naming its dtype', () => {
   assert.throws(() => castToF16(ids), /castToF16: expects an f32 tensor, got i32 \[2\]/);
   ids.dispose();
   assert.throws(() => tensor([1, 2], [2], { dtype: 'f16' }), /dtype 'f16' is not created from values \(accepted: 'f32', 'i32'\)/);
+});
+
+/** The value of the half with bits h (IEEE 754 binary16). */
+function halfValue(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0x1f) return m ? NaN : sign * Infinity;
+  return sign * (e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15));
+}
+
+test('castToF32 widens every half exactly: ±0, subnormals, normals, ±inf and NaN', async () => {
+  const values = Array.from({ length: 65536 }, (_, h) => halfValue(h));
+  const x = tensor(toF32(values));
+  const h16 = castToF16(x);
+  const wide = castToF32(h16);
+  assert.is(wide.dtype, 'f32');
+  assert.equal(wide.shape, [65536]);
+  const got = await wide.toArray();
+  for (let h = 0; h < 65536; h++) {
+    if (!(Object.is(got[h], values[h]) || (Number.isNaN(values[h]) && Number.isNaN(got[h])))) {
+      assert.unreachable(`half 0x${h.toString(16)}: widened to ${got[h]}, expected ${values[h]}`);
+    }
+  }
+  const y = tensor(toF32([1.5, -2, 3]));
+  const y16 = castToF16(y);
+  const odd = castToF32(y16);
+  assert.equal([...(await odd.toArray())], [1.5, -2, 3], 'an odd count of halves');
+  assert.throws(() => castToF32(y), /castToF32: expects an f16 tensor, got f32 \[3\]/);
+  for (const t of [x, h16, wide, y, y16, odd]) t.dispose();
 });
 
 test.run();

@@ -16,8 +16,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, tidy, matmul, linear, sum, mul, autocast } from '../../src/index.js';
-import { matmulForward } from '../../src/ops/matmul.js';
-import { castToF16, SHADER_F16 } from '../../src/ops/cast.js';
+import { matmulForward, matmulVariant, setMatmulPanels } from '../../src/ops/matmul.js';
+import { castToF16, castToF32, SHADER_F16 } from '../../src/ops/cast.js';
 import { gpu } from '../../src/gpu/device.js';
 import { setupDevice, randomArray, toF32 } from '../helpers.js';
 import { matmulRef, matmulBackwardRef, type MatmulShape } from '../ref/matmul.js';
@@ -146,6 +146,33 @@ f16Test('f16 linear: forward, dX, dW, dBias; with the GELU epilogue too', async 
   await checkLinearF16(37, 70, 300);
   await checkLinearF16(37, 70, 300, 'gelu');
   await checkLinearF16(1, 3, 2);
+});
+
+// On the subgroup variant (lavapipe) the products the panel product takes widen their half
+// operands exactly to float32 and take it (src/ops/matmul.ts F16_PRODUCT): the same bounds hold,
+// the tight one against the half-rounded operands included. setMatmulPanels(1): every product it takes.
+const panelF16Test = hasF16 && matmulVariant() === 'subgroup' ? test : (name: string) => test.skip(`${name} (the ${matmulVariant()} variant on ${gpu().adapter.name}: no panel product)`);
+panelF16Test('f16 products on the subgroup variant: widened to float32 for the panel product, forward and backward, every transpose; linear with GELU', async () => {
+  setMatmulPanels(1);
+  try {
+    const [a, b] = [tensor(toF32(randomArray(67 * 300, 71)), [67, 300]), tensor(toF32(randomArray(300 * 261, 72)), [300, 261])];
+    const [a16, b16] = [castToF16(a), castToF16(b)];
+    const before = gpu().counts().dispatches;
+    const c = matmulForward(a16, b16);
+    // Two widenings, the pack of B, and 5 panels of 2 chunks in runs of 4 and 1: 5 dispatches (the float16 kernel: 1).
+    assert.is(gpu().counts().dispatches - before, 5, 'dispatches: the widenings, the pack and two runs of panels');
+    const [a32, b32] = [castToF32(a16), castToF32(b16)];
+    const expected = matmulForward(a32, b32);
+    assert.equal(await c.toArray(), await expected.toArray(), 'the same as the float32 product of the widened halves');
+    for (const t of [a, b, a16, b16, c, a32, b32, expected]) t.dispose();
+    for (const transposeA of [false, true]) {
+      for (const transposeB of [false, true]) await checkMatmulF16({ batch: 1, M: 67, N: 261, K: 300, transposeA, transposeB });
+    }
+    await checkLinearF16(72, 36, 132);
+    await checkLinearF16(72, 36, 132, 'gelu');
+  } finally {
+    setMatmulPanels();
+  }
 });
 
 f16Test('the half copies are what backward keeps: no f32 copy of x is saved under autocast', () => {

@@ -1,0 +1,44 @@
+// float16 -> float32, exactly (src/ops/cast.ts castToF32): on the subgroup variant (lavapipe) the
+// float16 products widen their operands and take the float32 panel product (src/ops/matmul.ts).
+// Every half is a float32, so the copy is exact; the bits are built in integer arithmetic (as
+// cast.wgsl builds halves), so no `enable f16;` is needed and subnormal halves are kept on
+// adapters whose float16 hardware would flush them.
+//
+//   cast_f32: 1 halves [ceil(n / 2)] u32 (array<f16>'s layout: low half first), 2 out [n] f32.
+//             Params: n.
+// Dispatch: ceil(n / 2) invocations (one pair each) in workgroups of WG, flat index (lib/index.wgsl).
+
+struct Params {
+  n: u32,
+}
+
+override WG: u32;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> halves: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+// #include "lib/index.wgsl"
+
+/** The float32 of a half's 16 bits h. */
+fn widen(h: u32) -> f32 {
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0x1fu) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); } // ±inf, NaN
+  if (e == 0u) {
+    // ±0 and subnormals: m · 2^-24, exact in float32 (a normal float32 from 2^-24 up).
+    return bitcast<f32>(sign | bitcast<u32>(ldexp(f32(m), -24)));
+  }
+  return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u)); // rebias 15 -> 127
+}
+
+@compute @workgroup_size(WG)
+fn cast_f32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let pair = flat_index(wid, nwg, lid);
+  let i = pair * 2u;
+  if (i >= params.n) { return; }
+  let bits = halves[pair];
+  out[i] = widen(bits & 0xffffu);
+  if (i + 1u < params.n) { out[i + 1u] = widen(bits >> 16u); }
+}
