@@ -62,6 +62,6 @@ fn b_base(z: u32) -> u32 { return batch_base(z, params.bOffset, params.bBatchStr
 
 /** C's batch z (CBatch: lib/matmul-epilogue.wgsl), read from params once per workgroup. */
 fn c_batch(z: u32) -> CBatch {
-  return CBatch(batch_base(z, params.cOffset, params.cBatchStride, params.cInnerStride), params.cRowStride, params.alpha);
+  return CBatch(batch_base(z, params.cOffset, params.cBatchStride, params.cInnerStride), params.cRowStride, params.alpha, HAS_BIAS, ACTIVATION);
 }
 
