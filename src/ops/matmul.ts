@@ -343,7 +343,7 @@ const describeTensor = (t: Tensor) => `${t.dtype} [${t.shape.join(', ')}]`;
 /** Records C = alpha·op(A)·op(B) (+ bias; GELU epilogue with preact) over strided operands; no graph. Elements of c's tensor outside the layout are left untouched.
  *  Shapes as stored: A [M, K] ([K, M] with transposeA), B [K, N] ([N, K] with transposeB), C and preact [M, N] per batch; bias [N].
  *  Two f16 operands go to the float16 kernel (matmul_f16; `variant` does not apply), or, on the subgroup variant where the
- *  panel product takes the product and they are whole tensors, widened to float32 to it. Rows of C must not overlap; batches are not checked for it. */
+ *  panel product takes the product and they are whole tensors, widened exactly to float32 and given to it. Rows of C must not overlap; batches are not checked for it. */
 export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatrix, shape: StridedShape,
   options: MatmulOptions & { alpha?: number; bias?: Tensor; preact?: Tensor; variant?: MatmulVariant } = {}): void {
   const { M, N, K, batch = 1, innerBatch = 1 } = shape;
