@@ -65,14 +65,26 @@ const VARIANTS: Record<MatmulVariant, ProductKernel> = {
  * Mixed precision (src/ops/cast.ts autocast): the products of two float16 operands read halves and
  * write float32 (shaders/matmul-f16.wgsl, one kernel on every adapter with shader-f16; the
  * variants do not apply). It has no subgroup or panel form, so on the subgroup variant (lavapipe)
- * the products the panel product takes widen their half operands exactly to float32 first
- * (castToF32) and take it: the same products of the same halves, summed in float32.
+ * the half operands are widened exactly to float32 first (castToF32, whole tensors: see
+ * WIDEN_MAX_RATIO) and the float32 product runs, the panel product where it takes it: the same
+ * products of the same halves, summed in float32. Measured on lavapipe (2 cores), one BERT-base
+ * 8 × 64 fp16 step profiled per kernel: attention's 72 batched products took 3,361 ms in the
+ * float16 kernel, 357 ms widened in matmul_subgroup, while the widenings grew from 1,407 to 1,934 ms.
  */
 const F16_PRODUCT: ProductKernel = {
   kernel: defineKernel({ shader: 'matmul-f16', entryPoint: 'matmul_f16', storage: ['read', 'read', 'read', 'write', 'write'], uniforms: MATMUL_PARAMS, workgroupSize: 64 }),
   tileRows: 8,
   tileCols: 256,
 };
+
+/**
+ * On the subgroup variant a half operand is widened whole, so only where its tensor holds at most
+ * this many times the elements the product reads of it (batch · rows · cols): attention's q, k and
+ * v are a third each of their packed projection; a small view of a large tensor keeps the
+ * float16 kernel.
+ */
+const WIDEN_MAX_RATIO = 4;
+const worthWidening = (t: Tensor, elementsRead: number) => t.size <= WIDEN_MAX_RATIO * elementsRead;
 
 /** X [batch][rows × cols] -> Xᵀ (shaders/matmul-stage.wgsl), a STAGE_WG × STAGE_WG block per workgroup. */
 const STAGE_WG = 8;
@@ -342,8 +354,8 @@ const describeTensor = (t: Tensor) => `${t.dtype} [${t.shape.join(', ')}]`;
 
 /** Records C = alpha·op(A)·op(B) (+ bias; GELU epilogue with preact) over strided operands; no graph. Elements of c's tensor outside the layout are left untouched.
  *  Shapes as stored: A [M, K] ([K, M] with transposeA), B [K, N] ([N, K] with transposeB), C and preact [M, N] per batch; bias [N].
- *  Two f16 operands go to the float16 kernel (matmul_f16; `variant` does not apply), or, on the subgroup variant where the
- *  panel product takes the product and they are whole tensors, widened exactly to float32 and given to it. Rows of C must not overlap; batches are not checked for it. */
+ *  Two f16 operands go to the float16 kernel (matmul_f16; `variant` does not apply), or, on the subgroup variant, widened
+ *  exactly to float32 (see F16_PRODUCT, WIDEN_MAX_RATIO) and given to its float32 product. Rows of C must not overlap; batches are not checked for it. */
 export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatrix, shape: StridedShape,
   options: MatmulOptions & { alpha?: number; bias?: Tensor; preact?: Tensor; variant?: MatmulVariant } = {}): void {
   const { M, N, K, batch = 1, innerBatch = 1 } = shape;
@@ -371,14 +383,15 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
   const half = a.tensor.dtype === 'f16';
   const variant = half ? undefined : (options.variant ?? matmulVariant());
   if (variant && !matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
-  if (half && matmulVariant() === 'subgroup' && a.tensor.size === M * K && b.tensor.size === K * N
-    && panelRead('subgroup', shape, transposeA, aLayout)) {
-    // Whole half operands (autocast's copies) widened exactly to float32 for the panel product:
-    // the float16 kernel has no subgroup or panel form (see F16_PRODUCT).
-    const [aWide, bWide] = [castToF32(a.tensor), castToF32(b.tensor)];
+  if (half && matmulVariant() === 'subgroup' && worthWidening(a.tensor, M * K * batch) && worthWidening(b.tensor, K * N * batch)) {
+    // The half operands' tensors widened exactly to float32 (one widening when both are views of
+    // one tensor, as q and k of a packed projection), read through the same layouts: the float16
+    // kernel has no subgroup or panel form (see F16_PRODUCT).
+    const aWide = castToF32(a.tensor);
+    const bWide = b.tensor === a.tensor ? aWide : castToF32(b.tensor);
     stridedMatmul({ tensor: aWide, layout: a.layout }, { tensor: bWide, layout: b.layout }, c, shape, { ...options, variant: 'subgroup' });
     aWide.dispose(); // back to the pool; work recorded later runs after this product
-    bWide.dispose();
+    if (bWide !== aWide) bWide.dispose();
     return;
   }
   const read = variant && panelRead(variant, shape, transposeA, aLayout);
@@ -441,7 +454,7 @@ function stagedTranspose(x: Tensor, rows: number, cols: number, batch: number): 
 /**
  * Records out = op(a)·op(b) (+ bias) into a new tensor (or `out`); no graph. With `preact`,
  * out = gelu(z) and preact = z, z = op(a)·op(b) (+ bias). Two f16 operands (autocast's
- * copies) go to the float16 kernel instead (out stays f32, `variant` does not apply).
+ * copies) take stridedMatmul's float16 route (out stays f32, `variant` does not apply).
  * stridedMatmul over plain layouts.
  */
 export function matmulForward(a: Tensor, b: Tensor, options: MatmulOptions = {}, { bias, preact, variant, out: into }: ProductOptions = {}): Tensor {

@@ -15,8 +15,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, tidy, matmul, linear, sum, mul, autocast } from '../../src/index.js';
-import { matmulForward, matmulVariant, setMatmulPanels } from '../../src/ops/matmul.js';
+import { tensor, tidy, matmul, linear, sum, mul, autocast, empty } from '../../src/index.js';
+import { matmulForward, matmulVariant, setMatmulPanels, setMatmulVariant, stridedMatmul, type StridedMatrix } from '../../src/ops/matmul.js';
 import { castToF16, castToF32, SHADER_F16 } from '../../src/ops/cast.js';
 import { gpu } from '../../src/gpu/device.js';
 import { setupDevice, randomArray, toF32 } from '../helpers.js';
@@ -30,6 +30,22 @@ import { F16_UNIT_ROUNDOFF as u, f16RoundAll } from '../ref/cast.js';
 await setupDevice();
 const hasF16 = gpu().features.has(SHADER_F16);
 const f16Test = (name: string, fn: () => void | Promise<void>) => (hasF16 ? test(name, fn) : test.skip(`${name} (no ${SHADER_F16} on ${gpu().adapter.name})`));
+
+// Two routes for a product of halves (src/ops/matmul.ts F16_PRODUCT): the float16 kernel, and on
+// the subgroup variant (lavapipe) the halves widened to float32 for its own product. Where the
+// subgroup variant is the choice, the general tests run both: the float16 kernel with another
+// variant forced (it is what every other adapter runs), then the widened route.
+const routes = matmulVariant() === 'subgroup' ? ['register', 'subgroup'] as const : [matmulVariant()];
+async function forEachRoute(fn: (route: string) => Promise<void>): Promise<void> {
+  for (const route of routes) {
+    setMatmulVariant(route);
+    try {
+      await fn(route === 'subgroup' ? 'widened to f32 (subgroup variant)' : 'float16 kernel');
+    } finally {
+      setMatmulVariant('auto');
+    }
+  }
+}
 
 const gamma = (k: number) => (k * 2 ** -24) / (1 - k * 2 ** -24);
 /** Relative bound of a product of half-rounded operands with K terms, against the exact product. */
@@ -46,7 +62,7 @@ function assertWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, bo
 }
 
 /** matmul(A, B) under autocast: forward, dA and dB against both references. */
-async function checkMatmulF16(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch] : []): Promise<void> {
+async function checkMatmulF16(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch] : [], route = ''): Promise<void> {
   const aShape = s.transposeA ? [s.K, s.M] : [s.M, s.K];
   const bShape = s.transposeB ? [s.N, s.K] : [s.K, s.N];
   const a = randomArray(s.batch * s.M * s.K, 31);
@@ -60,7 +76,7 @@ async function checkMatmulF16(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch
     sum(mul(c, tensor(toF32(dC), c.shape))).backward();
     return c;
   });
-  const what = `f16 matmul [${batchDims.join(', ')}] ${JSON.stringify(s)}`;
+  const what = `f16 matmul${route && ` (${route})`} [${batchDims.join(', ')}] ${JSON.stringify(s)}`;
   assert.is(C.dtype, 'f32');
   assert.equal(C.shape, [...batchDims, s.M, s.N], `${what} shape`);
   const innerA = s.N;
@@ -79,23 +95,23 @@ async function checkMatmulF16(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch
   for (const t of [A, B, C, A.grad!, B.grad!]) t.dispose();
 }
 
-f16Test('f16 matmul: forward and backward, every transpose combination, awkward sizes', async () => {
+f16Test('f16 matmul: forward and backward, every transpose combination, awkward sizes', () => forEachRoute(async (route) => {
   for (const transposeA of [false, true]) {
     for (const transposeB of [false, true]) {
       // Past one workgroup tile (8 rows × 256 columns) in both directions, no size a multiple of a tile or of 4.
-      await checkMatmulF16({ batch: 1, M: 67, N: 261, K: 19, transposeA, transposeB });
-      await checkMatmulF16({ batch: 3, M: 5, N: 7, K: 1, transposeA, transposeB });
+      await checkMatmulF16({ batch: 1, M: 67, N: 261, K: 19, transposeA, transposeB }, [], route);
+      await checkMatmulF16({ batch: 3, M: 5, N: 7, K: 1, transposeA, transposeB }, [3], route);
     }
   }
-});
+}));
 
-f16Test('f16 matmul: a 2-D operand shared by the batch, and 4-D operands [2, 3, T, d] (attention\'s q·kᵀ and p·v)', async () => {
-  await checkMatmulF16({ batch: 4, M: 6, N: 5, K: 7, sharedB: true });
-  await checkMatmulF16({ batch: 4, M: 6, N: 5, K: 7, sharedB: true, transposeB: true });
+f16Test('f16 matmul: a 2-D operand shared by the batch, and 4-D operands [2, 3, T, d] (attention\'s q·kᵀ and p·v)', () => forEachRoute(async (route) => {
+  await checkMatmulF16({ batch: 4, M: 6, N: 5, K: 7, sharedB: true }, [4], route);
+  await checkMatmulF16({ batch: 4, M: 6, N: 5, K: 7, sharedB: true, transposeB: true }, [4], route);
   const [T, d] = [9, 5];
-  await checkMatmulF16({ batch: 6, M: T, N: T, K: d, transposeB: true }, [2, 3]);
-  await checkMatmulF16({ batch: 6, M: T, N: d, K: T }, [2, 3]);
-});
+  await checkMatmulF16({ batch: 6, M: T, N: T, K: d, transposeB: true }, [2, 3], route);
+  await checkMatmulF16({ batch: 6, M: T, N: d, K: T }, [2, 3], route);
+}));
 
 /**
  * linear(x [1, rows, inF], W, b, { activation }) under autocast. z = x'·W'ᵀ + b: the product's
@@ -142,15 +158,15 @@ async function checkLinearF16(rows: number, inF: number, outF: number, activatio
   for (const t of [X, W, Bias, Y, X.grad!, W.grad!, Bias.grad!]) t.dispose();
 }
 
-f16Test('f16 linear: forward, dX, dW, dBias; with the GELU epilogue too', async () => {
+f16Test('f16 linear: forward, dX, dW, dBias; with the GELU epilogue too', () => forEachRoute(async () => {
   await checkLinearF16(37, 70, 300);
   await checkLinearF16(37, 70, 300, 'gelu');
   await checkLinearF16(1, 3, 2);
-});
+}));
 
-// On the subgroup variant (lavapipe) the products the panel product takes widen their half
-// operands exactly to float32 and take it (src/ops/matmul.ts F16_PRODUCT): the same bounds hold,
-// the tight one against the half-rounded operands included. setMatmulPanels(1): every product it takes.
+// On the subgroup variant (lavapipe) half operands are widened exactly to float32 and the float32
+// product runs, the panel product where it takes it (src/ops/matmul.ts F16_PRODUCT): the same bounds
+// hold, the tight one against the half-rounded operands included. setMatmulPanels(1): every product it takes.
 const panelF16Test = hasF16 && matmulVariant() === 'subgroup' ? test : (name: string) => test.skip(`${name} (the ${matmulVariant()} variant on ${gpu().adapter.name}: no panel product)`);
 panelF16Test('f16 products on the subgroup variant: widened to float32 for the panel product, forward and backward, every transpose; linear with GELU', async () => {
   setMatmulPanels(1);
@@ -173,6 +189,47 @@ panelF16Test('f16 products on the subgroup variant: widened to float32 for the p
   } finally {
     setMatmulPanels();
   }
+});
+
+const subgroupF16Test = hasF16 && matmulVariant() === 'subgroup' ? test : (name: string) => test.skip(`${name} (the ${matmulVariant()} variant on ${gpu().adapter.name}: the float16 kernel runs every product)`);
+subgroupF16Test('f16 batched products over strided views on the subgroup variant: one widening of a shared tensor, the float32 product\'s bits', async () => {
+  // Attention's q·kᵀ under autocast: q and k are columns [0, H) and [H, 2H) of one packed
+  // half projection [B, T, 3H], heads side by side (src/ops/heads.ts tokenMajor).
+  const [B, heads, T, d] = [2, 3, 9, 5];
+  const H = heads * d;
+  const qkv = tensor(toF32(randomArray(B * T * 3 * H, 81)), [B, T, 3 * H]);
+  const qkv16 = castToF16(qkv);
+  const view = (t: typeof qkv, column: number): StridedMatrix => ({ tensor: t, layout: { offset: column, rowStride: 3 * H, batchStride: T * 3 * H, innerStride: d } });
+  const shape = { M: T, N: T, K: d, batch: B * heads, innerBatch: heads };
+  const scores = empty([B, heads, T, T]);
+  const plainOut = (t: typeof scores): StridedMatrix => ({ tensor: t, layout: { rowStride: T, batchStride: heads * T * T, innerStride: T * T } });
+  const before = gpu().counts().dispatches;
+  stridedMatmul(view(qkv16, 0), view(qkv16, H), plainOut(scores), shape, { transposeB: true, alpha: 0.5 });
+  assert.is(gpu().counts().dispatches - before, 2, 'dispatches: one widening of the packed tensor, one product');
+  const qkv32 = castToF32(qkv16);
+  const expected = empty([B, heads, T, T]);
+  stridedMatmul(view(qkv32, 0), view(qkv32, H), plainOut(expected), shape, { transposeB: true, alpha: 0.5 });
+  assert.equal(await scores.toArray(), await expected.toArray(), 'the same as the float32 product of the widened halves');
+  // A small view of a much larger tensor keeps the float16 kernel (no widening of the whole tensor).
+  const big = castToF16(tensor(toF32(randomArray(4000, 82)), [4000]));
+  const small = empty([2, 2]);
+  const from = gpu().counts().dispatches;
+  stridedMatmul({ tensor: big, layout: { rowStride: 3 } }, { tensor: big, layout: { offset: 100, rowStride: 2 } }, { tensor: small, layout: { rowStride: 2 } }, { M: 2, N: 2, K: 3 });
+  assert.is(gpu().counts().dispatches - from, 1, 'dispatches: the float16 kernel alone');
+  const bigValues = await big.toArray();
+  const got = await small.toArray();
+  for (let i = 0; i < 2; i++) {
+    for (let j = 0; j < 2; j++) {
+      let [ref, magnitude] = [0, 0];
+      for (let k = 0; k < 3; k++) {
+        const term = bigValues[i * 3 + k] * bigValues[100 + k * 2 + j];
+        [ref, magnitude] = [ref + term, magnitude + Math.abs(term)];
+      }
+      // The halves are exact in float64: only the float32 sum's γ_{K+1}·Σ|a b| remains.
+      assert.ok(Math.abs(got[i * 2 + j] - ref) <= gamma(4) * magnitude, `small view: C[${i}, ${j}] = ${got[i * 2 + j]}, float64 ${ref}`);
+    }
+  }
+  for (const t of [qkv, qkv16, scores, qkv32, expected, big, small]) t.dispose();
 });
 
 f16Test('the half copies are what backward keeps: no f32 copy of x is saved under autocast', () => {
