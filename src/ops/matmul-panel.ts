@@ -21,6 +21,14 @@
 // it made a 3 × 3-chunk kernel compile in 22 s (70 s with bias, 114 s with GELU) instead of 5.
 //
 // Measured against matmul_subgroup: see PANEL_MIN_MACS in matmul.ts and the bench's matmul group.
+// Also tried, on lavapipe (2 shared cores, December 2026), and left:
+// - B from an rgba32float texture (textureLoad, vec4 along k; no pack, one dispatch for all of N
+//   and K): 7-10 GFLOP/s against the panels' 12-15 on the 512 × {768, 3072} × {768, 3072} shapes.
+//   Each fetch is an indirect call into lavapipe's sampling code (~85 instructions for 8 lanes'
+//   vec4s, plus the spills of every live vector register around the call).
+// - A from uniform chunks as well (64 rows per dispatch): 2-7% faster in 41 interleaved runs,
+//   within the noise, for 8 times the dispatches.
+// - More lavapipe threads than cores (LP_NUM_THREADS 4, 8): no change.
 
 import { gpu } from '../gpu/device.js';
 import { SHADER_LIBS } from '../gpu/shaders.generated.js';
