@@ -6,7 +6,7 @@
 //
 //   cast_f32: 1 halves [ceil(n / 2)] u32 (array<f16>'s layout: low half first), 2 out [n] f32.
 //             Params: n.
-// Dispatch: ceil(n / 2) invocations (one pair each) in workgroups of WG, flat index (lib/index.wgsl).
+// Dispatch: grid-stride over the ceil(n / 2) pairs (`elements`, lib/index.wgsl) in workgroups of WG.
 
 struct Params {
   n: u32,
@@ -35,10 +35,11 @@ fn widen(h: u32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn cast_f32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let pair = flat_index(wid, nwg, lid);
-  let i = pair * 2u;
-  if (i >= params.n) { return; }
-  let bits = halves[pair];
-  out[i] = widen(bits & 0xffffu);
-  if (i + 1u < params.n) { out[i + 1u] = widen(bits >> 16u); }
+  let pairs = (params.n + 1u) / 2u;
+  for (var pair = flat_index(wid, nwg, lid); pair < pairs; pair += grid_stride(nwg)) {
+    let i = pair * 2u;
+    let bits = halves[pair];
+    out[i] = widen(bits & 0xffffu);
+    if (i + 1u < params.n) { out[i + 1u] = widen(bits >> 16u); }
+  }
 }

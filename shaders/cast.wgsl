@@ -12,7 +12,7 @@
 // sees a scaled gradient that overflowed half range. Not pack2x16float: WGSL leaves its rounding
 // and out-of-range results to the implementation, and SwiftShader's rounds some subnormal ties
 // otherwise than lavapipe's (test/ops/cast.test.ts holds both adapters to the reference).
-// Dispatch: ceil(n / 2) invocations (one pair each) in workgroups of WG, flat index (lib/index.wgsl).
+// Dispatch: grid-stride over the ceil(n / 2) pairs (`elements`, lib/index.wgsl) in workgroups of WG.
 
 struct Params {
   n: u32,
@@ -64,9 +64,10 @@ fn half_bits(v: f32) -> u32 {
 
 @compute @workgroup_size(WG)
 fn cast_f16(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let pair = flat_index(wid, nwg, lid);
-  let i = pair * 2u;
-  if (i >= params.n) { return; }
-  let second = select(0.0, x[min(i + 1u, params.n - 1u)], i + 1u < params.n);
-  out[pair] = half_bits(x[i]) | (half_bits(second) << 16u);
+  let pairs = (params.n + 1u) / 2u;
+  for (var pair = flat_index(wid, nwg, lid); pair < pairs; pair += grid_stride(nwg)) {
+    let i = pair * 2u;
+    let second = select(0.0, x[min(i + 1u, params.n - 1u)], i + 1u < params.n);
+    out[pair] = half_bits(x[i]) | (half_bits(second) << 16u);
+  }
 }

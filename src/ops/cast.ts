@@ -40,7 +40,7 @@ export function castToF16(x: Tensor): Tensor {
   const out = empty(x.shape, 'f16');
   if (x.size === 0) return out;
   const pairs = Math.ceil(x.size / 2);
-  gpu().dispatch(CAST_F16, { bindings: [x.binding, out.binding], params: { n: x.size }, invocations: pairs });
+  gpu().dispatch(CAST_F16, { bindings: [x.binding, out.binding], params: { n: x.size }, elements: pairs });
   return out;
 }
 
@@ -49,7 +49,7 @@ export function castToF32(x: Tensor): Tensor {
   if (x.dtype !== 'f16') throw new Error(`castToF32: expects an f16 tensor, got ${x.dtype} [${x.shape.join(', ')}]`);
   const out = empty(x.shape);
   if (x.size === 0) return out;
-  gpu().dispatch(CAST_F32, { bindings: [x.binding, out.binding], params: { n: x.size }, invocations: Math.ceil(x.size / 2) });
+  gpu().dispatch(CAST_F32, { bindings: [x.binding, out.binding], params: { n: x.size }, elements: Math.ceil(x.size / 2) });
   return out;
 }
 

@@ -7,6 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tensor, tidy, add, mul, scale, sum, permute, reshape, gelu, tanh, slice, select, dropout, embedding, type Tensor } from '../../src/index.js';
+import { castToF16, castToF32 } from '../../src/ops/cast.js';
 import { setupDevice, randomArray, toF32, acrossGridStrideCounts } from '../helpers.js';
 
 test.before(setupDevice);
@@ -42,6 +43,22 @@ async function run(): Promise<Float32Array[]> {
 test('grid-stride ops give the same bits in 1, 3, the default and one-per-element workgroup counts', async () => {
   await acrossGridStrideCounts(run, (got, expected, what) =>
     got.forEach((values, k) => assert.ok(values.every((v, i) => Object.is(v, expected[k][i])), `output ${k} ${what} differs`)));
+});
+
+test('the float16 casts give the same bits in 1, 3, the default and one-per-element workgroup counts', async () => {
+  // An odd count past one pass of the CPU default (64 workgroups of 256 pairs).
+  const x = tensor(toF32(randomArray(2 * 64 * 256 * 2 + 7, 9)), [2 * 64 * 256 * 2 + 7]);
+  const run = async () => {
+    const half = castToF16(x);
+    const wide = castToF32(half);
+    const values = [await half.toArray(), await wide.toArray()];
+    half.dispose();
+    wide.dispose();
+    return values;
+  };
+  await acrossGridStrideCounts(run, (got, expected, what) =>
+    got.forEach((values, k) => assert.ok(values.every((v, i) => Object.is(v, expected[k][i])), `${k ? 'castToF32' : 'castToF16'} ${what} differs`)));
+  x.dispose();
 });
 
 test.run();
