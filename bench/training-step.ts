@@ -73,9 +73,9 @@ export function trainingStep(preset: Preset, B: number, T: number) {
   const trainStepF16 = async () => {
     tidy(() => {
       model.setDropoutSeed(0, step++);
-      scaler.scaleLoss(autocast(() => model.forward(batch)).loss!).backward();
+      scaler.scale(autocast(() => model.forward(batch)).loss!).backward();
     });
-    const gradScale = 1 / scaler.scale;
+    const gradScale = 1 / scaler.getScale();
     const overflow = await scaler.check(parameters);
     scaler.update(overflow);
     if (overflow) skipped++;

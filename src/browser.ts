@@ -80,7 +80,7 @@ export type { BertInputs, BertOutput } from './models/bert/modeling.js';
 export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './optim/index.js';
 export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions } from './optim/index.js';
 export { GradScaler } from './optim/index.js';
-export type { GradScalerOptions, GradScalerState } from './optim/index.js';
+export type { GradScalerOptions, GradScalerState, ScaledOptimizer } from './optim/index.js';
 
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { parseBertConfig, serializeBertConfig, bertConfig } from './models/bert/config.js';

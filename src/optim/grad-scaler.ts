@@ -1,5 +1,7 @@
-// GradScaler: dynamic loss scaling for float16 training, as torch.amp.GradScaler. The loss is
-// multiplied by `scale` before backward, so that small gradients do not flush to zero in the
+// GradScaler: dynamic loss scaling for float16 training, as torch.amp.GradScaler, called as torch's is:
+//   scaler.scale(loss).backward();  await scaler.step(optimizer);  scaler.update();
+// (and `await scaler.unscale(optimizer)` before clipping by hand, as torch's unscale_). The loss is
+// multiplied by the scale (getScale()) before backward, so that small gradients do not flush to zero in the
 // float16 copies of the backward products (src/ops/matmul.ts under autocast); before clipping and
 // the optimizer, every gradient is multiplied by 1 / scale and checked for inf/NaN by one pass
 // over the gradients on the GPU (shaders/grad-scaler.wgsl) that raises one flag. A step whose
@@ -12,6 +14,11 @@
 // optimizer step then unscales them as it reads them (AdamW.step({ gradScale: 1 / scale }), the
 // same float32 products), one write of every gradient fewer; the Trainer does that.
 //
+// step(AdamW) takes that path; another optimizer (anything with AdamW's `groups` and `step()`) gets
+// its gradients unscaled in place first. step() records whether it found inf or NaN, and update()
+// without an argument uses that record, as torch's does; calling update() with no record, or
+// step() or unscale() twice before it, is an error naming the call, as torch raises.
+//
 // Reading the flag back costs one 4-byte readback (and so one submission) per step, as torch's
 // scaler.step() does with found_inf.item(): the optimizer step that follows is recorded only
 // for a finite step. The scale itself lives on the CPU and reaches the GPU as a uniform.
@@ -20,6 +27,7 @@ import { gpu } from '../gpu/device.js';
 import { defineKernel, type Kernel } from '../gpu/pipelines.js';
 import { empty, keep, type Tensor } from '../tensor.js';
 import { gradientPieces } from './arena.js';
+import { AdamW, type AdamWStepOptions } from './adamw.js';
 import { scale as scaleOp } from '../ops/elementwise.js';
 
 const UNSCALE_CHECK = defineKernel({
@@ -40,6 +48,12 @@ export interface GradScalerOptions {
   growthInterval?: number;
 }
 
+/** What step() and unscale() drive: AdamW, or another optimizer with its parameter groups and a step(). */
+export interface ScaledOptimizer {
+  readonly groups: readonly { readonly params: readonly Tensor[] }[];
+  step(options?: object): unknown;
+}
+
 /** torch.amp.GradScaler.state_dict(), under torch's keys (scaler.json in a checkpoint). */
 export interface GradScalerState {
   scale: number;
@@ -57,25 +71,66 @@ function positive(name: string, value: number, check: (v: number) => boolean, ex
 }
 
 export class GradScaler {
-  /** The loss is multiplied by this before backward. */
-  scale: number;
+  /** The loss is multiplied by this before backward (getScale()). */
+  private lossScale: number;
   growthFactor: number;
   backoffFactor: number;
   growthInterval: number;
   /** Good steps in a row since the scale last changed. */
   growthTracker = 0;
   private flag: Tensor | null = null;
+  /** Since the last update(): whether unscale() ran, whether step() ran, and the inf/NaN found (null: not checked yet). */
+  private pending = { unscaled: false, stepped: false, foundInf: null as boolean | null };
 
   constructor({ initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 }: GradScalerOptions = {}) {
-    this.scale = positive('initScale', initScale, (v) => v > 0, 'a finite number > 0');
+    this.lossScale = positive('initScale', initScale, (v) => v > 0, 'a finite number > 0');
     this.growthFactor = positive('growthFactor', growthFactor, (v) => v > 1, 'a finite number > 1');
     this.backoffFactor = positive('backoffFactor', backoffFactor, (v) => v > 0 && v < 1, 'a number in (0, 1)');
     this.growthInterval = positive('growthInterval', growthInterval, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1');
   }
 
-  /** loss · scale (a graph op: its backward scales every gradient by `scale`). */
+  /** The current loss scale (torch's get_scale()). */
+  getScale(): number {
+    return this.lossScale;
+  }
+
+  /** loss · scale (a graph op: its backward scales every gradient by the scale), as torch's scale(outputs). */
+  scale(loss: Tensor): Tensor {
+    return scaleOp(loss, this.lossScale);
+  }
+
+  /** scale(loss)'s earlier name. */
   scaleLoss(loss: Tensor): Tensor {
-    return scaleOp(loss, this.scale);
+    return this.scale(loss);
+  }
+
+  /**
+   * torch's unscale_(optimizer): the optimizer's gradients divided by the scale in place and checked
+   * for inf/NaN (recorded for step() and update()); for clipping them by hand before step().
+   */
+  async unscale(optimizer: ScaledOptimizer): Promise<void> {
+    if (this.pending.unscaled) throw new Error('GradScaler.unscale: already called since the last update()');
+    if (this.pending.stepped) throw new Error('GradScaler.unscale: called after step(); unscale() comes before step(), once per update()');
+    this.pending.foundInf = await this.unscaleAndCheck(parametersOf(optimizer));
+    this.pending.unscaled = true;
+  }
+
+  /**
+   * torch's step(optimizer): checks the gradients for inf/NaN (unless unscale() already did) and, if
+   * they are finite, runs optimizer.step(options) on the unscaled gradients; with inf or NaN the
+   * step is skipped (no update at all). Resolves to whether the optimizer stepped. AdamW unscales
+   * as it reads the gradients (step({ gradScale })), which keep their scaled values; another
+   * optimizer gets them unscaled in place first.
+   */
+  async step(optimizer: ScaledOptimizer, options?: Omit<AdamWStepOptions, 'gradScale'>): Promise<boolean> {
+    if (this.pending.stepped) throw new Error('GradScaler.step: already called since the last update()');
+    if (options && 'gradScale' in options) throw new Error('GradScaler.step: gradScale is the scaler\'s own (1 / getScale()); pass maxGradNorm only');
+    const fused = !this.pending.unscaled && optimizer instanceof AdamW;
+    if (!this.pending.unscaled) this.pending.foundInf = await (fused ? this.check(parametersOf(optimizer)) : this.unscaleAndCheck(parametersOf(optimizer)));
+    this.pending.stepped = true;
+    if (this.pending.foundInf) return false;
+    optimizer.step(fused ? { ...options, gradScale: 1 / this.lossScale } : options);
+    return true;
   }
 
   /**
@@ -102,7 +157,7 @@ export class GradScaler {
     const runtime = gpu();
     this.flag = this.flag && !this.flag.disposed ? this.flag : keep(empty([1], 'i32'));
     runtime.clear(this.flag.buffer, this.flag.byteOffset, this.flag.byteLength);
-    const invScale = 1 / this.scale;
+    const invScale = 1 / this.lossScale;
     for (const g of gradientPieces([...params])) {
       if (g.size === 0) continue;
       runtime.dispatch(kernel, { bindings: [g.binding4, this.flag.binding], params: { n: g.size, invScale }, elements: Math.ceil(g.size / 4) });
@@ -111,23 +166,31 @@ export class GradScaler {
     return found !== 0;
   }
 
-  /** After a step: backs off on an overflow, else counts the step and grows after growthInterval of them. */
-  update(foundInf: boolean): void {
-    if (foundInf) {
-      this.scale *= this.backoffFactor;
+  /**
+   * After a step: backs off on an overflow, else counts the step and grows after growthInterval of
+   * them. `foundInf` defaults to what step() (or unscale()) found since the last update().
+   */
+  update(foundInf?: boolean): void {
+    const found = foundInf ?? this.pending.foundInf;
+    if (typeof found !== 'boolean') {
+      throw new Error('GradScaler.update: no inf checks were recorded since the last update(); call step(optimizer) first, or pass update(foundInf)');
+    }
+    this.pending = { unscaled: false, stepped: false, foundInf: null };
+    if (found) {
+      this.lossScale *= this.backoffFactor;
       this.growthTracker = 0;
       return;
     }
     this.growthTracker++;
     if (this.growthTracker === this.growthInterval) {
-      this.scale *= this.growthFactor;
+      this.lossScale *= this.growthFactor;
       this.growthTracker = 0;
     }
   }
 
   stateDict(): GradScalerState {
     return {
-      scale: this.scale, growth_factor: this.growthFactor, backoff_factor: this.backoffFactor,
+      scale: this.lossScale, growth_factor: this.growthFactor, backoff_factor: this.backoffFactor,
       growth_interval: this.growthInterval, _growth_tracker: this.growthTracker,
     };
   }
@@ -141,7 +204,7 @@ export class GradScaler {
     if (!Number.isInteger(tracker) || tracker < 0 || tracker >= s.growthInterval) {
       throw new Error(`GradScaler.loadStateDict: _growth_tracker must be an integer in [0, ${s.growthInterval}), got ${JSON.stringify(tracker)}`);
     }
-    Object.assign(this, { scale: s.scale, growthFactor: s.growthFactor, backoffFactor: s.backoffFactor, growthInterval: s.growthInterval, growthTracker: tracker });
+    Object.assign(this, { lossScale: s.lossScale, growthFactor: s.growthFactor, backoffFactor: s.backoffFactor, growthInterval: s.growthInterval, growthTracker: tracker });
   }
 
   /** Frees the flag buffer. */
@@ -149,4 +212,9 @@ export class GradScaler {
     this.flag?.dispose();
     this.flag = null;
   }
+}
+
+/** Every parameter of the optimizer's groups, in order. */
+function parametersOf(optimizer: ScaledOptimizer): Tensor[] {
+  return optimizer.groups.flatMap((g) => [...g.params]);
 }

@@ -4,4 +4,4 @@ export { clipGradNorm } from './clip.js';
 export { linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './schedules.js';
 export type { Schedule, ScheduleName, ScheduleOptions } from './schedules.js';
 export { GradScaler } from './grad-scaler.js';
-export type { GradScalerOptions, GradScalerState } from './grad-scaler.js';
+export type { GradScalerOptions, GradScalerState, ScaledOptimizer } from './grad-scaler.js';

@@ -85,12 +85,12 @@ export async function trainingStep(
       if (!loss) throw new Error('Trainer: the model returned no loss for a batch with labels');
       // Mean over this micro-batch's rows -> its share of the mean over the whole step's rows.
       const share = labelled === total ? loss : scale(loss, labelled / total);
-      (scaler ? scaler.scaleLoss(share) : share).backward();
+      (scaler ? scaler.scale(share) : share).backward();
       addInPlace(stepLoss, share);
     });
   }
   // The gradients stay scaled; the optimizer unscales them as it reads them (this step's scale, before update()).
-  const gradScale = scaler ? 1 / scaler.scale : 1;
+  const gradScale = scaler ? 1 / scaler.getScale() : 1;
   const skipped = scaler ? await scaler.check(params.values()) : false;
   scaler?.update(skipped);
   let gradNorm: Tensor | null = null;

@@ -282,14 +282,14 @@ export class Trainer {
 
           const last = this.state.globalStep + 1 >= maxSteps;
           const logging = (this.state.globalStep + 1) % loggingSteps === 0 || last;
-          const scaleBefore = scaler?.scale;
+          const scaleBefore = scaler?.getScale();
           const { loss, gradNorm, skipped } = await trainingStep(this.model, args, this.state.globalStep, micro, optimizer, schedule, params, logging, scaler);
           lastGradNorm?.dispose();
           lastGradNorm = gradNorm;
           const step = ++this.state.globalStep;
           if (skipped) {
-            this.progress.log(`Step ${step}: the gradients hold inf or NaN (fp16 overflow); optimizer step skipped, loss scale ${scaleBefore} -> ${scaler!.scale}`);
-            await this.record({ step_skipped: 1, loss_scale: scaler!.scale, epoch: epoch + (stepInEpoch + 1) / stepsPerEpoch, step });
+            this.progress.log(`Step ${step}: the gradients hold inf or NaN (fp16 overflow); optimizer step skipped, loss scale ${scaleBefore} -> ${scaler!.getScale()}`);
+            await this.record({ step_skipped: 1, loss_scale: scaler!.getScale(), epoch: epoch + (stepInEpoch + 1) / stepsPerEpoch, step });
           }
           pending.push({ step, rows: micro.flatMap((m) => m.rows), loss });
           this.state.epoch = epoch + (stepInEpoch + 1) / stepsPerEpoch;
@@ -308,7 +308,7 @@ export class Trainer {
             const entry: LogEntry = { loss: lastLoss };
             if (lastGradNorm) entry.grad_norm = await lastGradNorm.item();
             entry.learning_rate = nextLr;
-            if (scaler) entry.loss_scale = scaler.scale;
+            if (scaler) entry.loss_scale = scaler.getScale();
             await this.record({ ...entry, epoch: this.state.epoch, step });
             this.progress.logStep({ step, loss: lastLoss, learningRate: nextLr, tokens });
             windowLoss = 0;
@@ -495,7 +495,7 @@ export class Trainer {
     assignWeights(weights, params);
     optimizer.loadStateDict({ tensors: moments });
     if (scaler && scalerState) scaler.loadStateDict(scalerState);
-    else if (scaler) this.progress.log(`Warning: ${dir} has no scaler.json (a float32 run's checkpoint); fp16 continues from the initial loss scale ${scaler.scale}`);
+    else if (scaler) this.progress.log(`Warning: ${dir} has no scaler.json (a float32 run's checkpoint); fp16 continues from the initial loss scale ${scaler.getScale()}`);
     else if (scalerState) this.progress.log(`Warning: ${dir} is an fp16 run's checkpoint (loss scale ${scalerState.scale}); continuing in float32 without loss scaling`);
     if (scheduler.lr_scheduler_type !== this.args.lrSchedulerType || scheduler.num_training_steps !== run.maxSteps ||
       scheduler.num_warmup_steps !== numWarmupSteps) {

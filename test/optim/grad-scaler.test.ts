@@ -6,8 +6,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, keep, linear, sum, tidy, gpu } from '../../src/index.js';
-import { AdamW, GradScaler } from '../../src/optim/index.js';
+import { tensor, keep, linear, sum, mul, tidy, gpu } from '../../src/index.js';
+import { AdamW, GradScaler, clipGradNorm } from '../../src/optim/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { setupDevice, randomArray, toF32 } from '../helpers.js';
 
@@ -25,20 +25,20 @@ test("torch's defaults: scale 2^16, growth 2, backoff 0.5, interval 2000; bad op
 test('the scale grows after growthInterval good steps in a row and backs off (tracker reset) on inf', () => {
   const s = new GradScaler();
   for (let i = 0; i < 1999; i++) s.update(false);
-  assert.is(s.scale, 65536);
+  assert.is(s.getScale(), 65536);
   assert.is(s.growthTracker, 1999);
   s.update(false);
-  assert.is(s.scale, 131072); // 2000 good steps: doubled
+  assert.is(s.getScale(), 131072); // 2000 good steps: doubled
   assert.is(s.growthTracker, 0);
   for (let i = 0; i < 1500; i++) s.update(false);
   s.update(true);
-  assert.is(s.scale, 65536); // backed off, and the 1500 good steps no longer count
+  assert.is(s.getScale(), 65536); // backed off, and the 1500 good steps no longer count
   assert.is(s.growthTracker, 0);
   for (let i = 0; i < 1999; i++) s.update(false);
-  assert.is(s.scale, 65536);
+  assert.is(s.getScale(), 65536);
   s.update(true);
   s.update(true);
-  assert.is(s.scale, 16384);
+  assert.is(s.getScale(), 16384);
 });
 
 test('state round trip: stateDict -> JSON -> loadStateDict continues the same sequence; a bad state is refused', () => {
@@ -52,7 +52,7 @@ test('state round trip: stateDict -> JSON -> loadStateDict continues the same se
   a.update(false);
   b.update(false);
   assert.equal(b.stateDict(), a.stateDict());
-  assert.is(b.scale, 65536);
+  assert.is(b.getScale(), 65536);
   assert.throws(() => b.loadStateDict({ ...a.stateDict(), _growth_tracker: 3 }), /_growth_tracker must be an integer in \[0, 3\), got 3/);
   assert.throws(() => b.loadStateDict({ ...a.stateDict(), scale: -1 }), /initScale must be a finite number > 0, got -1/);
 });
@@ -60,7 +60,7 @@ test('state round trip: stateDict -> JSON -> loadStateDict continues the same se
 /** Gradients of sum(linear(x, W, b)) scaled by the scaler's loss scale. */
 function scaledGradients(scaler: GradScaler, w: Tensor, b: Tensor): void {
   const x = tensor(toF32(randomArray(5 * 4, 71)), [5, 4]);
-  tidy(() => scaler.scaleLoss(sum(linear(x, w, b))).backward());
+  tidy(() => scaler.scale(sum(linear(x, w, b))).backward());
   x.dispose();
 }
 
@@ -126,7 +126,7 @@ test('check() finds what unscaleAndCheck() finds, leaving the gradients scaled; 
       tidy(() => params.forEach((p, i) => {
         if (i !== 3) p.grad = tensor(gs[i], p.shape); // copied into the arena slot
       }));
-      const gradScale = 1 / scaler.scale;
+      const gradScale = 1 / scaler.getScale();
       const before = gpu().dispatchCount;
       assert.is(await (fused ? scaler.check(params) : scaler.unscaleAndCheck(params)), false);
       assert.is(gpu().dispatchCount - before, 3, 'one check per chunk');
@@ -154,6 +154,112 @@ test('check() finds what unscaleAndCheck() finds, leaving the gradients scaled; 
   assert.equal(Array.from(await w.grad!.toArray()), [1, 2, Infinity, 4, 5]);
   for (const t of [w.grad!, w]) t.dispose();
   scaler.dispose();
+});
+
+/** A linear layer's W and b, kept, with their loss for one step: sum(linear(x, W, b)²). */
+function layer(seed: number): { w: Tensor; b: Tensor; loss: () => Tensor } {
+  const w = keep(tensor(toF32(randomArray(3 * 4, seed)), [3, 4], { requiresGrad: true }));
+  const b = keep(tensor(toF32(randomArray(3, seed + 1)), [3], { requiresGrad: true }));
+  const x = keep(tensor(toF32(randomArray(5 * 4, seed + 2)), [5, 4]));
+  return { w, b, loss: () => { const y = linear(x, w, b); return sum(mul(y, y)); } };
+}
+
+test("torch's loop: scaler.scale(loss).backward(); await scaler.step(optimizer); scaler.update() gives the unscaled run's bits", async () => {
+  const run = async (scaled: boolean) => {
+    const { w, b, loss } = layer(120);
+    const opt = new AdamW([w, b], { lr: 0.01 });
+    const scaler = new GradScaler({ growthInterval: 2 });
+    for (let t = 0; t < 3; t++) {
+      if (scaled) {
+        tidy(() => scaler.scale(loss()).backward());
+        assert.is(await scaler.step(opt, { maxGradNorm: 1 }), true, 'a finite step is taken');
+        scaler.update();
+      } else {
+        tidy(() => loss().backward());
+        opt.step({ maxGradNorm: 1 })?.dispose();
+      }
+      opt.zeroGrad();
+    }
+    const out = { params: [await w.toArray(), await b.toArray()], scale: scaler.getScale(), tracker: scaler.growthTracker };
+    opt.dispose();
+    scaler.dispose();
+    for (const t of [w, b]) t.dispose();
+    return out;
+  };
+  const [plain, scaled] = [await run(false), await run(true)];
+  scaled.params.forEach((p, k) => assert.ok(p.every((v, i) => Object.is(v, plain.params[k][i])), `parameter ${k} differs`));
+  assert.equal([scaled.scale, scaled.tracker], [2 ** 17, 1], 'grown once after 2 good steps, 1 more counted');
+});
+
+test('scaler.step skips an overflowed step (parameters untouched) and update() backs off; another optimizer gets unscaled gradients', async () => {
+  const { w, b, loss } = layer(130);
+  const opt = new AdamW([w, b], { lr: 0.01 });
+  const scaler = new GradScaler();
+  tidy(() => scaler.scale(loss()).backward());
+  const poisoned = toF32(randomArray(3, 135));
+  poisoned[1] = Infinity;
+  b.grad = tensor(poisoned, [3]); // copied into the arena slot
+  const before = [await w.toArray(), await b.toArray()];
+  assert.is(await scaler.step(opt), false, 'skipped');
+  assert.equal([await w.toArray(), await b.toArray()], before, 'no update');
+  assert.is(opt.stepCount, 0);
+  scaler.update();
+  assert.is(scaler.getScale(), 32768);
+  opt.zeroGrad();
+  // An optimizer of one's own (AdamW's groups and a step()): it reads the gradients unscaled.
+  tidy(() => loss().backward());
+  const expected = await w.grad!.toArray();
+  opt.zeroGrad();
+  let steps = 0;
+  const own = { groups: [{ params: [w, b] }], step: () => { steps++; } };
+  tidy(() => scaler.scale(loss()).backward());
+  assert.is(await scaler.step(own), true);
+  assert.is(steps, 1, 'its step() ran once');
+  assert.equal(await w.grad!.toArray(), expected, 'gradients unscaled in place before its step()');
+  scaler.update();
+  opt.dispose();
+  scaler.dispose();
+  for (const t of [w, b]) t.dispose();
+});
+
+test('scaler.unscale(optimizer) before clipping by hand, then step(): the unscaled run\'s bits; misuse is refused by name', async () => {
+  const run = async (scaled: boolean) => {
+    const { w, b, loss } = layer(140);
+    const opt = new AdamW([w, b], { lr: 0.01 });
+    const scaler = new GradScaler();
+    tidy(() => (scaled ? scaler.scale(loss()) : loss()).backward());
+    if (scaled) await scaler.unscale(opt);
+    clipGradNorm([w, b], 0.5).dispose();
+    if (scaled) assert.is(await scaler.step(opt), true);
+    else opt.step();
+    if (scaled) scaler.update();
+    const out = [await w.toArray(), await b.toArray()];
+    opt.dispose();
+    scaler.dispose();
+    for (const t of [w, b]) t.dispose();
+    return out;
+  };
+  const [plain, scaled] = [await run(false), await run(true)];
+  scaled.forEach((p, k) => assert.ok(p.every((v, i) => Object.is(v, plain[k][i])), `parameter ${k} differs`));
+
+  const { w, b, loss } = layer(150);
+  const opt = new AdamW([w, b], { lr: 0.01 });
+  const scaler = new GradScaler();
+  assert.throws(() => scaler.update(), /GradScaler.update: no inf checks were recorded since the last update\(\); call step\(optimizer\) first, or pass update\(foundInf\)/);
+  tidy(() => scaler.scale(loss()).backward());
+  await scaler.unscale(opt);
+  let error = await scaler.unscale(opt).then(() => null, (e: Error) => e);
+  assert.match(error?.message ?? 'resolved', /GradScaler.unscale: already called since the last update\(\)/);
+  error = await scaler.step(opt, { gradScale: 2 } as never).then(() => null, (e: Error) => e);
+  assert.match(error?.message ?? 'resolved', /GradScaler.step: gradScale is the scaler's own/);
+  assert.is(await scaler.step(opt), true);
+  error = await scaler.step(opt).then(() => null, (e: Error) => e);
+  assert.match(error?.message ?? 'resolved', /GradScaler.step: already called since the last update\(\)/);
+  scaler.update();
+  assert.throws(() => scaler.update(), /no inf checks were recorded/);
+  opt.dispose();
+  scaler.dispose();
+  for (const t of [w, b]) t.dispose();
 });
 
 test.run();
