@@ -55,6 +55,7 @@ export { matmul, linear } from './ops/matmul.js';
 export type { MatmulOptions, MatmulVariant } from './ops/matmul.js';
 export { setMatmulVariant, tuneMatmul, matmulVariant, matmulVariantSupported, MATMUL_VARIANTS } from './ops/matmul.js';
 export { autocast, castToF16 } from './ops/cast.js';
+export type { AutocastOptions } from './ops/cast.js';
 export { setTuningStore, clearTuning } from './gpu/autotune.js';
 export type { TuningStore } from './gpu/autotune.js';
 export { browserTuningStore, BROWSER_TUNING_KEY } from './gpu/browser-tuning-store.js';

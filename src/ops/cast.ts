@@ -12,6 +12,7 @@
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
 import { Tensor, empty } from '../tensor.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 const CAST_F16 = defineKernel({ shader: 'cast', entryPoint: 'cast_f16', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: 256 });
 const CAST_F32 = defineKernel({ shader: 'cast-f32', entryPoint: 'cast_f32', storage: ['read', 'write'], uniforms: { n: 'u32' }, workgroupSize: 256 });
@@ -55,16 +56,39 @@ export function castToF32(x: Tensor): Tensor {
 
 let autocastDepth = 0;
 
+/** autocast's options, as torch.autocast's: `enabled` false runs fn in float32; dtype float16 only. */
+export interface AutocastOptions {
+  enabled?: boolean;
+  dtype?: 'float16' | 'f16';
+}
+
+const AUTOCAST_DTYPES = ['float16', 'f16'];
+
 /**
  * Runs fn with float16 matrix products (torch.autocast(dtype=torch.float16)): linear and matmul
  * called inside cast their float32 operands to float16, accumulate in float32 and return float32;
- * their backward (wherever it runs) uses the same half copies. Returns fn's result.
+ * their backward (wherever it runs) uses the same half copies. Returns fn's result. fn runs
+ * synchronously, as every forward does: a Promise it returns is refused (the work after its first
+ * await would leave autocast silently).
  */
-export function autocast<T>(fn: () => T): T {
+export function autocast<T>(fn: () => T, options?: WithSnakeCase<AutocastOptions>): T {
+  if (typeof fn !== 'function') throw new Error(`autocast: expects the function to run, autocast(() => model.forward(batch)), got ${typeof fn}`);
+  const { enabled = true, dtype = 'float16' } = checkOptions<AutocastOptions>('autocast', options, ['enabled', 'dtype']);
+  if (typeof enabled !== 'boolean') throw new Error(`autocast: enabled must be true or false, got ${JSON.stringify(enabled)}`);
+  if (!AUTOCAST_DTYPES.includes(dtype)) {
+    const why = /^(bfloat16|bf16)$/.test(String(dtype)) ? ' (WGSL has no bfloat16)' : '';
+    throw new Error(`autocast: dtype '${String(dtype)}' is not available${why}; accepted: ${AUTOCAST_DTYPES.join(', ')}`);
+  }
+  if (!enabled) return fn();
   requireShaderF16('autocast');
   autocastDepth++;
   try {
-    return fn();
+    const out = fn();
+    if (out instanceof Promise || typeof (out as { then?: unknown } | null)?.then === 'function') {
+      (out as PromiseLike<unknown>).then(undefined, () => {}); // its own failure is not the error raised here
+      throw new Error('autocast: fn returned a Promise; autocast runs a synchronous function (forward passes are synchronous): await before or after it, not inside');
+    }
+    return out;
   } finally {
     autocastDepth--;
   }

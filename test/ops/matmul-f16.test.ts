@@ -240,6 +240,26 @@ f16Test('the half copies are what backward keeps: no f32 copy of x is saved unde
   for (const t of [X, W, y]) t.dispose();
 });
 
+test("autocast's options as torch.autocast's: enabled false runs in float32; dtype float16 only; misspelt or wrong calls refused by name", async () => {
+  const X = tensor(toF32(randomArray(6 * 10, 55)), [6, 10]);
+  const W = tensor(toF32(randomArray(4 * 10, 56)), [4, 10], { requiresGrad: true });
+  const off = autocast(() => linear(X, W), { enabled: false });
+  const plain = linear(X, W);
+  assert.equal(await off.toArray(), await plain.toArray(), 'enabled: false is the float32 product');
+  assert.equal(off.gradFn!.saved.map((t) => t.dtype), ['f32', 'f32'], 'and saves float32 operands');
+  assert.throws(() => autocast(() => 0, { dtype: 'bfloat16' } as never), /autocast: dtype 'bfloat16' is not available \(WGSL has no bfloat16\); accepted: float16, f16/);
+  assert.throws(() => autocast(() => 0, { dtype: 'float32' } as never), /autocast: dtype 'float32' is not available; accepted: float16, f16/);
+  assert.throws(() => autocast(() => 0, { dtpye: 'float16' } as never), /autocast: unknown option 'dtpye'; known options: enabled, dtype/);
+  assert.throws(() => autocast(() => 0, { enabled: 'yes' } as never), /autocast: enabled must be true or false, got "yes"/);
+  assert.throws(() => autocast({ dtype: 'float16' } as never), /autocast: expects the function to run, autocast\(\(\) => model.forward\(batch\)\), got object/);
+  for (const t of [X, W, off, plain]) t.dispose();
+});
+
+f16Test('autocast refuses an async function (its work after the first await would run in float32)', () => {
+  assert.throws(() => autocast(async () => 0), /autocast: fn returned a Promise; autocast runs a synchronous function/);
+  assert.is(autocast(() => 7, { dtype: 'f16' }), 7);
+});
+
 if (!hasF16) {
   test(`autocast without ${SHADER_F16} (${gpu().adapter.name}) is refused, naming the adapter and the feature`, () => {
     assert.throws(() => autocast(() => 0), (e: Error) => e.message.startsWith(`autocast: float16 needs the WebGPU feature '${SHADER_F16}', which the device on adapter '`));
