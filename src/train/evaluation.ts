@@ -6,6 +6,7 @@
 
 import { tidy, type Tensor } from '../tensor.js';
 import { noGrad } from '../autograd.js';
+import { autocast } from '../ops/cast.js';
 import type { Dataset, Row } from '../data/dataset.js';
 import type { Batch } from '../data/collator.js';
 import { IGNORE_INDEX, argmaxRows, withShape, type ComputeMetricsFn, type Logits, type Metric } from './metrics.js';
@@ -47,6 +48,8 @@ export interface EvaluationSetup {
   metrics: Metric | ComputeMetricsFn | null;
   /** Draws the evaluation bar (Progress), if any. */
   progress?: { startEvaluation(totalBatches: number): void; updateEvaluation(doneBatches: number): void };
+  /** The forward under autocast (float16 products), as transformers' Trainer evaluates an fp16 run. */
+  fp16?: boolean;
 }
 
 export interface LoopOutput {
@@ -85,8 +88,9 @@ export async function evaluationLoop(setup: EvaluationSetup, dataset: Dataset<Ro
       } catch (e) {
         throw new Error(`Trainer: could not build the ${what} batch of rows ${rows[0]}-${rows.at(-1)}: ${(e as Error).message}`);
       }
+      const forward = () => model.forward({ ...batch, shape: batch.shape });
       const { logits, loss } = noGrad(() => tidy(() => {
-        const out = model.forward({ ...batch, shape: batch.shape });
+        const out = setup.fp16 ? autocast(forward) : forward();
         return { logits: out.logits, loss: out.loss ?? null };
       }));
       let values: Float32Array;

@@ -19,7 +19,9 @@
 // under autocast (float16 operands in the matrix products, src/ops/cast.ts) and a GradScaler
 // (src/optim/grad-scaler.ts) whose state is saved in each checkpoint (scaler.json) and restored
 // on resume. A skipped step (gradients overflowed) is logged with the new scale. Each fp16 step
-// waits for its own overflow flag, so steps no longer overlap on the GPU.
+// waits for its own overflow flag, so steps no longer overlap on the GPU. Evaluation and
+// prediction run their forward under autocast too, as transformers' (accelerate wraps the model's
+// forward in autocast for every call).
 //
 // Output folder, besides the checkpoints: trainer_log.jsonl and
 // training_curves.svg at each log; at the end train_results.json,
@@ -405,7 +407,7 @@ export class Trainer {
   }
 
   private evaluationSetup() {
-    return { model: this.model, collate: this.collate, batchSize: this.args.perDeviceEvalBatchSize, metrics: this.metrics, progress: this.progress };
+    return { model: this.model, collate: this.collate, batchSize: this.args.perDeviceEvalBatchSize, metrics: this.metrics, progress: this.progress, fp16: this.args.fp16 };
   }
 
   // --------------------------------------------------------- checkpoints ----

@@ -17,7 +17,9 @@ import { DataCollatorWithPadding } from '../../src/data/collator.js';
 import { Trainer, type TrainerCallback } from '../../src/train/index.js';
 import type { LogEntry } from '../../src/train/checkpoint-files.js';
 import { record } from '../../src/autograd.js';
-import { full, type Tensor } from '../../src/tensor.js';
+import { full, tidy, type Tensor } from '../../src/tensor.js';
+import { noGrad } from '../../src/autograd.js';
+import { autocast } from '../../src/ops/cast.js';
 import { copy } from '../../src/ops/elementwise.js';
 import { AdamW, GradScaler, getScheduler } from '../../src/optim/index.js';
 import { TrainingArguments, type TrainingArgumentsInit } from '../../src/train/arguments.js';
@@ -163,6 +165,30 @@ test('an overflowed fp16 training step is skipped: weights, AdamW moments and st
   good.gradNorm!.dispose();
   optimizer.dispose();
   scaler.dispose();
+});
+
+test('an fp16 run evaluates and predicts under autocast too, as transformers\' does: the float16-product forward\'s logits and loss', async () => {
+  const evalRows = syntheticDataset(16, 12, tokenizer);
+  const trainer = makeTrainer({ outputDir: tempDir('f16-eval'), maxSteps: 1, fp16: true, perDeviceEvalBatchSize: 16 });
+  const { predictions, metrics } = await trainer.predict(evalRows);
+  const model = trainer.model as BertForSequenceClassification;
+  const batch = collator.collate(Array.from({ length: 16 }, (_, i) => evalRows.get(i)));
+  model.eval();
+  const forwardOf = async (half: boolean) => {
+    const { logits, loss } = noGrad(() => tidy(() => {
+      const forward = () => model.forward({ ...batch, shape: batch.shape });
+      const out = half ? autocast(forward) : forward();
+      return { logits: out.logits, loss: out.loss! };
+    }));
+    const values = { logits: await logits.toArray(), loss: await loss.item() };
+    logits.dispose();
+    loss.dispose();
+    return values;
+  };
+  const [half, float] = [await forwardOf(true), await forwardOf(false)];
+  assert.equal(Array.from(predictions), Array.from(half.logits), 'the predictions are the autocast forward\'s logits, bit for bit');
+  assert.not.equal(Array.from(half.logits), Array.from(float.logits), 'which the float16 products change');
+  assert.ok(Math.abs(metrics.test_loss - half.loss) <= 1e-6 * half.loss, `test_loss ${metrics.test_loss}, the autocast forward's ${half.loss}`);
 });
 
 test('fp16 on an adapter without shader-f16: a clear error naming the adapter and the feature, before training starts', () => {
