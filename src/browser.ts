@@ -106,4 +106,4 @@ export { Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset, parseTa
 export type { EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
 export { Trainer, TrainingArguments, TrainerState, EarlyStoppingCallback, loadMetric, combineMetrics, predictedLabels, listCheckpoints, latestCheckpoint, renderModelCard, memoryStorage, opfsStorage } from './train/index.js';
 export type { TrainerOptions, TrainableModel, DataCollator, TrainOutput, PredictionOutput, TrainingArgumentsInit, IntervalStrategy, SchedulerType, Metric, MetricName, TrainerCallback, TrainerControl, CallbackContext, LogEntry, ModelCardOptions, TrainerStorage } from './train/index.js';
-export type { ClassificationResult, FillMaskResult, PipelineOptions, PipelineLoadOptions, TextClassificationOptions, FillMaskOptions } from './pipelines/index.js';
+export type { ClassificationResult, FillMaskResult, PipelineOptions, PipelineLoadOptions, PipelineDType, TextClassificationOptions, FillMaskOptions } from './pipelines/index.js';

@@ -13,6 +13,7 @@ import { init } from '../gpu/device.js';
 import { AutoTokenizer, BertTokenizer } from '../data/tokenizer.js';
 import { BertForMaskedLM, BertForSequenceClassification } from '../models/bert/modeling.js';
 import { checkOptions, type WithSnakeCase } from '../options.js';
+import { autocast, requireShaderF16 } from '../ops/cast.js';
 
 export interface ClassificationResult {
   label: string;
@@ -35,7 +36,16 @@ export interface PipelineOptions {
   batchSize?: number;
   /** Truncate inputs to this many tokens (default: the tokenizer's model_max_length, else the model's max_position_embeddings). */
   maxLength?: number;
+  /**
+   * transformers.js' dtype: 'fp32' (the default), or 'fp16': the forward under autocast (float16
+   * operands in the matrix products, float32 weights and sums; needs shader-f16). Quantized
+   * dtypes (q8, q4, …) are not available.
+   */
+  dtype?: PipelineDType;
 }
+
+export type PipelineDType = 'fp32' | 'fp16';
+const PIPELINE_DTYPES: readonly PipelineDType[] = ['fp32', 'fp16'];
 
 /** pipeline(task, modelIdOrFolder, options): how to load, as transformers.js names it, besides PipelineOptions. */
 export interface PipelineLoadOptions extends PipelineOptions {
@@ -86,12 +96,20 @@ function textsOf(what: string, input: unknown): string[] {
 
 /** The pipeline options, checked, with their defaults. */
 function batching(what: string, options: WithSnakeCase<PipelineOptions>, tokenizer: BertTokenizer, maxPositions: number): Required<PipelineOptions> {
-  const checked = checkOptions<PipelineOptions>(what, options, ['batchSize', 'maxLength']);
-  const out = { batchSize: checked.batchSize ?? 8, maxLength: checked.maxLength ?? tokenizer.modelMaxLength ?? maxPositions };
-  for (const [name, value] of Object.entries(out)) {
+  const checked = checkOptions<PipelineOptions>(what, options, ['batchSize', 'maxLength', 'dtype']);
+  const sizes = { batchSize: checked.batchSize ?? 8, maxLength: checked.maxLength ?? tokenizer.modelMaxLength ?? maxPositions };
+  for (const [name, value] of Object.entries(sizes)) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
   }
-  return out;
+  const dtype = checked.dtype ?? 'fp32';
+  if (!PIPELINE_DTYPES.includes(dtype)) throw new Error(`${what}: dtype ${JSON.stringify(dtype)} is not available (accepted: ${PIPELINE_DTYPES.join(', ')}; quantized dtypes are not implemented)`);
+  if (dtype === 'fp16') requireShaderF16(`${what}: dtype 'fp16'`);
+  return { ...sizes, dtype };
+}
+
+/** fn's forward as the pipeline's dtype asks: under autocast for 'fp16'. */
+function inDtype<T>(dtype: PipelineDType, fn: () => T): T {
+  return dtype === 'fp16' ? autocast(fn) : fn();
 }
 
 export class TextClassificationPipeline {
@@ -118,7 +136,7 @@ export class TextClassificationPipeline {
     this.model.eval();
     for (let start = 0; start < texts.length; start += batchSize) {
       const batch = this.tokenizer(texts.slice(start, start + batchSize), { padding: true, truncation: true, maxLength });
-      const probs = noGrad(() => tidy(() => softmax(this.model.forward(batch).logits)));
+      const probs = noGrad(() => tidy(() => softmax(inDtype(this.batching.dtype, () => this.model.forward(batch)).logits)));
       const values = await probs.toArray();
       probs.dispose();
       const classes = probs.shape[1];
@@ -162,7 +180,7 @@ export class FillMaskPipeline {
       });
       const probs = noGrad(() =>
         tidy(() => {
-          const logits = this.model.forward(batch).logits; // [B, T, V]
+          const logits = inDtype(this.batching.dtype, () => this.model.forward(batch)).logits; // [B, T, V]
           const flat = reshape(logits, [B * T, logits.shape[2]]);
           return masks.flatMap((positions, b) => positions.map((pos) => softmax(select(flat, 0, b * T + pos))));
         }),
@@ -278,7 +296,7 @@ export function pipeline(
 async function loadPipeline(task: Task, source: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<TextClassifier | MaskFiller> {
   const kind = taskOf(task);
   const { device, revision, cacheDir, localFilesOnly, ...rest } = checkOptions<PipelineLoadOptions>(
-    `pipeline('${task}')`, options, ['batchSize', 'maxLength', 'device', 'revision', 'cacheDir', 'localFilesOnly'],
+    `pipeline('${task}')`, options, ['batchSize', 'maxLength', 'dtype', 'device', 'revision', 'cacheDir', 'localFilesOnly'],
   );
   if (device !== undefined && device !== 'webgpu') throw new Error(`pipeline('${task}'): device ${JSON.stringify(device)} is not available: shadergrad runs on 'webgpu' only`);
   const hub = { revision, cacheDir, offline: localFilesOnly };

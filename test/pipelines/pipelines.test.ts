@@ -15,6 +15,8 @@ import { saveCheckpoint } from '../../src/models/bert/checkpoint.js';
 import { BertForMaskedLM, BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { AutoTokenizer } from '../../src/data/tokenizer.js';
 import { pipeline } from '../../src/pipelines/index.js';
+import { softmax } from '../../src/ops/softmax.js';
+import { autocast } from '../../src/ops/cast.js';
 import { syntheticTokenizer, tempDir } from '../train/synthetic.js';
 import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
@@ -125,7 +127,35 @@ test('text-classification: unknown options and bad top_k throw naming them', asy
   await rejects(classifier('the market', { top_k: 0 }), /topK must be a positive integer or null, got 0/);
   await rejects(classifier(42 as never), /expected a string or an array of strings, got 42/);
   await rejects(pipeline('text-classification', classifierDir, { device: 'wasm' } as never), /device "wasm" is not available/);
-  await rejects(pipeline('text-classification', classifierDir, { quantized: true } as never), /unknown option 'quantized'; known options: batchSize \(batch_size\), maxLength \(max_length\), device, revision, cacheDir \(cache_dir\), localFilesOnly \(local_files_only\)/);
+  await rejects(pipeline('text-classification', classifierDir, { quantized: true } as never), /unknown option 'quantized'; known options: batchSize \(batch_size\), maxLength \(max_length\), dtype, device, revision, cacheDir \(cache_dir\), localFilesOnly \(local_files_only\)/);
+});
+
+test("dtype as transformers.js takes it: 'fp16' runs the forward under autocast (the autocast forward's probabilities, bit for bit), 'fp32' is the default, quantized dtypes are refused", async () => {
+  const { classifierDir, mlmDir } = await tinyFolders();
+  const texts = ['oil price report', 'the fed says rates after week'];
+  const fp32 = await pipeline('text-classification', classifierDir, { dtype: 'fp32' });
+  assert.equal(await fp32(texts, { top_k: null }), await (await pipeline('text-classification', classifierDir))(texts, { top_k: null }));
+  await rejects(pipeline('text-classification', classifierDir, { dtype: 'q8' } as never), /dtype "q8" is not available \(accepted: fp32, fp16; quantized dtypes are not implemented\)/);
+  if (!gpu().features.has('shader-f16')) {
+    await rejects(pipeline('text-classification', classifierDir, { dtype: 'fp16' }), /dtype 'fp16'.*shader-f16/);
+    return;
+  }
+  const fp16 = await pipeline('text-classification', classifierDir, { device: 'webgpu', dtype: 'fp16' });
+  const model = fp16.pipeline.model;
+  const batch = syntheticTokenizer()(texts, { padding: true });
+  const probs = noGrad(() => tidy(() => softmax(autocast(() => model.forward(batch)).logits)));
+  const expected = await probs.toArray();
+  probs.dispose();
+  const got = await fp16(texts, { top_k: null });
+  got.forEach((perText, row) => perText.forEach(({ label, score }) => {
+    const c = Number(Object.entries(LABELS).find(([, l]) => l === label)![0]);
+    assert.is(score, expected[row * 3 + c], `text ${row}, ${label}: the autocast forward's probability`);
+  }));
+  const halfScores = got.flat().map((r) => r.score);
+  const fullScores = (await fp32(texts, { top_k: null })).flat().map((r) => r.score);
+  assert.ok(halfScores.some((v, i) => v !== fullScores[i]), 'the float16 products change the probabilities');
+  const filler = await pipeline('fill-mask', mlmDir, { dtype: 'fp16' });
+  assert.is((await filler('the [MASK] price')).length, 5);
 });
 
 test('pipeline(task, { model, tokenizer }) wraps loaded parts (awaitable too) and checks them', async () => {
