@@ -168,10 +168,16 @@ export class GradScaler {
 
   /**
    * After a step: backs off on an overflow, else counts the step and grows after growthInterval of
-   * them. `foundInf` defaults to what step() (or unscale()) found since the last update().
+   * them. The overflow is `foundInf`, or by default what step() (or unscale()) found since the last
+   * update(). A number instead sets the scale to it, as torch's update(new_scale).
    */
-  update(foundInf?: boolean): void {
-    const found = foundInf ?? this.pending.foundInf;
+  update(foundInfOrNewScale?: boolean | number): void {
+    if (typeof foundInfOrNewScale === 'number') {
+      this.lossScale = positive('update(newScale)', foundInfOrNewScale, (v) => v > 0, 'a finite number > 0');
+      this.pending = { unscaled: false, stepped: false, foundInf: null };
+      return;
+    }
+    const found = foundInfOrNewScale ?? this.pending.foundInf;
     if (typeof found !== 'boolean') {
       throw new Error('GradScaler.update: no inf checks were recorded since the last update(); call step(optimizer) first, or pass update(foundInf)');
     }

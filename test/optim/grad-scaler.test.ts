@@ -257,6 +257,9 @@ test('scaler.unscale(optimizer) before clipping by hand, then step(): the unscal
   assert.match(error?.message ?? 'resolved', /GradScaler.step: already called since the last update\(\)/);
   scaler.update();
   assert.throws(() => scaler.update(), /no inf checks were recorded/);
+  scaler.update(1024); // torch's update(new_scale)
+  assert.is(scaler.getScale(), 1024);
+  assert.throws(() => scaler.update(-1), /GradScaler: update\(newScale\) must be a finite number > 0, got -1/);
   opt.dispose();
   scaler.dispose();
   for (const t of [w, b]) t.dispose();
