@@ -20,18 +20,7 @@ override WG: u32;
 
 // #include "lib/index.wgsl"
 
-/** The float32 of a half's 16 bits h. */
-fn widen(h: u32) -> f32 {
-  let sign = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  if (e == 0x1fu) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); } // ±inf, NaN
-  if (e == 0u) {
-    // ±0 and subnormals: m · 2^-24, exact in float32 (a normal float32 from 2^-24 up).
-    return bitcast<f32>(sign | bitcast<u32>(ldexp(f32(m), -24)));
-  }
-  return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u)); // rebias 15 -> 127
-}
+// #include "lib/half.wgsl"
 
 @compute @workgroup_size(WG)
 fn cast_f32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -59,9 +59,11 @@ const packKernel = (entryPoint: string) => defineKernel({
   uniforms: { N: 'u32', K: 'u32', bOffset: 'u32', bRowStride: 'u32', chunks: 'u32', n: 'u32' },
   workgroupSize: 64,
 });
-/** Any layout of B, element by element; whole vec4s of B where its offset and rows are 4-aligned. */
-const PACK = packKernel('matmul_pack_panels');
-const PACK_VEC4 = packKernel('matmul_pack_panels_vec4');
+/** Any layout of B, element by element; whole vec4s of B where its offset and rows are 4-aligned; each for an f32 and an f16 B. */
+const PACKS = {
+  f32: { element: packKernel('matmul_pack_panels'), vec4: packKernel('matmul_pack_panels_vec4') },
+  f16: { element: packKernel('matmul_pack_panels_half'), vec4: packKernel('matmul_pack_panels_vec4_half') },
+};
 
 const PANEL_PARAMS = {
   M: 'u32', N: 'u32',
@@ -181,7 +183,7 @@ function runs(n: number, max: number): [number, number][] {
 
 /** A's rows as the panel product reads them: k-contiguous, offset and row stride in elements (multiples of 4). */
 export interface PanelA { tensor: Tensor; offset: number; rowStride: number }
-/** op(B) as stored: B [K, N] (or [N, K] with transposed) from offset, rows rowStride apart. */
+/** op(B) as stored: B [K, N] (or [N, K] with transposed) from offset, rows rowStride apart; f32, or f16 (widened exactly as it is packed). */
 export interface PanelB { tensor: Tensor; offset: number; rowStride: number; transposed: boolean }
 export interface PanelC { tensor: Tensor; offset: number; rowStride: number }
 
@@ -205,7 +207,8 @@ export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: numb
   // the panels when transposed (B's rows run along k), a 4 × 4 block per 4 of them when not.
   const vec4 = b.offset % 4 === 0 && b.rowStride % 4 === 0;
   const items = (panels * chunks * CHUNK_VEC4S) / (vec4 && !b.transposed ? 4 : 1);
-  runtime.dispatch(vec4 ? PACK_VEC4 : PACK, {
+  const pack = PACKS[b.tensor.dtype === 'f16' ? 'f16' : 'f32'];
+  runtime.dispatch(vec4 ? pack.vec4 : pack.element, {
     bindings: [vec4 ? b.tensor.binding4 : b.tensor.binding, packed.binding],
     params: { N, K, bOffset: b.offset, bRowStride: b.rowStride, chunks, n: items },
     elements: items,

@@ -383,28 +383,27 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
   const half = a.tensor.dtype === 'f16';
   const variant = half ? undefined : (options.variant ?? matmulVariant());
   if (variant && !matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
+  const epilogue = { alpha, bias, preact };
   if (half && matmulVariant() === 'subgroup' && worthWidening(a.tensor, M * K * batch) && worthWidening(b.tensor, K * N * batch)) {
     // The half operands' tensors widened exactly to float32 (one widening when both are views of
     // one tensor, as q and k of a packed projection), read through the same layouts: the float16
-    // kernel has no subgroup or panel form (see F16_PRODUCT).
+    // kernel has no subgroup or panel form (see F16_PRODUCT). The panel product packs B's halves
+    // as they lie, widening them as it packs: no widened copy of B.
     const aWide = castToF32(a.tensor);
-    const bWide = b.tensor === a.tensor ? aWide : castToF32(b.tensor);
-    stridedMatmul({ tensor: aWide, layout: a.layout }, { tensor: bWide, layout: b.layout }, c, shape, { ...options, variant: 'subgroup' });
+    const read = panelRead('subgroup', shape, transposeA, aLayout);
+    if (read) {
+      panelDispatch(read, { tensor: aWide, layout: aLayout }, { tensor: b.tensor === a.tensor ? aWide : b.tensor, layout: bLayout }, { tensor: c.tensor, layout: cLayout }, shape, transposeB, epilogue);
+    } else {
+      const bWide = b.tensor === a.tensor ? aWide : castToF32(b.tensor);
+      stridedMatmul({ tensor: aWide, layout: a.layout }, { tensor: bWide, layout: b.layout }, c, shape, { ...options, variant: 'subgroup' });
+      if (bWide !== aWide) bWide.dispose();
+    }
     aWide.dispose(); // back to the pool; work recorded later runs after this product
-    if (bWide !== aWide) bWide.dispose();
     return;
   }
   const read = variant && panelRead(variant, shape, transposeA, aLayout);
   if (read) {
-    // A read along k as it lies, or (transposed and plain) staged to [M, K].
-    const aT = read === 'staged' ? stagedTranspose(a.tensor, K, M, 1) : null;
-    panelProduct(
-      aT ? { tensor: aT, offset: 0, rowStride: K } : { tensor: a.tensor, offset: aLayout.offset, rowStride: aLayout.rowStride },
-      { tensor: b.tensor, offset: bLayout.offset, rowStride: bLayout.rowStride, transposed: transposeB },
-      { tensor: c.tensor, offset: cLayout.offset, rowStride: cLayout.rowStride },
-      M, N, K, { alpha, bias, preact, unbound: unbound() },
-    );
-    aT?.dispose(); // back to the pool; work recorded later runs after this product
+    panelDispatch(read, { tensor: a.tensor, layout: aLayout }, { tensor: b.tensor, layout: bLayout }, { tensor: c.tensor, layout: cLayout }, shape, transposeB, epilogue);
     return;
   }
   const { kernel, tileRows, tileCols } = variant ? VARIANTS[variant] : F16_PRODUCT;
@@ -436,6 +435,23 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
       ACTIVATION: Number(!!preact),
     },
   });
+  aT?.dispose(); // back to the pool; work recorded later runs after this product
+}
+
+/**
+ * The panel product of one matrix over checked layouts: A (f32) read along k as it lies, or
+ * ('staged': transposed and plain) staged to [M, K] first; B f32 or f16 (widened as it is packed).
+ */
+function panelDispatch(read: 'direct' | 'staged', a: { tensor: Tensor; layout: Required<MatrixLayout> }, b: { tensor: Tensor; layout: Required<MatrixLayout> },
+  c: { tensor: Tensor; layout: Required<MatrixLayout> }, { M, N, K }: StridedShape, transposeB: boolean,
+  { alpha, bias, preact }: { alpha: number; bias?: Tensor; preact?: Tensor }): void {
+  const aT = read === 'staged' ? stagedTranspose(a.tensor, K, M, 1) : null;
+  panelProduct(
+    aT ? { tensor: aT, offset: 0, rowStride: K } : { tensor: a.tensor, offset: a.layout.offset, rowStride: a.layout.rowStride },
+    { tensor: b.tensor, offset: b.layout.offset, rowStride: b.layout.rowStride, transposed: transposeB },
+    { tensor: c.tensor, offset: c.layout.offset, rowStride: c.layout.rowStride },
+    M, N, K, { alpha, bias, preact, unbound: unbound() },
+  );
   aT?.dispose(); // back to the pool; work recorded later runs after this product
 }
 

@@ -175,12 +175,31 @@ panelF16Test('f16 products on the subgroup variant: widened to float32 for the p
     const [a16, b16] = [castToF16(a), castToF16(b)];
     const before = gpu().counts().dispatches;
     const c = matmulForward(a16, b16);
-    // Two widenings, the pack of B, and 5 panels of 2 chunks in runs of 4 and 1: 5 dispatches (the float16 kernel: 1).
-    assert.is(gpu().counts().dispatches - before, 5, 'dispatches: the widenings, the pack and two runs of panels');
+    // A's widening, the pack of B (which widens its halves), and 5 panels of 2 chunks in runs of 4 and 1:
+    // 4 dispatches (the float16 kernel: 1).
+    assert.is(gpu().counts().dispatches - before, 4, 'dispatches: A\'s widening, the pack and two runs of panels');
     const [a32, b32] = [castToF32(a16), castToF32(b16)];
     const expected = matmulForward(a32, b32);
     assert.equal(await c.toArray(), await expected.toArray(), 'the same as the float32 product of the widened halves');
-    for (const t of [a, b, a16, b16, c, a32, b32, expected]) t.dispose();
+    // B's halves packed element by element (an odd offset and row stride), transposed or not: the same bits again.
+    const bOdd16 = castToF16(tensor(toF32(randomArray(1 + 300 * 263, 73)), [1 + 300 * 263]));
+    const bOdd32 = castToF32(bOdd16);
+    for (const transposeB of [false, true]) {
+      const layoutB = { offset: 1, rowStride: 263 }; // B [300 × 261] (transposed: [261 × 260]) inside rows of 263
+      const shape = { M: 67, N: 261, K: transposeB ? 260 : 300 }; // K a multiple of 4: the panel product takes it
+      const aK = tensor(toF32(randomArray(67 * shape.K, 74)), [67, shape.K]);
+      const aK16 = castToF16(aK);
+      const aK32 = castToF32(aK16);
+      const got = empty([67, 261]);
+      const want = empty([67, 261]);
+      const from = gpu().counts().dispatches;
+      stridedMatmul({ tensor: aK16, layout: { rowStride: shape.K } }, { tensor: bOdd16, layout: layoutB }, { tensor: got, layout: { rowStride: 261 } }, shape, { transposeB });
+      assert.is(gpu().counts().dispatches - from, 4, 'A\'s widening, the pack of the halves, two runs of panels');
+      stridedMatmul({ tensor: aK32, layout: { rowStride: shape.K } }, { tensor: bOdd32, layout: layoutB }, { tensor: want, layout: { rowStride: 261 } }, shape, { transposeB });
+      assert.equal(await got.toArray(), await want.toArray(), `B's halves packed element by element${transposeB ? ', transposed' : ''}`);
+      for (const t of [aK, aK16, aK32, got, want]) t.dispose();
+    }
+    for (const t of [a, b, a16, b16, c, a32, b32, expected, bOdd16, bOdd32]) t.dispose();
     for (const transposeA of [false, true]) {
       for (const transposeB of [false, true]) await checkMatmulF16({ batch: 1, M: 67, N: 261, K: 300, transposeA, transposeB });
     }
