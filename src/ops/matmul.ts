@@ -66,8 +66,9 @@ const VARIANTS: Record<MatmulVariant, ProductKernel> = {
  * write float32 (shaders/matmul-f16.wgsl, one kernel on every adapter with shader-f16; the
  * variants do not apply). It has no subgroup or panel form, so on the subgroup variant (lavapipe)
  * the half operands are widened exactly to float32 first (castToF32, whole tensors: see
- * WIDEN_MAX_RATIO) and the float32 product runs, the panel product where it takes it: the same
- * products of the same halves, summed in float32. Measured on lavapipe (2 cores), one BERT-base
+ * WIDEN_MAX_RATIO) and the float32 product runs, the panel product where it takes it (its pack
+ * widens B's halves itself: only A is widened then): the same products of the same halves,
+ * summed in float32. Measured on lavapipe (2 cores), one BERT-base
  * 8 × 64 fp16 step profiled per kernel: attention's 72 batched products took 3,361 ms in the
  * float16 kernel, 357 ms widened in matmul_subgroup, while the widenings grew from 1,407 to 1,934 ms.
  */
