@@ -1,8 +1,8 @@
 // float16 -> float32, exactly (src/ops/cast.ts castToF32): on the subgroup variant (lavapipe) the
-// float16 products widen their operands and take the float32 panel product (src/ops/matmul.ts).
-// Every half is a float32, so the copy is exact; the bits are built in integer arithmetic (as
-// cast.wgsl builds halves), so no `enable f16;` is needed and subnormal halves are kept on
-// adapters whose float16 hardware would flush them.
+// float16 products widen their operands and run as float32 products (src/ops/matmul.ts F16_PRODUCT).
+// Every half is a float32, so the copy is exact; the bits are built in integer arithmetic
+// (lib/half.wgsl), so no `enable f16;` is needed and subnormal halves are kept on adapters whose
+// float16 hardware would flush them.
 //
 //   cast_f32: 1 halves [ceil(n / 2)] u32 (array<f16>'s layout: low half first), 2 out [n] f32.
 //             Params: n.

@@ -84,7 +84,7 @@ export function autocast<T>(fn: () => T, options?: WithSnakeCase<AutocastOptions
   autocastDepth++;
   try {
     const out = fn();
-    if (out instanceof Promise || typeof (out as { then?: unknown } | null)?.then === 'function') {
+    if (typeof (out as { then?: unknown } | null)?.then === 'function') {
       (out as PromiseLike<unknown>).then(undefined, () => {}); // its own failure is not the error raised here
       throw new Error('autocast: fn returned a Promise; autocast runs a synchronous function (forward passes are synchronous): await before or after it, not inside');
     }

@@ -393,7 +393,7 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
     const aWide = castToF32(a.tensor);
     const read = panelRead('subgroup', shape, transposeA, aLayout);
     if (read) {
-      panelDispatch(read, { tensor: aWide, layout: aLayout }, { tensor: b.tensor === a.tensor ? aWide : b.tensor, layout: bLayout }, { tensor: c.tensor, layout: cLayout }, shape, transposeB, epilogue);
+      panelDispatch(read, { tensor: aWide, layout: aLayout }, { tensor: b.tensor, layout: bLayout }, { tensor: c.tensor, layout: cLayout }, shape, transposeB, epilogue);
     } else {
       const bWide = b.tensor === a.tensor ? aWide : castToF32(b.tensor);
       stridedMatmul({ tensor: aWide, layout: a.layout }, { tensor: bWide, layout: b.layout }, c, shape, { ...options, variant: 'subgroup' });

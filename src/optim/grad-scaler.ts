@@ -80,7 +80,7 @@ export class GradScaler {
   growthTracker = 0;
   private flag: Tensor | null = null;
   /** Since the last update(): whether unscale() ran, whether step() ran, and the inf/NaN found (null: not checked yet). */
-  private pending = { unscaled: false, stepped: false, foundInf: null as boolean | null };
+  private pending = freshStep();
 
   constructor({ initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 }: GradScalerOptions = {}) {
     this.lossScale = positive('initScale', initScale, (v) => v > 0, 'a finite number > 0');
@@ -174,14 +174,14 @@ export class GradScaler {
   update(foundInfOrNewScale?: boolean | number): void {
     if (typeof foundInfOrNewScale === 'number') {
       this.lossScale = positive('update(newScale)', foundInfOrNewScale, (v) => v > 0, 'a finite number > 0');
-      this.pending = { unscaled: false, stepped: false, foundInf: null };
+      this.pending = freshStep();
       return;
     }
     const found = foundInfOrNewScale ?? this.pending.foundInf;
     if (typeof found !== 'boolean') {
       throw new Error('GradScaler.update: no inf checks were recorded since the last update(); call step(optimizer) first, or pass update(foundInf)');
     }
-    this.pending = { unscaled: false, stepped: false, foundInf: null };
+    this.pending = freshStep();
     if (found) {
       this.lossScale *= this.backoffFactor;
       this.growthTracker = 0;
@@ -218,6 +218,11 @@ export class GradScaler {
     this.flag?.dispose();
     this.flag = null;
   }
+}
+
+/** A step's record before unscale() or step() has run. */
+function freshStep(): { unscaled: boolean; stepped: boolean; foundInf: boolean | null } {
+  return { unscaled: false, stepped: false, foundInf: null };
 }
 
 /** Every parameter of the optimizer's groups, in order. */

@@ -107,11 +107,6 @@ function batching(what: string, options: WithSnakeCase<PipelineOptions>, tokeniz
   return { ...sizes, dtype };
 }
 
-/** fn's forward as the pipeline's dtype asks: under autocast for 'fp16'. */
-function inDtype<T>(dtype: PipelineDType, fn: () => T): T {
-  return dtype === 'fp16' ? autocast(fn) : fn();
-}
-
 export class TextClassificationPipeline {
   private readonly batching: Required<PipelineOptions>;
 
@@ -136,7 +131,7 @@ export class TextClassificationPipeline {
     this.model.eval();
     for (let start = 0; start < texts.length; start += batchSize) {
       const batch = this.tokenizer(texts.slice(start, start + batchSize), { padding: true, truncation: true, maxLength });
-      const probs = noGrad(() => tidy(() => softmax(inDtype(this.batching.dtype, () => this.model.forward(batch)).logits)));
+      const probs = noGrad(() => tidy(() => softmax(autocast(() => this.model.forward(batch), { enabled: this.batching.dtype === 'fp16' }).logits)));
       const values = await probs.toArray();
       probs.dispose();
       const classes = probs.shape[1];
@@ -180,7 +175,7 @@ export class FillMaskPipeline {
       });
       const probs = noGrad(() =>
         tidy(() => {
-          const logits = inDtype(this.batching.dtype, () => this.model.forward(batch)).logits; // [B, T, V]
+          const logits = autocast(() => this.model.forward(batch), { enabled: this.batching.dtype === 'fp16' }).logits; // [B, T, V]
           const flat = reshape(logits, [B * T, logits.shape[2]]);
           return masks.flatMap((positions, b) => positions.map((pos) => softmax(select(flat, 0, b * T + pos))));
         }),

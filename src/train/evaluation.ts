@@ -88,9 +88,8 @@ export async function evaluationLoop(setup: EvaluationSetup, dataset: Dataset<Ro
       } catch (e) {
         throw new Error(`Trainer: could not build the ${what} batch of rows ${rows[0]}-${rows.at(-1)}: ${(e as Error).message}`);
       }
-      const forward = () => model.forward({ ...batch, shape: batch.shape });
       const { logits, loss } = noGrad(() => tidy(() => {
-        const out = setup.fp16 ? autocast(forward) : forward();
+        const out = autocast(() => model.forward({ ...batch, shape: batch.shape }), { enabled: !!setup.fp16 });
         return { logits: out.logits, loss: out.loss ?? null };
       }));
       let values: Float32Array;

@@ -80,8 +80,7 @@ export async function trainingStep(
   const stepLoss = keep(zeros([]));
   for (const { batch, labelled } of micro) {
     tidy(() => {
-      const forward = () => model.forward({ ...batch, shape: batch.shape });
-      const { loss } = args.fp16 ? autocast(forward) : forward();
+      const { loss } = autocast(() => model.forward({ ...batch, shape: batch.shape }), { enabled: args.fp16 });
       if (!loss) throw new Error('Trainer: the model returned no loss for a batch with labels');
       // Mean over this micro-batch's rows -> its share of the mean over the whole step's rows.
       const share = labelled === total ? loss : scale(loss, labelled / total);
