@@ -6,12 +6,15 @@
 // side: the moment of each submission. Without 'timestamp-query' the mode
 // counts dispatches, copies and bytes only (gpuMs null).
 
-import { kernelName, type Kernel, type OverrideConstants } from './pipelines.js';
+import { kernelName, type Kernel } from './pipelines.js';
 
 /** WebGPU's largest query set. */
 const QUERIES_PER_SET = 4096;
 
 export type ProfileKind = 'dispatch' | 'upload' | 'copy' | 'clear' | 'readback';
+
+/** A matrix product's transposes as its caller asked for it (C = op(A)·op(B)), whatever its kernels compute to get it. */
+export interface ProductTransposes { transA: boolean; transB: boolean }
 
 export interface ProfileEntry {
   kind: ProfileKind;
@@ -56,9 +59,8 @@ interface Pending {
   kind: ProfileKind;
   name: string;
   bytes: number;
-  /** The kernel's transposes and batch count, for the matmul families. */
-  transA: boolean;
-  transB: boolean;
+  /** The matrix product a dispatch serves (DispatchOptions.product) and its batch count, for the matmul families. */
+  product?: ProductTransposes;
   batch: number;
   start: number;
   end: number;
@@ -77,12 +79,9 @@ export class Profiler {
   constructor(private readonly device: GPUDevice, readonly timed: boolean) {}
 
   /** Notes a dispatch; the timestamp writes for its own pass (undefined untimed). */
-  dispatch(encoder: GPUCommandEncoder, kernel: Kernel, constants: OverrideConstants | undefined, batch: number): GPUComputePassTimestampWrites | undefined {
+  dispatch(encoder: GPUCommandEncoder, kernel: Kernel, product: ProductTransposes | undefined, batch: number): GPUComputePassTimestampWrites | undefined {
     this.closeCopy(encoder);
-    const entry: Pending = {
-      kind: 'dispatch', name: kernelName(kernel), bytes: 0,
-      transA: !!constants?.TRANS_A, transB: !!constants?.TRANS_B, batch, start: -1, end: -1,
-    };
+    const entry: Pending = { kind: 'dispatch', name: kernelName(kernel), bytes: 0, product, batch, start: -1, end: -1 };
     this.pending.push(entry);
     if (!this.timed) return undefined;
     const [querySet, index] = this.reserve(2);
@@ -93,7 +92,7 @@ export class Profiler {
 
   /** Notes an upload, copy, clear or readback about to be recorded on `encoder`. */
   copy(encoder: GPUCommandEncoder, kind: Exclude<ProfileKind, 'dispatch'>, bytes: number): void {
-    const entry: Pending = { kind, name: kind, bytes, transA: false, transB: false, batch: 1, start: -1, end: -1 };
+    const entry: Pending = { kind, name: kind, bytes, batch: 1, start: -1, end: -1 };
     this.pending.push(entry);
     if (!this.timed) return;
     const mark = this.marker(encoder);
@@ -133,7 +132,7 @@ export class Profiler {
   finish(timestamps: BigUint64Array | null, stopped: number, done: number): Profile {
     for (const set of this.sets) set.destroy();
     const ms = (p: Pending) => (timestamps && p.start >= 0 && p.end >= 0 ? Math.max(0, Number(timestamps[p.end] - timestamps[p.start]) / 1e6) : null);
-    const entries: ProfileEntry[] = this.pending.map((p, i) => ({ kind: p.kind, name: p.name, family: familyOf(this.pending, i), bytes: p.bytes, gpuMs: ms(p) }));
+    const entries: ProfileEntry[] = this.pending.map((p) => ({ kind: p.kind, name: p.name, family: familyOf(p), bytes: p.bytes, gpuMs: ms(p) }));
     const byFamily = new Map<string, ProfileFamily>();
     for (const e of entries) {
       const row = byFamily.get(e.family) ?? { family: e.family, count: 0, gpuMs: this.timed ? 0 : null, bytes: 0 };
@@ -176,36 +175,20 @@ export class Profiler {
   }
 }
 
-const STAGES = new Set(['matmul-stage.matmul_stage_transpose', 'matmul-stage.matmul_stage_transpose_vec4']);
-const isPack = (e: Pending) => e.name.startsWith('matmul-pack.');
-
 /**
- * An entry's op family. Matrix products by their transposes, as linear records them:
- * forward x·Wᵀ (TRANS_B), dX = dY·W (none), dW = dYᵀ·x (TRANS_A); batched ones (attention's
- * products on CPU drivers) apart. A staged transpose (matmul.ts) belongs to the product after it:
- * before the subgroup kernel it sets TRANS_A on an untransposed A (STAGE_MIN_K); before a panel
- * product's pack (PANEL_MIN_MACS) it turns a transposed A plain. A panel product's pack and
- * dispatches (src/ops/matmul-panel.ts) take the family of the product they compute: B's
- * transpose from the pack, A's from a staging before it.
+ * An entry's op family. Matrix products by the transposes their caller asked for, as linear
+ * records them: forward x·Wᵀ (transB), dX = dY·W (none), dW = dYᵀ·x (transA); batched ones
+ * (attention's products) apart. Every dispatch of a product (a staged transpose, a panel pack,
+ * the product's own dispatches: src/ops/matmul.ts) names it (DispatchOptions.product), so the
+ * product's family holds them all, whichever operand its kernels read transposed.
  */
-function familyOf(entries: readonly Pending[], i: number): string {
-  const e = entries[i];
+function familyOf(e: Pending): string {
   if (e.kind === 'upload') return 'uploads';
   if (e.kind === 'copy') return 'copies';
   if (e.kind === 'clear') return 'clears';
   if (e.kind === 'readback') return 'readbacks';
-  if (STAGES.has(e.name)) {
-    if (i + 1 === entries.length) return 'matmul';
-    return isPack(entries[i + 1]) ? panelFamily(entries, i + 1) : matmulFamily(entries[i + 1], true);
-  }
+  if (e.product) return e.batch > 1 ? 'matmul (batched)' : productFamily(e.product);
   const [shader, entryPoint] = e.name.split('.');
-  if (isPack(e)) return panelFamily(entries, i);
-  if (shader.startsWith('matmul-panel')) {
-    let pack = i;
-    while (pack > 0 && !isPack(entries[pack])) pack--;
-    return isPack(entries[pack]) ? panelFamily(entries, pack) : 'matmul';
-  }
-  if (shader.startsWith('matmul')) return matmulFamily(e, i > 0 && STAGES.has(entries[i - 1].name));
   if (shader === 'activation') return entryPoint.startsWith('gelu') ? 'GELU' : 'activation (tanh)';
   if (shader === 'layernorm') return 'layer norm';
   if (shader === 'optim') return entryPoint === 'adamw' ? 'AdamW' : 'clipping';
@@ -213,20 +196,9 @@ function familyOf(entries: readonly Pending[], i: number): string {
   return e.name; // elementwise, reduce, permute, slice: by entry point
 }
 
-/** The family of the panel product whose pack is entries[pack]: A transposed when a staging came just before. */
-function panelFamily(entries: readonly Pending[], pack: number): string {
-  const transA = pack > 0 && STAGES.has(entries[pack - 1].name);
-  return productFamily(transA, entries[pack].transB);
-}
-
 const NAMED_BY_SHADER = new Set(['attention', 'softmax', 'dropout', 'embedding', 'cross-entropy']);
 
-function matmulFamily(product: Pending, staged: boolean): string {
-  if (product.batch > 1) return 'matmul (batched)';
-  return productFamily(product.transA && !staged, product.transB);
-}
-
-function productFamily(transA: boolean, transB: boolean): string {
+function productFamily({ transA, transB }: ProductTransposes): string {
   if (transA) return transB ? 'matmul (Aᵀ·Bᵀ)' : 'matmul dW';
   return transB ? 'matmul forward' : 'matmul dX';
 }

@@ -14,7 +14,7 @@
 import { isSoftwareAdapter, type AdapterDescription } from './adapter.js';
 import { BufferPool } from './pool.js';
 import { politeWait } from './wait.js';
-import { Profiler, type Profile, type ProfileKind } from './profile.js';
+import { Profiler, type ProductTransposes, type Profile, type ProfileKind } from './profile.js';
 import { PipelineCache, kernelName, packUniforms, uniformSize, workgroupInvocations, type Kernel, type OverrideConstants, type UniformFields, type UniformValues } from './pipelines.js';
 
 /**
@@ -57,6 +57,8 @@ export type DispatchOptions<U extends UniformFields = UniformFields> = {
   bindings: Binding[];
   params: UniformValues<U>;
   constants?: OverrideConstants;
+  /** The matrix product this dispatch serves, with its transposes as the caller asked for it (its family in profiles: src/gpu/profile.ts). */
+  product?: ProductTransposes;
 } & ({ invocations: number } | { elements: number } | { workgroups: number | [number, number?, number?] });
 
 /**
@@ -183,7 +185,7 @@ export class Runtime {
     );
     entries.unshift({ binding: 0, resource: this.writeUniforms(kernel, options.params) });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.profiler ? this.profiledPass(this.profiler, kernel, options.constants, z) : this.computePass();
+    const pass = this.profiler ? this.profiledPass(this.profiler, kernel, options.product, z) : this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -378,10 +380,10 @@ export class Runtime {
   }
 
   /** Profiling: a pass of the dispatch's own, its start and end timed. */
-  private profiledPass(profiler: Profiler, kernel: Kernel, constants: OverrideConstants | undefined, batch: number): GPUComputePassEncoder {
+  private profiledPass(profiler: Profiler, kernel: Kernel, product: ProductTransposes | undefined, batch: number): GPUComputePassEncoder {
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
-    const timestampWrites = profiler.dispatch(this.encoder, kernel, constants, batch);
+    const timestampWrites = profiler.dispatch(this.encoder, kernel, product, batch);
     this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
     this.passCount++;
     return this.pass;

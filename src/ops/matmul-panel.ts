@@ -19,6 +19,9 @@
 // products. Rows past M are clamped to the last (valid loads, results dropped). Each panel's
 // epilogue is one loop over its 128 sums (finish_panel): written out per sum, as the k loops are,
 // it made a 3 × 3-chunk kernel compile in 22 s (70 s with bias, 114 s with GELU) instead of 5.
+// With cTransposed the epilogue writes element (row, col) to C's (col, row), the bias by row: the
+// caller computes Cᵀ = op(B)ᵀ·op(A)ᵀ so that the narrower operand is the one packed (matmul.ts
+// panelRoute).
 //
 // Measured against matmul_subgroup: see PANEL_MIN_MACS in matmul.ts and the bench's matmul group.
 // Also tried, on lavapipe (2 shared cores, December 2026), and left:
@@ -33,6 +36,7 @@
 import { gpu } from '../gpu/device.js';
 import { SHADER_LIBS } from '../gpu/shaders.generated.js';
 import { defineKernel, type Kernel } from '../gpu/pipelines.js';
+import type { ProductTransposes } from '../gpu/profile.js';
 import { empty, type Tensor } from '../tensor.js';
 
 /** Columns of op(B) per panel, and of C per workgroup: 8 per lane. */
@@ -75,6 +79,7 @@ const PANEL_PARAMS = {
   firstRun: 'u32', // 1: C holds no partial sum of an earlier dispatch yet
   lastRun: 'u32', // 1: the last dispatch along k, with the epilogue (alpha, bias, GELU)
   hasBias: 'u32', activation: 'u32', // the epilogue's (lib/matmul-epilogue.wgsl)
+  cTransposed: 'u32', // 1: C holds the product transposed, element (row, col) at C's (col, row), bias by row
 } as const;
 
 /**
@@ -129,12 +134,14 @@ fn finish(cb: CBatch, row: u32, col: u32, sum: f32) {
   if (params.lastRun != 0u) { store_c(cb, row, col, total); } else { C[c_index(cb, row, col)] = total; }
 }
 
-/** The epilogue of one panel's ROWS × PANEL_COLS sums (lane: row i, column col + LANES·j at sums[i·JS + j]), inside C. */
+/** The epilogue of one panel's ROWS × PANEL_COLS sums (lane: row i, column col + LANES·j at sums[i·JS + j]), inside C (transposed with cTransposed). */
 fn finish_panel(cb: CBatch, row0: u32, col: u32, sums: ptr<function, array<f32, ${ROWS * JS}>>) {
   for (var e = 0u; e < ${ROWS * JS}u; e++) {
     let row = row0 + e / ${JS}u;
     let c = col + ${LANES}u * (e % ${JS}u);
-    if (row < params.M && c < params.N) { finish(cb, row, c, (*sums)[e]); }
+    if (row < params.M && c < params.N) {
+      if (params.cTransposed != 0u) { finish(cb, c, row, (*sums)[e]); } else { finish(cb, row, c, (*sums)[e]); }
+    }
   }
 }
 
@@ -181,11 +188,31 @@ function runs(n: number, max: number): [number, number][] {
   return Array.from({ length: count }, (_, i) => [i * size, Math.min(size, n - i * size)] as [number, number]).filter(([, c]) => c > 0);
 }
 
+/**
+ * How the panel product cuts op(B) [K, N]: its panels and chunks, the runs of chunks along k
+ * (more than MAX_BINDINGS: the later runs add to C's partial sums) and the runs of panels across
+ * N (as many per dispatch as the bindings hold); a dispatch per run of each.
+ */
+function panelPlan(N: number, K: number) {
+  const panels = Math.ceil(N / PANEL_COLS);
+  const chunks = Math.ceil(K / PANEL_K);
+  const kRuns = runs(chunks, MAX_BINDINGS);
+  const panelRuns = runs(panels, Math.min(MAX_PANELS, Math.floor(MAX_BINDINGS / kRuns[0][1])));
+  return { panels, chunks, kRuns, panelRuns };
+}
+
+/** What the panel product of an op(B) [K, N] records besides A's reads: its dispatches (the pack's included) and the floats its pack writes. */
+export function panelCost(N: number, K: number): { dispatches: number; packed: number } {
+  const { panels, chunks, kRuns, panelRuns } = panelPlan(N, K);
+  return { dispatches: 1 + kRuns.length * panelRuns.length, packed: panels * chunks * CHUNK_VEC4S * 4 };
+}
+
 /** A's rows as the panel product reads them: k-contiguous, offset and row stride in elements (multiples of 4). */
 export interface PanelA { tensor: Tensor; offset: number; rowStride: number }
 /** op(B) as stored: B [K, N] (or [N, K] with transposed) from offset, rows rowStride apart; f32, or f16 (widened exactly as it is packed). */
 export interface PanelB { tensor: Tensor; offset: number; rowStride: number; transposed: boolean }
-export interface PanelC { tensor: Tensor; offset: number; rowStride: number }
+/** C [M, N] from offset, rows rowStride apart; transposed: C holds the product transposed ([N, M], bias by the product's row). */
+export interface PanelC { tensor: Tensor; offset: number; rowStride: number; transposed: boolean }
 
 /** Whether the panel product can read an untransposed A as it lies: its rows vec4-aligned (K, a multiple of 4, the caller checks). */
 export function panelReadsA(offset: number, rowStride: number): boolean {
@@ -194,14 +221,14 @@ export function panelReadsA(offset: number, rowStride: number): boolean {
 
 /**
  * Records C = alpha·A·op(B) (+ bias; with preact, C = gelu(Z) and preact = Z) for one matrix
- * (no batch): the pack, then a dispatch per run of panels and run of chunks. K a multiple of 4, A as panelReadsA accepts;
- * layouts already checked by the caller (matmul.ts stridedMatmul).
+ * (no batch): the pack, then a dispatch per run of panels and run of chunks. K a multiple of 4,
+ * A as panelReadsA accepts; layouts already checked by the caller (matmul.ts stridedMatmul),
+ * which names the product every dispatch serves (`product`, for profiles).
  */
 export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: number, K: number,
-  { alpha = 1, bias, preact, unbound }: { alpha?: number; bias?: Tensor; preact?: Tensor; unbound: { bias: Tensor; preact: Tensor } }): void {
+  { alpha = 1, bias, preact, unbound, product }: { alpha?: number; bias?: Tensor; preact?: Tensor; unbound: { bias: Tensor; preact: Tensor }; product: ProductTransposes }): void {
   const runtime = gpu();
-  const panels = Math.ceil(N / PANEL_COLS);
-  const chunks = Math.ceil(K / PANEL_K);
+  const { panels, chunks, kRuns, panelRuns } = panelPlan(N, K);
   const packed = empty([panels * chunks * CHUNK_VEC4S * 4]);
   // K is a multiple of 4 here (matmul.ts checks); aligned rows of B are read as vec4s: one per vec4 of
   // the panels when transposed (B's rows run along k), a 4 × 4 block per 4 of them when not.
@@ -213,12 +240,10 @@ export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: numb
     params: { N, K, bOffset: b.offset, bRowStride: b.rowStride, chunks, n: items },
     elements: items,
     constants: { TRANS_B: Number(b.transposed), PANEL_COLS, PANEL_K },
+    product,
   });
-  // Along k, runs of chunks (more than MAX_BINDINGS: the later runs add to C's partial sums); across
-  // N, as many panels per dispatch as the bindings hold.
-  const kRuns = runs(chunks, MAX_BINDINGS);
   const chunkBytes = CHUNK_VEC4S * 16;
-  for (const [p0, panelCount] of runs(panels, Math.min(MAX_PANELS, Math.floor(MAX_BINDINGS / kRuns[0][1])))) {
+  for (const [p0, panelCount] of panelRuns) {
     for (const [g, [q0, count]] of kRuns.entries()) {
       const k0 = q0 * PANEL_K;
       const slots = Array.from({ length: panelCount * count }, (_, i) => (p0 + Math.floor(i / count)) * chunks + q0 + (i % count));
@@ -232,8 +257,10 @@ export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: numb
           col0: p0 * PANEL_COLS, k0, kLen: Math.min(count * PANEL_K, K - k0),
           cOffset: c.offset, cRowStride: c.rowStride, alpha,
           firstRun: Number(g === 0), lastRun: Number(g === kRuns.length - 1), hasBias: Number(!!bias), activation: Number(!!preact),
+          cTransposed: Number(c.transposed),
         },
         workgroups: [1, Math.ceil(M / ROWS), 1],
+        product,
       });
     }
   }

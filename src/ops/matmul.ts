@@ -12,6 +12,7 @@
 
 import { gpu, isSoftwareAdapter } from '../gpu/device.js';
 import type { Runtime } from '../gpu/runtime.js';
+import type { ProductTransposes } from '../gpu/profile.js';
 import { defineKernel, type Kernel, type WorkgroupSize } from '../gpu/pipelines.js';
 import { chosenVariant, setVariantOverride, tune } from '../gpu/autotune.js';
 import { record } from '../autograd.js';
@@ -19,7 +20,7 @@ import { Tensor, empty, keep, packedView, randn, tidy, zeros } from '../tensor.j
 import { sumRows } from './reduce.js';
 import { geluBackward, geluForward } from './activation.js';
 import { autocastEnabled, castToF16, castToF32 } from './cast.js';
-import { panelProduct, panelReadsA } from './matmul-panel.js';
+import { panelCost, panelProduct, panelReadsA } from './matmul-panel.js';
 
 /**
  * The matmul kernels (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl); each
@@ -125,9 +126,9 @@ export function setMatmulStaging(minK = STAGE_MIN_K): void {
 
 /**
  * From this many multiply-adds (M·N·K) on, the subgroup variant computes a single matrix's
- * product as the panel product (src/ops/matmul-panel.ts: op(B) packed into uniform panels, a
- * few per dispatch), when A's rows lie k-contiguous and vec4-aligned (a plain transposed A is
- * staged to [M, K] first) and K is a multiple of 4. Measured on lavapipe (AVX2, 2 shared cores),
+ * product as the panel product (src/ops/matmul-panel.ts: one operand packed into uniform panels,
+ * a few per dispatch, the other read along k: panelRoute), when one of them can be read along k
+ * and K is a multiple of 4. Measured on lavapipe (AVX2, 2 shared cores),
  * subgroup kernel -> panel product, same process, interleaved, medians of 7 (wall ms, a linear
  * layer's x·Wᵀ, dY·W and dYᵀ·x at 512 tokens): 128 -> 128 features (8 Mi MACs) 2.75 -> 3.02,
  * 2.67 -> 2.96, 2.73 -> 3.21; 256 -> 256 (32 Mi) 6.21 -> 5.42, 5.69 -> 5.27, 6.22 -> 5.32;
@@ -342,13 +343,44 @@ function isPlain(l: Required<MatrixLayout>, rows: number, cols: number, batch: n
 }
 
 /**
- * How the panel product reads A for this product ('direct': as it lies; 'staged': a plain
- * transposed A copied to [M, K] first), or null where it does not take it (see PANEL_MIN_MACS).
+ * How the panel product takes a product, or null where it does not (see PANEL_MIN_MACS). As
+ * written, C = op(A)·op(B): op(A)'s rows read along k, op(B) packed. Swapped, Cᵀ = op(B)ᵀ·op(A)ᵀ,
+ * written into C transposed: op(B)ᵀ's rows read along k, op(A)ᵀ packed. The operand read along k
+ * is read as it lies (rows along k, vec4-aligned) or, where it is plain and stored the other way
+ * round, staged transposed first.
  */
-function panelRead(variant: MatmulVariant, { M, N, K, batch = 1 }: StridedShape, transposeA: boolean, aLayout: Required<MatrixLayout>): 'direct' | 'staged' | null {
+interface PanelRoute { swapped: boolean; staged: boolean }
+
+/**
+ * A dispatch counted as this many floats of pack and staging when the routes are compared: an
+ * empty dispatch costs 58 µs on lavapipe (2 cores, `npm run bench -- --only profile`), a float
+ * packed about 2.9 ns (a BERT-base step's forward packs: 235 ms for 80 M floats).
+ */
+const DISPATCH_FLOATS = 20_000;
+
+/**
+ * The panel route with the cheaper pack and staging (floats moved, DISPATCH_FLOATS per dispatch):
+ * a linear layer's forward x·Wᵀ swaps (x, the tokens, is packed instead of W) when the tokens are
+ * fewer than the features; dY·W keeps W packed (swapped, W would be staged and dY packed too);
+ * dYᵀ·x packs the narrower of dY and x, the other staged either way.
+ */
+function panelRoute(variant: MatmulVariant | undefined, { M, N, K, batch = 1 }: StridedShape, transposeA: boolean, transposeB: boolean,
+  aLayout: Required<MatrixLayout>, bLayout: Required<MatrixLayout>): PanelRoute | null {
   if (variant !== 'subgroup' || batch !== 1 || M * N * K < panelMinMacs || K % 4 !== 0) return null;
-  if (!transposeA) return panelReadsA(aLayout.offset, aLayout.rowStride) ? 'direct' : null;
-  return isPlain(aLayout, K, M, 1, 1) ? 'staged' : null;
+  // Whether an operand whose rows lie along k is read as it lies (true), staged (false) or not at all (null).
+  const reads = (alongK: boolean, l: Required<MatrixLayout>, rows: number, cols: number) =>
+    alongK ? (panelReadsA(l.offset, l.rowStride) ? true : null) : (isPlain(l, rows, cols, 1, 1) ? false : null);
+  const routes: { route: PanelRoute; cost: number }[] = [];
+  const consider = (swapped: boolean, direct: boolean | null, rows: number, packedColumns: number) => {
+    if (direct === null) return;
+    const { dispatches, packed } = panelCost(packedColumns, K);
+    const staged = !direct;
+    routes.push({ route: { swapped, staged }, cost: packed + (staged ? rows * K : 0) + DISPATCH_FLOATS * (dispatches + Number(staged)) });
+  };
+  consider(false, reads(!transposeA, aLayout, K, M), M, N);
+  consider(true, reads(transposeB, bLayout, K, N), N, M);
+  if (routes.length === 0) return null;
+  return routes.reduce((best, r) => (r.cost < best.cost ? r : best)).route;
 }
 
 const describeTensor = (t: Tensor) => `${t.dtype} [${t.shape.join(', ')}]`;
@@ -385,26 +417,29 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
   const variant = half ? undefined : (options.variant ?? matmulVariant());
   if (variant && !matmulVariantSupported(variant)) throw new Error(`matmul: variant '${variant}' does not run on this device`);
   const epilogue = { alpha, bias, preact };
+  const product = { transA: transposeA, transB: transposeB };
   if (half && matmulVariant() === 'subgroup' && worthWidening(a.tensor, M * K * batch) && worthWidening(b.tensor, K * N * batch)) {
     // The half operands' tensors widened exactly to float32 (one widening when both are views of
     // one tensor, as q and k of a packed projection), read through the same layouts: the float16
-    // kernel has no subgroup or panel form (see F16_PRODUCT). The panel product packs B's halves
-    // as they lie, widening them as it packs: no widened copy of B.
-    const aWide = castToF32(a.tensor);
-    const read = panelRead('subgroup', shape, transposeA, aLayout);
-    if (read) {
-      panelDispatch(read, { tensor: aWide, layout: aLayout }, { tensor: b.tensor, layout: bLayout }, { tensor: c.tensor, layout: cLayout }, shape, transposeB, epilogue);
+    // kernel has no subgroup or panel form (see F16_PRODUCT). The panel product packs its packed
+    // operand's halves as they lie, widening them as it packs: only the operand it reads along k is widened.
+    const route = panelRoute('subgroup', shape, transposeA, transposeB, aLayout, bLayout);
+    if (route) {
+      const wide = castToF32(route.swapped ? b.tensor : a.tensor);
+      const [aRead, bRead] = route.swapped ? [a.tensor, wide] : [wide, b.tensor];
+      panelDispatch(route, { tensor: aRead, layout: aLayout }, { tensor: bRead, layout: bLayout }, { tensor: c.tensor, layout: cLayout }, shape, product, epilogue);
+      wide.dispose(); // back to the pool; work recorded later runs after this product
     } else {
+      const aWide = castToF32(a.tensor);
       const bWide = b.tensor === a.tensor ? aWide : castToF32(b.tensor);
       stridedMatmul({ tensor: aWide, layout: a.layout }, { tensor: bWide, layout: b.layout }, c, shape, { ...options, variant: 'subgroup' });
-      if (bWide !== aWide) bWide.dispose();
+      for (const wide of new Set([aWide, bWide])) wide.dispose();
     }
-    aWide.dispose(); // back to the pool; work recorded later runs after this product
     return;
   }
-  const read = variant && panelRead(variant, shape, transposeA, aLayout);
-  if (read) {
-    panelDispatch(read, { tensor: a.tensor, layout: aLayout }, { tensor: b.tensor, layout: bLayout }, { tensor: c.tensor, layout: cLayout }, shape, transposeB, epilogue);
+  const route = panelRoute(variant, shape, transposeA, transposeB, aLayout, bLayout);
+  if (route) {
+    panelDispatch(route, { tensor: a.tensor, layout: aLayout }, { tensor: b.tensor, layout: bLayout }, { tensor: c.tensor, layout: cLayout }, shape, product, epilogue);
     return;
   }
   const { kernel, tileRows, tileCols } = variant ? VARIANTS[variant] : F16_PRODUCT;
@@ -417,7 +452,7 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
     throw new Error(`matmul: ${batch}×[${M}×${N}] needs workgroups [${workgroups.join(', ')}], over ${limit} in one dimension`);
   }
   // aT: A's matrices transposed to [K, M], read with TRANS_A (see STAGE_MIN_K).
-  const aT = stage ? stagedTranspose(a.tensor, M, K, batch) : null;
+  const aT = stage ? stagedTranspose(a.tensor, M, K, batch, product) : null;
   const aRead = aT ? { offset: 0, rowStride: M, batchStride: innerBatch * M * K, innerStride: M * K } : aLayout;
   runtime.dispatch(kernel, {
     bindings: [(aT ?? a.tensor).binding, b.tensor.binding, (bias ?? unbound().bias).binding, c.tensor.binding, (preact ?? unbound().preact).binding],
@@ -429,6 +464,7 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
       alpha,
     },
     workgroups,
+    product,
     constants: {
       TRANS_A: Number(transposeA || stage),
       TRANS_B: Number(transposeB),
@@ -440,31 +476,37 @@ export function stridedMatmul(a: StridedMatrix, b: StridedMatrix, c: StridedMatr
 }
 
 /**
- * The panel product of one matrix over checked layouts: A (f32) read along k as it lies, or
- * ('staged': transposed and plain) staged to [M, K] first; B f32 or f16 (widened as it is packed).
+ * The panel product of one matrix over checked layouts, by `route` (panelRoute): the operand read
+ * along k (op(A), or op(B)ᵀ swapped) is f32, read as it lies or staged; the packed one f32 or f16
+ * (widened as it is packed).
  */
-function panelDispatch(read: 'direct' | 'staged', a: { tensor: Tensor; layout: Required<MatrixLayout> }, b: { tensor: Tensor; layout: Required<MatrixLayout> },
-  c: { tensor: Tensor; layout: Required<MatrixLayout> }, { M, N, K }: StridedShape, transposeB: boolean,
+function panelDispatch(route: PanelRoute, a: { tensor: Tensor; layout: Required<MatrixLayout> }, b: { tensor: Tensor; layout: Required<MatrixLayout> },
+  c: { tensor: Tensor; layout: Required<MatrixLayout> }, { M, N, K }: StridedShape, product: ProductTransposes,
   { alpha, bias, preact }: { alpha: number; bias?: Tensor; preact?: Tensor }): void {
-  const aT = read === 'staged' ? stagedTranspose(a.tensor, K, M, 1) : null;
+  // Swapped: Cᵀ [N, M] = op(B)ᵀ·op(A)ᵀ, op(A)ᵀ [K, M] stored as A lies (transposed unless A was).
+  const [read, packed, rows, columns] = route.swapped
+    ? [b, { ...a, transposed: !product.transA }, N, M]
+    : [a, { ...b, transposed: product.transB }, M, N];
+  // The staged operand is plain and stored [K, rows]: transposed to [rows, K].
+  const staged = route.staged ? stagedTranspose(read.tensor, K, rows, 1, product) : null;
   panelProduct(
-    aT ? { tensor: aT, offset: 0, rowStride: K } : { tensor: a.tensor, offset: a.layout.offset, rowStride: a.layout.rowStride },
-    { tensor: b.tensor, offset: b.layout.offset, rowStride: b.layout.rowStride, transposed: transposeB },
-    { tensor: c.tensor, offset: c.layout.offset, rowStride: c.layout.rowStride },
-    M, N, K, { alpha, bias, preact, unbound: unbound() },
+    staged ? { tensor: staged, offset: 0, rowStride: K } : { tensor: read.tensor, offset: read.layout.offset, rowStride: read.layout.rowStride },
+    { tensor: packed.tensor, offset: packed.layout.offset, rowStride: packed.layout.rowStride, transposed: packed.transposed },
+    { tensor: c.tensor, offset: c.layout.offset, rowStride: c.layout.rowStride, transposed: route.swapped },
+    rows, columns, K, { alpha, bias, preact, unbound: unbound(), product },
   );
-  aT?.dispose(); // back to the pool; work recorded later runs after this product
+  staged?.dispose(); // back to the pool; work recorded later runs after this product
 }
 
 /** A new [batch, cols, rows]: the `batch` matrices [rows × cols] lying plain in x, each transposed (in 4 × 4 blocks where both are multiples of 4). */
-function stagedTranspose(x: Tensor, rows: number, cols: number, batch: number): Tensor {
+function stagedTranspose(x: Tensor, rows: number, cols: number, batch: number, product: ProductTransposes): Tensor {
   const blocks = rows % 4 === 0 && cols % 4 === 0 ? 4 : 1;
   const workgroups: [number, number, number] = [Math.ceil(rows / blocks / STAGE_WG), Math.ceil(cols / blocks / STAGE_WG), batch];
   const limit = gpu().maxWorkgroupsPerDimension;
   if (workgroups.some((n) => n > limit)) throw new Error(`matmul: staging ${batch}×[${rows}×${cols}] needs workgroups [${workgroups.join(', ')}], over ${limit} in one dimension`);
   const out = empty([batch, cols, rows]);
   const [kernel, bindings] = blocks === 4 ? [STAGE_TRANSPOSE_VEC4, [x.binding4, out.binding4]] : [STAGE_TRANSPOSE, [x.binding, out.binding]];
-  gpu().dispatch(kernel, { bindings, params: { rows, cols }, workgroups });
+  gpu().dispatch(kernel, { bindings, params: { rows, cols }, workgroups, product });
   return out;
 }
 

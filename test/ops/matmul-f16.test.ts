@@ -175,9 +175,10 @@ panelF16Test('f16 products on the subgroup variant: widened to float32 for the p
     const [a16, b16] = [castToF16(a), castToF16(b)];
     const before = gpu().counts().dispatches;
     const c = matmulForward(a16, b16);
-    // A's widening, the pack of B (which widens its halves), and 5 panels of 2 chunks in runs of 4 and 1:
-    // 4 dispatches (the float16 kernel: 1).
-    assert.is(gpu().counts().dispatches - before, 4, 'dispatches: A\'s widening, the pack and two runs of panels');
+    // 67 rows, 261 columns: swapped (matmul.ts panelRoute), so B is widened and staged transposed and
+    // A's halves packed (widened as they are packed), 2 panels of 2 chunks in one dispatch: 4
+    // dispatches (the float16 kernel: 1). The layouts below keep it as written.
+    assert.is(gpu().counts().dispatches - before, 4, 'dispatches: B\'s widening and staging, the pack of A and one run of panels');
     const [a32, b32] = [castToF32(a16), castToF32(b16)];
     const expected = matmulForward(a32, b32);
     assert.equal(await c.toArray(), await expected.toArray(), 'the same as the float32 product of the widened halves');
@@ -194,6 +195,7 @@ panelF16Test('f16 products on the subgroup variant: widened to float32 for the p
       const want = empty([67, 261]);
       const from = gpu().counts().dispatches;
       stridedMatmul({ tensor: aK16, layout: { rowStride: shape.K } }, { tensor: bOdd16, layout: layoutB }, { tensor: got, layout: { rowStride: 261 } }, shape, { transposeB });
+      // B lies neither plain nor along k with aligned rows: as written, 5 panels of 2 chunks in runs of 4 and 1.
       assert.is(gpu().counts().dispatches - from, 4, 'A\'s widening, the pack of the halves, two runs of panels');
       stridedMatmul({ tensor: aK32, layout: { rowStride: shape.K } }, { tensor: bOdd32, layout: layoutB }, { tensor: want, layout: { rowStride: 261 } }, shape, { transposeB });
       assert.equal(await got.toArray(), await want.toArray(), `B's halves packed element by element${transposeB ? ', transposed' : ''}`);

@@ -190,11 +190,14 @@ if (matmulVariantSupported('subgroup')) {
 }
 
 if (matmulVariantSupported('subgroup')) {
-  // The panel product (src/ops/matmul-panel.ts) for every product it takes (setMatmulPanels(1)):
+  // The panel product (src/ops/matmul-panel.ts) for every product it takes (setMatmulPanels(1)),
+  // as written (C = op(A)·op(B), op(B) packed) or swapped (Cᵀ = op(B)ᵀ·op(A)ᵀ written into C
+  // transposed, op(A) packed), whichever packs and stages less (matmul.ts panelRoute): more rows
+  // than columns keep it as written, fewer swap it. The dispatch counts say which ran.
   // N = 130 is 3 panels of 64 columns, the last 2 wide, in one dispatch; N = 420 seven panels in
   // two dispatches (4 and 3); K = 300 two chunks of 256 rows of k, the second 44 deep; K = 2,900
   // twelve chunks in two dispatches per panel (the second adds to the first's partial sums);
-  // M = 37 three workgroups of 16 rows, the last clamped.
+  // M = 37 (or 500) rows in 3 (32) workgroups of 16, the last clamped.
   const panelTest = (name: string, fn: () => Promise<void>, dispatches: (before: number, after: number) => void = () => {}) =>
     test(`subgroup panel product: ${name}`, async () => {
       setMatmulPanels(1);
@@ -208,8 +211,8 @@ if (matmulVariantSupported('subgroup')) {
     });
 
   // B's rows 130 apart are packed element by element, 420 or 300 apart (transposed) as vec4s.
-  panelTest('plain A, B as it lies and transposed, alpha, bias and GELU into a strided C', async () => {
-    const [M, K, width] = [37, 300, 430];
+  panelTest('as written: plain A, B as it lies and transposed, alpha, bias and GELU into a strided C', async () => {
+    const [M, K, width] = [500, 300, 430];
     for (const N of [130, 420]) {
       const bias = randomArray(N, 76);
       for (const transposeB of [false, true]) {
@@ -220,16 +223,34 @@ if (matmulVariantSupported('subgroup')) {
     }
   }, (before, after) => assert.is(after - before, 2 * (1 + 1) + 2 * (1 + 2), 'per product: the pack and one dispatch per run of panels'));
 
-  // A [K, 37] is staged element by element, [K, 40] in 4 × 4 blocks.
-  panelTest('a transposed A (staged to [M, K]) over K = 2,900: two dispatches per panel, the second adding', async () => {
-    const [N, K] = [68, 2900];
-    for (const M of [37, 40]) {
+  // 37 rows, 420 columns: op(A)ᵀ, one panel, is packed (as vec4s: A's rows 300 apart, or [K, 37]
+  // element by element); op(B)ᵀ is read as it lies (B transposed) or staged (B plain). The bias
+  // belongs to C's columns, the swapped product's rows.
+  panelTest('swapped: every transpose, alpha, bias and GELU into a strided C', async () => {
+    const [M, N, K, width] = [37, 420, 300, 430];
+    const bias = randomArray(N, 77);
+    for (const transposeA of [false, true]) {
+      for (const transposeB of [false, true]) {
+        await checkStrided('subgroup', 'swapped panel', { a: M * K, b: K * N, c: M * width + 12 },
+          { rowStride: transposeA ? M : K }, { rowStride: transposeB ? K : N }, { offset: 12, rowStride: width },
+          { M, N, K, batch: 1, innerBatch: 1, transposeA, transposeB, alpha: 0.5, bias, gelu: true });
+      }
+    }
+  }, (before, after) => assert.is(after - before, 2 * ((1 + 1 + 1) + (1 + 1)), 'per product: B\'s staging unless transposed, the pack, one dispatch'));
+
+  // A [K, 130] is staged element by element, B [K, 68] packed in 2 panels (as written); with 37 or
+  // 40 rows the product swaps: B [K, 68] is staged in 4 × 4 blocks, A [K, 37] packed element by
+  // element, [K, 40] as vec4s, in one panel.
+  panelTest('over K = 2,900: two dispatches per panel, the second adding; a transposed A staged, or B when swapped', async () => {
+    const N = 68;
+    const K = 2900;
+    for (const M of [130, 37, 40]) {
       await checkStrided('subgroup', 'panel Aᵀ', { a: K * M, b: K * N, c: M * N },
         { rowStride: M }, { rowStride: N }, { rowStride: N }, { M, N, K, batch: 1, innerBatch: 1, transposeA: true, alpha: -1.25 });
     }
-  }, (before, after) => assert.is(after - before, 2 * (1 + 1 + 2 * 2), 'per product: the staging, the pack and two dispatches for each of 2 panels'));
+  }, (before, after) => assert.is(after - before, (1 + 1 + 2 * 2) + 2 * (1 + 1 + 2), 'per product: the staging, the pack and two dispatches per panel'));
 
-  panelTest('an A with aligned padded rows is read in place; a misaligned one, a K not a multiple of 4 and a batch take the plain kernel', async () => {
+  panelTest('an A with aligned padded rows is read in place, a misaligned one packed (swapped); a K not a multiple of 4, a batch, or no operand to read along k take the plain kernel', async () => {
     const [M, N, K] = [37, 70, 300];
     const counted = async (what: string, expected: number, run: () => Promise<void>) => {
       const before = gpu().counts().dispatches;
@@ -238,8 +259,10 @@ if (matmulVariantSupported('subgroup')) {
     };
     await counted('aligned', 1 + 1, () => checkStrided('subgroup', 'aligned A', { a: 8 + M * (K + 4), b: K * N, c: M * N },
       { offset: 8, rowStride: K + 4 }, { rowStride: N }, { rowStride: N }, { M, N, K, batch: 1, innerBatch: 1 }));
-    await counted('misaligned', 1, () => checkStrided('subgroup', 'misaligned A', { a: 3 + M * (K + 1), b: K * N, c: M * N },
+    await counted('misaligned, swapped: B staged, A packed', 1 + 1 + 1, () => checkStrided('subgroup', 'misaligned A', { a: 3 + M * (K + 1), b: K * N, c: M * N },
       { offset: 3, rowStride: K + 1 }, { rowStride: N }, { rowStride: N }, { M, N, K, batch: 1, innerBatch: 1 }));
+    await counted('misaligned A and transposed B', 1, () => checkStrided('subgroup', 'misaligned A and Bᵀ', { a: 3 + M * (K + 1), b: 1 + N * (K + 1), c: M * N },
+      { offset: 3, rowStride: K + 1 }, { offset: 1, rowStride: K + 1 }, { rowStride: N }, { M, N, K, batch: 1, innerBatch: 1, transposeB: true }));
     await counted('K = 301', 1, () => checkStrided('subgroup', 'odd K', { a: M * 301, b: 301 * N, c: M * N },
       { rowStride: 301 }, { rowStride: N }, { rowStride: N }, { M, N, K: 301, batch: 1, innerBatch: 1 }));
     await counted('batch 2', 1, () => checkStrided('subgroup', 'batched', { a: 2 * M * K, b: K * N, c: 2 * M * N },
