@@ -26,6 +26,9 @@
 // gradients of intermediate tensors. The op outputs themselves belong to
 // whoever made them: they stay readable after backward() until their tidy()
 // scope ends or they are disposed, and the node is detached (gradFn = null).
+// An output disposed before any backward ran its node takes the node along
+// (tensor.ts, dispose and freeGraph): a forward recorded and never backwarded
+// (an evaluation outside noGrad) leaves nothing behind once its outputs go.
 // The exception proves the rule: intermediates a module's forward created and
 // did not return (tensor.ts, graphScope) are unreachable by any caller, so the
 // graph owns them: it frees each as the module returns when no backward reads
@@ -74,6 +77,8 @@ export function record(
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.gradFn = { name, inputs, backward, saved, readsOnlySaved };
+    for (const t of inputs) t.graphUses++;
+    for (const t of saved) t.savedByGraph = true;
     if (!readsOnlySaved) for (const t of [out, ...inputs]) t.readByBackward = true;
   } else {
     for (const t of saved) t.dispose();
@@ -152,6 +157,7 @@ function backward(root: Tensor): void {
         dOut.dispose();
       }
       for (const s of fn.saved) s.dispose();
+      for (const input of fn.inputs) input.graphUses--;
       t.gradFn = null;
       if (t.ownedByGraph) t.dispose();
     }

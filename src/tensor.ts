@@ -65,10 +65,14 @@ export class Tensor {
   gradSlot: Tensor | null = null;
   /** How this tensor was computed, while its graph is alive. */
   gradFn: GradFn | null = null;
-  /** An intermediate no caller can reach (see graphScope): backward() frees it once its node has run, or graphScope at once. */
+  /** An intermediate no caller can reach (see graphScope) or one its caller disposed while a node still uses it (dispose): backward() frees it once its node has run; freeGraph once no node uses it. */
   ownedByGraph = false;
   /** Internal (autograd.ts): a node whose backward reads its inputs and output directly (readsOnlySaved false) has this tensor among them. */
   readByBackward = false;
+  /** Internal (autograd.ts): how many graph nodes not yet run or freed list this tensor among their inputs (freeGraph). */
+  graphUses = 0;
+  /** Internal (autograd.ts): a node's saved tensor, which its graph frees (after its backward, or with the node): tidy() leaves it alone. */
+  savedByGraph = false;
   private storage: Storage | null;
   private offset: number;
   private gradValue: Tensor | null = null;
@@ -264,9 +268,24 @@ export class Tensor {
   }
 
   /** Returns the buffer to the pool. Idempotent. */
+  /**
+   * Drops this handle. An op output whose graph node backward has not run yet follows PyTorch's
+   * lifetime rather than breaking the graph: while a node computed from it is alive, the graph
+   * takes it over (ownedByGraph, as graphScope's intermediates; its bytes stay only if a backward
+   * reads them directly) and a later backward still flows through it; once none is, its node goes
+   * with it, saved tensors and all, and so, upward, does every intermediate the graph alone held
+   * (freeGraph). A forward recorded and never backwarded thus leaves nothing once its outputs go.
+   */
   dispose(): void {
+    const fn = this.gradFn;
+    if (fn && this.graphUses > 0) {
+      this.ownedByGraph = true;
+      if (!this.readByBackward) this.releaseStorage();
+      return;
+    }
     this.releaseStorage();
     this.gradFn = null;
+    if (fn) freeGraph(fn);
   }
 
   /**
@@ -305,6 +324,27 @@ function checkSize(shape: readonly number[], dtype: DType): void {
   }
 }
 
+/**
+ * Frees a graph node no backward can reach any more: its saved tensors, then each of its inputs'
+ * nodes that the graph owns (graphScope's intermediates, which no caller holds) once no other live
+ * node uses that input. Iterative: a model's graph is thousands of nodes deep.
+ */
+function freeGraph(root: GradFn): void {
+  const nodes = [root];
+  while (nodes.length) {
+    const fn = nodes.pop()!;
+    for (const t of fn.saved) t.dispose();
+    for (const input of fn.inputs) {
+      input.graphUses--;
+      if (input.ownedByGraph && input.graphUses === 0 && input.gradFn) {
+        nodes.push(input.gradFn);
+        input.gradFn = null;
+        input.releaseStorage();
+      }
+    }
+  }
+}
+
 // autograd.ts installs the backward pass here (it imports this module, not the reverse).
 let backwardHook: (root: Tensor) => void = () => {
   throw new Error('autograd is not loaded');
@@ -325,7 +365,8 @@ function track(t: Tensor): void {
 
 /**
  * Runs fn (a module's forward) and hands the graph the intermediates it
- * created but does not return: nobody outside can hold them. One that no
+ * created but does not return: nobody outside can hold them (dispose: the
+ * graph takes over an op output that a node still uses). One that no
  * backward reads directly (its node and every node using it read only their
  * saved handles: GradFn.readsOnlySaved) is freed now, its node kept: what a
  * backward needs of it lives on in those handles (views), and its buffer goes
@@ -345,10 +386,7 @@ export function graphScope<T>(fn: () => T): T {
   const returned = new Set(collectTensors(result));
   for (const t of scope) {
     if (returned.has(t)) graphScopes.at(-1)?.add(t);
-    else if (t.gradFn) {
-      t.ownedByGraph = true;
-      if (!t.readByBackward) t.releaseStorage();
-    }
+    else if (t.gradFn) t.dispose();
   }
   return result;
 }
@@ -356,6 +394,9 @@ export function graphScope<T>(fn: () => T): T {
 /**
  * Runs fn and disposes every tensor it created, except the tensors it returns
  * (a tensor, an array of them, or an object's values) and those passed to keep().
+ * What a graph node saved for its backward is the graph's to free (autograd.ts), and an op
+ * output a live node still uses passes to the graph (dispose): a loss returned from tidy()
+ * still backwards through everything that computed it.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
@@ -369,7 +410,7 @@ export function tidy<T>(fn: () => T): T {
   const survivors = new Set(collectTensors(result));
   for (const t of scope) {
     if (survivors.has(t)) scopes.at(-1)?.add(t);
-    else t.dispose();
+    else if (!t.savedByGraph) t.dispose();
   }
   return result;
 }

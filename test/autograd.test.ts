@@ -104,6 +104,46 @@ test('tidy() around a step frees its intermediates, whether or not backward() ra
   assert.throws(() => h.buffer, /was disposed/);
 });
 
+// PyTorch's lifetime: a graph lives while something can still backward through it. Disposing
+// every tensor one holds of a forward that never ran backward frees what its graph saved;
+// disposing an intermediate while a later op's output still needs it keeps the graph whole.
+test('a forward never backwarded leaves nothing once its outputs are disposed', () => {
+  const w = tensor(Array.from({ length: 64 * 32 }, (_, i) => Math.sin(i)), [64, 32], { requiresGrad: true });
+  const pool = gpu().pool;
+  const before = pool.snapshot().bytesInUse;
+  for (let i = 0; i < 3; i++) {
+    const x = randn([16, 32], { seed: i });
+    const h = linear(x, w); // saves handles on x and w
+    const y = mul(h, h); // saves handles on h (twice)
+    const loss = mean(y);
+    // Disposed in any order, as a caller drops them.
+    for (const t of i === 1 ? [x, h, y, loss] : [loss, y, h, x]) t.dispose();
+    assert.is(pool.snapshot().bytesInUse, before, `iteration ${i}: pool bytes in use back to where they were`);
+  }
+  w.dispose();
+});
+
+test('disposing an intermediate before backward keeps the graph: the gradients of a run that kept it', async () => {
+  const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  const w = tensor([1, 0, -1, 2, 1, 0, 0, 1, 1, -2, 0, 1], [4, 3], { requiresGrad: true });
+  const kept = mean(mul(linear(x, w), linear(x, w)));
+  kept.backward();
+  const expected = await w.grad!.toArray();
+  w.grad = null;
+  const h = linear(x, w);
+  const loss = mean(mul(h, h));
+  h.dispose(); // as `del h` in PyTorch
+  assert.ok(h.disposed, 'the handle is gone');
+  loss.backward();
+  assertClose(await w.grad!.toArray(), expected, { atol: 0, rtol: 0 }, 'dW through the disposed intermediate');
+  // tidy() returning the loss: its intermediates go, the backward after it still reaches w.
+  w.grad = null;
+  const returned = tidy(() => mean(mul(linear(x, w), linear(x, w))));
+  returned.backward();
+  assertClose(await w.grad!.toArray(), expected, { atol: 0, rtol: 0 }, 'dW through the intermediates of a tidy() that returned the loss');
+  for (const t of [x, w, kept, loss, returned]) t.dispose();
+});
+
 test('tidy disposes what it created except what it returns and what keep() marks', () => {
   let inner = tensor([1], [1]);
   let kept = inner;

@@ -8,7 +8,7 @@ import { gpu, isSoftwareAdapter } from '../../src/gpu/device.js';
 import { tidy } from '../../src/tensor.js';
 import { sizeClass } from '../../src/gpu/pool.js';
 import { bertConfig } from '../../src/models/bert/config.js';
-import { BertForSequenceClassification } from '../../src/models/bert/modeling.js';
+import { BertForMaskedLM, BertForSequenceClassification } from '../../src/models/bert/modeling.js';
 import { AdamW, clipGradNorm } from '../../src/optim/index.js';
 import { setupDevice } from '../helpers.js';
 
@@ -69,6 +69,34 @@ test('an encoder layer keeps, from forward to backward, exactly what its backwar
   heldAfterForward(1); // a first step makes the device's few kept singletons (backward's seed, unbound-slot dummies)
   const added = heldAfterForward(2) - heldAfterForward(1);
   assert.is(added, perLayer, `a second layer adds ${added} bytes, expected ${perLayer}`);
+});
+
+// As a transformers user evaluates without torch.no_grad(): the forward records a graph that no
+// backward ever runs; disposing what it returned gives every byte back, call after call.
+test('a training-mode forward never backwarded leaves no pool bytes once its outputs are disposed', async () => {
+  const config = bertConfig({ vocab_size: 50, hidden_size: H, num_hidden_layers: 2, num_attention_heads: heads, intermediate_size: I, max_position_embeddings: 16, num_labels: 3 });
+  const mlmLabels = Int32Array.from({ length: B * T }, (_, i) => (i % 5 === 0 ? (i * 3) % 50 : -100));
+  const cases: [string, BertForSequenceClassification | BertForMaskedLM, typeof batch][] = [
+    ['sequence classification', new BertForSequenceClassification(config), batch],
+    ['masked LM', new BertForMaskedLM(config), { ...batch, labels: mlmLabels }],
+  ];
+  const pool = gpu().pool;
+  for (const [name, model, inputs] of cases) {
+    model.train().setDropoutSeed(0, 0);
+    const warm = model.forward(inputs); // the device's kept singletons, made once
+    for (const t of Object.values(warm)) t?.dispose();
+    const before = pool.snapshot().bytesInUse;
+    for (let i = 0; i < 3; i++) {
+      const { loss, logits } = model.forward(inputs);
+      assert.ok(loss!.gradFn, `${name}: a graph was recorded`);
+      const value = await loss!.item();
+      assert.ok(Number.isFinite(value), `${name}: loss ${value}`);
+      loss!.dispose();
+      logits.dispose();
+      assert.is(pool.snapshot().bytesInUse, before, `${name}, forward ${i}: pool bytes in use back to where they were`);
+    }
+    model.dispose();
+  }
 });
 
 test.run();

@@ -8,9 +8,9 @@
 //
 // Lifetime: forward() records the graph; the intermediates a layer does not
 // return belong to the graph, and backward() frees them as it goes (tensor.ts,
-// graphScope). The caller wraps a step (forward + backward + optimizer) or an
-// evaluation (under noGrad) in tidy(), which frees the rest: the outputs and
-// the uploaded inputs.
+// graphScope). The inputs a forward uploads it frees itself (withBatch). What
+// is left is the outputs: disposing them (or the tidy() around a step or an
+// evaluation) frees them, and with them a graph no backward ran.
 //
 // Dropout is reproducible: every Dropout of a model draws its streams from the
 // model's DropoutRng. A trainer calls model.setDropoutSeed(seed, step) before
@@ -66,7 +66,7 @@ type BatchField = 'inputIds' | 'tokenTypeIds' | 'attentionMask' | 'labels';
  * `labels` (a head's: how many, of how many classes) within range. Tensors are used as they are,
  * after a shape check (their ids stay on the GPU: see ops/embedding.ts).
  */
-function batchTensors(inputs: BertInputs, config: BertConfig, labels?: { count: number; classes: number }): BatchTensors {
+function batchTensors(inputs: BertInputs, config: BertConfig, labels: { count: number; classes: number } | undefined, created: Tensor[]): BatchTensors {
   const shape = batchShape(inputs);
   const ids = (field: BatchField, V: number) => (x: Int32Array) => checkIds(x, shape, V, `BERT: ${field}`);
   const fields: [BatchField, readonly number[], ((x: Int32Array) => void)?][] = [
@@ -82,6 +82,7 @@ function batchTensors(inputs: BertInputs, config: BertConfig, labels?: { count: 
     if (x instanceof Tensor) {
       if (x.dtype !== 'i32' || x.size !== size) throw new Error(`BERT: ${field} is ${x.dtype} [${x.shape.join(', ')}], expected i32 [${fieldShape.join(', ')}]`);
       out[field] = x.shape.join() === fieldShape.join() ? x : x.view(fieldShape);
+      if (out[field] !== x) created.push(out[field]!);
       continue;
     }
     if (x.length !== size) throw new Error(`BERT: ${field} has ${x.length} values, expected [${fieldShape.join(', ')}] (${size})`);
@@ -89,8 +90,26 @@ function batchTensors(inputs: BertInputs, config: BertConfig, labels?: { count: 
     arrays.push([field, x, fieldShape]);
   }
   // Allocated once every array passed its checks.
-  gpu().uploadAll(arrays.map(([field, data, fieldShape]) => ({ data, target: (out[field] = empty(fieldShape, 'i32')).buffer })));
+  gpu().uploadAll(arrays.map(([field, data, fieldShape]) => {
+    const t = (out[field] = empty(fieldShape, 'i32'));
+    created.push(t);
+    return { data, target: t.buffer };
+  }));
   return { ...out, inputIds: out.inputIds!, shape };
+}
+
+/**
+ * fn over the batch's tensors (batchTensors), then disposes those made here (uploads of host
+ * arrays, views): every op that reads one in its backward took a handle of its own, so a forward
+ * leaves behind only its outputs and their graph, tidy() or not.
+ */
+function withBatch<T>(inputs: BertInputs, config: BertConfig, labels: { count: number; classes: number } | undefined, fn: (batch: BatchTensors) => T): T {
+  const created: Tensor[] = [];
+  try {
+    return fn(batchTensors(inputs, config, labels, created));
+  } finally {
+    for (const t of created) t.dispose();
+  }
 }
 
 function batchShape(inputs: BertInputs): [number, number] {
@@ -197,9 +216,10 @@ export class BertModel extends BertPreTrainedModel {
 
   /** -> lastHiddenState [B, T, H] and, with the pooler, pooled [B, H]. */
   forward(inputs: BertInputs): { lastHiddenState: Tensor; pooled: Tensor | null } {
-    const { inputIds, tokenTypeIds, attentionMask } = batchTensors(inputs, this.config);
-    const h = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask);
-    return { lastHiddenState: h, pooled: this.pooler ? this.pooler.forward(h) : null };
+    return withBatch(inputs, this.config, undefined, ({ inputIds, tokenTypeIds, attentionMask }) => {
+      const h = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask);
+      return { lastHiddenState: h, pooled: this.pooler ? this.pooler.forward(h) : null };
+    });
   }
 
   /**
@@ -209,9 +229,11 @@ export class BertModel extends BertPreTrainedModel {
    */
   pooledOutput(inputs: BertInputs): Tensor {
     if (!this.pooler) throw new Error('BertModel.pooledOutput: this model has no pooler (addPoolingLayer: false)');
-    const { inputIds, tokenTypeIds, attentionMask } = batchTensors(inputs, this.config);
-    const first = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask, { firstTokenOnly: true });
-    return this.pooler.forward(first);
+    const pooler = this.pooler;
+    return withBatch(inputs, this.config, undefined, ({ inputIds, tokenTypeIds, attentionMask }) => {
+      const first = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask, { firstTokenOnly: true });
+      return pooler.forward(first);
+    });
   }
 }
 
@@ -251,12 +273,13 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
       throw new Error(`BertForSequenceClassification: only single-label classification is implemented (num_labels ${this.numLabels}, problem_type ${this.config.problem_type})`);
     }
     const [B] = batchShape(inputs);
-    const batch = batchTensors(inputs, this.config, inputs.labels && { count: B, classes: this.numLabels });
-    const pooled = this.bert.pooledOutput(batch);
-    const logits = this.classifier.forward(this.dropout.forward(pooled));
-    if (!batch.labels) return { logits };
-    this.config.problem_type = 'single_label_classification';
-    return { logits, loss: crossEntropy(logits, batch.labels) };
+    return withBatch(inputs, this.config, inputs.labels && { count: B, classes: this.numLabels }, (batch): BertOutput => {
+      const pooled = this.bert.pooledOutput(batch);
+      const logits = this.classifier.forward(this.dropout.forward(pooled));
+      if (!batch.labels) return { logits };
+      this.config.problem_type = 'single_label_classification';
+      return { logits, loss: crossEntropy(logits, batch.labels) };
+    });
   }
 }
 
@@ -332,11 +355,12 @@ export class BertForMaskedLM extends BertPreTrainedModel {
   forward(inputs: BertInputs): BertOutput {
     const [B, T] = batchShape(inputs);
     const V = this.config.vocab_size;
-    const batch = batchTensors(inputs, this.config, inputs.labels && { count: B * T, classes: V });
-    const { lastHiddenState } = this.bert.forward(batch);
-    // The decoder is the word-embedding matrix itself: its gradient sums both uses.
-    const logits = this.cls.predictions.forward(lastHiddenState, this.bert.embeddings.word_embeddings.weight);
-    if (!batch.labels) return { logits };
-    return { logits, loss: crossEntropy(reshape(logits, [B * T, V]), batch.labels) };
+    return withBatch(inputs, this.config, inputs.labels && { count: B * T, classes: V }, (batch): BertOutput => {
+      const { lastHiddenState } = this.bert.forward(batch);
+      // The decoder is the word-embedding matrix itself: its gradient sums both uses.
+      const logits = this.cls.predictions.forward(lastHiddenState, this.bert.embeddings.word_embeddings.weight);
+      if (!batch.labels) return { logits };
+      return { logits, loss: crossEntropy(reshape(logits, [B * T, V]), batch.labels) };
+    });
   }
 }
