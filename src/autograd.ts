@@ -100,6 +100,10 @@ function topologicalOrder(root: Tensor): Tensor[] {
     if (visited.has(t)) continue;
     visited.add(t);
     stack.push([t, true]);
+    if (t.spentGraph) {
+      throw new Error(`backward(): the graph through ${t.spentGraph}'s output (shape [${t.shape.join(', ')}]) was already run and freed by an earlier backward(); ` +
+        'as in PyTorch without retain_graph, run the forward again, sum the losses and call backward() once, or detach() what should count as a constant');
+    }
     for (const input of t.gradFn?.inputs ?? []) {
       if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
     }
@@ -111,8 +115,8 @@ function backward(root: Tensor): void {
   if (root.size !== 1) throw new Error(`backward() needs a scalar; got shape [${root.shape.join(', ')}]`);
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything with requiresGrad');
   noGrad(() => {
-    const grads = new Map<Tensor, Tensor>([[root, seed().view(root.shape)]]);
     const order = topologicalOrder(root);
+    const grads = new Map<Tensor, Tensor>([[root, seed().view(root.shape)]]);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const fn = t.gradFn;
@@ -159,6 +163,7 @@ function backward(root: Tensor): void {
       for (const s of fn.saved) s.dispose();
       for (const input of fn.inputs) input.graphUses--;
       t.gradFn = null;
+      t.spentGraph = fn.name;
       if (t.ownedByGraph) t.dispose();
     }
   });

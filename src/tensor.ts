@@ -73,6 +73,8 @@ export class Tensor {
   graphUses = 0;
   /** Internal (autograd.ts): a node's saved tensor, which its graph frees (after its backward, or with the node): tidy() leaves it alone. */
   savedByGraph = false;
+  /** Internal (autograd.ts): the op whose node computed this tensor, once backward ran and freed that node; backward refuses to pass through it again. */
+  spentGraph: string | null = null;
   private storage: Storage | null;
   private offset: number;
   private gradValue: Tensor | null = null;
@@ -166,6 +168,14 @@ export class Tensor {
       throw new Error(`binding4: ${this.byteLength} bytes at ${this.offset} do not round to whole vec4s inside the ${this.buffer.size}-byte buffer`);
     }
     return { buffer: this.buffer, offset: this.offset, size };
+  }
+
+  /**
+   * A new handle on the same bytes, outside the graph (requiresGrad false, no node), as
+   * torch.Tensor.detach: what is computed from it sends no gradient back through this tensor.
+   */
+  detach(): Tensor {
+    return this.view(this.shape);
   }
 
   /** A new tensor of `shape` over the same storage (same element count). */

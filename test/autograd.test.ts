@@ -144,6 +144,26 @@ test('disposing an intermediate before backward keeps the graph: the gradients o
   for (const t of [x, w, kept, loss, returned]) t.dispose();
 });
 
+test('a second backward() through a graph an earlier one ran is refused, as PyTorch does without retain_graph; detach() makes a constant', async () => {
+  const w = tensor([1, 2, 3], [3], { requiresGrad: true });
+  const h = scale(w, 2);
+  const loss = sum(h);
+  loss.backward();
+  assert.throws(() => loss.backward(), /graph through sum's output .* was already run and freed by an earlier backward\(\)/);
+  // A second loss over the first one's intermediate: its gradient would silently stop at h.
+  const other = sum(mul(h, h));
+  assert.throws(() => other.backward(), /graph through scale's output \(shape \[3\]\) was already run/);
+  assertClose(await w.grad!.toArray(), [2, 2, 2], { atol: 0, rtol: 0 }, 'the first backward\'s gradient, untouched');
+  // detach(): h as a constant, as torch's h.detach(); d/dw sum(w · h) = h = 2w.
+  const constant = h.detach();
+  assert.is(constant.requiresGrad, false);
+  w.grad = null;
+  const third = sum(mul(w, constant));
+  third.backward();
+  assertClose(await w.grad!.toArray(), [2, 4, 6], { atol: 0, rtol: 0 }, 'the gradient through the detached factor alone');
+  for (const t of [w, h, loss, other, constant, third]) t.dispose();
+});
+
 test('tidy disposes what it created except what it returns and what keep() marks', () => {
   let inner = tensor([1], [1]);
   let kept = inner;
