@@ -111,12 +111,16 @@ function topologicalOrder(root: Tensor): Tensor[] {
   return order; // inputs before the tensors computed from them
 }
 
-function backward(root: Tensor): void {
-  if (root.size !== 1) throw new Error(`backward() needs a scalar; got shape [${root.shape.join(', ')}]`);
+/** From root, seeded with dL/droot = gradient (a scalar root: 1 when none is given). */
+function backward(root: Tensor, gradient?: Tensor): void {
+  if (!gradient && root.size !== 1) throw new Error(`backward() needs a scalar, or a gradient of the tensor's shape; got shape [${root.shape.join(', ')}]`);
+  if (gradient && (gradient.dtype !== 'f32' || gradient.shape.join() !== root.shape.join())) {
+    throw new Error(`backward(gradient): gradient ${gradient.dtype} [${gradient.shape.join(', ')}] for a tensor f32 [${root.shape.join(', ')}]`);
+  }
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything with requiresGrad');
   noGrad(() => {
     const order = topologicalOrder(root);
-    const grads = new Map<Tensor, Tensor>([[root, seed().view(root.shape)]]);
+    const grads = new Map<Tensor, Tensor>([[root, (gradient ?? seed()).view(root.shape)]]);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const fn = t.gradFn;

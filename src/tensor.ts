@@ -272,9 +272,17 @@ export class Tensor {
     return (await this.toArray())[0];
   }
 
-  /** Backpropagates from this scalar: fills .grad of every leaf that requires it. */
-  backward(): void {
-    backwardHook(this);
+  /**
+   * Backpropagates from this tensor: fills .grad of every leaf that requires it. As torch's
+   * backward(gradient): a scalar seeds with 1; any other shape needs `gradient`, dL/d(this), of its
+   * shape (read, not consumed). torch's other options (retain_graph, create_graph, inputs) are refused.
+   */
+  backward(gradient?: Tensor, ...rest: unknown[]): void {
+    if (rest.length) throw new Error(`backward(gradient?): ${rest.length + 1} arguments given; retain_graph, create_graph and inputs are not supported`);
+    if (gradient !== undefined && !(gradient instanceof Tensor)) {
+      throw new Error(`backward(gradient?): gradient must be a Tensor of shape [${this.shape.join(', ')}], got ${typeof gradient === 'object' ? JSON.stringify(gradient) : String(gradient)} (options such as retain_graph are not supported)`);
+    }
+    backwardHook(this, gradient);
   }
 
   /** Returns the buffer to the pool. Idempotent. */
@@ -356,10 +364,10 @@ function freeGraph(root: GradFn): void {
 }
 
 // autograd.ts installs the backward pass here (it imports this module, not the reverse).
-let backwardHook: (root: Tensor) => void = () => {
+let backwardHook: (root: Tensor, gradient?: Tensor) => void = () => {
   throw new Error('autograd is not loaded');
 };
-export function installBackward(fn: (root: Tensor) => void): void {
+export function installBackward(fn: (root: Tensor, gradient?: Tensor) => void): void {
   backwardHook = fn;
 }
 

@@ -164,6 +164,26 @@ test('a second backward() through a graph an earlier one ran is refused, as PyTo
   for (const t of [w, h, loss, other, constant, third]) t.dispose();
 });
 
+test('backward(gradient) seeds a non-scalar as torch\'s y.backward(dy); torch\'s other options are refused by name', async () => {
+  const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  const w = tensor([1, 0, -1, 2, 1, 0, 0, 1, 1, -2, 0, 1], [4, 3], { requiresGrad: true });
+  const dy = tensor([1, -1, 2, 0.5, 0, 3, -2, 1], [2, 4]);
+  sum(mul(linear(x, w), dy)).backward();
+  const expected = await w.grad!.toArray();
+  w.grad = null;
+  const y = linear(x, w);
+  y.backward(dy);
+  assertClose(await w.grad!.toArray(), expected, { atol: 0, rtol: 0 }, 'dW = dyᵀ·x');
+  assertClose(await dy.toArray(), [1, -1, 2, 0.5, 0, 3, -2, 1], { atol: 0, rtol: 0 }, 'the gradient handed in is left as it was');
+  const z = linear(x, w);
+  assert.throws(() => z.backward(), /needs a scalar, or a gradient of the tensor's shape; got shape \[2, 4\]/);
+  assert.throws(() => z.backward(tensor([1, 2], [2])), /gradient f32 \[2\] for a tensor f32 \[2, 4\]/);
+  const loss = sum(z);
+  assert.throws(() => loss.backward({ retainGraph: true } as never), /gradient must be a Tensor .*retain_graph are not supported/);
+  assert.throws(() => (loss.backward as (...args: unknown[]) => void).call(loss, undefined, true), /2 arguments given; retain_graph, create_graph and inputs are not supported/);
+  for (const t of [x, w, dy, y, z, loss]) t.dispose();
+});
+
 test('tidy disposes what it created except what it returns and what keep() marks', () => {
   let inner = tensor([1], [1]);
   let kept = inner;
