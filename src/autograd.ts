@@ -120,7 +120,7 @@ function backward(root: Tensor, gradient?: Tensor): void {
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything with requiresGrad');
   noGrad(() => {
     const order = topologicalOrder(root);
-    const grads = new Map<Tensor, Tensor>([[root, (gradient ?? seed()).view(root.shape)]]);
+    const grads = new Map<Tensor, Tensor>([[root, (gradient ?? seed()).detachedView(root.shape)]]);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const fn = t.gradFn;
@@ -148,7 +148,7 @@ function backward(root: Tensor, gradient?: Tensor): void {
             throw new Error(`${fn.name} backward: gradient [${g.shape.join(', ')}] for input [${input.shape.join(', ')}]`);
           }
           // dOut, or one tensor returned for two inputs, gets a handle of its own.
-          if (g === dOut || returned.has(g)) g = g.view(g.shape);
+          if (g === dOut || returned.has(g)) g = g.detach();
           returned.add(g);
           const existing = grads.get(input);
           if (existing && inSlot.has(existing)) {
@@ -186,7 +186,7 @@ function slotsOffered(inputs: readonly Tensor[], grads: Map<Tensor, Tensor>): (T
   return inputs.map((t) => {
     if (t.gradFn || !t.requiresGrad || !t.gradSlot || t.grad || grads.has(t) || offered.has(t)) return null;
     offered.add(t);
-    return t.gradSlot.view(t.shape);
+    return t.gradSlot.detachedView(t.shape);
   });
 }
 
@@ -209,4 +209,5 @@ function accumulateIntoLeaf(leaf: Tensor, g: Tensor): void {
   g.dispose();
 }
 
-installBackward(backward);
+installBackward(backward, (out, source) =>
+  record(out, 'view', [source], (dOut) => [dOut.detachedView(source.shape)], [], { readsOnlySaved: true }));

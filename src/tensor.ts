@@ -110,7 +110,7 @@ export class Tensor {
         throw new Error(`gradient ${g.dtype} [${g.shape.join(', ')}] for tensor ${this.dtype} [${this.shape.join(', ')}]: needs its shape and dtype`);
       }
       if (!g.sameBytes(slot)) gpu().copy(g.buffer, slot.buffer, this.byteLength, g.byteOffset, slot.byteOffset);
-      g = current && current.sameBytes(slot) ? current : keep(slot.view(this.shape));
+      g = current && current.sameBytes(slot) ? current : keep(slot.detachedView(this.shape));
     } else if (slot && !g && current) {
       gpu().clear(slot.buffer, slot.byteOffset, slot.byteLength);
       current.dispose(); // a handle on the slot, owned by this tensor (as zeroGrad disposed gradients)
@@ -173,13 +173,22 @@ export class Tensor {
   /**
    * A new handle on the same bytes, outside the graph (requiresGrad false, no node), as
    * torch.Tensor.detach: what is computed from it sends no gradient back through this tensor.
+   * An op's own handles on what its backward reads (GradFn.saved) are taken this way.
    */
   detach(): Tensor {
-    return this.view(this.shape);
+    return this.detachedView(this.shape);
   }
 
-  /** A new tensor of `shape` over the same storage (same element count). */
+  /**
+   * As torch's view: a new tensor of `shape` (the same element count) over the same bytes, and,
+   * while grad is enabled, differentiable: its gradient reaches this tensor reshaped back.
+   */
   view(shape: readonly number[]): Tensor {
+    return viewHook(this.detachedView(shape), this);
+  }
+
+  /** Internal: view(shape) outside the graph, as detach() then view: the engine's own handles, and the reshapes of ops that record their own node. */
+  detachedView(shape: readonly number[]): Tensor {
     return new Tensor(shape, this.dtype, this.live(), this.offset);
   }
 
@@ -221,7 +230,7 @@ export class Tensor {
 
   /** view(shape), then disposes this handle: for results computed in one shape and returned in another. */
   reshapeOwned(shape: readonly number[]): Tensor {
-    const v = this.view(shape);
+    const v = this.detachedView(shape);
     this.dispose();
     return v;
   }
@@ -367,8 +376,13 @@ function freeGraph(root: GradFn): void {
 let backwardHook: (root: Tensor, gradient?: Tensor) => void = () => {
   throw new Error('autograd is not loaded');
 };
-export function installBackward(fn: (root: Tensor, gradient?: Tensor) => void): void {
-  backwardHook = fn;
+/** Records `out`, a view of `source`, in the graph (autograd.ts: a node whose backward reshapes dOut back). */
+let viewHook: (out: Tensor, source: Tensor) => Tensor = () => {
+  throw new Error('autograd is not loaded');
+};
+export function installBackward(backward: (root: Tensor, gradient?: Tensor) => void, recordView: (out: Tensor, source: Tensor) => Tensor): void {
+  backwardHook = backward;
+  viewHook = recordView;
 }
 
 // ---------------------------------------------------------------- scopes ----

@@ -184,6 +184,22 @@ test('backward(gradient) seeds a non-scalar as torch\'s y.backward(dy); torch\'s
   for (const t of [x, w, dy, y, z, loss]) t.dispose();
 });
 
+test('view() is differentiable as torch\'s: the gradient through y.view([8]) reaches w; under noGrad it records nothing', async () => {
+  const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  const w = tensor([1, 0, -1, 2, 1, 0, 0, 1, 1, -2, 0, 1], [4, 3], { requiresGrad: true });
+  const c = [1, -1, 2, 0.5, 0, 3, -2, 1];
+  sum(mul(linear(x, w), tensor(c, [2, 4]))).backward();
+  const expected = await w.grad!.toArray();
+  w.grad = null;
+  const flat = linear(x, w).view([8]);
+  assert.ok(flat.requiresGrad && flat.gradFn, 'the view is in the graph');
+  sum(mul(flat, tensor(c, [8]))).backward();
+  assertClose(await w.grad!.toArray(), expected, { atol: 0, rtol: 0 }, 'dW through the view');
+  const untracked = noGrad(() => linear(x, w).view([8]));
+  assert.is(untracked.gradFn, null);
+  for (const t of [x, w, flat, untracked]) t.dispose();
+});
+
 test('tidy disposes what it created except what it returns and what keep() marks', () => {
   let inner = tensor([1], [1]);
   let kept = inner;

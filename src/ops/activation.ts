@@ -51,7 +51,7 @@ export function tanhBackward(y: Tensor, dOut: Tensor): Tensor {
 export function gelu(x: Tensor): Tensor {
   checkF32('gelu', x);
   const out = geluForward(x);
-  const xSaved = x.view(x.shape); // backward's own handle on x
+  const xSaved = x.detach(); // backward's own handle on x
   return record(out, 'gelu', [x], (dOut) => [geluBackward(xSaved, dOut)], [xSaved], { readsOnlySaved: true });
 }
 
@@ -60,6 +60,6 @@ export function tanh(x: Tensor): Tensor {
   checkF32('tanh', x);
   const out = tanhForward(x);
   // A handle of its own on out's storage: backward reads y even if the caller disposed `out`.
-  const y = out.view(out.shape);
+  const y = out.detach();
   return record(out, 'tanh', [x], (dOut) => [tanhBackward(y, dOut)], [y], { readsOnlySaved: true });
 }

@@ -88,14 +88,14 @@ function attend(q: HeadsLayout, k: HeadsLayout, v: HeadsLayout, shape: HeadsShap
   // Backward's own handles on each distinct input (its float16 copy under autocast, for the
   // composed path's products), the output (fused) and the mask; q, k, v re-pointed at them.
   const half = !fused && autocastEnabled();
-  const kept = new Map(inputs.map((t) => [t, half ? castToF16(t) : t.view(t.shape)]));
+  const kept = new Map(inputs.map((t) => [t, half ? castToF16(t) : t.detach()]));
   const [qs, ks, vs] = layouts.map((l) => ({ ...l, tensor: kept.get(l.tensor)! }));
-  const maskSaved = mask?.view(mask.shape);
+  const maskSaved = mask?.detach();
   let run: (dOut: Tensor, grads: FusedGrads) => void;
   let state: Tensor[];
   if (fused) {
     const lse = fusedAttentionForward(q, k, v, outLayout(out), shape, mask, drop);
-    const outSaved = out.view(out.shape);
+    const outSaved = out.detach();
     run = (dOut, grads) => fusedAttentionBackward(qs, ks, vs, outLayout(outSaved), outLayout(dOut), lse, shape, maskSaved, drop, grads);
     state = [lse, outSaved];
   } else {

@@ -60,7 +60,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, { igno
   if (!Number.isInteger(ignoreIndex)) throw new Error(`crossEntropy: ignoreIndex ${ignoreIndex} is not an integer`);
   if (!(labels instanceof Tensor)) checkLabels(labels, C, ignoreIndex);
   // The kernels' copy of the labels: an upload of the array, or a view sharing the caller's tensor.
-  const labelTensor = labels instanceof Tensor ? labels.view([N]) : tensor(labels, [N]);
+  const labelTensor = labels instanceof Tensor ? labels.detachedView([N]) : tensor(labels, [N]);
 
   const stats = empty([N, 2]);
   const rowLoss = empty([N, 2]);
@@ -74,7 +74,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, { igno
   gpu().dispatch(CE_REDUCE, { bindings: [rowLoss.binding, loss.binding, invCount.binding], params: { rows: N }, workgroups: 1 });
   rowLoss.dispose();
 
-  const logitsSaved = logits.view(logits.shape); // backward's own handle on the logits
+  const logitsSaved = logits.detach(); // backward's own handle on the logits
   return record(loss, 'crossEntropy', [logits], (dLoss) => {
     const dx = empty(logits.shape);
     gpu().dispatch(CE_BACKWARD, {

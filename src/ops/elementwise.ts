@@ -96,10 +96,10 @@ function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   const summed = sizes.map((_, r) => r).filter((r) => strides[r] === 0);
   const kept = sizes.map((_, r) => r).filter((r) => strides[r] !== 0);
   const rows = summed.reduce((p, r) => p * sizes[r], 1);
-  if (rows === 1) return g.view(shape);
+  if (rows === 1) return g.detachedView(shape);
   const cols = g.size / rows;
   const axes = [...summed, ...kept];
-  const runs = g.view(sizes);
+  const runs = g.detachedView(sizes);
   const grouped = axes.every((a, i) => a === i) ? runs : permute(runs, axes);
   if (grouped !== runs) runs.dispose();
   const matrix = grouped.reshapeOwned([rows, cols]);
@@ -128,7 +128,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
 export function mul(a: Tensor, b: Tensor): Tensor {
   const out = binary(MUL, a, b);
   // Backward's own handles on the operands (each one's gradient is dOut times the other).
-  const [aSaved, bSaved] = [a.view(a.shape), b.view(b.shape)];
+  const [aSaved, bSaved] = [a.detach(), b.detach()];
   return record(out, 'mul', [a, b], (dOut) => [
     a.requiresGrad ? sumOwnedToShape(binary(MUL, dOut, bSaved), a.shape) : null,
     b.requiresGrad ? sumOwnedToShape(binary(MUL, dOut, aSaved), b.shape) : null,

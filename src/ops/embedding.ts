@@ -92,6 +92,6 @@ export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions
   check(ids, weight, options);
   const out = embeddingForward(ids, weight);
   if (!weight.requiresGrad || !isGradEnabled()) return out;
-  const idsSaved = ids.view(ids.shape);
+  const idsSaved = ids.detach();
   return record(out, 'embedding', [weight], (dOut, [into]) => [embeddingBackward(idsSaved, dOut, weight.shape[0], options.paddingIdx, into)], [idsSaved], { readsOnlySaved: true });
 }

@@ -167,7 +167,7 @@ export function layerNormBackward(
 function droppedNormalized(x: Tensor, residual: Tensor, weight: Tensor, bias: Tensor, eps: number, drop: FusedDropout): Tensor {
   const { out, mean, rstd, sum } = layerNormForward(x, residual, weight, bias, eps, drop);
   const s = sum!;
-  const w = weight.view(weight.shape); // backward's own handle
+  const w = weight.detach(); // backward's own handle
   return record(out, 'dropoutAddLayerNorm', [x, residual, weight, bias], (dOut) => {
     const { dx, dInput, dWeight, dBias } = layerNormBackward(s, null, w, mean, rstd, dOut, weight.requiresGrad || bias.requiresGrad, drop);
     const dX = x.requiresGrad ? dInput : null;
@@ -182,13 +182,13 @@ function normalized(op: string, x: Tensor, residual: Tensor | null, weight: Tens
   const { out, mean, rstd } = layerNormForward(x, residual, weight, bias, eps);
   const inputs = residual ? [x, residual, weight, bias] : [x, weight, bias];
   // Backward's own handles on what it normalises again, and on the weight.
-  const [xSaved, residualSaved, w] = [x.view(x.shape), residual?.view(residual.shape) ?? null, weight.view(weight.shape)];
+  const [xSaved, residualSaved, w] = [x.detach(), residual?.detach() ?? null, weight.detach()];
   return record(out, op, inputs, (dOut) => {
     const { dx, dWeight, dBias } = layerNormBackward(xSaved, residualSaved, w, mean, rstd, dOut, weight.requiresGrad || bias.requiresGrad);
     if (!residual) return [dx, dWeight, dBias];
     // x and residual share one gradient; each input that needs it gets a handle of its own.
     const dX = x.requiresGrad ? dx : null;
-    const dResidual = residual.requiresGrad ? (dX ? dx.view(dx.shape) : dx) : null;
+    const dResidual = residual.requiresGrad ? (dX ? dx.detach() : dx) : null;
     if (!dX && !dResidual) dx.dispose();
     return [dX, dResidual, dWeight, dBias];
   }, residualSaved ? [mean, rstd, xSaved, residualSaved, w] : [mean, rstd, xSaved, w], { readsOnlySaved: true });

@@ -569,7 +569,7 @@ function matmulBackward(
 
 /** [..., R, C] -> [(...)·R, C] view. */
 function flatten(t: Tensor): Tensor {
-  return t.view([t.size / t.shape[t.rank - 1], t.shape[t.rank - 1]]);
+  return t.detachedView([t.size / t.shape[t.rank - 1], t.shape[t.rank - 1]]);
 }
 
 /** op(a)·op(b) for 2-D or batched operands (b may be 2-D and shared by a's batch). */
@@ -591,7 +591,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     }, [a16, b16], { readsOnlySaved: true });
   }
   const out = matmulForward(a, b, options);
-  const [aSaved, bSaved] = [a.view(a.shape), b.view(b.shape)]; // backward's own handles on the operands
+  const [aSaved, bSaved] = [a.detach(), b.detach()]; // backward's own handles on the operands
   return record(out, 'matmul', [a, b], (dOut, into) => matmulBackward(aSaved, bSaved, dOut, tA, tB, a.requiresGrad, b.requiresGrad, into), [aSaved, bSaved], { readsOnlySaved: true });
 }
 
@@ -618,7 +618,7 @@ function keptOperand(x: Tensor, operand: Tensor): { kept: Tensor; use: (fn: (ope
   const z = geluPreactivations.get(x);
   if (!z || z.disposed) return { kept: operand, use: (fn) => fn(operand) };
   operand.dispose();
-  const kept = z.view(z.shape);
+  const kept = z.detach();
   const half = operand.dtype === 'f16';
   return {
     kept,
@@ -640,7 +640,7 @@ function keptOperand(x: Tensor, operand: Tensor): { kept: Tensor; use: (fn: (ope
  */
 function joined(tensors: readonly Tensor[]): Tensor {
   const shape = joinedShape(tensors);
-  if (tensors.length === 1) return tensors[0].view(shape);
+  if (tensors.length === 1) return tensors[0].detachedView(shape);
   const packed = packedView(tensors, shape);
   if (packed) return packed;
   const out = empty(shape, tensors[0].dtype);

@@ -26,8 +26,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (size !== x.size || !resolved.every(Number.isInteger) || shape.filter((d) => d === -1).length > 1) {
     throw new Error(`reshape: cannot view [${x.shape.join(', ')}] (${x.size} elements) as [${shape.join(', ')}]`);
   }
-  const out = x.view(resolved);
-  return record(out, 'reshape', [x], (dOut) => [dOut.view(x.shape)], [], { readsOnlySaved: true });
+  const out = x.detachedView(resolved);
+  return record(out, 'reshape', [x], (dOut) => [dOut.detachedView(x.shape)], [], { readsOnlySaved: true });
 }
 
 /** Reorders the axes: out.shape[d] = x.shape[axes[d]]. */

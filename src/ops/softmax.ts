@@ -64,7 +64,7 @@ export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
     invocations,
     constants: { HAS_MASK: Number(!!mask), TPR: tpr },
   });
-  const ySaved = y.view(y.shape);
+  const ySaved = y.detach();
   return record(y, 'softmax', [x], (dOut) => [softmaxBackward(ySaved, dOut)], [ySaved], { readsOnlySaved: true });
 }
 

@@ -81,7 +81,7 @@ function batchTensors(inputs: BertInputs, config: BertConfig, labels: { count: n
     const size = fieldShape.reduce((a, b) => a * b, 1);
     if (x instanceof Tensor) {
       if (x.dtype !== 'i32' || x.size !== size) throw new Error(`BERT: ${field} is ${x.dtype} [${x.shape.join(', ')}], expected i32 [${fieldShape.join(', ')}]`);
-      out[field] = x.shape.join() === fieldShape.join() ? x : x.view(fieldShape);
+      out[field] = x.shape.join() === fieldShape.join() ? x : x.detachedView(fieldShape);
       if (out[field] !== x) created.push(out[field]!);
       continue;
     }
