@@ -24,8 +24,11 @@ const CHUNK = 4096; // elements per workgroup of sumsq_partial on a GPU: 4 vec4s
  * Scales the gradients of `params` in place so that their global L2 norm is
  * at most maxNorm; returns the norm before clipping as a scalar tensor (read
  * it only when it is logged). Parameters without a gradient are ignored.
+ * As torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=2): other norms are refused.
  */
-export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): Tensor {
+export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType: number = 2): Tensor {
+  if (!(typeof maxNorm === 'number' && maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm ${String(maxNorm)} is not a positive number`);
+  if (normType !== 2) throw new Error(`clipGradNorm: normType ${String(normType)} is not supported (only the L2 norm, 2)`);
   const grads = gradientPieces([...params]);
   const { norm, coef } = gradNorm(grads, maxNorm);
   for (const g of grads) {

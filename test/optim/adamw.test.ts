@@ -184,6 +184,14 @@ test('clipGradNorm: global norm over tensors, scaled by min(1, max/(norm+1e-6)),
   }
 });
 
+test('clipGradNorm refuses what torch\'s clip_grad_norm_ would compute otherwise: another norm type, a max norm that is not positive', () => {
+  const w = tensor([3, 4], [2], { requiresGrad: true });
+  assert.throws(() => clipGradNorm([w], 1, Infinity), /normType Infinity is not supported \(only the L2 norm, 2\)/);
+  assert.throws(() => clipGradNorm([w], 0), /maxNorm 0 is not a positive number/);
+  assert.throws(() => clipGradNorm([w], Number.NaN), /maxNorm NaN is not a positive number/);
+  w.dispose();
+});
+
 test('clipGradNorm reads vec4s: a value in the buffer just past a gradient\'s end is neither summed nor scaled', async () => {
   const p = param(new Float64Array(7), [7]);
   const padded = Float32Array.from([3, 0, 0, 0, 0, 0, 4, 1e6]);
