@@ -101,8 +101,21 @@ export class AdamW {
   /** The clipping coefficient of a step without clipping. */
   private readonly one: Tensor;
 
-  constructor(params: Tensor[] | ParamGroup[], { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01, chunkElements }: AdamWOptions = {}) {
-    const groups: ParamGroup[] = params.length && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup[]);
+  /**
+   * As torch.optim.AdamW(params, lr, betas, eps, weight_decay): `params` a list of tensors or of
+   * groups ({ params, lr?, weightDecay? }); options and group keys camelCase or snake_case, and
+   * torch's others (amsgrad, maximize, foreach, …) refused by name rather than ignored.
+   */
+  constructor(params: Tensor[] | WithSnakeCase<ParamGroup>[], options?: WithSnakeCase<AdamWOptions>) {
+    const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01, chunkElements } =
+      checkOptions<AdamWOptions>('AdamW', options, ['lr', 'betas', 'eps', 'weightDecay', 'chunkElements']);
+    const groups: ParamGroup[] = params.length && params[0] instanceof Tensor
+      ? [{ params: params as Tensor[] }]
+      : (params as WithSnakeCase<ParamGroup>[]).map((g, gi) => {
+        const group = checkOptions<ParamGroup>(`AdamW: parameter group ${gi}`, g, ['params', 'names', 'lr', 'weightDecay']);
+        if (!Array.isArray(group.params)) throw new Error(`AdamW: parameter group ${gi} has no params list`);
+        return group;
+      });
     if (!(lr >= 0) || !(eps >= 0) || !(betas[0] >= 0 && betas[0] < 1 && betas[1] >= 0 && betas[1] < 1)) {
       throw new Error(`AdamW: invalid hyperparameters lr ${lr}, betas ${betas}, eps ${eps}`);
     }

@@ -29,6 +29,7 @@ import { empty, keep, type Tensor } from '../tensor.js';
 import { gradientPieces } from './arena.js';
 import { AdamW, type AdamWStepOptions } from './adamw.js';
 import { scale as scaleOp } from '../ops/elementwise.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 const UNSCALE_CHECK = defineKernel({
   shader: 'grad-scaler', entryPoint: 'unscale_check', storage: ['write', 'write'], uniforms: { n: 'u32', invScale: 'f32' }, workgroupSize: 256,
@@ -46,6 +47,8 @@ export interface GradScalerOptions {
   backoffFactor?: number;
   /** Good steps in a row before the scale grows (default 2000). */
   growthInterval?: number;
+  /** Default true; false: scale() returns the loss as it is, step() is the optimizer's, update() does nothing, getScale() is 1 (torch's enabled=False). */
+  enabled?: boolean;
 }
 
 /** What step() and unscale() drive: AdamW, or another optimizer with its parameter groups and a step(). */
@@ -82,7 +85,15 @@ export class GradScaler {
   /** Since the last update(): whether unscale() ran, whether step() ran, and the inf/NaN found (null: not checked yet). */
   private pending = freshStep();
 
-  constructor({ initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 }: GradScalerOptions = {}) {
+  /** Whether it scales at all (GradScalerOptions.enabled). */
+  readonly enabled: boolean;
+
+  /** As torch.amp.GradScaler(init_scale, growth_factor, backoff_factor, growth_interval, enabled): keys camelCase or snake_case. */
+  constructor(options?: WithSnakeCase<GradScalerOptions>) {
+    const { initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000, enabled = true } =
+      checkOptions<GradScalerOptions>('GradScaler', options, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval', 'enabled']);
+    if (typeof enabled !== 'boolean') throw new Error(`GradScaler: enabled must be true or false, got ${JSON.stringify(enabled)}`);
+    this.enabled = enabled;
     this.lossScale = positive('initScale', initScale, (v) => v > 0, 'a finite number > 0');
     this.growthFactor = positive('growthFactor', growthFactor, (v) => v > 1, 'a finite number > 1');
     this.backoffFactor = positive('backoffFactor', backoffFactor, (v) => v > 0 && v < 1, 'a number in (0, 1)');
@@ -91,12 +102,12 @@ export class GradScaler {
 
   /** The current loss scale (torch's get_scale()). */
   getScale(): number {
-    return this.lossScale;
+    return this.enabled ? this.lossScale : 1;
   }
 
-  /** loss · scale (a graph op: its backward scales every gradient by the scale), as torch's scale(outputs). */
+  /** loss · scale (a graph op: its backward scales every gradient by the scale), as torch's scale(outputs); disabled, the loss itself. */
   scale(loss: Tensor): Tensor {
-    return scaleOp(loss, this.lossScale);
+    return this.enabled ? scaleOp(loss, this.lossScale) : loss;
   }
 
   /** scale(loss)'s earlier name. */
@@ -109,6 +120,7 @@ export class GradScaler {
    * for inf/NaN (recorded for step() and update()); for clipping them by hand before step().
    */
   async unscale(optimizer: ScaledOptimizer): Promise<void> {
+    if (!this.enabled) return;
     if (this.pending.unscaled) throw new Error('GradScaler.unscale: already called since the last update()');
     if (this.pending.stepped) throw new Error('GradScaler.unscale: called after step(); unscale() comes before step(), once per update()');
     this.pending.foundInf = await this.unscaleAndCheck(parametersOf(optimizer));
@@ -125,6 +137,10 @@ export class GradScaler {
   async step(optimizer: ScaledOptimizer, options?: Omit<AdamWStepOptions, 'gradScale'>): Promise<boolean> {
     if (this.pending.stepped) throw new Error('GradScaler.step: already called since the last update()');
     if (options && 'gradScale' in options) throw new Error('GradScaler.step: gradScale is the scaler\'s own (1 / getScale()); pass maxGradNorm only');
+    if (!this.enabled) {
+      optimizer.step(options);
+      return true;
+    }
     const fused = !this.pending.unscaled && optimizer instanceof AdamW;
     if (!this.pending.unscaled) this.pending.foundInf = await (fused ? this.check(parametersOf(optimizer)) : this.unscaleAndCheck(parametersOf(optimizer)));
     this.pending.stepped = true;
@@ -172,6 +188,7 @@ export class GradScaler {
    * update(). A number instead sets the scale to it, as torch's update(new_scale).
    */
   update(foundInfOrNewScale?: boolean | number): void {
+    if (!this.enabled) return;
     if (typeof foundInfOrNewScale === 'number') {
       this.lossScale = positive('update(newScale)', foundInfOrNewScale, (v) => v > 0, 'a finite number > 0');
       this.pending = freshStep();

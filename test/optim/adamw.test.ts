@@ -192,6 +192,29 @@ test('clipGradNorm refuses what torch\'s clip_grad_norm_ would compute otherwise
   w.dispose();
 });
 
+test('AdamW takes torch\'s spelling (weight_decay, in options and groups) and refuses its options it does not implement, by name', async () => {
+  const run = async (build: (w: Tensor) => AdamW) => {
+    const w = tensor([1, -2, 3, 0.5], [4], { requiresGrad: true });
+    const optimizer = build(w);
+    w.grad = tensor([0.1, 0.2, -0.3, 0.4], [4]);
+    optimizer.step();
+    const values = await w.toArray();
+    optimizer.dispose();
+    w.dispose();
+    return values;
+  };
+  const camel = await run((w) => new AdamW([w], { lr: 0.1, weightDecay: 0 }));
+  assertClose(await run((w) => new AdamW([w], { lr: 0.1, weight_decay: 0 })), camel, { atol: 0, rtol: 0 }, 'weight_decay: 0 in the options');
+  assertClose(await run((w) => new AdamW([{ params: [w], weight_decay: 0 }], { lr: 0.1 })), camel, { atol: 0, rtol: 0 }, 'weight_decay: 0 in a group');
+  const decayed = await run((w) => new AdamW([w], { lr: 0.1 }));
+  assert.not.equal(decayed, camel, 'the default weight decay, 0.01, does change the update');
+  const w = tensor([1], [1], { requiresGrad: true });
+  assert.throws(() => new AdamW([w], { amsgrad: true } as never), /AdamW: unknown option 'amsgrad'; known options: lr, betas, eps, weightDecay \(weight_decay\)/);
+  assert.throws(() => new AdamW([{ params: [w], momentum: 0.9 }] as never), /AdamW: parameter group 0: unknown option 'momentum'/);
+  assert.throws(() => new AdamW([{ lr: 0.1 }] as never), /AdamW: parameter group 0 has no params list/);
+  w.dispose();
+});
+
 test('clipGradNorm reads vec4s: a value in the buffer just past a gradient\'s end is neither summed nor scaled', async () => {
   const p = param(new Float64Array(7), [7]);
   const padded = Float32Array.from([3, 0, 0, 0, 0, 0, 4, 1e6]);

@@ -20,6 +20,44 @@ test("torch's defaults: scale 2^16, growth 2, backoff 0.5, interval 2000; bad op
   assert.throws(() => new GradScaler({ growthFactor: 1 }), /growthFactor must be a finite number > 1/);
   assert.throws(() => new GradScaler({ backoffFactor: 1 }), /backoffFactor must be a number in \(0, 1\)/);
   assert.throws(() => new GradScaler({ growthInterval: 2.5 }), /growthInterval must be an integer >= 1, got 2.5/);
+  // torch's spelling is taken; an option it does not know, or torch's device argument, is refused.
+  assert.equal(new GradScaler({ init_scale: 1024, growth_interval: 10 }).stateDict(), { scale: 1024, growth_factor: 2, backoff_factor: 0.5, growth_interval: 10, _growth_tracker: 0 });
+  assert.throws(() => new GradScaler({ initscale: 1024 } as never), /GradScaler: unknown option 'initscale'; known options: initScale \(init_scale\)/);
+  assert.throws(() => new GradScaler('cuda' as never), /GradScaler: options must be an object, got "cuda"/);
+});
+
+test("enabled: false, as torch's GradScaler(enabled=args.fp16): scale() is the loss, step() the optimizer's, getScale() 1", async () => {
+  const run = async (scaler: GradScaler | null) => {
+    const { w, b, loss } = layer(120);
+    const opt = new AdamW([w, b], { lr: 0.01 });
+    for (let t = 0; t < 2; t++) {
+      if (scaler) {
+        tidy(() => {
+          const l = loss();
+          const scaled = scaler.scale(l);
+          assert.is(scaled, l, 'the loss itself');
+          scaled.backward();
+        });
+        await scaler.unscale(opt);
+        assert.is(await scaler.step(opt), true);
+        scaler.update();
+      } else {
+        tidy(() => loss().backward());
+        opt.step();
+      }
+      opt.zeroGrad();
+    }
+    const params = [await w.toArray(), await b.toArray()];
+    opt.dispose();
+    for (const t of [w, b]) t.dispose();
+    return params;
+  };
+  const scaler = new GradScaler({ enabled: false });
+  assert.is(scaler.getScale(), 1);
+  const [plain, disabled] = [await run(null), await run(scaler)];
+  disabled.forEach((p, k) => assert.ok(p.every((v, i) => Object.is(v, plain[k][i])), `parameter ${k} differs`));
+  assert.is(scaler.getScale(), 1, 'still 1 after update()');
+  assert.throws(() => new GradScaler({ enabled: 'no' } as never), /enabled must be true or false, got "no"/);
 });
 
 test('the scale grows after growthInterval good steps in a row and backs off (tracker reset) on inf', () => {
