@@ -43,7 +43,7 @@ export async function flush(): Promise<void> {
 }
 
 export { Tensor, tensor, zeros, ones, full, randn, empty, tidy, keep } from './tensor.js';
-export type { DType, TensorOptions } from './tensor.js';
+export type { DType, TensorOptions, RandnOptions } from './tensor.js';
 export { noGrad, isGradEnabled, record } from './autograd.js';
 export type { GradFn } from './autograd.js';
 // The extension API ends here; the library's ops, models and tools follow.

@@ -12,6 +12,7 @@
 // gradients, never a tensor a caller may hold (see autograd.ts).
 
 import { gpu } from './gpu/device.js';
+import { checkOptions, type WithSnakeCase } from './options.js';
 
 /** An op output's graph node (autograd.ts records and walks them). */
 export interface GradFn {
@@ -467,6 +468,13 @@ export interface TensorOptions {
   dtype?: DType;
 }
 
+/** `options` checked (camelCase or torch's snake_case: requires_grad), for `what` (tensor, zeros, …), with `extra` keys of its own. */
+function creationOptions<T extends TensorOptions>(what: string, options: WithSnakeCase<T> | undefined, extra: readonly (keyof T & string)[] = []): T {
+  const checked = checkOptions<T>(what, options, ['requiresGrad', 'dtype', ...extra] as (keyof T & string)[]);
+  if (checked.requiresGrad !== undefined && typeof checked.requiresGrad !== 'boolean') throw new Error(`${what}: requiresGrad must be true or false, got ${JSON.stringify(checked.requiresGrad)}`);
+  return checked;
+}
+
 /** An uninitialised tensor (ops write every element before anyone reads it). */
 export function empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
   return new Tensor(shape, dtype);
@@ -519,7 +527,8 @@ export function packedView(tensors: readonly Tensor[], shape: readonly number[])
 }
 
 /** A tensor holding `data` (row-major), uploaded in the current recording. */
-export function tensor(data: Float32Array | Int32Array | number[], shape?: readonly number[], options: TensorOptions = {}): Tensor {
+export function tensor(data: Float32Array | Int32Array | number[], shape?: readonly number[], given?: WithSnakeCase<TensorOptions>): Tensor {
+  const options = creationOptions('tensor', given);
   const dtype = options.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
   if (dtype === 'f16') throw new Error("tensor(): dtype 'f16' is not created from values (accepted: 'f32', 'i32'); castToF16() (src/ops/cast.ts) makes f16 copies on the GPU");
   const values = dtype === 'i32'
@@ -534,7 +543,8 @@ export function tensor(data: Float32Array | Int32Array | number[], shape?: reado
   return t;
 }
 
-export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+export function full(shape: readonly number[], value: number, given?: WithSnakeCase<TensorOptions>): Tensor {
+  const options = creationOptions('full', given);
   checkSize(shape, options.dtype ?? 'f32');
   const size = shape.reduce((a, b) => a * b, 1);
   const data = options.dtype === 'i32' ? new Int32Array(size).fill(value) : new Float32Array(size).fill(value);
@@ -542,25 +552,29 @@ export function full(shape: readonly number[], value: number, options: TensorOpt
 }
 
 /** A tensor of zeros, cleared on the GPU (nothing uploaded). */
-export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+export function zeros(shape: readonly number[], given?: WithSnakeCase<TensorOptions>): Tensor {
+  const options = creationOptions('zeros', given);
   const t = empty(shape, options.dtype ?? 'f32');
   gpu().clear(t.buffer, t.byteOffset, Math.max(4, t.byteLength));
   t.requiresGrad = options.requiresGrad ?? false;
   return t;
 }
 
-export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return full(shape, 1, options);
+export function ones(shape: readonly number[], options?: WithSnakeCase<TensorOptions>): Tensor {
+  return full(shape, 1, creationOptions('ones', options));
 }
 
+export interface RandnOptions extends TensorOptions { seed?: number; std?: number; mean?: number }
+
 /** Normal(0, std²) samples from a seeded generator (SplitMix32 + Box-Muller): same seed, same values. */
-export function randn(shape: readonly number[], options: TensorOptions & { seed?: number; std?: number; mean?: number } = {}): Tensor {
+export function randn(shape: readonly number[], given?: WithSnakeCase<RandnOptions>): Tensor {
+  const { seed, std: stdGiven, mean: meanGiven, ...options } = creationOptions<RandnOptions>('randn', given, ['seed', 'std', 'mean']);
   checkSize(shape, 'f32');
   const size = shape.reduce((a, b) => a * b, 1);
-  const next = splitmix32(options.seed ?? 0);
+  const next = splitmix32(seed ?? 0);
   const data = new Float32Array(size);
-  const std = options.std ?? 1;
-  const mean = options.mean ?? 0;
+  const std = stdGiven ?? 1;
+  const mean = meanGiven ?? 0;
   for (let i = 0; i < size; i += 2) {
     const u1 = (next() + 1) / 4294967297; // (0, 1): log(u1) is finite
     const u2 = next() / 4294967296;

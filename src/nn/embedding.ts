@@ -5,6 +5,7 @@
 import { Tensor, randn } from '../tensor.js';
 import { embedding } from '../ops/embedding.js';
 import { Module, nextInitSeed } from './module.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 export class Embedding extends Module {
   weight: Tensor;
@@ -14,8 +15,9 @@ export class Embedding extends Module {
    * paddingIdx: positions holding this id add nothing to the weight's gradient (PyTorch's
    * padding_idx; BERT's word embeddings use pad_token_id).
    */
-  constructor(readonly numEmbeddings: number, readonly dim: number, { std = 0.02, paddingIdx }: { std?: number; paddingIdx?: number } = {}) {
+  constructor(readonly numEmbeddings: number, readonly dim: number, options?: WithSnakeCase<{ std?: number; paddingIdx?: number }>) {
     super();
+    const { std = 0.02, paddingIdx } = checkOptions<{ std?: number; paddingIdx?: number }>('Embedding', options, ['std', 'paddingIdx']);
     this.weight = this.parameter(randn([numEmbeddings, dim], { std, seed: nextInitSeed() }));
     this.paddingIdx = paddingIdx;
   }

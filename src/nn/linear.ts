@@ -5,13 +5,15 @@
 import { Tensor, randn, zeros } from '../tensor.js';
 import { linear, type LinearOptions } from '../ops/matmul.js';
 import { Module, nextInitSeed } from './module.js';
+import { checkOptions } from '../options.js';
 
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, { std = 0.02 }: { std?: number } = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options?: { std?: number }) {
     super();
+    const { std = 0.02 } = checkOptions<{ std?: number }>('Linear', options, ['std']);
     this.weight = this.parameter(randn([outFeatures, inFeatures], { std, seed: nextInitSeed() }));
     this.bias = this.parameter(zeros([outFeatures]));
   }

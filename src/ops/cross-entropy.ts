@@ -13,6 +13,7 @@ import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty, tensor } from '../tensor.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 const WG = 256; // threads per row (a power of two)
 const CE_ROWS = defineKernel({
@@ -49,7 +50,8 @@ export function checkLabels(labels: Int32Array, C: number, ignoreIndex: number):
 /** The label of rows left out of the loss, as PyTorch's cross_entropy and transformers' padded labels. */
 export const IGNORE_INDEX = -100;
 
-export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, { ignoreIndex = IGNORE_INDEX }: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, options?: WithSnakeCase<CrossEntropyOptions>): Tensor {
+  const { ignoreIndex = IGNORE_INDEX } = checkOptions<CrossEntropyOptions>('crossEntropy', options, ['ignoreIndex']);
   if (logits.rank !== 2 || logits.dtype !== 'f32') throw new Error(`crossEntropy: logits must be f32 [N, C], got ${logits.dtype} [${logits.shape.join(', ')}]`);
   const [N, C] = logits.shape;
   const labelCount = labels instanceof Tensor ? labels.size : labels.length;

@@ -21,6 +21,7 @@ import { sumRows } from './reduce.js';
 import { geluBackward, geluForward } from './activation.js';
 import { autocastEnabled, castToF16, castToF32 } from './cast.js';
 import { panelCost, panelProduct, panelReadsA } from './matmul-panel.js';
+import { checkOptions } from '../options.js';
 
 /**
  * The matmul kernels (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl); each
@@ -699,7 +700,8 @@ function joinedShape(tensors: readonly Tensor[]): number[] {
  * [rows, out] fewer; recomputing z in backward instead would cost a whole product. A linear
  * reading this y keeps z, not y (keptOperand).
  */
-export function linear(x: Tensor, weight: Tensor | readonly Tensor[], bias?: Tensor | readonly Tensor[], { activation }: LinearOptions = {}): Tensor {
+export function linear(x: Tensor, weight: Tensor | readonly Tensor[], bias?: Tensor | readonly Tensor[], options?: LinearOptions): Tensor {
+  const { activation } = checkOptions<LinearOptions>('linear', options, ['activation']);
   const weights: readonly Tensor[] = weight instanceof Tensor ? [weight] : weight;
   const biases: readonly Tensor[] = bias === undefined ? [] : bias instanceof Tensor ? [bias] : bias;
   const inF = x.shape[x.rank - 1];

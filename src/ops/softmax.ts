@@ -9,6 +9,7 @@ import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
+import { checkOptions } from '../options.js';
 
 const WG = 128; // threads per workgroup (a power of two)
 const SOFTMAX_FORWARD = defineKernel({
@@ -36,6 +37,8 @@ function threadsPerRow(cols: number): number {
 export interface SoftmaxOptions {
   /** [B, Tk] of 0/1 (f32 or i32), broadcast over heads and queries of x [B, heads, Tq, Tk]. */
   mask?: Tensor;
+  /** torch's dim: the last axis only (-1 or rank - 1, the default). */
+  dim?: number;
 }
 
 /** Throws unless mask [B, Tk] fits scores [B, heads, Tq, Tk]. */
@@ -45,8 +48,10 @@ export function checkAttentionMask(op: string, mask: Tensor, B: number, Tk: numb
   }
 }
 
-export function softmax(x: Tensor, { mask }: SoftmaxOptions = {}): Tensor {
+export function softmax(x: Tensor, options?: SoftmaxOptions): Tensor {
+  const { mask, dim = -1 } = checkOptions<SoftmaxOptions>('softmax', options, ['mask', 'dim']);
   if (x.rank < 1 || x.dtype !== 'f32') throw new Error(`softmax: expects an f32 tensor of rank >= 1, got ${x.dtype} [${x.shape.join(', ')}]`);
+  if (dim !== -1 && dim !== x.rank - 1) throw new Error(`softmax: dim ${dim} is not supported for [${x.shape.join(', ')}]: the last axis only (-1 or ${x.rank - 1})`);
   const cols = x.shape[x.rank - 1];
   const rows = x.size / Math.max(1, cols);
   if (mask) {

@@ -3,6 +3,8 @@
 // builds them (LambdaLR): the optimizer's k-th step (k = 1, 2, …) uses
 // factor(k − 1).
 
+import { checkOptions, type WithSnakeCase } from '../options.js';
+
 export type Schedule = (step: number) => number;
 /** transformers' SchedulerType names that getScheduler builds. */
 export const SCHEDULE_NAMES = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
@@ -52,7 +54,12 @@ export function constantScheduleWithWarmup(options: ScheduleOptions): Schedule {
 }
 
 /** The schedule by its transformers name (TrainingArguments.lr_scheduler_type). */
-export function getScheduler(name: ScheduleName, options: ScheduleOptions): Schedule {
+export function getScheduler(name: ScheduleName, given: WithSnakeCase<Partial<ScheduleOptions>>): Schedule {
+  // transformers' get_scheduler(name, optimizer, num_warmup_steps, num_training_steps) spelling is taken too.
+  const options = checkOptions<Partial<ScheduleOptions>>('getScheduler', given, ['numTrainingSteps', 'numWarmupSteps', 'warmupRatio']) as ScheduleOptions;
+  if (name !== 'constant' && !(Number.isInteger(options.numTrainingSteps) && options.numTrainingSteps >= 0)) {
+    throw new Error(`getScheduler('${name}'): numTrainingSteps (num_training_steps) must be a non-negative integer, got ${JSON.stringify(options.numTrainingSteps)}`);
+  }
   switch (name) {
     case 'linear': return linearSchedule(options);
     case 'cosine': return cosineSchedule(options);

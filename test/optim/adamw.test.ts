@@ -215,6 +215,14 @@ test('AdamW takes torch\'s spelling (weight_decay, in options and groups) and re
   w.dispose();
 });
 
+test("getScheduler takes transformers' get_scheduler spelling and refuses a missing step count or an unknown option", () => {
+  const camel = getScheduler('linear', { numTrainingSteps: 10, numWarmupSteps: 2 });
+  const snake = getScheduler('linear', { num_training_steps: 10, num_warmup_steps: 2 });
+  assert.equal([0, 1, 2, 5, 10].map(snake), [0, 1, 2, 5, 10].map(camel));
+  assert.throws(() => getScheduler('cosine', { num_warmup_steps: 2 } as never), /getScheduler\('cosine'\): numTrainingSteps \(num_training_steps\) must be a non-negative integer, got undefined/);
+  assert.throws(() => getScheduler('linear', { numTrainingSteps: 10, numCycles: 2 } as never), /getScheduler: unknown option 'numCycles'/);
+});
+
 test('clipGradNorm reads vec4s: a value in the buffer just past a gradient\'s end is neither summed nor scaled', async () => {
   const p = param(new Float64Array(7), [7]);
   const padded = Float32Array.from([3, 0, 0, 0, 0, 0, 4, 1e6]);
