@@ -7,6 +7,9 @@ import { embedding } from '../ops/embedding.js';
 import { Module, nextInitSeed } from './module.js';
 import { checkOptions, type WithSnakeCase } from '../options.js';
 
+/** Embedding's options: the weight's init std, and torch's padding_idx. */
+export interface EmbeddingLayerOptions { std?: number; paddingIdx?: number }
+
 export class Embedding extends Module {
   weight: Tensor;
   readonly paddingIdx: number | undefined;
@@ -15,9 +18,9 @@ export class Embedding extends Module {
    * paddingIdx: positions holding this id add nothing to the weight's gradient (PyTorch's
    * padding_idx; BERT's word embeddings use pad_token_id).
    */
-  constructor(readonly numEmbeddings: number, readonly dim: number, options?: WithSnakeCase<{ std?: number; paddingIdx?: number }>) {
+  constructor(readonly numEmbeddings: number, readonly dim: number, options?: WithSnakeCase<EmbeddingLayerOptions>) {
     super();
-    const { std = 0.02, paddingIdx } = checkOptions<{ std?: number; paddingIdx?: number }>('Embedding', options, ['std', 'paddingIdx']);
+    const { std = 0.02, paddingIdx } = checkOptions<EmbeddingLayerOptions>('Embedding', options, ['std', 'paddingIdx']);
     this.weight = this.parameter(randn([numEmbeddings, dim], { std, seed: nextInitSeed() }));
     this.paddingIdx = paddingIdx;
   }

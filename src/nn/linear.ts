@@ -7,13 +7,16 @@ import { linear, type LinearOptions } from '../ops/matmul.js';
 import { Module, nextInitSeed } from './module.js';
 import { checkOptions } from '../options.js';
 
+/** Linear's options: the weight's init std (no bias: false; a Linear has its bias). */
+export interface LinearLayerOptions { std?: number }
+
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options?: { std?: number }) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options?: LinearLayerOptions) {
     super();
-    const { std = 0.02 } = checkOptions<{ std?: number }>('Linear', options, ['std']);
+    const { std = 0.02 } = checkOptions<LinearLayerOptions>('Linear', options, ['std']);
     this.weight = this.parameter(randn([outFeatures, inFeatures], { std, seed: nextInitSeed() }));
     this.bias = this.parameter(zeros([outFeatures]));
   }
