@@ -77,7 +77,8 @@ export type { HeadsLayout, HeadsShape } from './ops/heads.js';
 
 export { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng, setInitSeed } from './nn/index.js';
 export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './models/bert/modeling.js';
-export type { BertInputs, BertOutput } from './models/bert/modeling.js';
+export { AutoModel, AutoModelForSequenceClassification, AutoModelForMaskedLM } from './models/auto.js';
+export type { BertInputs, BertInputsSnakeCase, InputValues, BertOutput } from './models/bert/modeling.js';
 export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './optim/index.js';
 export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions } from './optim/index.js';
 export { GradScaler } from './optim/index.js';

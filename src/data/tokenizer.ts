@@ -40,6 +40,11 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
 }
 
+/** Options of encode(text): the batch's, plus the second text of a pair. */
+export interface EncodeTextOptions extends EncodeOptions {
+  textPair?: string;
+}
+
 /** Options of tokenizer(...): encode's, plus transformers.js' text_pair and return_* switches. */
 export interface TokenizerCallOptions extends EncodeOptions {
   /** Second texts of pairs: a string when the text is one string, else one per text. */
@@ -248,9 +253,58 @@ export class BertTokenizer extends Callable {
     return { inputIds: Int32Array.from(ids), tokenTypeIds: Int32Array.from(types) };
   }
 
-  /** Texts (or pairs) -> a rectangular batch [B, T]. A single string is a batch of one. */
-  encode(texts: string | TextInput[], options?: WithSnakeCase<EncodeOptions>): BatchEncoding {
-    return this.encodeChecked(typeof texts === 'string' ? [texts] : texts, checkOptions<EncodeOptions>('encode', options, ENCODE_OPTIONS));
+  /**
+   * One text -> its ids, as transformers' and transformers.js' tokenizer.encode: [CLS] text [SEP]
+   * ([CLS] text [SEP] textPair [SEP] with textPair) unless addSpecialTokens is false, cut to
+   * maxLength with truncation, padded to it with padding 'max_length'. A batch: call the tokenizer.
+   */
+  encode(text: string, options?: WithSnakeCase<EncodeTextOptions>): number[] {
+    const { textPair, ...encodeOptions } = checkOptions<EncodeTextOptions>('encode', options, [...ENCODE_OPTIONS, 'textPair']);
+    if (typeof text !== 'string') {
+      throw new Error(`encode: takes one text (a string) and returns its ids, got ${Array.isArray(text) ? 'an array' : JSON.stringify(text)}; for a batch call the tokenizer: tokenizer(texts, { padding: true })`);
+    }
+    if (textPair !== undefined && typeof textPair !== 'string') throw new Error(`encode: textPair must be a string, got ${JSON.stringify(textPair)}`);
+    return Array.from(this.encodeChecked([textPair === undefined ? text : [text, textPair]], encodeOptions).inputIds);
+  }
+
+  /** transformers' and transformers.js' names of the special tokens, their ids and the length limit. */
+  get model_max_length(): number | undefined {
+    return this.modelMaxLength;
+  }
+  get pad_token_id(): number {
+    return this.padTokenId;
+  }
+  get cls_token_id(): number {
+    return this.clsTokenId;
+  }
+  get sep_token_id(): number {
+    return this.sepTokenId;
+  }
+  get mask_token_id(): number {
+    return this.maskTokenId;
+  }
+  get unk_token_id(): number {
+    return this.unkTokenId;
+  }
+  get pad_token(): string {
+    return this.convertIdsToTokens([this.padTokenId])[0];
+  }
+  get cls_token(): string {
+    return this.convertIdsToTokens([this.clsTokenId])[0];
+  }
+  get sep_token(): string {
+    return this.convertIdsToTokens([this.sepTokenId])[0];
+  }
+  get mask_token(): string {
+    return this.convertIdsToTokens([this.maskTokenId])[0];
+  }
+  get unk_token(): string {
+    return this.convertIdsToTokens([this.unkTokenId])[0];
+  }
+  /** transformers' vocab_size: the WordPiece model's vocabulary, tokens added beyond it left out (vocabSize counts them, as len(tokenizer)). */
+  get vocab_size(): number {
+    const vocab = (this.json.model as { vocab?: Record<string, number> } | undefined)?.vocab;
+    return vocab ? Object.keys(vocab).length : this.vocabSize;
   }
 
   private encodeChecked(batch: TextInput[], options: EncodeOptions): BatchEncoding {

@@ -83,6 +83,11 @@ export abstract class PreTrainedModel extends Module {
     await writeCheckpoint(target, this.configJson(), tensors);
   }
 
+  /** transformers' spelling of savePretrained. */
+  save_pretrained(location: string | FileTarget): Promise<void> {
+    return this.savePretrained(location);
+  }
+
   /**
    * The files savePretrained writes (config.json, model.safetensors), as bytes by name: for
    * storages that are no folder on disk (a browser's memory or OPFS, a zip to download).

@@ -51,30 +51,55 @@ test('special token ids, vocabulary size, unknown and over-long words, Chinese c
   assert.equal(tok.tokenize('hello [MASK] world'), ['hello', '[MASK]', 'world']);
 });
 
-test('encode: single texts, padding longest / max_length / off', async () => {
+test('tokenizer(texts): padding longest / max_length / off', async () => {
   const tok = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-uncased'));
   const [CLS, SEP, PAD] = [id('[CLS]'), id('[SEP]'), id('[PAD]')];
-  const out = tok.encode(['hello world', 'the'], { padding: 'longest' });
+  const out = tok(['hello world', 'the'], { padding: 'longest' });
   assert.equal(out.shape, [2, 4]);
   assert.equal([...out.inputIds], [CLS, id('hello'), id('world'), SEP, CLS, id('the'), SEP, PAD]);
-  assert.equal([...out.attentionMask], [1, 1, 1, 1, 1, 1, 1, 0]);
-  assert.equal([...out.tokenTypeIds], [0, 0, 0, 0, 0, 0, 0, 0]);
-  const fixed = tok.encode('hello', { padding: 'max_length', maxLength: 5 });
+  assert.equal([...out.attentionMask!], [1, 1, 1, 1, 1, 1, 1, 0]);
+  assert.equal([...out.tokenTypeIds!], [0, 0, 0, 0, 0, 0, 0, 0]);
+  const fixed = tok('hello', { padding: 'max_length', maxLength: 5 });
   assert.equal(fixed.shape, [1, 5]);
   assert.equal([...fixed.inputIds], [CLS, id('hello'), SEP, PAD, PAD]);
-  assert.throws(() => tok.encode(['hello world', 'the']), /different lengths.*padding/);
-  assert.throws(() => tok.encode('a b c d e', { padding: 'max_length', maxLength: 4 }), /truncation: true/);
-  assert.throws(() => tok.encode('a', { padding: 'max_length' }), /model_max_length/);
-  const noSpecial = tok.encode('hello', { addSpecialTokens: false });
-  assert.equal([...noSpecial.inputIds], [id('hello')]);
+  assert.throws(() => tok(['hello world', 'the']), /different lengths.*padding/);
+  assert.throws(() => tok('a b c d e', { padding: 'max_length', maxLength: 4 }), /truncation: true/);
+  assert.throws(() => tok('a', { padding: 'max_length' }), /model_max_length/);
+  assert.equal([...tok('hello', { addSpecialTokens: false }).inputIds], [id('hello')]);
+});
+
+test('encode(text) gives the ids as transformers and transformers.js do: decode(encode(text)) is the text', async () => {
+  const tokenizer = await AutoTokenizer.from_pretrained(tinyModelDir('tiny-uncased'));
+  const [CLS, SEP, PAD] = [id('[CLS]'), id('[SEP]'), id('[PAD]')];
+  const ids = tokenizer.encode('hello world');
+  assert.ok(Array.isArray(ids));
+  assert.equal(ids, [CLS, id('hello'), id('world'), SEP]);
+  assert.is(tokenizer.decode(ids, { skip_special_tokens: true }), 'hello world');
+  assert.equal(tokenizer.encode('hello world', { add_special_tokens: false }), [id('hello'), id('world')]);
+  assert.equal(tokenizer.encode('hello', { text_pair: 'world' }), [CLS, id('hello'), SEP, id('world'), SEP]);
+  assert.equal(tokenizer.encode('hello world the', { truncation: true, max_length: 4 }), [CLS, id('hello'), id('world'), SEP]);
+  assert.equal(tokenizer.encode('hello', { padding: 'max_length', max_length: 5 }), [CLS, id('hello'), SEP, PAD, PAD]);
+  // The ids are those of the batch the tokenizer makes of the one text.
+  assert.equal(tokenizer.encode('the hello'), [...tokenizer('the hello').input_ids]);
+  assert.throws(() => tokenizer.encode(['hello', 'world'] as never), /encode: takes one text.*tokenizer\(texts, \{ padding: true \}\)/);
+  assert.throws(() => tokenizer.encode('hello', { return_tensors: 'pt' } as never), /encode: unknown option 'return_tensors'/);
+});
+
+test('the special tokens under transformers\' names: pad_token_id, mask_token, model_max_length, vocab_size', async () => {
+  const tokenizer = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-uncased'));
+  assert.equal([tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.mask_token_id, tokenizer.unk_token_id],
+    [id('[PAD]'), id('[CLS]'), id('[SEP]'), id('[MASK]'), id('[UNK]')]);
+  assert.equal([tokenizer.pad_token, tokenizer.cls_token, tokenizer.sep_token, tokenizer.mask_token, tokenizer.unk_token], ['[PAD]', '[CLS]', '[SEP]', '[MASK]', '[UNK]']);
+  assert.is(tokenizer.model_max_length, tokenizer.modelMaxLength);
+  assert.is(tokenizer.vocab_size, TINY_VOCAB.length);
 });
 
 test('encode: sentence pairs, token types, longest_first truncation', async () => {
   const tok = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-uncased'));
   const [CLS, SEP] = [id('[CLS]'), id('[SEP]')];
-  const pair = tok.encode([['hello', 'world the']], { padding: 'longest' });
+  const pair = tok([['hello', 'world the']], { padding: 'longest' });
   assert.equal([...pair.inputIds], [CLS, id('hello'), SEP, id('world'), id('the'), SEP]);
-  assert.equal([...pair.tokenTypeIds], [0, 0, 0, 1, 1, 1]);
+  assert.equal([...pair.tokenTypeIds!], [0, 0, 0, 1, 1, 1]);
   // 5 + 3 tokens, budget 9 - 3 specials = 6: drop from the longer until equal, then from B first on ties.
   const cut = tok.encodeOne(['a b c d e', 'a b c'], { truncation: true, maxLength: 9 });
   assert.equal(tok.convertIdsToTokens(cut.inputIds), ['[CLS]', 'a', 'b', 'c', '[SEP]', 'a', 'b', 'c', '[SEP]']);
@@ -136,7 +161,6 @@ test('tokenizer(texts, { padding: true, truncation: true }) is callable as in tr
   // One string is a batch of one; padding 'longest' is padding: true.
   assert.equal(tokenizer('hello').shape, [1, 3]);
   assert.equal(tokenizer(['a b', 'a'], { padding: 'longest' }).shape, [2, 4]);
-  assert.equal([...tokenizer.encode(['a b', 'a'], { padding: true }).inputIds], [...tokenizer(['a b', 'a'], { padding: true }).inputIds]);
   // Unpadded texts of different lengths cannot make one batch (transformers.js: "Unable to create tensor").
   assert.throws(() => tokenizer(['a b', 'a']), /different lengths.*padding: true/);
 });
@@ -242,8 +266,13 @@ if (existsSync(BERT_CASED)) {
       assert.is(loaded.modelMaxLength, 512);
     }
   });
+  test('bert-base-cased: mask_token_id, model_max_length and vocab_size as transformers gives them', async () => {
+    const tokenizer = await AutoTokenizer.from_pretrained(BERT_CASED);
+    assert.equal([tokenizer.mask_token_id, tokenizer.pad_token_id, tokenizer.model_max_length, tokenizer.vocab_size], [103, 0, 512, 28996]);
+  });
 } else {
   test.skip('bert-base-cased tokenizer call and save_pretrained (needs ../shared)', () => {});
+  test.skip('bert-base-cased special token names (needs ../shared)', () => {});
 }
 
 if (existsSync(BERT_CASED) && existsSync(TWEETS)) {

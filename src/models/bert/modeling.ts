@@ -31,16 +31,13 @@ import { checkFits } from './fits.js';
 import { BertEmbeddings, BertEncoder, BertPooler } from './layers.js';
 import { PreTrainedModel, loadPretrained, type PretrainedLoadOptions } from '../pretrained.js';
 import type { ModelLocation } from '../../io/sources.js';
+import { checkOptions, type WithSnakeCase } from '../../options.js';
+import { checkInputs, type BertInputs, type BertInputsSnakeCase, type CheckedInputs } from './inputs.js';
 
-/** A batch as the collator makes it: i32 [B, T] arrays (or tensors), labels [B] (classifier) or [B·T] (MLM). */
-export interface BertInputs {
-  inputIds: Int32Array | Tensor;
-  attentionMask?: Int32Array | Tensor;
-  tokenTypeIds?: Int32Array | Tensor;
-  labels?: Int32Array | Tensor;
-  /** [B, T]; needed when inputIds is an Int32Array. */
-  shape?: readonly [number, number];
-}
+/** What the forwards take: BertInputs in either spelling (inputs.ts). */
+type Inputs = BertInputs | BertInputsSnakeCase | CheckedInputs;
+
+export type { BertInputs, BertInputsSnakeCase, InputValues } from './inputs.js';
 
 export interface BertOutput {
   /** Classifier: [B, numLabels]; masked LM: [B, T, V]. */
@@ -66,8 +63,8 @@ type BatchField = 'inputIds' | 'tokenTypeIds' | 'attentionMask' | 'labels';
  * `labels` (a head's: how many, of how many classes) within range. Tensors are used as they are,
  * after a shape check (their ids stay on the GPU: see ops/embedding.ts).
  */
-function batchTensors(inputs: BertInputs, config: BertConfig, labels: { count: number; classes: number } | undefined, created: Tensor[]): BatchTensors {
-  const shape = batchShape(inputs);
+function batchTensors(inputs: CheckedInputs, config: BertConfig, labels: { count: number; classes: number } | undefined, created: Tensor[]): BatchTensors {
+  const { shape } = inputs;
   const ids = (field: BatchField, V: number) => (x: Int32Array) => checkIds(x, shape, V, `BERT: ${field}`);
   const fields: [BatchField, readonly number[], ((x: Int32Array) => void)?][] = [
     ['inputIds', shape, ids('inputIds', config.vocab_size)], ['tokenTypeIds', shape, ids('tokenTypeIds', config.type_vocab_size)], ['attentionMask', shape],
@@ -103,19 +100,13 @@ function batchTensors(inputs: BertInputs, config: BertConfig, labels: { count: n
  * arrays, views): every op that reads one in its backward took a handle of its own, so a forward
  * leaves behind only its outputs and their graph, tidy() or not.
  */
-function withBatch<T>(inputs: BertInputs, config: BertConfig, labels: { count: number; classes: number } | undefined, fn: (batch: BatchTensors) => T): T {
+function withBatch<T>(inputs: CheckedInputs, config: BertConfig, labels: { count: number; classes: number } | undefined, fn: (batch: BatchTensors) => T): T {
   const created: Tensor[] = [];
   try {
     return fn(batchTensors(inputs, config, labels, created));
   } finally {
     for (const t of created) t.dispose();
   }
-}
-
-function batchShape(inputs: BertInputs): [number, number] {
-  const shape = inputs.shape ?? (inputs.inputIds instanceof Tensor ? inputs.inputIds.shape : undefined);
-  if (!shape || shape.length !== 2) throw new Error('BERT: inputs need shape [B, T] (or inputIds as an i32 [B, T] tensor)');
-  return [shape[0], shape[1]];
 }
 
 function checkConfig(config: BertConfig): void {
@@ -163,7 +154,8 @@ export interface BertLoadOptions extends PretrainedLoadOptions {
 }
 
 /** A Hub id, URL, folder or picked files -> a BERT model, with the label options applied to its config. */
-function loadBert<M extends BertPreTrainedModel>(location: ModelLocation, options: BertLoadOptions, create: (config: BertConfig) => M): Promise<M> {
+async function loadBert<M extends BertPreTrainedModel>(location: ModelLocation, given: WithSnakeCase<BertLoadOptions> | undefined, architecture: string, create: (config: BertConfig) => M): Promise<M> {
+  const options = checkOptions<BertLoadOptions>(`${architecture}.fromPretrained`, given, ['numLabels', 'id2label', 'label2id', 'ignoreMismatchedSizes', 'log', 'hub']);
   return loadPretrained(location, options, { config: (text, path) => bertConfigWithLabels(text, path, options), create });
 }
 
@@ -206,8 +198,13 @@ export class BertModel extends BertPreTrainedModel {
     return 'BertModel';
   }
 
-  static fromPretrained(location: ModelLocation, options: BertLoadOptions = {}): Promise<BertModel> {
-    return loadBert(location, options, (config) => new BertModel(config));
+  static fromPretrained(location: ModelLocation, options?: WithSnakeCase<BertLoadOptions>): Promise<BertModel> {
+    return loadBert(location, options, 'BertModel', (config) => new BertModel(config));
+  }
+
+  /** transformers' spelling of fromPretrained. */
+  static from_pretrained(location: ModelLocation, options?: WithSnakeCase<BertLoadOptions>): Promise<BertModel> {
+    return BertModel.fromPretrained(location, options);
   }
 
   protected override ignoredCheckpointTensors(): RegExp[] {
@@ -215,8 +212,8 @@ export class BertModel extends BertPreTrainedModel {
   }
 
   /** -> lastHiddenState [B, T, H] and, with the pooler, pooled [B, H]. */
-  forward(inputs: BertInputs): { lastHiddenState: Tensor; pooled: Tensor | null } {
-    return withBatch(inputs, this.config, undefined, ({ inputIds, tokenTypeIds, attentionMask }) => {
+  forward(inputs: Inputs): { lastHiddenState: Tensor; pooled: Tensor | null } {
+    return withBatch(checkInputs(inputs), this.config, undefined, ({ inputIds, tokenTypeIds, attentionMask }) => {
       const h = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask);
       return { lastHiddenState: h, pooled: this.pooler ? this.pooler.forward(h) : null };
     });
@@ -227,10 +224,10 @@ export class BertModel extends BertPreTrainedModel {
    * forward(inputs).pooled, with the last layer computing each sequence's first token only
    * (BertEncoder's firstTokenOnly).
    */
-  pooledOutput(inputs: BertInputs): Tensor {
+  pooledOutput(inputs: Inputs): Tensor {
     if (!this.pooler) throw new Error('BertModel.pooledOutput: this model has no pooler (addPoolingLayer: false)');
     const pooler = this.pooler;
-    return withBatch(inputs, this.config, undefined, ({ inputIds, tokenTypeIds, attentionMask }) => {
+    return withBatch(checkInputs(inputs), this.config, undefined, ({ inputIds, tokenTypeIds, attentionMask }) => {
       const first = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask, { firstTokenOnly: true });
       return pooler.forward(first);
     });
@@ -258,8 +255,13 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     return labelCount(this.config);
   }
 
-  static fromPretrained(location: ModelLocation, options: BertLoadOptions = {}): Promise<BertForSequenceClassification> {
-    return loadBert(location, options, (config) => new BertForSequenceClassification(config));
+  static fromPretrained(location: ModelLocation, options?: WithSnakeCase<BertLoadOptions>): Promise<BertForSequenceClassification> {
+    return loadBert(location, options, 'BertForSequenceClassification', (config) => new BertForSequenceClassification(config));
+  }
+
+  /** transformers' spelling of fromPretrained. */
+  static from_pretrained(location: ModelLocation, options?: WithSnakeCase<BertLoadOptions>): Promise<BertForSequenceClassification> {
+    return BertForSequenceClassification.fromPretrained(location, options);
   }
 
   protected override ignoredCheckpointTensors(): RegExp[] {
@@ -267,12 +269,13 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
   }
 
   /** -> logits [B, numLabels], and the mean cross-entropy over labels [B] when given. */
-  forward(inputs: BertInputs): BertOutput {
+  forward(given: Inputs): BertOutput {
+    const inputs = checkInputs(given);
     // As transformers: integer labels with several classes make the problem single-label classification.
     if (inputs.labels && (this.numLabels === 1 || (this.config.problem_type ?? 'single_label_classification') !== 'single_label_classification')) {
       throw new Error(`BertForSequenceClassification: only single-label classification is implemented (num_labels ${this.numLabels}, problem_type ${this.config.problem_type})`);
     }
-    const [B] = batchShape(inputs);
+    const [B] = inputs.shape;
     return withBatch(inputs, this.config, inputs.labels && { count: B, classes: this.numLabels }, (batch): BertOutput => {
       const pooled = this.bert.pooledOutput(batch);
       const logits = this.classifier.forward(this.dropout.forward(pooled));
@@ -338,8 +341,13 @@ export class BertForMaskedLM extends BertPreTrainedModel {
     return 'BertForMaskedLM';
   }
 
-  static fromPretrained(location: ModelLocation, options: BertLoadOptions = {}): Promise<BertForMaskedLM> {
-    return loadBert(location, options, (config) => new BertForMaskedLM(config));
+  static fromPretrained(location: ModelLocation, options?: WithSnakeCase<BertLoadOptions>): Promise<BertForMaskedLM> {
+    return loadBert(location, options, 'BertForMaskedLM', (config) => new BertForMaskedLM(config));
+  }
+
+  /** transformers' spelling of fromPretrained. */
+  static from_pretrained(location: ModelLocation, options?: WithSnakeCase<BertLoadOptions>): Promise<BertForMaskedLM> {
+    return BertForMaskedLM.fromPretrained(location, options);
   }
 
   /** The decoder is the word embeddings, its bias cls.predictions.bias. */
@@ -352,8 +360,9 @@ export class BertForMaskedLM extends BertPreTrainedModel {
   }
 
   /** -> logits [B, T, V], and the mean cross-entropy over labels [B·T] that are not -100. */
-  forward(inputs: BertInputs): BertOutput {
-    const [B, T] = batchShape(inputs);
+  forward(given: Inputs): BertOutput {
+    const inputs = checkInputs(given);
+    const [B, T] = inputs.shape;
     const V = this.config.vocab_size;
     return withBatch(inputs, this.config, inputs.labels && { count: B * T, classes: V }, (batch): BertOutput => {
       const { lastHiddenState } = this.bert.forward(batch);

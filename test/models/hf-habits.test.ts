@@ -1,0 +1,108 @@
+// BERT's models called as transformers and transformers.js users call them: snake_case inputs,
+// rows of ids as nested arrays, labels as number[], int64 ids; from_pretrained / save_pretrained
+// and the Auto classes; load options spelt as transformers spells them, a misspelt one refused.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tidy, keep, noGrad } from '../../src/index.js';
+import { AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification } from '../../src/models/auto.js';
+import { BertForMaskedLM, BertForSequenceClassification, BertModel, type BertOutput } from '../../src/models/bert/modeling.js';
+import { setupDevice } from '../helpers.js';
+
+const FIXTURE = 'test/fixtures/tiny-bert-legacy';
+const ROWS = [[101, 7, 8, 9, 102], [101, 11, 102, 0, 0]];
+const MASK = [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]];
+const FLAT = { inputIds: Int32Array.from(ROWS.flat()), attentionMask: Int32Array.from(MASK.flat()), shape: [2, 5] as [number, number] };
+
+test.before(setupDevice);
+
+async function values(run: () => BertOutput): Promise<{ logits: number[]; loss?: number }> {
+  const out = tidy(() => noGrad(() => { const o = run(); return { logits: keep(o.logits), loss: o.loss && keep(o.loss) }; }));
+  const result = { logits: Array.from(await out.logits.toArray()), loss: out.loss && (await out.loss.item()) };
+  out.logits.dispose();
+  out.loss?.dispose();
+  return result;
+}
+
+test('model.forward({ input_ids, attention_mask }) with rows of ids gives the logits and loss of the flat Int32Array batch', async () => {
+  const model = (await BertForSequenceClassification.from_pretrained(FIXTURE, { log: null })).eval();
+  const expected = await values(() => model.forward({ ...FLAT, labels: Int32Array.from([1, 3]) }));
+  assert.equal(await values(() => model.forward({ input_ids: ROWS, attention_mask: MASK, labels: [1, 3] })), expected, 'nested number[][], labels number[]');
+  assert.equal(await values(() => model.forward({ input_ids: FLAT.inputIds, attention_mask: FLAT.attentionMask, shape: [2, 5], labels: [1, 3] })), expected, 'snake_case keys with shape');
+  const int64 = BigInt64Array.from(ROWS.flat(), (v) => BigInt(v));
+  assert.equal(await values(() => model.forward({ inputIds: int64, attentionMask: FLAT.attentionMask, shape: [2, 5], labels: [1, 3] })), expected, 'BigInt64Array ids');
+  model.dispose();
+});
+
+test('BertForMaskedLM takes labels as rows [B][T] (-100 where no loss), BertModel snake_case inputs', async () => {
+  const mlm = (await BertForMaskedLM.fromPretrained(FIXTURE, { log: null })).eval();
+  const labels = [[-100, 7, -100, -100, -100], [-100, -100, -100, -100, -100]];
+  const expected = await values(() => mlm.forward({ ...FLAT, labels: Int32Array.from(labels.flat()) }));
+  assert.equal(await values(() => mlm.forward({ input_ids: ROWS, attention_mask: MASK, labels })), expected);
+  mlm.dispose();
+  const bare = await BertModel.from_pretrained(FIXTURE, { log: null });
+  const out = noGrad(() => bare.forward({ input_ids: ROWS, token_type_ids: [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]] }));
+  assert.equal(out.lastHiddenState.shape, [2, 5, 32]);
+  out.lastHiddenState.dispose();
+  out.pooled?.dispose();
+  bare.dispose();
+});
+
+test('bad inputs are refused by name: an unknown key, a fractional id, ragged rows, a flat array without shape, ids and labels twice', async () => {
+  const model = (await BertForSequenceClassification.fromPretrained(FIXTURE, { log: null })).eval();
+  const refuse = (inputs: unknown, pattern: RegExp) => assert.throws(() => model.forward(inputs as never), pattern);
+  refuse({ input_ids: ROWS, position_ids: ROWS }, /unknown input 'position_ids'; the models take input_ids, attention_mask, token_type_ids, labels/);
+  refuse({ input_ids: ROWS, inputs_embeds: [] }, /unknown input 'inputs_embeds'/);
+  refuse({ input_ids: [[101, 7.5, 102]] }, /input_ids at \[0, 1\] is 7\.5, not a 32-bit integer/);
+  refuse({ input_ids: [[101, 7, 102], [101, 102]] }, /input_ids row 1 has 2 values, row 0 has 3: rows must be padded/);
+  refuse({ input_ids: [101, 7, 102] }, /input_ids is a flat array of 3 ids: pass shape \[B, T\]/);
+  refuse({ input_ids: ROWS, shape: [5, 2] }, /shape \[5, 2\] but input_ids has 2 rows of 5/);
+  refuse({ input_ids: ROWS, inputIds: ROWS }, /input 'inputIds' given twice, as 'input_ids' and 'inputIds'/);
+  refuse({ input_ids: ROWS, labels: ['a', 'b'] }, /labels at 0 is "a", not a 32-bit integer/);
+  refuse({ attention_mask: MASK }, /inputs have no input_ids/);
+  model.dispose();
+});
+
+test('from_pretrained takes num_labels / id2label as transformers does and refuses a misspelt option; save_pretrained reloads', async () => {
+  const model = await BertForSequenceClassification.from_pretrained(FIXTURE, { num_labels: 3, ignore_mismatched_sizes: true, log: null });
+  assert.is(model.numLabels, 3);
+  const labelled = await BertForSequenceClassification.from_pretrained(FIXTURE, { id2label: { 0: 'down', 1: 'up' }, ignore_mismatched_sizes: true, log: null });
+  assert.equal(labelled.config.id2label, { 0: 'down', 1: 'up' });
+  labelled.dispose();
+  await BertForSequenceClassification.from_pretrained(FIXTURE, { num_lables: 3 } as never).then(
+    () => assert.unreachable('a misspelt option should be refused'),
+    (e: Error) => assert.match(e.message, /BertForSequenceClassification\.fromPretrained: unknown option 'num_lables'; known options: numLabels \(num_labels\)/),
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'sg-habits-'));
+  try {
+    await model.save_pretrained(dir);
+    const reloaded = await AutoModelForSequenceClassification.from_pretrained(dir, { log: null });
+    assert.ok(reloaded instanceof BertForSequenceClassification);
+    assert.is(reloaded.numLabels, 3);
+    const [a, b] = [await values(() => model.eval().forward(FLAT)), await values(() => reloaded.eval().forward(FLAT))];
+    assert.equal(b, a, 'the saved folder reloads the same model');
+    reloaded.dispose();
+  } finally {
+    model.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('AutoModel, AutoModelForSequenceClassification and AutoModelForMaskedLM load the BERT class of their task', async () => {
+  const bare = await AutoModel.from_pretrained(FIXTURE, { log: null });
+  assert.ok(bare instanceof BertModel);
+  const cls = await AutoModelForSequenceClassification.fromPretrained(FIXTURE, { log: null });
+  assert.ok(cls instanceof BertForSequenceClassification);
+  const mlm = await AutoModelForMaskedLM.from_pretrained(FIXTURE, { log: null });
+  assert.ok(mlm instanceof BertForMaskedLM);
+  for (const m of [bare, cls, mlm]) m.dispose();
+  await AutoModel.from_pretrained(FIXTURE, { torch_dtype: 'float16' } as never).then(
+    () => assert.unreachable('an option not implemented should be refused'),
+    (e: Error) => assert.match(e.message, /unknown option 'torch_dtype'/),
+  );
+});
+
+test.run();
