@@ -49,7 +49,8 @@ export type { GradFn } from './autograd.js';
 // The extension API ends here; the library's ops, models and tools follow.
 
 export { add, mul, scale } from './ops/elementwise.js';
-export { sum, mean } from './ops/reduce.js';
+export { sum, mean } from './ops/sum.js';
+export type { ReduceOptions } from './ops/sum.js';
 export { reshape, permute, transpose } from './ops/shape.js';
 export { matmul, linear } from './ops/matmul.js';
 export type { MatmulOptions, MatmulVariant } from './ops/matmul.js';

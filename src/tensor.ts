@@ -465,14 +465,45 @@ function collectTensors(value: unknown): Tensor[] {
 
 export interface TensorOptions {
   requiresGrad?: boolean;
-  dtype?: DType;
+  /** 'f32', 'i32' or 'f16'; torch's and transformers.js' names 'float32', 'int32' and 'float16' as well. */
+  dtype?: DType | 'float32' | 'int32' | 'float16';
 }
 
-/** `options` checked (camelCase or torch's snake_case: requires_grad), for `what` (tensor, zeros, …), with `extra` keys of its own. */
-function creationOptions<T extends TensorOptions>(what: string, options: WithSnakeCase<T> | undefined, extra: readonly (keyof T & string)[] = []): T {
+/** The dtypes under torch's and transformers.js' names. */
+const DTYPE_NAMES: Readonly<Record<string, DType>> = { f32: 'f32', i32: 'i32', f16: 'f16', float32: 'f32', int32: 'i32', float16: 'f16', float: 'f32', half: 'f16' };
+
+/** `options` checked (camelCase or torch's snake_case: requires_grad), for `what` (tensor, zeros, …), with `extra` keys of its own; dtype by its engine name. */
+function creationOptions<T extends TensorOptions>(what: string, options: WithSnakeCase<T> | undefined, extra: readonly (keyof T & string)[] = []): T & { dtype?: DType } {
   const checked = checkOptions<T>(what, options, ['requiresGrad', 'dtype', ...extra] as (keyof T & string)[]);
   if (checked.requiresGrad !== undefined && typeof checked.requiresGrad !== 'boolean') throw new Error(`${what}: requiresGrad must be true or false, got ${JSON.stringify(checked.requiresGrad)}`);
-  return checked;
+  if (checked.dtype === undefined) return checked as T & { dtype?: DType };
+  const dtype = DTYPE_NAMES[String(checked.dtype)];
+  if (!dtype) throw new Error(`${what}: dtype ${JSON.stringify(checked.dtype)} is not one of ${Object.keys(DTYPE_NAMES).map((d) => `'${d}'`).join(', ')}`);
+  return { ...checked, dtype };
+}
+
+/** Nested arrays of numbers, as torch.tensor takes them: [[1, 2], [3, 4]] is [2, 2]. */
+export type NestedNumbers = readonly (number | NestedNumbers)[];
+
+/** Nested arrays -> their values row-major and their shape; a ragged row or a non-number is named by its index. */
+function nestedValues(data: NestedNumbers): { values: number[]; shape: number[] } {
+  const shape: number[] = [];
+  for (let level: unknown = data; Array.isArray(level); level = level[0]) shape.push(level.length);
+  const values: number[] = [];
+  const walk = (node: unknown, depth: number, at: number[]) => {
+    if (depth === shape.length) {
+      if (typeof node !== 'number') throw new Error(`tensor(): the value at [${at.join(', ')}] is ${Array.isArray(node) ? 'an array' : JSON.stringify(node)}, not a number`);
+      values.push(node);
+      return;
+    }
+    if (!Array.isArray(node) || node.length !== shape[depth]) {
+      const where = at.length ? `[${at.join(', ')}]` : 'the data';
+      throw new Error(`tensor(): ${where} has ${Array.isArray(node) ? node.length : 'no'} entries where [${at.slice(0, -1).concat(0).join(', ')}] has ${shape[depth]}: nested arrays must be rectangular (shape [${shape.slice(0, depth + 1).join(', ')}, …])`);
+    }
+    node.forEach((child, i) => walk(child, depth + 1, [...at, i]));
+  };
+  walk(data, 0, []);
+  return { values, shape };
 }
 
 /** An uninitialised tensor (ops write every element before anyone reads it). */
@@ -527,14 +558,38 @@ export function packedView(tensors: readonly Tensor[], shape: readonly number[])
 }
 
 /** A tensor holding `data` (row-major), uploaded in the current recording. */
-export function tensor(data: Float32Array | Int32Array | number[], shape?: readonly number[], given?: WithSnakeCase<TensorOptions>): Tensor {
+/**
+ * A tensor of `data`: a typed array or number[] (shape [n] unless `shape` is given), nested arrays
+ * (their shape, as torch.tensor), or one number (shape []). Options may come second, as in
+ * torch.tensor(data, dtype=..., requires_grad=...): tensor([[1, 2]], { requires_grad: true }).
+ */
+export function tensor(data: Float32Array | Int32Array | NestedNumbers | number, shapeOrOptions?: readonly number[] | WithSnakeCase<TensorOptions>, given?: WithSnakeCase<TensorOptions>): Tensor {
+  const shapeGiven = Array.isArray(shapeOrOptions) || shapeOrOptions === undefined ? shapeOrOptions as readonly number[] | undefined : undefined;
+  if (shapeGiven === undefined && shapeOrOptions !== undefined) {
+    if (given !== undefined) throw new Error('tensor(): options given twice (second and third argument); pass tensor(data, shape, options) or tensor(data, options)');
+    given = shapeOrOptions as WithSnakeCase<TensorOptions>;
+  }
   const options = creationOptions('tensor', given);
   const dtype = options.dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
   if (dtype === 'f16') throw new Error("tensor(): dtype 'f16' is not created from values (accepted: 'f32', 'i32'); castToF16() (src/ops/cast.ts) makes f16 copies on the GPU");
+  let flat: Float32Array | Int32Array | readonly number[];
+  let inferred: number[];
+  if (typeof data === 'number') [flat, inferred] = [[data], []];
+  else if (data instanceof Float32Array || data instanceof Int32Array) [flat, inferred] = [data, [data.length]];
+  else if (Array.isArray(data)) ({ values: flat, shape: inferred } = nestedValues(data));
+  else throw new Error(`tensor(): data must be a number, an array of numbers (nested for more dims) or a Float32Array / Int32Array, got ${Object.prototype.toString.call(data)}`);
+  if (shapeGiven && inferred.length > 1 && shapeGiven.join() !== inferred.join()) {
+    throw new Error(`tensor(): nested data of shape [${inferred.join(', ')}] with shape [${shapeGiven.join(', ')}]; reshape() it, or pass flat values`);
+  }
+  if (dtype === 'i32') {
+    const bad = Array.prototype.findIndex.call(flat, (v: number) => !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31);
+    if (bad >= 0) throw new Error(`tensor(): value ${flat[bad]} at ${bad} (row-major) is not a 32-bit integer, for dtype 'i32'`);
+  }
   const values = dtype === 'i32'
-    ? (data instanceof Int32Array ? data : Int32Array.from(data))
-    : (data instanceof Float32Array ? data : Float32Array.from(data));
-  const s = shape ?? [values.length];
+    ? (flat instanceof Int32Array ? flat : Int32Array.from(flat))
+    : (flat instanceof Float32Array ? flat : Float32Array.from(flat));
+  const s = shapeGiven ?? inferred;
+  checkSize(s, dtype);
   const size = s.reduce((a, b) => a * b, 1);
   if (size !== values.length) throw new Error(`tensor(): ${values.length} values do not fill shape [${s.join(', ')}] (${size} elements)`);
   const t = new Tensor(s, dtype);

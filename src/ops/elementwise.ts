@@ -7,7 +7,7 @@
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
-import { Tensor, empty } from '../tensor.js';
+import { Tensor, empty, full, zeros } from '../tensor.js';
 import { sum, sumRows } from './reduce.js';
 import { permute } from './shape.js';
 import { ADD, BROADCAST, MAX_RUNS, scaled } from './accumulate.js';
@@ -108,6 +108,22 @@ function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   return total.reshapeOwned(shape);
 }
 
+/**
+ * x summed over the dims where `kept` (x's shape with 1 at each summed dim) has 1, shaped `kept`:
+ * torch.sum(x, dims, keepdim=True). Backward stretches dOut back over the summed dims.
+ */
+export function sumOver(x: Tensor, kept: readonly number[]): Tensor {
+  if (x.dtype !== 'f32') throw new Error(`sum: f32 tensors only, got ${x.dtype} ${describe(x)}`);
+  const reduced = sumToShape(x, kept);
+  const out = reduced === x ? x.detachedView(kept) : reduced;
+  return record(out, 'sum', [x], (dOut) => {
+    const base = zeros(x.shape);
+    const stretched = binary(ADD, base, dOut);
+    base.dispose();
+    return [stretched];
+  }, [], { readsOnlySaved: true });
+}
+
 /** sumToShape of a fresh product, which it then frees. */
 function sumOwnedToShape(g: Tensor, shape: readonly number[]): Tensor {
   const reduced = sumToShape(g, shape);
@@ -115,8 +131,27 @@ function sumOwnedToShape(g: Tensor, shape: readonly number[]): Tensor {
   return reduced;
 }
 
-/** a + b, broadcast. */
-export function add(a: Tensor, b: Tensor): Tensor {
+/** Throws unless each operand is a tensor or a number (torch's add(x, 1), mul(x, 2)). */
+function checkOperands(op: string, a: unknown, b: unknown): void {
+  for (const [name, v] of [['first', a], ['second', b]] as const) {
+    if (!(v instanceof Tensor) && typeof v !== 'number') throw new Error(`${op}: the ${name} operand must be a tensor or a number, got ${Array.isArray(v) ? 'an array (make it a tensor: tensor([...]))' : String(v)}`);
+  }
+  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor, got two numbers`);
+}
+
+/** x + c for a number c: a constant broadcast, no gradient of its own. */
+function addNumber(x: Tensor, c: number): Tensor {
+  const constant = full([], c);
+  const out = binary(ADD, x, constant);
+  constant.dispose(); // back to the pool; work recorded later runs after this dispatch
+  return record(out, 'add', [x], (dOut) => [dOut], [], { readsOnlySaved: true });
+}
+
+/** a + b, broadcast; either may be a number. */
+export function add(a: Tensor | number, b: Tensor | number): Tensor {
+  checkOperands('add', a, b);
+  if (typeof a === 'number') return addNumber(b as Tensor, a);
+  if (typeof b === 'number') return addNumber(a, b);
   const out = binary(ADD, a, b);
   return record(out, 'add', [a, b], (dOut) => [
     a.requiresGrad ? sumToShape(dOut, a.shape) : null,
@@ -124,8 +159,11 @@ export function add(a: Tensor, b: Tensor): Tensor {
   ], [], { readsOnlySaved: true });
 }
 
-/** a * b elementwise, broadcast. */
-export function mul(a: Tensor, b: Tensor): Tensor {
+/** a * b elementwise, broadcast; either may be a number (then scale). */
+export function mul(a: Tensor | number, b: Tensor | number): Tensor {
+  checkOperands('mul', a, b);
+  if (typeof a === 'number') return scale(b as Tensor, a);
+  if (typeof b === 'number') return scale(a, b);
   const out = binary(MUL, a, b);
   // Backward's own handles on the operands (each one's gradient is dOut times the other).
   const [aSaved, bSaved] = [a.detach(), b.detach()];

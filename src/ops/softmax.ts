@@ -48,8 +48,9 @@ export function checkAttentionMask(op: string, mask: Tensor, B: number, Tk: numb
   }
 }
 
-export function softmax(x: Tensor, options?: SoftmaxOptions): Tensor {
-  const { mask, dim = -1 } = checkOptions<SoftmaxOptions>('softmax', options, ['mask', 'dim']);
+/** Softmax over the last axis (torch.softmax(x, dim=-1)); the dim may come second as a number, as torch's softmax(x, -1). */
+export function softmax(x: Tensor, options?: SoftmaxOptions | number): Tensor {
+  const { mask, dim = -1 } = typeof options === 'number' ? { dim: options } : checkOptions<SoftmaxOptions>('softmax', options, ['mask', 'dim']);
   if (x.rank < 1 || x.dtype !== 'f32') throw new Error(`softmax: expects an f32 tensor of rank >= 1, got ${x.dtype} [${x.shape.join(', ')}]`);
   if (dim !== -1 && dim !== x.rank - 1) throw new Error(`softmax: dim ${dim} is not supported for [${x.shape.join(', ')}]: the last axis only (-1 or ${x.rank - 1})`);
   const cols = x.shape[x.rank - 1];

@@ -3,10 +3,14 @@
 // front so that a bad value fails before any work with the field's name.
 
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/schedules.js';
+import { camelCase, snakeCase, type SnakeCase } from '../options.js';
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
 /** transformers' lr_scheduler_type: the schedules src/optim/schedules.ts builds. */
 export type SchedulerType = ScheduleName;
+
+/** The same fields under transformers' snake_case names, as Python's TrainingArguments(output_dir=..., num_train_epochs=...). */
+export type TrainingArgumentsSnakeCase = { [K in keyof TrainingArgumentsInit as K extends string ? SnakeCase<K> : never]: TrainingArgumentsInit[K] };
 
 /** What a caller may pass: every field but outputDir is optional. */
 export interface TrainingArgumentsInit {
@@ -99,14 +103,6 @@ const KNOWN_FIELDS = new Set<string>([
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
 const SCHEDULERS: readonly SchedulerType[] = SCHEDULE_NAMES;
 
-function camelCase(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-function snakeCase(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
 function fail(field: string, value: unknown, expected: string): never {
   throw new Error(`TrainingArguments.${field}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
 }
@@ -167,12 +163,19 @@ export class TrainingArguments {
   readonly fp16: boolean;
   readonly bf16: boolean;
 
-  constructor(init: TrainingArgumentsInit) {
-    if (!init || typeof init !== 'object') throw new Error('TrainingArguments: expected an object with at least outputDir');
-    for (const key of Object.keys(init)) {
-      if (KNOWN_FIELDS.has(key)) continue;
-      const hint = KNOWN_FIELDS.has(camelCase(key)) ? ` (did you mean '${camelCase(key)}'?)` : '';
-      throw new Error(`TrainingArguments: unknown field '${key}'${hint}`);
+  constructor(given: TrainingArgumentsInit | TrainingArgumentsSnakeCase) {
+    if (!given || typeof given !== 'object') throw new Error('TrainingArguments: expected an object with at least outputDir (output_dir)');
+    // Each field under its camelCase name or transformers' snake_case one (output_dir, num_train_epochs).
+    const spelt: Record<string, string> = {};
+    const init = {} as TrainingArgumentsInit & Record<string, unknown>;
+    for (const [key, value] of Object.entries(given)) {
+      const name = camelCase(key);
+      if (!KNOWN_FIELDS.has(name)) {
+        throw new Error(`TrainingArguments: unknown field '${key}'; known fields: ${[...KNOWN_FIELDS].map((f) => (snakeCase(f) === f ? f : `${f} (${snakeCase(f)})`)).join(', ')}`);
+      }
+      if (name in spelt) throw new Error(`TrainingArguments: field '${name}' given twice, as '${spelt[name]}' and '${key}'`);
+      spelt[name] = key;
+      init[name] = value;
     }
     const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(init).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & TrainingArgumentsInit;
 

@@ -4,7 +4,7 @@ import { tensor, tidy, add, mul, scale, sum, mean, reshape, permute, transpose, 
 import { setupDevice, randomArray, toF32, assertClose, checkReferenceGradients } from '../helpers.js';
 import {
   addRef, mulRef, mulBackwardRef, broadcastBackwardRef, permuteRef,
-  broadcastShapeRef, broadcastBinaryRef, broadcastBinaryBackwardRef, type BroadcastOperand,
+  broadcastShapeRef, broadcastBinaryRef, broadcastBinaryBackwardRef, sumDimsRef, sumDimsBackwardRef, type BroadcastOperand,
 } from '../ref/elementwise.js';
 
 // One float32 rounding per element.
@@ -162,6 +162,55 @@ test('reshape shares the buffer; permute and transpose move data and gradients',
   const view = reshape(v, [120]);
   assert.is(view.buffer, v.buffer, 'reshape must not copy');
   assert.throws(() => reshape(v, [7, -1]), /cannot view \[2, 3, 4, 5\] \(120 elements\) as \[7, -1\]/);
+});
+
+// torch.sum(x, dim, keepdim) and torch.mean over dims: (shape, dims as the user passes them, the dims they mean).
+const DIM_CASES: [number[], number | number[], number[]][] = [
+  [[3, 5], 0, [0]], [[3, 5], -1, [1]], [[2, 3, 4], [0, 2], [0, 2]], [[2, 3, 4], 1, [1]], [[4, 1, 6], [-2, -1], [1, 2]], [[2, 3, 4], [0, 1, 2], [0, 1, 2]], [[70, 3], 0, [0]],
+];
+
+test('reference gradients of sum over dims match finite differences', () => {
+  for (const [shape, , dims] of DIM_CASES) {
+    const n = shape.reduce((p, q) => p * q, 1);
+    const x = randomArray(n, 41);
+    const dOut = randomArray(sumDimsRef(x, shape, dims).length, 42);
+    checkReferenceGradients(([a]) => sumDimsRef(a, shape, dims), [x], dOut, [sumDimsBackwardRef(dOut, shape, dims)], `sum over [${dims}] of [${shape}]`);
+  }
+});
+
+test('sum(x, dim, keepdim) and mean(x, { dim, keepdim }) as torch: values, shapes and gradients against float64', async () => {
+  for (const [shape, dim, dims] of DIM_CASES) {
+    const n = shape.reduce((p, q) => p * q, 1);
+    const x = randomArray(n, 43);
+    const count = dims.reduce((p, d) => p * shape[d], 1);
+    const expected = sumDimsRef(x, shape, dims);
+    for (const keepdim of [false, true]) {
+      const outShape = keepdim ? shape.map((s, d) => (dims.includes(d) ? 1 : s)) : shape.filter((_, d) => !dims.includes(d));
+      const dOut = randomArray(expected.length, 44);
+      const summed = await forwardBackward(([t]) => sum(t, dim, keepdim), [{ data: x, shape }], dOut);
+      assert.equal(summed.shape, outShape, `sum [${shape}] over ${JSON.stringify(dim)} keepdim ${keepdim}: shape`);
+      assertClose(summed.y, expected, REDUCE_TOL, `sum [${shape}] over ${JSON.stringify(dim)}`);
+      assertClose(summed.grads[0], sumDimsBackwardRef(dOut, shape, dims), ELEMENTWISE_TOL, `sum [${shape}] over ${JSON.stringify(dim)}: gradient`);
+      const averaged = await forwardBackward(([t]) => mean(t, { dim, keepdim }), [{ data: x, shape }], dOut);
+      assert.equal(averaged.shape, outShape);
+      assertClose(averaged.y, expected.map((v) => v / count), REDUCE_TOL, `mean [${shape}] over ${JSON.stringify(dim)}`);
+      assertClose(averaged.grads[0], sumDimsBackwardRef(dOut, shape, dims).map((g) => g / count), ELEMENTWISE_TOL, `mean [${shape}] over ${JSON.stringify(dim)}: gradient`);
+    }
+  }
+  // Every dim with keepdim: [1, 1]; no dim: the scalar as before.
+  const t = tensor([[1, 2], [3, 4]]);
+  assert.equal(sum(t, undefined, true).shape, [1, 1]);
+  assert.equal(Array.from(await mean(t).toArray()), [2.5]);
+});
+
+test('sum and mean refuse a dim out of range, a dim twice, an unknown option and a keepdim that is no boolean', () => {
+  const t = tensor([[1, 2], [3, 4]]);
+  assert.throws(() => sum(t, 2), /sum: dim 2 is out of range for \[2, 2\] \(expected an integer in \[-2, 1\]\)/);
+  assert.throws(() => mean(t, [0, -2]), /mean: dim \[0, -2\] names a dim twice/);
+  assert.throws(() => sum(t, { dims: 0 } as never), /sum: unknown option 'dims'; known options: dim, keepdim/);
+  assert.throws(() => sum(t, 0, 1 as never), /keepdim must be true or false/);
+  assert.throws(() => sum(t, 0.5), /dim 0\.5 is out of range/);
+  t.dispose();
 });
 
 test('shape errors name both shapes', () => {

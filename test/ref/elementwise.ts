@@ -97,3 +97,32 @@ export function broadcastBinaryBackwardRef(op: 'add' | 'mul', a: BroadcastOperan
   });
   return [dA, dB];
 }
+
+/** x [shape] summed over `dims`, row-major in the kept dims (torch.sum(x, dims)). */
+export function sumDimsRef(x: Float64Array, shape: number[], dims: number[]): Float64Array {
+  const kept = shape.map((n, d) => (dims.includes(d) ? 1 : n));
+  const out = new Float64Array(kept.reduce((p, q) => p * q, 1));
+  x.forEach((v, i) => (out[keptIndex(i, shape, kept)] += v));
+  return out;
+}
+
+/** Gradient of sum(sumDims(x) * dOut): dOut stretched back over the summed dims. */
+export function sumDimsBackwardRef(dOut: Float64Array, shape: number[], dims: number[]): Float64Array {
+  const kept = shape.map((n, d) => (dims.includes(d) ? 1 : n));
+  const size = shape.reduce((p, q) => p * q, 1);
+  return Float64Array.from({ length: size }, (_, i) => dOut[keptIndex(i, shape, kept)]);
+}
+
+/** The index in `kept` (shape with 1s at summed dims) of element i of shape. */
+function keptIndex(i: number, shape: number[], kept: number[]): number {
+  let rest = i;
+  let index = 0;
+  let stride = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const coord = rest % shape[d];
+    rest = Math.floor(rest / shape[d]);
+    if (kept[d] !== 1) index += coord * stride;
+    stride *= kept[d];
+  }
+  return index;
+}

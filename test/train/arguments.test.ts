@@ -65,9 +65,10 @@ test('bad values name the field', () => {
     [{ outputDir: 'o', loadBestModelAtEnd: true }, /evalStrategy.*loadBestModelAtEnd/],
     [{ outputDir: 'o', loadBestModelAtEnd: true, evalStrategy: 'epoch', saveStrategy: 'steps' }, /saveStrategy.*the same as evalStrategy/],
     [{ outputDir: 'o', loadBestModelAtEnd: true, evalStrategy: 'steps', evalSteps: 30, saveSteps: 50 }, /saveSteps.*a multiple of evalSteps \(30\)/],
-    [{ outputDir: 'o', learning_rate: 1e-3 }, /unknown field 'learning_rate' \(did you mean 'learningRate'\?\)/],
+    [{ outputDir: 'o', learning_rate: 1e-3, learningRate: 1e-3 }, /field 'learningRate' given twice, as 'learning_rate' and 'learningRate'/],
+    [{ outputDir: 'o', report_to: 'none' }, /unknown field 'report_to'; known fields: outputDir \(output_dir\), evaluationStrategy \(evaluation_strategy\)/],
     [{ outputDir: 'o', groupByLength: 'yes' }, /TrainingArguments\.groupByLength: expected true or false, got "yes"/],
-    [{ outputDir: 'o', group_by_length: true }, /unknown field 'group_by_length' \(did you mean 'groupByLength'\?\)/],
+    [{ output_dir: 'o', group_by_length: 'yes' }, /TrainingArguments\.groupByLength: expected true or false, got "yes"/],
     [{ outputDir: 'o', fp16: 1 }, /TrainingArguments\.fp16: expected true or false, got 1/],
     [{ outputDir: 'o', bf16: true }, /TrainingArguments\.bf16: expected false: bfloat16 is not available \(WGSL has no bfloat16 type\); use fp16 for mixed precision, got true/],
   ];
@@ -88,6 +89,16 @@ test('fp16: off by default, on when asked, under transformers\' names in toJSON 
   const json = new TrainingArguments({ outputDir: 'o', fp16: true }).toJSON();
   assert.is(json.fp16, true);
   assert.is(json.bf16, false);
+});
+
+test('fields under transformers\' snake_case names, as Python\'s TrainingArguments(output_dir=..., ...) takes them; toJSON gives them back', () => {
+  const init = { output_dir: 'o', num_train_epochs: 2, per_device_train_batch_size: 4, learning_rate: 1e-4, weight_decay: 0.01, warmup_ratio: 0.1, lr_scheduler_type: 'cosine', eval_strategy: 'epoch', save_strategy: 'epoch', load_best_model_at_end: true, metric_for_best_model: 'accuracy', group_by_length: true, fp16: true, seed: 7 } as const;
+  const args = new TrainingArguments(init);
+  assert.equal([args.outputDir, args.numTrainEpochs, args.perDeviceTrainBatchSize, args.learningRate, args.weightDecay, args.warmupRatio, args.lrSchedulerType, args.evalStrategy, args.loadBestModelAtEnd, args.metricForBestModel, args.groupByLength, args.fp16, args.seed],
+    ['o', 2, 4, 1e-4, 0.01, 0.1, 'cosine', 'epoch', true, 'accuracy', true, true, 7]);
+  const json = args.toJSON();
+  for (const [key, value] of Object.entries(init)) assert.equal(json[key], value, key);
+  assert.is(new TrainingArguments({ output_dir: 'o', evaluation_strategy: 'steps', eval_steps: 5 }).evalStrategy, 'steps');
 });
 
 test('toJSON uses transformers\' snake_case names', () => {

@@ -1,0 +1,60 @@
+// The engine's tensors and ops called as PyTorch users call them: torch.tensor's nested data and
+// options second, dtype names, softmax(x, -1), add(x, 1) and mul(x, 2); wrong input refused by name.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tensor, zeros, full, add, mul, sum, softmax } from '../../src/index.js';
+import { setupDevice, assertClose } from '../helpers.js';
+
+test.before(setupDevice);
+
+const values = async (t: { shape: readonly number[]; toArray(): Promise<Float32Array> }) => ({ shape: [...t.shape], data: Array.from(await t.toArray()) });
+
+test('tensor(nested arrays) has their shape, as torch.tensor; a number is a scalar; options may come second', async () => {
+  assert.equal(await values(tensor([[1, 2, 3], [4, 5, 6]])), { shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
+  assert.equal(await values(tensor([[[1], [2]], [[3], [4]]])), { shape: [2, 2, 1], data: [1, 2, 3, 4] });
+  assert.equal(await values(tensor(7)), { shape: [], data: [7] });
+  assert.equal(await values(tensor([1, 2, 3, 4], [2, 2])), { shape: [2, 2], data: [1, 2, 3, 4] });
+  const ids = tensor([[101, 7], [101, 8]], { dtype: 'int32' });
+  assert.is(ids.dtype, 'i32');
+  assert.equal(Array.from(await ids.toInt32Array()), [101, 7, 101, 8]);
+  const w = tensor([[0.5, -1]], { requires_grad: true });
+  assert.ok(w.requiresGrad);
+  sum(mul(w, w)).backward();
+  assert.equal(Array.from(await w.grad!.toArray()), [1, -2]);
+  assert.is(zeros([2], { dtype: 'float32' }).dtype, 'f32');
+  assert.is(full([2], 3, { dtype: 'int32' }).dtype, 'i32');
+});
+
+test('tensor() refuses ragged rows, non-numbers, a shape that is not the nested one, a non-integer int32 and an unknown dtype, by name', () => {
+  assert.throws(() => tensor([[1, 2], [3]]), /tensor\(\): \[1\] has 1 entries where \[0\] has 2: nested arrays must be rectangular/);
+  assert.throws(() => tensor([[[1, 2], [3, 4]], [[5, 6], [7]]]), /\[1, 1\] has 1 entries/);
+  assert.throws(() => tensor([[1, 'a' as never]]), /the value at \[0, 1\] is "a", not a number/);
+  assert.throws(() => tensor([[1, 2], [3, 4]], [4]), /nested data of shape \[2, 2\] with shape \[4\]/);
+  assert.throws(() => tensor([1.5], { dtype: 'int32' }), /value 1\.5 at 0 .* is not a 32-bit integer/);
+  assert.throws(() => tensor([1], { dtype: 'int64' as never }), /dtype "int64" is not one of 'f32', 'i32', 'f16', 'float32', 'int32'/);
+  assert.throws(() => tensor([1], [1], { dtype: 'f32' }) && tensor([1], { dtype: 'f32' }, { dtype: 'f32' } as never), /options given twice/);
+});
+
+test('softmax(x, -1) as torch.softmax(x, dim=-1); another dim is refused', async () => {
+  const x = tensor([[0, 0], [0, Math.log(3)]]);
+  assertClose(await softmax(x, -1).toArray(), [0.5, 0.5, 0.25, 0.75], { atol: 1e-6, rtol: 1e-6 }, 'softmax(x, -1)');
+  assertClose(await softmax(x, 1).toArray(), [0.5, 0.5, 0.25, 0.75], { atol: 1e-6, rtol: 1e-6 }, 'softmax(x, 1)');
+  assert.throws(() => softmax(x, 0), /softmax: dim 0 is not supported for \[2, 2\]: the last axis only/);
+});
+
+test('add and mul take a number on either side (torch.add(x, 1), 2 * x), with gradients; an array operand is refused by name', async () => {
+  const x = tensor([1, 2], { requiresGrad: true });
+  assert.equal(await values(add(x, 1)), { shape: [2], data: [2, 3] });
+  assert.equal(await values(add(10, x)), { shape: [2], data: [11, 12] });
+  assert.equal(await values(mul(x, 3)), { shape: [2], data: [3, 6] });
+  assert.equal(await values(mul(-1, x)), { shape: [2], data: [-1, -2] });
+  const y = add(x, 5);
+  sum(mul(y, y)).backward(); // d/dx (x + 5)² = 2(x + 5)
+  assert.equal(Array.from(await x.grad!.toArray()), [12, 14]);
+  assert.throws(() => add(x, [1, 2] as never), /add: the second operand must be a tensor or a number, got an array \(make it a tensor: tensor\(\[\.\.\.\]\)\)/);
+  assert.throws(() => mul(2 as never, 3 as never), /mul: at least one operand must be a tensor/);
+  assert.throws(() => mul(undefined as never, x), /mul: the first operand must be a tensor or a number, got undefined/);
+});
+
+test.run();
