@@ -64,6 +64,7 @@ export { embedding } from './ops/embedding.js';
 export type { EmbeddingOptions } from './ops/embedding.js';
 export { layerNorm, addLayerNorm } from './ops/layernorm.js';
 export { gelu, tanh } from './ops/activation.js';
+export type { GeluOptions } from './ops/activation.js';
 export { select, slice } from './ops/slice.js';
 export { softmax } from './ops/softmax.js';
 export type { SoftmaxOptions } from './ops/softmax.js';

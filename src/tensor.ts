@@ -184,8 +184,8 @@ export class Tensor {
    * As torch's view: a new tensor of `shape` (the same element count) over the same bytes, and,
    * while grad is enabled, differentiable: its gradient reaches this tensor reshaped back.
    */
-  view(shape: readonly number[]): Tensor {
-    return viewHook(this.detachedView(shape), this);
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    return viewHook(this.detachedView(resolveShape('view', this.shape, dims(shape))), this);
   }
 
   /** Internal: view(shape) outside the graph, as detach() then view: the engine's own handles, and the reshapes of ops that record their own node. */
@@ -504,6 +504,21 @@ function nestedValues(data: NestedNumbers): { values: number[]; shape: number[] 
   };
   walk(data, 0, []);
   return { values, shape };
+}
+
+/** A shape given as one array or as its dims one by one (torch's view(2, 3) and view([2, 3])). */
+export function dims(given: readonly number[] | [readonly number[]]): readonly number[] {
+  return given.length === 1 && Array.isArray(given[0]) ? given[0] as readonly number[] : given as readonly number[];
+}
+
+/** `shape` for the elements of `from` (one dim may be -1, inferred), or an error naming both, for `what` (view, reshape). */
+export function resolveShape(what: string, from: readonly number[], shape: readonly number[]): number[] {
+  const size = from.reduce((a, b) => a * b, 1);
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const resolved = shape.map((d) => (d === -1 ? size / known : d));
+  const ok = shape.filter((d) => d === -1).length <= 1 && resolved.every((d) => Number.isInteger(d) && d >= 0) && resolved.reduce((a, b) => a * b, 1) === size;
+  if (!ok) throw new Error(`${what}: cannot view [${from.join(', ')}] (${size} elements) as [${shape.join(', ')}]`);
+  return resolved;
 }
 
 /** An uninitialised tensor (ops write every element before anyone reads it). */

@@ -5,6 +5,7 @@ import { gpu } from '../gpu/device.js';
 import { defineKernel, type Kernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
 import { Tensor, empty } from '../tensor.js';
+import { checkOptions } from '../options.js';
 
 const UNARY = ['read', 'write'] as const;
 const BINARY = ['read', 'read', 'write'] as const;
@@ -47,8 +48,15 @@ export function tanhBackward(y: Tensor, dOut: Tensor): Tensor {
   return elementwise(TANH_BACKWARD, [y, dOut], y.shape);
 }
 
+export interface GeluOptions {
+  /** torch's approximate: 'none' (the exact erf form, BERT's) only; 'tanh' is not implemented. */
+  approximate?: 'none';
+}
+
 /** GELU, exact erf form: 0.5·x·(1 + erf(x/√2)). */
-export function gelu(x: Tensor): Tensor {
+export function gelu(x: Tensor, options?: GeluOptions): Tensor {
+  const { approximate = 'none' } = checkOptions<GeluOptions>('gelu', options, ['approximate']);
+  if (approximate !== 'none') throw new Error(`gelu: approximate ${JSON.stringify(approximate)} is not implemented (only 'none', the exact erf form)`);
   checkF32('gelu', x);
   const out = geluForward(x);
   const xSaved = x.detach(); // backward's own handle on x

@@ -21,7 +21,7 @@ import { sumRows } from './reduce.js';
 import { geluBackward, geluForward } from './activation.js';
 import { autocastEnabled, castToF16, castToF32 } from './cast.js';
 import { panelCost, panelProduct, panelReadsA } from './matmul-panel.js';
-import { checkOptions } from '../options.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 /**
  * The matmul kernels (shaders/matmul.wgsl, shaders/matmul-subgroup.wgsl); each
@@ -574,7 +574,8 @@ function flatten(t: Tensor): Tensor {
 }
 
 /** op(a)·op(b) for 2-D or batched operands (b may be 2-D and shared by a's batch). */
-export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+export function matmul(a: Tensor, b: Tensor, given?: WithSnakeCase<MatmulOptions>): Tensor {
+  const options = checkOptions<MatmulOptions>('matmul', given, ['transposeA', 'transposeB']);
   const tA = !!options.transposeA;
   const tB = !!options.transposeB;
   if (tA && a.rank > 2 && b.rank === 2) {

@@ -4,7 +4,7 @@
 import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
 import { record } from '../autograd.js';
-import { Tensor, empty } from '../tensor.js';
+import { Tensor, empty, dims, resolveShape } from '../tensor.js';
 
 const permuteKernel = (entryPoint: string) => defineKernel({
   shader: 'permute',
@@ -18,23 +18,19 @@ const PERMUTE = permuteKernel('permute');
 const PERMUTE_VEC4 = permuteKernel('permute_vec4');
 const MAX_RANK = 8; // the 2 vec4u of outShape and inStrides
 
-/** The same data in another shape (one dim may be -1). Shares x's buffer. */
-export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-  const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
-  const size = resolved.reduce((a, b) => a * b, 1);
-  if (size !== x.size || !resolved.every(Number.isInteger) || shape.filter((d) => d === -1).length > 1) {
-    throw new Error(`reshape: cannot view [${x.shape.join(', ')}] (${x.size} elements) as [${shape.join(', ')}]`);
-  }
-  const out = x.detachedView(resolved);
+/** The same data in another shape (one dim may be -1), given as an array or dim by dim (torch's reshape(x, 2, 3)). Shares x's buffer. */
+export function reshape(x: Tensor, ...shape: number[] | [readonly number[]]): Tensor {
+  const out = x.detachedView(resolveShape('reshape', x.shape, dims(shape)));
   return record(out, 'reshape', [x], (dOut) => [dOut.detachedView(x.shape)], [], { readsOnlySaved: true });
 }
 
-/** Reorders the axes: out.shape[d] = x.shape[axes[d]]. */
-export function permute(x: Tensor, axes: readonly number[]): Tensor {
+/** Reorders the axes: out.shape[d] = x.shape[axes[d]]; the axes as an array or one by one, negative from the end (torch's permute(x, 2, 0, 1)). */
+export function permute(x: Tensor, ...given: number[] | [readonly number[]]): Tensor {
   const rank = x.rank;
+  const listed = dims(given);
+  const axes = listed.map((a) => (Number.isInteger(a) && a < 0 ? a + rank : a));
   if (axes.length !== rank || [...axes].sort((a, b) => a - b).some((a, i) => a !== i)) {
-    throw new Error(`permute: [${axes.join(', ')}] is not a permutation of the ${rank} axes of [${x.shape.join(', ')}]`);
+    throw new Error(`permute: [${listed.join(', ')}] is not a permutation of the ${rank} axes of [${x.shape.join(', ')}]`);
   }
   if (rank > MAX_RANK) throw new Error(`permute: rank ${rank} is above ${MAX_RANK}`);
   const out = permuted(x, axes);
@@ -42,11 +38,15 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   return record(out, 'permute', [x], (dOut) => [permuted(dOut, inverse)], [], { readsOnlySaved: true });
 }
 
-/** Swaps the last two axes. */
-export function transpose(x: Tensor): Tensor {
+/** Swaps axes dim0 and dim1 (torch.transpose(x, dim0, dim1); negative from the end), by default the last two. */
+export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   if (x.rank < 2) throw new Error(`transpose: needs rank >= 2, got [${x.shape.join(', ')}]`);
+  const [d0, d1] = [dim0, dim1].map((d) => {
+    if (!Number.isInteger(d) || d < -x.rank || d >= x.rank) throw new Error(`transpose: dim ${JSON.stringify(d)} is out of range for [${x.shape.join(', ')}] (expected an integer in [${-x.rank}, ${x.rank - 1}])`);
+    return d < 0 ? d + x.rank : d;
+  });
   const axes = x.shape.map((_, d) => d);
-  [axes[x.rank - 2], axes[x.rank - 1]] = [axes[x.rank - 1], axes[x.rank - 2]];
+  [axes[d0], axes[d1]] = [axes[d1], axes[d0]];
   return permute(x, axes);
 }
 

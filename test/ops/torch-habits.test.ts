@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, zeros, full, add, mul, sum, softmax } from '../../src/index.js';
+import { tensor, zeros, full, add, mul, sum, softmax, transpose, permute, reshape, gelu, matmul } from '../../src/index.js';
 import { setupDevice, assertClose } from '../helpers.js';
 
 test.before(setupDevice);
@@ -55,6 +55,34 @@ test('add and mul take a number on either side (torch.add(x, 1), 2 * x), with gr
   assert.throws(() => add(x, [1, 2] as never), /add: the second operand must be a tensor or a number, got an array \(make it a tensor: tensor\(\[\.\.\.\]\)\)/);
   assert.throws(() => mul(2 as never, 3 as never), /mul: at least one operand must be a tensor/);
   assert.throws(() => mul(undefined as never, x), /mul: the first operand must be a tensor or a number, got undefined/);
+});
+
+test('transpose(x, dim0, dim1), permute(x, 2, 0, 1), reshape(x, 2, -1) and x.view(3, 2) as torch\'s, gradients through them', async () => {
+  const x = tensor([[[1, 2, 3], [4, 5, 6]]], { requiresGrad: true }); // [1, 2, 3]
+  assert.equal(await values(transpose(x, 0, 1)), { shape: [2, 1, 3], data: [1, 2, 3, 4, 5, 6] });
+  assert.equal(await values(transpose(x, -1, 0)), { shape: [3, 2, 1], data: [1, 4, 2, 5, 3, 6] });
+  assert.equal(await values(transpose(x)), { shape: [1, 3, 2], data: [1, 4, 2, 5, 3, 6] });
+  assert.equal(await values(permute(x, 2, 0, 1)), { shape: [3, 1, 2], data: [1, 4, 2, 5, 3, 6] });
+  assert.equal(await values(permute(x, [-1, 0, 1])), { shape: [3, 1, 2], data: [1, 4, 2, 5, 3, 6] });
+  assert.equal(await values(reshape(x, 2, -1)), { shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
+  assert.equal(await values(x.view(3, 2)), { shape: [3, 2], data: [1, 2, 3, 4, 5, 6] });
+  assert.equal(await values(x.view([-1])), { shape: [6], data: [1, 2, 3, 4, 5, 6] });
+  sum(mul(transpose(x, 0, 2), tensor([[[1], [10]], [[100], [1000]], [[0], [0]]]))).backward(); // [3, 2, 1] weights of x[0, j, i]
+  assert.equal(Array.from(await x.grad!.toArray()), [1, 100, 0, 10, 1000, 0]);
+  assert.throws(() => transpose(x, 0, 3), /transpose: dim 3 is out of range for \[1, 2, 3\]/);
+  assert.throws(() => permute(x, 0, 1), /permute: \[0, 1\] is not a permutation of the 3 axes/);
+  assert.throws(() => x.view(4, 2), /view: cannot view \[1, 2, 3\] \(6 elements\) as \[4, 2\]/);
+  assert.throws(() => reshape(x, -1, -1), /reshape: cannot view/);
+});
+
+test('gelu(x, { approximate }) and matmul(a, b, { transpose_b }) take torch\'s spellings; what they do not implement is refused', async () => {
+  const x = tensor([[1, 2], [3, 4]]);
+  const y = tensor([[1, 0], [0, 1], [1, 1]]);
+  assert.equal(await values(matmul(x, y, { transpose_b: true })), { shape: [2, 3], data: [1, 2, 3, 3, 4, 7] });
+  assert.throws(() => matmul(x, y, { transpose: true } as never), /matmul: unknown option 'transpose'; known options: transposeA \(transpose_a\), transposeB \(transpose_b\)/);
+  assert.equal((await values(gelu(x, { approximate: 'none' }))).shape, [2, 2]);
+  assert.throws(() => gelu(x, { approximate: 'tanh' } as never), /gelu: approximate "tanh" is not implemented \(only 'none', the exact erf form\)/);
+  assert.throws(() => gelu(x, { inplace: true } as never), /gelu: unknown option 'inplace'/);
 });
 
 test.run();
