@@ -3,13 +3,26 @@
 import { Tensor, ones, zeros } from '../tensor.js';
 import { addLayerNorm, layerNorm, type FusedDropout } from '../ops/layernorm.js';
 import { Module } from './module.js';
+import { checkOptions } from '../options.js';
+
+export interface LayerNormOptions {
+  /** Added to the variance (default 1e-5, torch's). */
+  eps?: number;
+}
 
 export class LayerNorm extends Module {
   weight: Tensor;
   bias: Tensor;
 
-  constructor(readonly size: number, readonly eps = 1e-12) {
+  readonly eps: number;
+
+  /** torch's nn.LayerNorm(size, eps=1e-5): eps as a number or { eps } (BERT passes its config's layer_norm_eps, 1e-12). */
+  constructor(readonly size: number, eps: number | LayerNormOptions = {}) {
     super();
+    const { eps: given = 1e-5 } = typeof eps === 'number' ? { eps } : checkOptions<LayerNormOptions>('LayerNorm', eps, ['eps']);
+    if (!(Number.isFinite(given) && given > 0)) throw new Error(`LayerNorm: eps must be a positive number, got ${JSON.stringify(given)}`);
+    if (!(Number.isInteger(size) && size > 0)) throw new Error(`LayerNorm: size must be a positive integer (the last dim), got ${JSON.stringify(size)}`);
+    this.eps = given;
     this.weight = this.parameter(ones([size]));
     this.bias = this.parameter(zeros([size]));
   }

@@ -74,6 +74,11 @@ export abstract class Module {
     return out;
   }
 
+  /** torch's spelling of namedParameters: iterating the Map gives [name, parameter] pairs, as torch's iterator does. */
+  named_parameters(): Map<string, Tensor> {
+    return this.namedParameters();
+  }
+
   parameters(): Tensor[] {
     return [...this.namedParameters().values()];
   }

@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, zeros, full, add, mul, sum, softmax, transpose, permute, reshape, gelu, matmul } from '../../src/index.js';
+import { tensor, zeros, full, add, mul, sum, softmax, transpose, permute, reshape, gelu, matmul, LayerNorm, Linear } from '../../src/index.js';
 import { setupDevice, assertClose } from '../helpers.js';
 
 test.before(setupDevice);
@@ -83,6 +83,19 @@ test('gelu(x, { approximate }) and matmul(a, b, { transpose_b }) take torch\'s s
   assert.equal((await values(gelu(x, { approximate: 'none' }))).shape, [2, 2]);
   assert.throws(() => gelu(x, { approximate: 'tanh' } as never), /gelu: approximate "tanh" is not implemented \(only 'none', the exact erf form\)/);
   assert.throws(() => gelu(x, { inplace: true } as never), /gelu: unknown option 'inplace'/);
+});
+
+test('nn.LayerNorm(n) has torch\'s eps 1e-5, also as { eps }; named_parameters() iterates [name, parameter] as torch\'s', async () => {
+  assert.is(new LayerNorm(4).eps, 1e-5);
+  assert.is(new LayerNorm(4, 1e-12).eps, 1e-12);
+  const ln = new LayerNorm(2, { eps: 0.5 });
+  assert.is(ln.eps, 0.5);
+  // [1, 3]: mean 2, variance 1, so (x - 2) / sqrt(1 + 0.5).
+  assertClose(await ln.forward(tensor([[1, 3]])).toArray(), [-1 / Math.sqrt(1.5), 1 / Math.sqrt(1.5)], { atol: 1e-6, rtol: 1e-6 }, 'LayerNorm with eps 0.5');
+  assert.throws(() => new LayerNorm(4, { epsilon: 1e-5 } as never), /LayerNorm: unknown option 'epsilon'; known options: eps/);
+  assert.throws(() => new LayerNorm(4, -1), /LayerNorm: eps must be a positive number, got -1/);
+  const names = [...new Linear(3, 2).named_parameters()].map(([name, p]) => `${name} [${p.shape}]`);
+  assert.equal(names, ['weight [2,3]', 'bias [2]']);
 });
 
 test.run();
