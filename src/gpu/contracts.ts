@@ -98,8 +98,9 @@ export function checkKernelContract(kernel: Kernel, source: string = kernelSourc
 
   const used = [...usedGlobals(module, kernel.entryPoint)];
   const uniforms = used.filter(([, g]) => g.binding === 0);
-  if (uniforms.length !== 1 || uniforms[0][1].space !== 'uniform') {
-    problems.push(`reads ${uniforms.length} variables at @binding(0) (${uniforms.map(([n]) => n).join(', ')}); expected one var<uniform>`);
+  const paramsSpace = kernel.paramsIn === 'storage' ? 'storage, read' : 'uniform';
+  if (uniforms.length !== 1 || uniforms[0][1].space !== paramsSpace) {
+    problems.push(`reads ${uniforms.length} variables at @binding(0) (${uniforms.map(([n]) => n).join(', ')}); expected one var<${paramsSpace}>`);
   } else {
     const [name, { type }] = uniforms[0];
     const fields = module.structs.get(type);

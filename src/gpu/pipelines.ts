@@ -38,6 +38,11 @@ export interface Kernel<U extends UniformFields = UniformFields> {
   readonly entryPoint: string;
   readonly storage: readonly BufferAccess[];
   readonly uniforms: U;
+  /**
+   * Where binding 0's struct lives: 'uniform' (the default, `var<uniform>`), or 'storage'
+   * (`var<storage, read>`) for a kernel that needs every uniform binding of the stage for itself.
+   */
+  readonly paramsIn?: 'uniform' | 'storage';
   /** Reaches WGSL as `override WG` (a number) or `override WG_X`, `WG_Y` (a pair). */
   readonly workgroupSize: WorkgroupSize;
 }
@@ -196,7 +201,7 @@ export class PipelineCache {
 
   private create(kernel: Kernel, constants: OverrideConstants): GPUComputePipeline {
     const entries: GPUBindGroupLayoutEntry[] = [
-      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: kernel.paramsIn === 'storage' ? 'read-only-storage' : 'uniform' } },
       ...kernel.storage.map((access, i): GPUBindGroupLayoutEntry => ({
         binding: i + 1,
         visibility: GPUShaderStage.COMPUTE,

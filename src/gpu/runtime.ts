@@ -69,7 +69,7 @@ export type DispatchOptions<U extends UniformFields = UniformFields> = {
  */
 export const CPU_GRID_STRIDE_WORKGROUPS = 64;
 
-const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment and minStorageBufferOffsetAlignment are at most 256 on every adapter
 const UNIFORM_CHUNK = 256 * UNIFORM_SLOT;
 
 // Measured on lavapipe (Mesa 25.0.7, Dawn from npm webgpu 0.6.2) by a probe that records N
@@ -469,7 +469,8 @@ export class Runtime {
     const chunkIndex = Math.floor(this.uniformOffset / UNIFORM_CHUNK);
     const offset = this.uniformOffset % UNIFORM_CHUNK;
     if (chunkIndex === this.uniformChunks.length) {
-      const buffer = this.device.createBuffer({ size: UNIFORM_CHUNK, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      // STORAGE too: a kernel may read its params as var<storage, read> (Kernel.paramsIn).
+      const buffer = this.device.createBuffer({ size: UNIFORM_CHUNK, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
       this.uniformChunks.push({ buffer, data: new ArrayBuffer(UNIFORM_CHUNK) });
     }
     const chunk = this.uniformChunks[chunkIndex];

@@ -6,9 +6,11 @@
 // emit_load_mem); a uniform-buffer load with lane-varying addresses is a branch-free gather
 // (build_gather with an overflow select). A uniform binding holds at most 64 KiB, so op(B) is
 // first packed (shaders/matmul-pack.wgsl) into panels of PANEL_COLS columns cut into chunks of
-// PANEL_K rows of k, one 64 KiB binding each. A dispatch binds up to MAX_BINDINGS chunks: one
-// panel's chunks along k (a longer K takes several dispatches, the later adding to C's partial
-// sums), and as many neighbouring panels as fit, which its workgroups compute one after another.
+// PANEL_K rows of k, one 64 KiB binding each. A dispatch binds up to MAX_BINDINGS chunks (every
+// uniform binding of the stage: the params are read from storage, Kernel.paramsIn): one panel's
+// chunks along k, and as many neighbouring panels as fit, which its workgroups compute one after
+// another. A longer K takes one dispatch per MAX_BINDINGS chunks of each panel and one for the
+// rest, over as many panels as fit; the later dispatches add to C's partial sums.
 //
 // The kernel (WGSL written below, not in shaders/: each chunk's k loop reads its own binding, and
 // the 16 × 8 accumulators must be straight-line code; Mesa's NIR does not unroll loops that deep):
@@ -43,8 +45,8 @@ import { empty, type Tensor } from '../tensor.js';
 const PANEL_COLS = 64;
 /** Rows of k per chunk: a chunk of PANEL_COLS × PANEL_K floats is 64 KiB, one uniform binding. */
 const PANEL_K = 256;
-/** Chunks one dispatch reads: the uniform bindings after the params (a stage has at least 12). */
-export const MAX_BINDINGS = 11;
+/** Chunks one dispatch reads: every uniform binding of a stage (at least 12 on every adapter; the params are in storage). */
+export const MAX_BINDINGS = 12;
 /**
  * Panels one dispatch computes at most: each adds its chunks' unrolled k loops to the kernel, and
  * a kernel of 10 panels (its epilogues then written out per sum too) took seconds to compile.
@@ -118,7 +120,10 @@ struct Params {
 ${Object.entries(PANEL_PARAMS).map(([f, t]) => `  ${f}: ${t},`).join('\n')}
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
+// The params from storage (every uniform binding holds a chunk), copied once into private memory:
+// a storage load llvmpipe makes per lane, where params are read in the epilogue's loop.
+@group(0) @binding(0) var<storage, read> paramsIn: Params;
+var<private> params: Params;
 @group(0) @binding(1) var<storage, read> A: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
@@ -147,12 +152,13 @@ fn finish_panel(cb: CBatch, row0: u32, col: u32, sums: ptr<function, array<f32, 
 
 @compute @workgroup_size(WG)
 fn matmul_panel(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  params = paramsIn;
   let row0 = wid.y * ${ROWS}u;
   let col = params.col0 + lane;
   let aStart = params.aOffset4 + params.k0 / 4u;
   let aRow0 = aStart + min(row0 + lane, params.M - 1u) * params.aRowStride4;
   let aRow1 = aStart + min(row0 + lane + ${LANES}u, params.M - 1u) * params.aRowStride4;
-  let k4s = params.kLen / 4u;
+  let k4s = paramsIn.kLen / 4u; // read-only storage: uniform to WGSL, as the k loops around the shuffles must be
   let cb = CBatch(params.cOffset, params.cRowStride, params.alpha, params.hasBias != 0u, params.activation);
   var sums: array<f32, ${ROWS * JS}>;
   ${lines.join('\n  ')}
@@ -174,6 +180,7 @@ export function panelKernel(panels: number, chunks: number): Kernel<typeof PANEL
       entryPoint: 'matmul_panel',
       storage: ['read', 'read', 'write', 'write', ...Array<'uniform'>(panels * chunks).fill('uniform')],
       uniforms: PANEL_PARAMS,
+      paramsIn: 'storage',
       workgroupSize: LANES,
     });
     kernels.set(key, kernel);
@@ -188,23 +195,29 @@ function runs(n: number, max: number): [number, number][] {
   return Array.from({ length: count }, (_, i) => [i * size, Math.min(size, n - i * size)] as [number, number]).filter(([, c]) => c > 0);
 }
 
+/** One dispatch of the panel product: `panelCount` panels from p0, each its chunks q0 .. q0 + chunkCount. */
+interface PanelDispatch { p0: number; panelCount: number; q0: number; chunkCount: number }
+
 /**
- * How the panel product cuts op(B) [K, N]: its panels and chunks, the runs of chunks along k
- * (more than MAX_BINDINGS: the later runs add to C's partial sums) and the runs of panels across
- * N (as many per dispatch as the bindings hold); a dispatch per run of each.
+ * How the panel product cuts op(B) [K, N]: its panels and chunks, and its dispatches. Along k,
+ * runs of MAX_BINDINGS chunks (one panel per dispatch) and then the rest (as many panels per
+ * dispatch as the bindings hold); across N, as many panels per dispatch as fit. Each run along k
+ * is recorded after the one before it (the later ones add to C's partial sums).
  */
 function panelPlan(N: number, K: number) {
   const panels = Math.ceil(N / PANEL_COLS);
   const chunks = Math.ceil(K / PANEL_K);
-  const kRuns = runs(chunks, MAX_BINDINGS);
-  const panelRuns = runs(panels, Math.min(MAX_PANELS, Math.floor(MAX_BINDINGS / kRuns[0][1])));
-  return { panels, chunks, kRuns, panelRuns };
+  const kRuns: [number, number][] = [];
+  for (let q0 = 0; q0 < chunks; q0 += MAX_BINDINGS) kRuns.push([q0, Math.min(MAX_BINDINGS, chunks - q0)]);
+  const dispatches: PanelDispatch[] = kRuns.flatMap(([q0, chunkCount]) =>
+    runs(panels, Math.min(MAX_PANELS, Math.floor(MAX_BINDINGS / chunkCount))).map(([p0, panelCount]) => ({ p0, panelCount, q0, chunkCount })));
+  return { panels, chunks, dispatches };
 }
 
 /** What the panel product of an op(B) [K, N] records besides A's reads: its dispatches (the pack's included) and the floats its pack writes. */
 export function panelCost(N: number, K: number): { dispatches: number; packed: number } {
-  const { panels, chunks, kRuns, panelRuns } = panelPlan(N, K);
-  return { dispatches: 1 + kRuns.length * panelRuns.length, packed: panels * chunks * CHUNK_VEC4S * 4 };
+  const { panels, chunks, dispatches } = panelPlan(N, K);
+  return { dispatches: 1 + dispatches.length, packed: panels * chunks * CHUNK_VEC4S * 4 };
 }
 
 /** A's rows as the panel product reads them: k-contiguous, offset and row stride in elements (multiples of 4). */
@@ -228,7 +241,7 @@ export function panelReadsA(offset: number, rowStride: number): boolean {
 export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: number, K: number,
   { alpha = 1, bias, preact, unbound, product }: { alpha?: number; bias?: Tensor; preact?: Tensor; unbound: { bias: Tensor; preact: Tensor }; product: ProductTransposes }): void {
   const runtime = gpu();
-  const { panels, chunks, kRuns, panelRuns } = panelPlan(N, K);
+  const { panels, chunks, dispatches } = panelPlan(N, K);
   const packed = empty([panels * chunks * CHUNK_VEC4S * 4]);
   // K is a multiple of 4 here (matmul.ts checks); aligned rows of B are read as vec4s: one per vec4 of
   // the panels when transposed (B's rows run along k), a 4 × 4 block per 4 of them when not.
@@ -243,26 +256,24 @@ export function panelProduct(a: PanelA, b: PanelB, c: PanelC, M: number, N: numb
     product,
   });
   const chunkBytes = CHUNK_VEC4S * 16;
-  for (const [p0, panelCount] of panelRuns) {
-    for (const [g, [q0, count]] of kRuns.entries()) {
-      const k0 = q0 * PANEL_K;
-      const slots = Array.from({ length: panelCount * count }, (_, i) => (p0 + Math.floor(i / count)) * chunks + q0 + (i % count));
-      runtime.dispatch(panelKernel(panelCount, count), {
-        bindings: [
-          a.tensor.binding4, (bias ?? unbound.bias).binding, c.tensor.binding, (preact ?? unbound.preact).binding,
-          ...slots.map((slot) => ({ buffer: packed.buffer, offset: packed.byteOffset + slot * chunkBytes, size: chunkBytes })),
-        ],
-        params: {
-          M, N, aOffset4: a.offset / 4, aRowStride4: a.rowStride / 4,
-          col0: p0 * PANEL_COLS, k0, kLen: Math.min(count * PANEL_K, K - k0),
-          cOffset: c.offset, cRowStride: c.rowStride, alpha,
-          firstRun: Number(g === 0), lastRun: Number(g === kRuns.length - 1), hasBias: Number(!!bias), activation: Number(!!preact),
-          cTransposed: Number(c.transposed),
-        },
-        workgroups: [1, Math.ceil(M / ROWS), 1],
-        product,
-      });
-    }
+  for (const { p0, panelCount, q0, chunkCount } of dispatches) {
+    const k0 = q0 * PANEL_K;
+    const slots = Array.from({ length: panelCount * chunkCount }, (_, i) => (p0 + Math.floor(i / chunkCount)) * chunks + q0 + (i % chunkCount));
+    runtime.dispatch(panelKernel(panelCount, chunkCount), {
+      bindings: [
+        a.tensor.binding4, (bias ?? unbound.bias).binding, c.tensor.binding, (preact ?? unbound.preact).binding,
+        ...slots.map((slot) => ({ buffer: packed.buffer, offset: packed.byteOffset + slot * chunkBytes, size: chunkBytes })),
+      ],
+      params: {
+        M, N, aOffset4: a.offset / 4, aRowStride4: a.rowStride / 4,
+        col0: p0 * PANEL_COLS, k0, kLen: Math.min(chunkCount * PANEL_K, K - k0),
+        cOffset: c.offset, cRowStride: c.rowStride, alpha,
+        firstRun: Number(q0 === 0), lastRun: Number(q0 + chunkCount === chunks), hasBias: Number(!!bias), activation: Number(!!preact),
+        cTransposed: Number(c.transposed),
+      },
+      workgroups: [1, Math.ceil(M / ROWS), 1],
+      product,
+    });
   }
   packed.dispose(); // back to the pool; work recorded later runs after these dispatches
 }

@@ -72,7 +72,7 @@ async function checkMatmulF16(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch
   const A = tensor(toF32(a), [...batchDims, ...aShape], { requiresGrad: true });
   const B = tensor(toF32(b), [...(s.sharedB ? [] : batchDims), ...bShape], { requiresGrad: true });
   const C = tidy(() => {
-    const c = autocast(() => matmul(A, B, s));
+    const c = autocast(() => matmul(A, B, { transposeA: s.transposeA, transposeB: s.transposeB }));
     sum(mul(c, tensor(toF32(dC), c.shape))).backward();
     return c;
   });

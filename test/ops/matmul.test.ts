@@ -45,7 +45,7 @@ async function checkMatmul(s: MatmulShape, batchDims = s.batch > 1 ? [s.batch] :
   const A = tensor(toF32(a), [...batchDims, ...aShape], { requiresGrad: true });
   const B = tensor(toF32(b), [...(s.sharedB ? [] : batchDims), ...bShape], { requiresGrad: true });
   const C = tidy(() => {
-    const c = matmul(A, B, s);
+    const c = matmul(A, B, { transposeA: s.transposeA, transposeB: s.transposeB });
     sum(mul(c, tensor(toF32(dC), c.shape))).backward();
     return c;
   });
