@@ -276,10 +276,23 @@ export class Tensor {
     return new Int32Array(await gpu().read(this.buffer, this.byteLength, this.byteOffset));
   }
 
-  /** The value of a one-element tensor. */
+  /** The value of a one-element tensor (any dtype). */
   async item(): Promise<number> {
     if (this.size !== 1) throw new Error(`item() needs a one-element tensor, got shape [${this.shape.join(', ')}]`);
-    return (await this.toArray())[0];
+    return (this.dtype === 'i32' ? await this.toInt32Array() : await this.toArray())[0];
+  }
+
+  /** The values as nested arrays in this tensor's shape (a number for a scalar), as torch's tolist(); read back as toArray. */
+  async tolist(): Promise<number | NestedNumbers> {
+    const flat = this.dtype === 'i32' ? await this.toInt32Array() : await this.toArray();
+    const shape = this.shape;
+    // Row-major: the block of axis d from `start` holds shape[d] blocks of axis d + 1, `stride` elements apart.
+    const nest = (d: number, start: number): number | NestedNumbers => {
+      if (d === shape.length) return flat[start];
+      const stride = shape.slice(d + 1).reduce((a, b) => a * b, 1);
+      return Array.from({ length: shape[d] }, (_, i) => nest(d + 1, start + i * stride));
+    };
+    return nest(0, 0);
   }
 
   /**

@@ -26,6 +26,15 @@ test('tensor(nested arrays) has their shape, as torch.tensor; a number is a scal
   assert.is(full([2], 3, { dtype: 'int32' }).dtype, 'i32');
 });
 
+test('t.tolist() gives nested arrays in the tensor\'s shape, as torch\'s; item() reads an i32 scalar too', async () => {
+  assert.equal(await tensor([[1, 2, 3], [4, 5, 6]]).tolist(), [[1, 2, 3], [4, 5, 6]]);
+  assert.equal(await tensor([[[1], [2]]]).tolist(), [[[1], [2]]]);
+  assert.equal(await tensor(3).tolist(), 3);
+  assert.equal(await tensor([[7, 8]], { dtype: 'int32' }).tolist(), [[7, 8]]);
+  assert.is(await tensor([42], { dtype: 'int32' }).item(), 42);
+  assert.equal(await zeros([2, 0]).tolist(), [[], []]);
+});
+
 test('tensor() refuses ragged rows, non-numbers, a shape that is not the nested one, a non-integer int32 and an unknown dtype, by name', () => {
   assert.throws(() => tensor([[1, 2], [3]]), /tensor\(\): \[1\] has 1 entries where \[0\] has 2: nested arrays must be rectangular/);
   assert.throws(() => tensor([[[1, 2], [3, 4]], [[5, 6], [7]]]), /\[1, 1\] has 1 entries/);
