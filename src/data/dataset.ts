@@ -22,6 +22,12 @@ export interface Features {
   labelNames?: string[];
 }
 
+/** trainTestSplit's options: testSize, a fraction in (0, 1) or a row count (required), and the shuffle's seed. */
+export interface SplitOptions {
+  testSize?: number;
+  seed?: number;
+}
+
 export class Dataset<R extends Row = Row> {
   readonly features: Features;
   private readonly rows: readonly R[];
@@ -35,9 +41,19 @@ export class Dataset<R extends Row = Row> {
     return this.rows.length;
   }
 
+  /** datasets' name of length. */
+  get num_rows(): number {
+    return this.rows.length;
+  }
+
   /** Column names of the first row (all rows share them when loaded from a file). */
   get columnNames(): string[] {
     return this.rows.length ? Object.keys(this.rows[0]) : [];
+  }
+
+  /** datasets' name of columnNames. */
+  get column_names(): string[] {
+    return this.columnNames;
   }
 
   get(i: number): R {
@@ -60,9 +76,11 @@ export class Dataset<R extends Row = Row> {
     return new Dataset(Array.from(indices, (i) => this.get(i)), this.features);
   }
 
-  /** A permutation fixed by the seed: same seed, same order, on every platform. */
-  shuffle(options: { seed?: number } = {}): Dataset<R> {
-    return this.select(permutation(this.rows.length, options.seed ?? 0));
+  /** A permutation fixed by the seed (a number, or { seed } as datasets' shuffle(seed=42)): same seed, same order, on every platform. */
+  shuffle(options: number | { seed?: number } = {}): Dataset<R> {
+    const { seed = 0 } = typeof options === 'number' ? { seed: options } : checkOptions<{ seed?: number }>('Dataset.shuffle', options, ['seed']);
+    if (!Number.isInteger(seed)) throw new Error(`Dataset.shuffle: seed must be an integer, got ${JSON.stringify(seed)}`);
+    return this.select(permutation(this.rows.length, seed));
   }
 
   filter(keep: (row: R, index: number) => boolean): Dataset<R> {
@@ -77,12 +95,17 @@ export class Dataset<R extends Row = Row> {
   map<U extends Row>(fn: (row: R, index: number) => U): Dataset<Omit<R, keyof U> & U>;
   map<U extends Row>(
     fn: (batch: { [K in keyof R]: R[K][] }, indices: number[]) => { [K in keyof U]: U[K][] },
-    options: { batched: true; batchSize?: number },
+    options: WithSnakeCase<{ batched: true; batchSize?: number }>,
   ): Dataset<Omit<R, keyof U> & U>;
   map(
     fn: (input: never, index: never) => Row, // one of the two overloads above
-    options: { batched?: boolean; batchSize?: number } = {},
+    given?: WithSnakeCase<{ batched?: boolean; batchSize?: number }>,
   ): Dataset<Row> {
+    const options = checkOptions<{ batched?: boolean; batchSize?: number }>('Dataset.map', given, ['batched', 'batchSize']);
+    if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize > 0)) {
+      throw new Error(`Dataset.map: batchSize must be a positive integer, got ${JSON.stringify(options.batchSize)}`);
+    }
+    if (options.batchSize !== undefined && !options.batched) throw new Error('Dataset.map: batchSize without batched: true (rows are mapped one at a time)');
     if (!options.batched) {
       const update = fn as unknown as (row: R, index: number) => Row;
       return new Dataset(this.rows.map((row, i) => ({ ...row, ...update(row, i) })), this.features);
@@ -110,15 +133,22 @@ export class Dataset<R extends Row = Row> {
    * fraction in (0, 1) (ceil(testSize * n) rows) or a row count; the rows are
    * shuffled with the seed first.
    */
-  trainTestSplit(options: { testSize: number; seed?: number }): { train: Dataset<R>; test: Dataset<R> } {
+  trainTestSplit(given: WithSnakeCase<SplitOptions>): { train: Dataset<R>; test: Dataset<R> } {
+    const options = checkOptions<SplitOptions>('trainTestSplit', given, ['testSize', 'seed']);
     const n = this.rows.length;
     const { testSize } = options;
+    if (typeof testSize !== 'number') throw new Error(`trainTestSplit: testSize (test_size) is required: a fraction in (0, 1) or a row count, got ${JSON.stringify(testSize)}`);
     const nTest = testSize > 0 && testSize < 1 ? Math.ceil(testSize * n) : testSize;
     if (!Number.isInteger(nTest) || nTest <= 0 || nTest >= n) {
       throw new Error(`trainTestSplit: testSize ${testSize} leaves ${nTest} test rows of ${n}; both splits must be non-empty`);
     }
     const order = permutation(n, options.seed ?? 0);
     return { test: this.select(order.subarray(0, nTest)), train: this.select(order.subarray(nTest)) };
+  }
+
+  /** datasets' spelling of trainTestSplit. */
+  train_test_split(options: WithSnakeCase<SplitOptions>): { train: Dataset<R>; test: Dataset<R> } {
+    return this.trainTestSplit(options);
   }
 }
 

@@ -281,4 +281,22 @@ test('trainTestSplit: sizes as datasets (ceil of the fraction), disjoint, seeded
   assert.throws(() => ds.trainTestSplit({ testSize: 100 }), /both splits must be non-empty/);
 });
 
+test('the datasets spellings: shuffle(42) / shuffle({ seed }), map(fn, { batched, batch_size }), train_test_split({ test_size }), num_rows, column_names; a misspelt option is refused', () => {
+  const ds = new Dataset(rows);
+  assert.equal(ds.shuffle(42).column('text'), ds.shuffle({ seed: 42 }).column('text'));
+  const sizes: number[] = [];
+  ds.map((batch) => (sizes.push(batch.text.length), {}), { batched: true, batch_size: 40 });
+  assert.equal(sizes, [40, 40, 20]);
+  const { train, test: held } = ds.train_test_split({ test_size: 0.2, seed: 3 });
+  assert.equal([train.num_rows, held.num_rows], [80, 20]);
+  assert.equal(held.column('text'), ds.trainTestSplit({ testSize: 0.2, seed: 3 }).test.column('text'));
+  assert.equal(ds.column_names, ['text', 'label']);
+  assert.throws(() => ds.shuffle({ sead: 1 } as never), /Dataset\.shuffle: unknown option 'sead'; known options: seed/);
+  assert.throws(() => ds.shuffle(1.5), /seed must be an integer/);
+  assert.throws(() => ds.map((r) => r, { batchsize: 8 } as never), /Dataset\.map: unknown option 'batchsize'; known options: batched, batchSize \(batch_size\)/);
+  assert.throws(() => ds.map((r) => r, { batchSize: 8 } as never), /batchSize without batched: true/);
+  assert.throws(() => ds.trainTestSplit({ seed: 1 }), /testSize \(test_size\) is required/);
+  assert.throws(() => ds.trainTestSplit({ train_size: 0.8 } as never), /trainTestSplit: unknown option 'train_size'/);
+});
+
 test.run();
