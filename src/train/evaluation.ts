@@ -9,7 +9,7 @@ import { noGrad } from '../autograd.js';
 import { autocast } from '../ops/cast.js';
 import type { Dataset, Row } from '../data/dataset.js';
 import type { Batch } from '../data/collator.js';
-import { IGNORE_INDEX, argmaxRows, withShape, type ComputeMetricsFn, type Logits, type Metric } from './metrics.js';
+import { IGNORE_INDEX, argmaxRows, evalPrediction, withShape, type ComputeMetricsFn, type Logits, type Metric } from './metrics.js';
 
 /** What the Trainer needs of a model (BertForSequenceClassification has it). */
 export interface TrainableModel {
@@ -126,7 +126,7 @@ export async function evaluationLoop(setup: EvaluationSetup, dataset: Dataset<Ro
   const metrics: Record<string, number> = {};
   if (labelled > 0) metrics.loss = lossSum / labelled;
   if (allLabelled && labelled > 0) {
-    const results: unknown = metricsFn ? await metricsFn({ predictions: predictions!, labelIds: labelIds! }) : streaming?.compute() ?? {};
+    const results: unknown = metricsFn ? await metricsFn(evalPrediction(predictions!, labelIds!)) : streaming?.compute() ?? {};
     if (typeof results !== 'object' || results === null || Array.isArray(results)) {
       throw new Error(`computeMetrics returned ${JSON.stringify(results) ?? String(results)}; return an object of numbers, e.g. { accuracy: 0.9 }`);
     }

@@ -197,10 +197,22 @@ export function withShape(data: Float32Array, rows: number, numLabels: number): 
   return Object.defineProperty(data, 'shape', { value: Object.freeze([rows, numLabels]), enumerable: false }) as Logits;
 }
 
-/** transformers' EvalPrediction: every row's logits and labels (-100 where a row has none). */
-export interface EvalPrediction {
+/**
+ * transformers' EvalPrediction: every row's logits and labels (-100 where a row has none); also
+ * under transformers' name label_ids, and iterable as Python's tuple: const [logits, labels] = evalPred.
+ */
+export interface EvalPrediction extends Iterable<Logits | Int32Array> {
   predictions: Logits;
   labelIds: Int32Array;
+  readonly label_ids: Int32Array;
+}
+
+/** An EvalPrediction of these logits and labels. */
+export function evalPrediction(predictions: Logits, labelIds: Int32Array): EvalPrediction {
+  const out = { predictions, labelIds } as EvalPrediction;
+  Object.defineProperty(out, 'label_ids', { value: labelIds, enumerable: false });
+  Object.defineProperty(out, Symbol.iterator, { value: function* () { yield predictions; yield labelIds; }, enumerable: false });
+  return out;
 }
 
 /** A computeMetrics function, as transformers': metrics by name from all logits and labels. */

@@ -109,6 +109,8 @@ export interface PredictionOutput {
   /** Logits [rows, numLabels] (see predictedLabels for their argmax). */
   predictions: Logits;
   labelIds: Int32Array | null;
+  /** transformers' name of labelIds (not enumerable). */
+  readonly label_ids: Int32Array | null;
   metrics: Record<string, number>;
 }
 
@@ -398,7 +400,7 @@ export class Trainer {
     const started = performance.now();
     const out = await evaluationLoop(this.evaluationSetup(), dataset, 'prediction', true);
     const metrics = { ...prefixed(out.metrics, metricKeyPrefix), ...speedMetrics(metricKeyPrefix, started, dataset.length, out.batches) };
-    return { predictions: out.predictions!, labelIds: out.labelIds, metrics };
+    return Object.defineProperty({ predictions: out.predictions!, labelIds: out.labelIds, metrics }, 'label_ids', { value: out.labelIds, enumerable: false }) as PredictionOutput;
   }
 
   /** Opens the device when none is (loading opens the device) and notes its adapter for the model card. */

@@ -55,6 +55,11 @@ test('computeMetrics: (evalPred) => ({ accuracy }) gets logits [N, numLabels] an
   const b = await streaming.evaluate();
   assert.equal(seen!.predictions.shape, [20, NUM_LABELS]);
   assert.is(seen!.labelIds.length, 20);
+  // As transformers' EvalPrediction: label_ids, and Python's unpacking `logits, labels = eval_pred`.
+  assert.is(seen!.label_ids, seen!.labelIds);
+  const [logits, labels] = seen!;
+  assert.is(logits, seen!.predictions);
+  assert.is(labels, seen!.labelIds);
   assert.is(a.eval_accuracy, b.eval_accuracy);
   assert.is(a.eval_loss, b.eval_loss);
   assert.is(a.epoch, fn.state.epoch, 'epoch in the metrics, as transformers');
@@ -86,6 +91,7 @@ test('predict(): { predictions: logits, labelIds, metrics } with test_ keys; one
   assert.ok(out.predictions instanceof Float32Array);
   assert.equal(out.predictions.shape, [20, NUM_LABELS]);
   assert.equal(Array.from(out.labelIds!), Array.from({ length: 20 }, (_, i) => trainer.evalDataset!.get(i).label));
+  assert.is(out.label_ids, out.labelIds, "transformers' name of the labels");
   assert.equal(Object.keys(out.metrics), ['test_loss', 'test_accuracy', 'test_runtime', 'test_samples_per_second', 'test_steps_per_second']);
   try {
     await trainer.predict(trainer.evalDataset!, { metric_key_prefix: 'x', ignoreKeys: [] } as never);
