@@ -30,8 +30,9 @@ async function place(source: string, dest: string): Promise<void> {
 
 /** Downloads a model's files and places them in `outDir` (default weights/<name>); returns the folder and the file names placed. */
 export async function fetchWeights(id: string, options: HubOptions & { outDir?: string } = {}): Promise<{ dir: string; files: string[] }> {
-  const outDir = resolve(options.outDir ?? join(WEIGHTS_DIR, basename(id)));
-  const found = await resolvePretrainedFiles(id, options);
+  const { outDir: given, ...hub } = options;
+  const outDir = resolve(given ?? join(WEIGHTS_DIR, basename(id)));
+  const found = await resolvePretrainedFiles(id, hub);
   for (const [file, source] of Object.entries(found)) await place(source, join(outDir, file));
   return { dir: outDir, files: Object.keys(found) };
 }

@@ -5,6 +5,7 @@
 
 import type { Dataset, Row } from './dataset.js';
 import { padBatch, type BertTokenizer, type TextInput } from './tokenizer.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 /** A row after tokenizeDataset: the original columns plus ids and token types. */
 export interface TokenizedRow extends Row {
@@ -35,8 +36,9 @@ export interface Batch {
 export function tokenizeDataset<R extends Row>(
   dataset: Dataset<R>,
   tokenizer: BertTokenizer,
-  options: TextColumns & { maxLength?: number } = {},
+  given?: WithSnakeCase<TextColumns & { maxLength?: number }>,
 ): Dataset<Omit<R, 'inputIds' | 'tokenTypeIds'> & TokenizedRow> {
+  const options = checkOptions<TextColumns & { maxLength?: number }>('tokenizeDataset', given, ['textColumn', 'textPairColumn', 'maxLength']);
   const textOf = textReader(dataset.features, options);
   return dataset.map((row, i) => {
     const { inputIds, tokenTypeIds } = tokenizer.encodeOne(textOf(row, `tokenizeDataset: row ${i}`), { truncation: true, maxLength: options.maxLength });
@@ -54,10 +56,14 @@ export interface CollatorOptions extends TextColumns {
 }
 
 export class DataCollatorWithPadding {
-  constructor(
-    private readonly tokenizer: BertTokenizer,
-    private readonly options: CollatorOptions = {},
-  ) {}
+  private readonly options: CollatorOptions;
+
+  constructor(private readonly tokenizer: BertTokenizer, options?: WithSnakeCase<CollatorOptions>) {
+    this.options = checkOptions<CollatorOptions>('DataCollatorWithPadding', options, ['textColumn', 'textPairColumn', 'maxLength', 'padding', 'labelColumn']);
+    if (this.options.padding !== undefined && !['longest', 'max_length'].includes(this.options.padding)) {
+      throw new Error(`DataCollatorWithPadding: padding must be 'longest' or 'max_length', got ${JSON.stringify(this.options.padding)}`);
+    }
+  }
 
   /**
    * Rows with inputIds (from tokenizeDataset) or with text -> one batch padded

@@ -8,6 +8,8 @@
 // (src/browser.ts). Files the user picked (an <input webkitdirectory> FileList, File[])
 // and a FileSystemDirectoryHandle are sources without any registration.
 
+import { checkOptions, type WithSnakeCase } from '../options.js';
+
 /** A folder of files, read one named file at a time. */
 export interface FileSource {
   /** The folder as messages name it: "model org/x", "/path/to/folder", "https://host/models/x". */
@@ -17,6 +19,9 @@ export interface FileSource {
   /** Where `file` is read from (a path or URL), for messages. */
   locate(file: string): string;
 }
+
+/** SourceOptions' keys. */
+export const SOURCE_OPTIONS = ['revision', 'endpoint', 'token', 'cacheDir', 'offline'] as const;
 
 /** Options a resolver may use: the Hub's, as the loaders pass them on. */
 export interface SourceOptions {
@@ -90,7 +95,8 @@ export function registerSourceResolver(resolver: SourceResolver, { fallback = fa
 }
 
 /** The source for `location`. A name no resolver handles is an error saying what would. */
-export function resolveSource(location: ModelLocation, options: SourceOptions = {}): FileSource {
+export function resolveSource(location: ModelLocation, given?: WithSnakeCase<SourceOptions>): FileSource {
+  const options = checkOptions<SourceOptions>('hub options', given, SOURCE_OPTIONS);
   if (typeof location === 'string') {
     for (const resolver of resolvers) {
       const source = resolver(location, options);

@@ -12,7 +12,8 @@ import { hubFile } from '../io/hub/download.js';
 import { describeRepo, expandHome, isLocalPath, repoFolderName, resolveUrl, settings } from '../io/hub/settings.js';
 import { checkFileName } from '../io/hub/urls.js';
 import './datasets.js'; // loadDataset of folders, files and Hub ids
-import { registerSourceResolver, registerTargetResolver, type FileSource, type FileTarget, type SourceOptions } from '../io/sources.js';
+import { registerSourceResolver, registerTargetResolver, SOURCE_OPTIONS, type FileSource, type FileTarget, type SourceOptions } from '../io/sources.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 /** A folder on disk; a file that is not a regular one (a FIFO, a device, a folder) is refused, naming it. */
 export function folderSource(path: string): FileSource {
@@ -35,8 +36,8 @@ export function folderSource(path: string): FileSource {
  * the first file's commit pins the rest. Offline, or when the Hub cannot be reached, only
  * cached files are read; a repository the cache does not know is an error naming it.
  */
-export function hubCacheSource(repo: string, options: SourceOptions = {}): FileSource {
-  const s = settings(repo, options);
+export function hubCacheSource(repo: string, given?: WithSnakeCase<SourceOptions>): FileSource {
+  const s = settings(repo, checkOptions<SourceOptions>('hubCacheSource', given, SOURCE_OPTIONS));
   let revision = s.revision;
   const description = describeRepo(s, repo);
   return {

@@ -16,6 +16,7 @@ import { gpu } from '../gpu/device.js';
 import { defineKernel } from '../gpu/pipelines.js';
 import { isGradEnabled, record } from '../autograd.js';
 import { Tensor, empty, zeros } from '../tensor.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 
 const FORWARD = defineKernel({
   shader: 'embedding',
@@ -88,7 +89,8 @@ function check(ids: Tensor, weight: Tensor, { paddingIdx }: EmbeddingOptions): v
 }
 
 /** weight[ids]: [..., H]. Backward reads `ids` again (through a handle of its own), so they must stay unchanged until it has run. */
-export function embedding(ids: Tensor, weight: Tensor, options: EmbeddingOptions = {}): Tensor {
+export function embedding(ids: Tensor, weight: Tensor, given?: WithSnakeCase<EmbeddingOptions>): Tensor {
+  const options = checkOptions<EmbeddingOptions>('embedding', given, ['paddingIdx']);
   check(ids, weight, options);
   const out = embeddingForward(ids, weight);
   if (!weight.requiresGrad || !isGradEnabled()) return out;

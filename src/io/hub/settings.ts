@@ -9,6 +9,7 @@ import { consoleProgress, type DownloadProgress } from './progress.js';
 
 export type { DownloadProgress } from './progress.js';
 import { checkRepoId, resolveFileUrl, DEFAULT_ENDPOINT, type RepoType } from './urls.js';
+import { checkOptions, type WithSnakeCase } from '../../options.js';
 
 export type { RepoType } from './urls.js';
 
@@ -82,6 +83,17 @@ export interface Settings {
 }
 
 /** The settings of one call for `repo`, whose id and revision are checked first. */
+const HUB_OPTIONS = ['revision', 'repoType', 'endpoint', 'token', 'cacheDir', 'offline', 'progress', 'retries'] as const;
+
+/**
+ * `options` checked against HubOptions' keys (and `extra`, the caller's own), in camelCase or
+ * huggingface_hub's snake_case (cache_dir, repo_type): a misspelt revision or cache folder is an
+ * error naming it, not the main branch or the default cache.
+ */
+export function checkHubOptions<T extends HubOptions>(what: string, options: WithSnakeCase<T> | undefined, extra: readonly (keyof T & string)[] = []): T {
+  return checkOptions<T>(what, options, [...HUB_OPTIONS, ...extra] as (keyof T & string)[]);
+}
+
 export function settings(repo: string, options: HubOptions): Settings {
   checkRepoId(repo);
   const progress = options.progress ?? 'auto';

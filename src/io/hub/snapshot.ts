@@ -7,7 +7,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { readJsonFile } from '../files.js';
 import { cachedCommit } from './cache.js';
 import { hubFile, type Resolved } from './download.js';
-import { describeRepo, expandHome, fetchFailure, fetchWithin, isLocalPath, repoFolderName, requestHeaders, settings, shownUrl, type HubOptions, type Settings } from './settings.js';
+import { describeRepo, expandHome, fetchFailure, fetchWithin, isLocalPath, repoFolderName, requestHeaders, settings, shownUrl, checkHubOptions, type HubOptions, type Settings } from './settings.js';
+import type { WithSnakeCase } from '../../options.js';
 import { checkFileName } from './urls.js';
 
 /** A file listing longer than this many pages (1,000 files each on the Hub) is refused. */
@@ -57,8 +58,9 @@ async function hubFiles(s: Settings, repo: string, files: string[], optional: st
 export async function resolveModelFiles(
   idOrDir: string,
   files: string[],
-  options: HubOptions & { optional?: string[] } = {},
+  given?: WithSnakeCase<HubOptions & { optional?: string[] }>,
 ): Promise<Record<string, string>> {
+  const options = checkHubOptions<HubOptions & { optional?: string[] }>('resolveModelFiles', given, ['optional']);
   const optional = options.optional ?? [];
   if (!isLocalPath(idOrDir)) return (await hubFiles(settings(idOrDir, options), idOrDir, files, optional)).paths;
   const dir = resolve(expandHome(idOrDir));
@@ -118,8 +120,8 @@ async function listPage(s: Settings, repo: string, url: string): Promise<{ files
 }
 
 /** Every file path of a repository at `revision`, from the Hub's tree API (following its Link pagination). */
-export async function listRepoFiles(repo: string, options: HubOptions = {}): Promise<string[]> {
-  const s = settings(repo, options);
+export async function listRepoFiles(repo: string, given?: WithSnakeCase<HubOptions>): Promise<string[]> {
+  const s = settings(repo, checkHubOptions('listRepoFiles', given));
   if (s.offline) throw new Error(`${describeRepo(s, repo)}: cannot list its files, HF_HUB_OFFLINE is set`);
   let url: string | null = `${s.endpoint}/api/${s.repoType}s/${repo}/tree/${encodeURIComponent(s.revision)}?recursive=true`;
   const fetched = new Set<string>();
@@ -141,7 +143,8 @@ export async function listRepoFiles(repo: string, options: HubOptions = {}): Pro
  * when the Hub cannot be reached for the listing, a cached snapshot of the
  * revision is returned.
  */
-export async function snapshotDownload(repo: string, options: HubOptions & { files?: string[] } = {}): Promise<string> {
+export async function snapshotDownload(repo: string, given?: WithSnakeCase<HubOptions & { files?: string[] }>): Promise<string> {
+  const options = checkHubOptions<HubOptions & { files?: string[] }>('snapshotDownload', given, ['files']);
   const s = settings(repo, options);
   const storage = join(s.cacheDir, repoFolderName(repo, s.repoType));
   const fromCache = async (why: string): Promise<string> => {
@@ -172,7 +175,8 @@ export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'spec
  * config.json, the tokenizer files it has, and model.safetensors or its
  * sharded index with every shard. A local folder is used as is.
  */
-export async function resolvePretrainedFiles(idOrDir: string, options: HubOptions = {}): Promise<Record<string, string>> {
+export async function resolvePretrainedFiles(idOrDir: string, given?: WithSnakeCase<HubOptions>): Promise<Record<string, string>> {
+  const options = checkHubOptions('resolvePretrainedFiles', given);
   const found = await resolveModelFiles(idOrDir, ['config.json'], {
     ...options,
     optional: [...TOKENIZER_FILES, 'model.safetensors', 'model.safetensors.index.json'],
@@ -193,7 +197,8 @@ export async function resolvePretrainedFiles(idOrDir: string, options: HubOption
 }
 
 /** The local folder holding a pretrained model: the folder itself, or the Hub snapshot after downloading what is needed. */
-export async function pretrainedDir(idOrDir: string, options: HubOptions = {}): Promise<string> {
+export async function pretrainedDir(idOrDir: string, given?: WithSnakeCase<HubOptions>): Promise<string> {
+  const options = checkHubOptions('pretrainedDir', given);
   if (isLocalPath(idOrDir)) return resolve(expandHome(idOrDir));
   return dirname((await resolvePretrainedFiles(idOrDir, options))['config.json']);
 }

@@ -11,6 +11,7 @@
 
 import type { FileSource, SourceOptions, SourceResolver } from '../sources.js';
 import { checkFileName, checkRepoId, resolveFileUrl, COMMIT_HASH, DEFAULT_ENDPOINT } from './urls.js';
+import { checkOptions, type WithSnakeCase } from '../../options.js';
 
 /** The Cache Storage bucket the browser keeps downloaded model files in. */
 export const CACHE_NAME = 'shadergrad-cache';
@@ -79,7 +80,8 @@ async function fetchCached(cache: Cache | null, url: string, init: RequestInit, 
 }
 
 /** A Hub repository read file by file through its resolve URLs. */
-export function hubWebSource(repo: string, options: WebSourceOptions = {}): FileSource {
+export function hubWebSource(repo: string, given?: WithSnakeCase<WebSourceOptions>): FileSource {
+  const options = checkOptions<WebSourceOptions>('hubWebSource', given, ['revision', 'endpoint', 'token', 'offline', 'cacheName']);
   checkRepoId(repo);
   const endpoint = (options.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   let revision = options.revision ?? 'main';
@@ -101,7 +103,8 @@ export function hubWebSource(repo: string, options: WebSourceOptions = {}): File
 }
 
 /** A folder served over HTTP: {base}/{file}; `base` may be relative to the page. */
-export function urlSource(base: string, options: Pick<WebSourceOptions, 'cacheName' | 'offline'> = {}): FileSource {
+export function urlSource(base: string, given?: WithSnakeCase<Pick<WebSourceOptions, 'cacheName' | 'offline'>>): FileSource {
+  const options = checkOptions<Pick<WebSourceOptions, 'cacheName' | 'offline'>>('urlSource', given, ['cacheName', 'offline']);
   const page = (globalThis as { location?: { href: string } }).location?.href;
   const folder = new URL(base.endsWith('/') ? base : `${base}/`, page).href;
   const cache = openCache(options.cacheName === undefined ? CACHE_NAME : options.cacheName);
