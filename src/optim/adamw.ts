@@ -219,6 +219,12 @@ export class AdamW {
     this.arena.zeroGrad();
   }
 
+  /** torch's spelling of zeroGrad. With set_to_none (torch's default) torch leaves no gradient; here the gradients stay, as zeros, either way. */
+  zero_grad(setToNone?: boolean): void {
+    if (setToNone !== undefined && typeof setToNone !== 'boolean') throw new Error(`AdamW.zero_grad: set_to_none must be true or false, got ${JSON.stringify(setToNone)}`);
+    this.zeroGrad();
+  }
+
   /** Reads m, v and the step counts back, keyed by parameter name. */
   async stateDict(): Promise<AdamWState> {
     const tensors = new Map<string, { shape: number[]; data: Float32Array }>();

@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, zeros, full, add, mul, sum, softmax, transpose, permute, reshape, gelu, matmul, LayerNorm, Linear } from '../../src/index.js';
+import { tensor, zeros, full, add, mul, sum, softmax, transpose, permute, reshape, gelu, matmul, LayerNorm, Linear, AdamW } from '../../src/index.js';
 import { setupDevice, assertClose } from '../helpers.js';
 
 test.before(setupDevice);
@@ -105,6 +105,17 @@ test('nn.LayerNorm(n) has torch\'s eps 1e-5, also as { eps }; named_parameters()
   assert.throws(() => new LayerNorm(4, -1), /LayerNorm: eps must be a positive number, got -1/);
   const names = [...new Linear(3, 2).named_parameters()].map(([name, p]) => `${name} [${p.shape}]`);
   assert.equal(names, ['weight [2,3]', 'bias [2]']);
+});
+
+test('optimizer.zero_grad() as torch\'s: the next backward starts from zero', async () => {
+  const w = tensor([1, 2], { requires_grad: true });
+  const optimizer = new AdamW([w], { lr: 0.1 });
+  sum(mul(w, 3)).backward();
+  optimizer.zero_grad();
+  sum(mul(w, 2)).backward();
+  assert.equal(Array.from(await w.grad!.toArray()), [2, 2]);
+  assert.throws(() => optimizer.zero_grad('yes' as never), /set_to_none must be true or false/);
+  optimizer.dispose();
 });
 
 test.run();
