@@ -100,8 +100,8 @@ export { AutoTokenizer } from './data/tokenizer.js';
 export type { FromPretrainedOptions } from './data/tokenizer.js';
 export type { BatchEncoding, EncodeOptions, TokenizerFiles, TokenizerCallOptions, TokenizerOutput, DecodeOptions, TokenizeOptions } from './data/tokenizer.js';
 export type { WithSnakeCase } from './options.js';
-export { pipeline, TextClassificationPipeline, FillMaskPipeline } from './pipelines/index.js';
-export type { TextClassifier, MaskFiller } from './pipelines/index.js';
+export { pipeline, TextClassificationPipeline, FillMaskPipeline, FeatureExtractionPipeline } from './pipelines/index.js';
+export type { TextClassifier, MaskFiller, FeatureExtractor } from './pipelines/index.js';
 
 // Data and training: loadDataset takes picked File objects here (paths and Hub ids in Node);
 // the Trainer keeps its files in memoryStorage() or opfsStorage() (the file system in Node).
@@ -109,4 +109,4 @@ export { Dataset, loadDataset, DataCollatorWithPadding, tokenizeDataset, parseTa
 export type { EncodedText, TextInput, Features, LoadDatasetOptions, Row, SplitName, Batch, TokenizedRow } from './data/index.js';
 export { Trainer, TrainingArguments, TrainerState, EarlyStoppingCallback, loadMetric, combineMetrics, predictedLabels, listCheckpoints, latestCheckpoint, renderModelCard, memoryStorage, opfsStorage } from './train/index.js';
 export type { TrainerOptions, TrainableModel, DataCollator, TrainOutput, PredictionOutput, TrainingArgumentsInit, IntervalStrategy, SchedulerType, Metric, MetricName, TrainerCallback, TrainerControl, CallbackContext, LogEntry, ModelCardOptions, TrainerStorage } from './train/index.js';
-export type { ClassificationResult, FillMaskResult, PipelineOptions, PipelineLoadOptions, PipelineDType, TextClassificationOptions, FillMaskOptions } from './pipelines/index.js';
+export type { ClassificationResult, FillMaskResult, PipelineOptions, PipelineLoadOptions, PipelineDType, TextClassificationOptions, FillMaskOptions, FeatureExtractionOptions, FeatureExtractionOutput } from './pipelines/index.js';

@@ -1,6 +1,6 @@
 // Inference pipelines, as transformers.js' pipeline(): text-classification
-// (alias sentiment-analysis) and fill-mask, with transformers.js' result
-// shapes (its src/pipelines/text-classification.js and fill-mask.js).
+// (alias sentiment-analysis), fill-mask and feature-extraction, with transformers.js'
+// result shapes (its src/pipelines/text-classification.js, fill-mask.js, feature-extraction.js).
 // Batched with dynamic padding, no graph recorded; softmax runs on the GPU and
 // only probabilities are read back: one upload and one submission per batch.
 
@@ -11,7 +11,7 @@ import { select } from '../ops/slice.js';
 import { reshape } from '../ops/shape.js';
 import { init } from '../gpu/device.js';
 import { AutoTokenizer, BertTokenizer } from '../data/tokenizer.js';
-import { BertForMaskedLM, BertForSequenceClassification } from '../models/bert/modeling.js';
+import { BertForMaskedLM, BertForSequenceClassification, BertModel } from '../models/bert/modeling.js';
 import { checkOptions, type WithSnakeCase } from '../options.js';
 import { autocast, requireShaderF16 } from '../ops/cast.js';
 
@@ -69,7 +69,25 @@ export interface FillMaskOptions {
   topK?: number;
 }
 
-const TASKS = ['text-classification', 'sentiment-analysis', 'fill-mask'] as const;
+export interface FeatureExtractionOptions {
+  /** 'none' (default): every token's hidden state [B, T, H]; 'mean': the mean over each text's tokens (padding left out) [B, H]; 'cls': the first token's [B, H]. */
+  pooling?: 'none' | 'mean' | 'cls';
+  /** Divide each vector (the last dim) by its L2 norm. Default false. */
+  normalize?: boolean;
+}
+
+/** What feature-extraction gives, as transformers.js' float32 Tensor: dims, the values row-major, and tolist(). */
+export interface FeatureExtractionOutput {
+  readonly type: 'float32';
+  /** [B, H] pooled, or [B, T, H] with T the batch's longest text (padding positions included). */
+  readonly dims: number[];
+  readonly data: Float32Array;
+  /** Nested arrays in dims' shape. */
+  tolist(): number[][] | number[][][];
+}
+
+const TASKS = ['text-classification', 'sentiment-analysis', 'fill-mask', 'feature-extraction'] as const;
+const POOLINGS = ['none', 'mean', 'cls'] as const;
 type Task = (typeof TASKS)[number];
 
 /** Indices of the k largest values, largest first. */
@@ -211,6 +229,65 @@ export class FillMaskPipeline {
   }
 }
 
+export class FeatureExtractionPipeline {
+  private readonly batching: Required<PipelineOptions>;
+
+  constructor(
+    readonly model: BertModel,
+    readonly tokenizer: BertTokenizer,
+    options: WithSnakeCase<PipelineOptions> = {},
+  ) {
+    this.batching = batching('feature-extraction pipeline', options, tokenizer, model.config.max_position_embeddings);
+  }
+
+  /** The texts' hidden states [B, T, H] (T the longest text), or pooled [B, H]; normalized when asked. */
+  async run(texts: string[], options?: WithSnakeCase<FeatureExtractionOptions>): Promise<FeatureExtractionOutput> {
+    const { pooling = 'none', normalize = false } = checkOptions<FeatureExtractionOptions>('feature-extraction', options, ['pooling', 'normalize']);
+    if (!POOLINGS.includes(pooling)) throw new Error(`feature-extraction: pooling ${JSON.stringify(pooling)} is not one of ${POOLINGS.map((p) => `'${p}'`).join(', ')}`);
+    if (typeof normalize !== 'boolean') throw new Error(`feature-extraction: normalize must be true or false, got ${JSON.stringify(normalize)}`);
+    const { batchSize, maxLength } = this.batching;
+    const H = this.model.config.hidden_size;
+    // Every text padded to the longest of all, so that [B, T, H] has one T; forwards of batchSize rows.
+    const all = this.tokenizer(texts, { padding: true, truncation: true, maxLength });
+    const [B, T] = all.shape;
+    const attentionMask = all.attentionMask!;
+    const states = new Float32Array(B * T * H);
+    this.model.eval();
+    for (let start = 0; start < B; start += batchSize) {
+      const rows = Math.min(batchSize, B - start);
+      const part = (x: Int32Array) => x.subarray(start * T, (start + rows) * T);
+      const batch = { inputIds: part(all.inputIds), attentionMask: part(attentionMask), tokenTypeIds: part(all.tokenTypeIds!), shape: [rows, T] as [number, number] };
+      const hidden = noGrad(() => tidy(() => {
+        const { lastHiddenState, pooled } = autocast(() => this.model.forward(batch), { enabled: this.batching.dtype === 'fp16' });
+        pooled?.dispose();
+        return lastHiddenState;
+      }));
+      states.set(await hidden.toArray(), start * T * H); // [rows, T, H]
+      hidden.dispose();
+    }
+    const dims = pooling === 'none' ? [B, T, H] : [B, H];
+    const data = pooling === 'none' ? states : new Float32Array(B * H);
+    for (let b = 0; b < B && pooling !== 'none'; b++) {
+      const mask = attentionMask.subarray(b * T, (b + 1) * T);
+      const tokens = pooling === 'cls' ? [0] : [...mask.keys()].filter((t) => mask[t] === 1);
+      const out = data.subarray(b * H, (b + 1) * H);
+      for (const t of tokens) for (let h = 0; h < H; h++) out[h] += states[(b * T + t) * H + h] / tokens.length;
+    }
+    if (normalize) {
+      for (let v = 0; v < data.length / H; v++) {
+        const vector = data.subarray(v * H, (v + 1) * H);
+        const norm = Math.max(Math.hypot(...vector), 1e-12); // as torch.nn.functional.normalize's eps
+        for (let h = 0; h < H; h++) vector[h] /= norm;
+      }
+    }
+    const tolist = () => {
+      const rows = Array.from({ length: data.length / H }, (_, v) => Array.from(data.subarray(v * H, (v + 1) * H)));
+      return dims.length === 2 ? rows : Array.from({ length: B }, (_, b) => rows.slice(b * T, (b + 1) * T));
+    };
+    return { type: 'float32', dims, data, tolist };
+  }
+}
+
 /**
  * text-classification, as transformers.js: one text -> its topK {label, score} ([{label, score}]
  * for topK 1); texts with topK 1 -> one {label, score} per text (a flat list); texts with another
@@ -233,7 +310,15 @@ export interface MaskFiller {
   readonly pipeline: FillMaskPipeline;
 }
 
+/** feature-extraction, as transformers.js: a text or texts -> one FeatureExtractionOutput ([B, T, H], or [B, H] pooled). */
+export interface FeatureExtractor {
+  (texts: string | string[], options?: WithSnakeCase<FeatureExtractionOptions>): Promise<FeatureExtractionOutput>;
+  readonly pipeline: FeatureExtractionPipeline;
+}
+
 type Parts<M> = { model: M; tokenizer: BertTokenizer } & WithSnakeCase<PipelineOptions>;
+type AnyModel = BertForSequenceClassification | BertForMaskedLM | BertModel;
+type AnyPipeline = TextClassifier | MaskFiller | FeatureExtractor;
 type ClassificationTask = 'text-classification' | 'sentiment-analysis';
 
 function taskOf(task: unknown): Task {
@@ -244,17 +329,19 @@ function taskOf(task: unknown): Task {
 /**
  * transformers.js' pipeline(): `await pipeline(task, modelIdOrFolder, options)` loads the model and
  * its tokenizer (opening the WebGPU device when none is open); `pipeline(task, { model, tokenizer })`
- * wraps loaded ones (and may be awaited too). Tasks: text-classification (alias sentiment-analysis), fill-mask.
+ * wraps loaded ones (and may be awaited too). Tasks: text-classification (alias sentiment-analysis), fill-mask, feature-extraction.
  */
 export function pipeline(task: ClassificationTask, parts: Parts<BertForSequenceClassification>): TextClassifier;
 export function pipeline(task: 'fill-mask', parts: Parts<BertForMaskedLM>): MaskFiller;
 export function pipeline(task: ClassificationTask, model: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<TextClassifier>;
 export function pipeline(task: 'fill-mask', model: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<MaskFiller>;
+export function pipeline(task: 'feature-extraction', parts: Parts<BertModel>): FeatureExtractor;
+export function pipeline(task: 'feature-extraction', model: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<FeatureExtractor>;
 export function pipeline(
   task: Task,
-  source: string | Parts<BertForSequenceClassification | BertForMaskedLM>,
+  source: string | Parts<AnyModel>,
   options?: WithSnakeCase<PipelineLoadOptions>,
-): TextClassifier | MaskFiller | Promise<TextClassifier | MaskFiller> {
+): AnyPipeline | Promise<AnyPipeline> {
   if (typeof source === 'string') return loadPipeline(task, source, options);
   const kind = taskOf(task);
   if (source === undefined || source === null || typeof source !== 'object') {
@@ -263,6 +350,12 @@ export function pipeline(
   if (options !== undefined) throw new Error(`pipeline('${task}', { model, tokenizer, ... }): give the options in that object, not as a third argument`);
   const { model, tokenizer, ...rest } = source;
   if (!(tokenizer instanceof BertTokenizer)) throw new Error(`pipeline('${task}'): tokenizer must be a BertTokenizer (AutoTokenizer.fromPretrained), got ${describe(tokenizer)}`);
+  if (kind === 'feature-extraction') {
+    if (!(model instanceof BertModel)) throw new Error(`pipeline('feature-extraction'): model must be a BertModel (AutoModel.fromPretrained), got ${describe(model)}`);
+    const p = new FeatureExtractionPipeline(model, tokenizer, rest);
+    const extract = (input: string | string[], opts?: WithSnakeCase<FeatureExtractionOptions>) => p.run(textsOf('feature-extraction', input), opts);
+    return Object.assign(extract, { pipeline: p }) as FeatureExtractor;
+  }
   if (kind === 'fill-mask') {
     if (!(model instanceof BertForMaskedLM)) throw new Error(`pipeline('fill-mask'): model must be a BertForMaskedLM, got ${describe(model)}`);
     const p = new FillMaskPipeline(model, tokenizer, rest);
@@ -288,7 +381,7 @@ export function pipeline(
 }
 
 /** pipeline(task, modelIdOrFolder, options): device, model and tokenizer; a folder that does not load is an error naming it. */
-async function loadPipeline(task: Task, source: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<TextClassifier | MaskFiller> {
+async function loadPipeline(task: Task, source: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<AnyPipeline> {
   const kind = taskOf(task);
   const { device, revision, cacheDir, localFilesOnly, ...rest } = checkOptions<PipelineLoadOptions>(
     `pipeline('${task}')`, options, ['batchSize', 'maxLength', 'dtype', 'device', 'revision', 'cacheDir', 'localFilesOnly'],
@@ -296,14 +389,16 @@ async function loadPipeline(task: Task, source: string, options?: WithSnakeCase<
   if (device !== undefined && device !== 'webgpu') throw new Error(`pipeline('${task}'): device ${JSON.stringify(device)} is not available: shadergrad runs on 'webgpu' only`);
   const hub = { revision, cacheDir, offline: localFilesOnly };
   await init();
-  let parts: Parts<BertForSequenceClassification | BertForMaskedLM>;
+  let parts: Parts<AnyModel>;
   try {
-    const Model = kind === 'fill-mask' ? BertForMaskedLM : BertForSequenceClassification;
+    const Model = { 'fill-mask': BertForMaskedLM, 'feature-extraction': BertModel }[kind as string] ?? BertForSequenceClassification;
     parts = { model: await Model.fromPretrained(source, { hub }), tokenizer: await AutoTokenizer.fromPretrained(source, { hub }), ...rest };
   } catch (e) {
     throw new Error(`pipeline('${task}'): cannot load ${JSON.stringify(source)}: ${(e as Error).message}`, { cause: e });
   }
-  return kind === 'fill-mask' ? pipeline(kind, parts as Parts<BertForMaskedLM>) : pipeline(kind, parts as Parts<BertForSequenceClassification>);
+  if (kind === 'fill-mask') return pipeline(kind, parts as Parts<BertForMaskedLM>);
+  if (kind === 'feature-extraction') return pipeline(kind, parts as Parts<BertModel>);
+  return pipeline(kind, parts as Parts<BertForSequenceClassification>);
 }
 
 function describe(value: unknown): string {

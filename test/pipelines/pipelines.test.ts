@@ -12,7 +12,7 @@ import { tidy } from '../../src/tensor.js';
 import { setInitSeed } from '../../src/nn/module.js';
 import { bertConfig, type BertConfig } from '../../src/models/bert/config.js';
 import { saveCheckpoint } from '../../src/models/bert/checkpoint.js';
-import { BertForMaskedLM, BertForSequenceClassification } from '../../src/models/bert/modeling.js';
+import { BertForMaskedLM, BertForSequenceClassification, BertModel } from '../../src/models/bert/modeling.js';
 import { AutoTokenizer } from '../../src/data/tokenizer.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { softmax } from '../../src/ops/softmax.js';
@@ -225,5 +225,43 @@ test('fill-mask: no mask or several masks in a text throw naming it; .pipeline.r
   assert.equal(perMask.map((list) => list.length), [3, 3]);
   await rejects(unmasker('the [MASK]', { top_k: null } as never), /topK must be a positive integer, got null/);
 });
+
+test("feature-extraction as transformers.js': [B, T, H] hidden states, pooling 'mean' over the unpadded tokens or 'cls', normalize; bad options named", async () => {
+  const { mlmDir } = await tinyFolders();
+  const extractor = await pipeline('feature-extraction', mlmDir, { batch_size: 1 }); // one text per forward, padded to the longest of all
+  const texts = ['the market today', 'gold'];
+  const bare = (await BertModel.fromPretrained(mlmDir, { log: null })).eval();
+  const batch = syntheticTokenizer()(texts, { padding: true });
+  const [B, T] = batch.shape;
+  const hidden = noGrad(() => tidy(() => bare.forward(batch).lastHiddenState));
+  const states = await hidden.toArray();
+  hidden.dispose();
+  const H = 16;
+  const all = await extractor(texts);
+  assert.equal([all.type, all.dims], ['float32', [B, T, H]]);
+  assertCloseTo(all.data, states, 'every hidden state');
+  const mean = await extractor(texts, { pooling: 'mean' });
+  assert.equal(mean.dims, [B, H]);
+  for (let b = 0; b < B; b++) {
+    const tokens = [...Array(T).keys()].filter((t) => batch.attentionMask![b * T + t] === 1);
+    const expected = Array.from({ length: H }, (_, h) => tokens.reduce((acc, t) => acc + states[(b * T + t) * H + h], 0) / tokens.length);
+    assertCloseTo(mean.data.subarray(b * H, (b + 1) * H), expected, `mean of text ${b}'s ${tokens.length} tokens`);
+  }
+  const cls = await extractor('gold', { pooling: 'cls', normalize: true });
+  const first = Array.from(states.subarray(1 * T * H, 1 * T * H + H));
+  const norm = Math.hypot(...first);
+  assertCloseTo(cls.data, first.map((v) => v / norm), 'the first token, normalized');
+  assert.equal((cls.tolist() as number[][])[0].length, H);
+  assert.equal((all.tolist() as number[][][]).map((rows) => rows.length), [T, T]);
+  await rejects(extractor('gold', { pooling: 'max' as never }), /feature-extraction: pooling "max" is not one of 'none', 'mean', 'cls'/);
+  await rejects(extractor('gold', { normalise: true } as never), /feature-extraction: unknown option 'normalise'; known options: pooling, normalize/);
+  assert.throws(() => pipeline('feature-extraction', { model: new BertForSequenceClassification(config()), tokenizer: syntheticTokenizer() } as never), /model must be a BertModel/);
+  bare.dispose();
+});
+
+function assertCloseTo(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  assert.is(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) assert.ok(Math.abs(actual[i] - expected[i]) <= 1e-5 + 1e-5 * Math.abs(expected[i]), `${what}: element ${i}: ${actual[i]} vs ${expected[i]}`);
+}
 
 test.run();
