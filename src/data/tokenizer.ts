@@ -19,6 +19,7 @@
 
 import { Tokenizer } from '@huggingface/tokenizers';
 import { checkOptions, type WithSnakeCase } from '../options.js';
+import { Callable } from '../callable.js';
 import { hasDevice, init } from '../gpu/device.js';
 import { readJson, readText, resolveSource, resolveTarget, type FileTarget, type ModelLocation, type SourceOptions } from '../io/sources.js';
 import { resolveTemplates, tokenContent, wordPieceTokenizerJson, type Template, type TokenizerJson } from './tokenizer-json.js';
@@ -118,18 +119,6 @@ export interface TokenizerFiles {
 
 // transformers' VERY_LARGE_INTEGER (int(1e30)) marks "no limit" in tokenizer_config.json.
 const NO_MODEL_MAX_LENGTH = 1e29;
-
-/**
- * Instances of a subclass are functions that run its `call` method, as
- * transformers.js' Callable (built without `new Function`, which a browser's
- * content security policy may forbid).
- */
-abstract class Callable {
-  constructor() {
-    const self = (...args: unknown[]): unknown => (self as unknown as { call(...a: unknown[]): unknown }).call(...args);
-    return Object.setPrototypeOf(self, new.target.prototype) as Callable;
-  }
-}
 
 /** tokenizer(text | texts | pairs, options): see BertTokenizer.call. */
 export interface BertTokenizer {

@@ -39,6 +39,11 @@ export class DropoutRng {
   }
 }
 
+/** layer(...) is layer.forward(...), as torch's. */
+export interface Dropout {
+  (x: Tensor): Tensor;
+}
+
 export class Dropout extends Module {
   constructor(readonly p: number, readonly rng: DropoutRng) {
     super();

@@ -10,6 +10,11 @@ import { checkOptions, type WithSnakeCase } from '../options.js';
 /** Embedding's options: the weight's init std, and torch's padding_idx. */
 export interface EmbeddingLayerOptions { std?: number; paddingIdx?: number }
 
+/** layer(...) is layer.forward(...), as torch's. */
+export interface Embedding {
+  (ids: Tensor): Tensor;
+}
+
 export class Embedding extends Module {
   weight: Tensor;
   readonly paddingIdx: number | undefined;

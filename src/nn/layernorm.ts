@@ -10,6 +10,11 @@ export interface LayerNormOptions {
   eps?: number;
 }
 
+/** layer(...) is layer.forward(...), as torch's. */
+export interface LayerNorm {
+  (x: Tensor, residual?: Tensor, dropout?: FusedDropout): Tensor;
+}
+
 export class LayerNorm extends Module {
   weight: Tensor;
   bias: Tensor;

@@ -10,6 +10,11 @@ import { checkOptions } from '../options.js';
 /** Linear's options: the weight's init std (no bias: false; a Linear has its bias). */
 export interface LinearLayerOptions { std?: number }
 
+/** layer(...) is layer.forward(...), as torch's. */
+export interface Linear {
+  (x: Tensor, options?: LinearOptions): Tensor;
+}
+
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor;

@@ -5,6 +5,7 @@
 // give `layer.0`, `layer.1`, …  Loading a checkpoint is a walk of that map.
 
 import { Tensor, graphScope, keep, splitmix32 } from '../tensor.js';
+import { Callable } from '../callable.js';
 
 // Seeds for parameter initialisation: one seeded stream for the process, as
 // PyTorch's global generator is for Hugging Face's _init_weights.
@@ -20,13 +21,19 @@ export function nextInitSeed(): number {
   return initSeeds();
 }
 
-export abstract class Module {
+/** A module is called as torch's: module(...args) is module.forward(...args). */
+export interface Module {
+  (...args: never[]): unknown;
+}
+
+export abstract class Module extends Callable {
   /** Dropout is active while true; train()/eval() set it on the whole tree. */
   training = true;
   /** Tensors this module registered with parameter(); other tensor properties (a tied reference, an input) are not its parameters. */
   private readonly ownParameters = new Set<Tensor>();
 
   constructor() {
+    super();
     // Every subclass's forward runs in a graphScope: the intermediates it does not return go to the graph.
     const forward = (this as unknown as { forward?: (...args: unknown[]) => unknown }).forward;
     if (typeof forward === 'function') {
@@ -36,6 +43,13 @@ export abstract class Module {
         writable: true,
       });
     }
+  }
+
+  /** What calling the module runs: its forward, as torch's __call__. */
+  call(...args: unknown[]): unknown {
+    const forward = (this as unknown as { forward?: (...a: unknown[]) => unknown }).forward;
+    if (typeof forward !== 'function') throw new Error(`${this.constructor.name} has no forward() to call`);
+    return forward.apply(this, args);
   }
 
   /** Registers `t` as a parameter of this module (requiresGrad, survives tidy()) and returns it. */

@@ -105,4 +105,23 @@ test('AutoModel, AutoModelForSequenceClassification and AutoModelForMaskedLM loa
   );
 });
 
+test('a model is called as transformers\' model(**inputs) and a layer as torch\'s layer(x): the same as forward', async () => {
+  const model = (await BertForSequenceClassification.fromPretrained(FIXTURE, { log: null })).eval();
+  assert.is(typeof model, 'function');
+  assert.ok(model instanceof BertForSequenceClassification);
+  const called = await values(() => model({ input_ids: ROWS, attention_mask: MASK, labels: [1, 3] }));
+  assert.equal(called, await values(() => model.forward({ ...FLAT, labels: Int32Array.from([1, 3]) })));
+  // The module tree is the same: children, parameters by name, train()/eval().
+  assert.equal(model.children().map(([name]) => name), ['bert', 'dropout', 'classifier']);
+  assert.is(model.namedParameters().get('classifier.weight'), model.classifier.weight);
+  const { logits } = await (async () => model(FLAT))(); // `await model(inputs)`, as transformers.js shows it
+  assert.equal(logits.shape, [2, 5]);
+  logits.dispose();
+  const layer = model.classifier;
+  const x = noGrad(() => model.bert.pooledOutput(FLAT));
+  assert.equal(Array.from(await noGrad(() => layer(x)).toArray()), Array.from(await noGrad(() => layer.forward(x)).toArray()));
+  x.dispose();
+  model.dispose();
+});
+
 test.run();

@@ -181,6 +181,11 @@ function configFields(config: BertConfig): Record<string, unknown> {
   return { ...extra, ...fields };
 }
 
+/** model(inputs) is model.forward(inputs), as transformers' model(**inputs). */
+export interface BertModel {
+  (inputs: Inputs): { lastHiddenState: Tensor; pooled: Tensor | null };
+}
+
 /** Embeddings, encoder and (optionally) the pooler; `forward` gives the hidden states. */
 export class BertModel extends BertPreTrainedModel {
   embeddings: BertEmbeddings;
@@ -232,6 +237,11 @@ export class BertModel extends BertPreTrainedModel {
       return pooler.forward(first);
     });
   }
+}
+
+/** model(inputs) is model.forward(inputs), as transformers' model(**inputs). */
+export interface BertForSequenceClassification {
+  (inputs: Inputs): BertOutput;
 }
 
 /** BERT + dropout + Linear(H, numLabels) on the pooled output; cross-entropy loss. */
@@ -325,6 +335,11 @@ class BertOnlyMLMHead extends Module {
     super();
     this.predictions = new BertLMPredictionHead(config);
   }
+}
+
+/** model(inputs) is model.forward(inputs), as transformers' model(**inputs). */
+export interface BertForMaskedLM {
+  (inputs: Inputs): BertOutput;
 }
 
 export class BertForMaskedLM extends BertPreTrainedModel {
