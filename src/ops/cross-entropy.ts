@@ -47,11 +47,21 @@ export function checkLabels(labels: Int32Array, C: number, ignoreIndex: number):
   });
 }
 
+/** number[] labels -> an Int32Array; a value that is not an integer is named by its row. */
+function integerLabels(labels: readonly number[]): Int32Array {
+  if (!Array.isArray(labels)) throw new Error(`crossEntropy: labels must be an Int32Array, a number[] or an i32 tensor, got ${Object.prototype.toString.call(labels)}`);
+  const bad = labels.findIndex((v) => !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31);
+  if (bad >= 0) throw new Error(`crossEntropy: label ${JSON.stringify(labels[bad])} in row ${bad} is not an integer class index`);
+  return Int32Array.from(labels);
+}
+
 /** The label of rows left out of the loss, as PyTorch's cross_entropy and transformers' padded labels. */
 export const IGNORE_INDEX = -100;
 
-export function crossEntropy(logits: Tensor, labels: Int32Array | Tensor, options?: WithSnakeCase<CrossEntropyOptions>): Tensor {
+export function crossEntropy(logits: Tensor, given: Int32Array | readonly number[] | Tensor, options?: WithSnakeCase<CrossEntropyOptions>): Tensor {
   const { ignoreIndex = IGNORE_INDEX } = checkOptions<CrossEntropyOptions>('crossEntropy', options, ['ignoreIndex']);
+  // number[] labels as torch's tensor of class indices (an f32 upload of them was read as i32 bits: a NaN loss).
+  const labels = given instanceof Tensor || given instanceof Int32Array ? given : integerLabels(given);
   if (logits.rank !== 2 || logits.dtype !== 'f32') throw new Error(`crossEntropy: logits must be f32 [N, C], got ${logits.dtype} [${logits.shape.join(', ')}]`);
   const [N, C] = logits.shape;
   const labelCount = labels instanceof Tensor ? labels.size : labels.length;

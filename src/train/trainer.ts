@@ -553,6 +553,25 @@ export class Trainer {
     await this.writeModelCard(dir);
   }
 
+  /** transformers' save_model(output_dir): save(). */
+  saveModel(dir = this.args.outputDir): Promise<void> {
+    return this.save(dir);
+  }
+
+  /** transformers' spellings of saveModel, saveMetrics, logMetrics and saveState. */
+  save_model(dir = this.args.outputDir): Promise<void> {
+    return this.save(dir);
+  }
+  save_metrics(split: string, metrics: Record<string, number>): Promise<void> {
+    return this.saveMetrics(split, metrics);
+  }
+  log_metrics(split: string, metrics: Record<string, number>): void {
+    this.logMetrics(split, metrics);
+  }
+  save_state(): Promise<void> {
+    return this.saveState();
+  }
+
   /** The model card as Markdown (what save() writes to README.md). */
   modelCard(): string {
     const config = this.model.config;

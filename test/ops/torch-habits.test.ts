@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, zeros, full, add, mul, sum, softmax, transpose, permute, reshape, gelu, matmul, LayerNorm, Linear, AdamW } from '../../src/index.js';
+import { tensor, zeros, full, add, mul, sum, softmax, transpose, permute, reshape, gelu, matmul, LayerNorm, Linear, AdamW, crossEntropy } from '../../src/index.js';
 import { setupDevice, assertClose } from '../helpers.js';
 
 test.before(setupDevice);
@@ -116,6 +116,14 @@ test('optimizer.zero_grad() as torch\'s: the next backward starts from zero', as
   assert.equal(Array.from(await w.grad!.toArray()), [2, 2]);
   assert.throws(() => optimizer.zero_grad('yes' as never), /set_to_none must be true or false/);
   optimizer.dispose();
+});
+
+test('crossEntropy takes labels as number[], as torch\'s class indices (they gave a NaN loss: read as f32 bits)', async () => {
+  const logits = tensor([[0, 0, 0], [1, 2, 3]]);
+  const fromArray = await crossEntropy(logits, [2, 0]).item();
+  assertClose([fromArray], [await crossEntropy(logits, Int32Array.from([2, 0])).item()], { atol: 0, rtol: 0 }, 'number[] as Int32Array');
+  assertClose([fromArray], [(Math.log(3) + (Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)) - 1)) / 2], { atol: 1e-6, rtol: 1e-6 }, 'the loss');
+  assert.throws(() => crossEntropy(logits, [2, 0.5]), /crossEntropy: label 0\.5 in row 1 is not an integer class index/);
 });
 
 test.run();

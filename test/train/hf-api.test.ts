@@ -152,6 +152,11 @@ test('output folder as transformers examples leave it: model + tokenizer, checkp
   await trainer.save();
   const loaded = await AutoTokenizer.fromPretrained(outputDir);
   assert.equal(loaded.encodeOne('dividend payout today').inputIds, tokenizer.encodeOne('dividend payout today').inputIds);
+  // transformers' spelling, as a script ported from Python calls it: trainer.save_model(dir).
+  const ported = join(outputDir, 'saved-as-python');
+  await trainer.save_model(ported);
+  assert.equal(readFileSync(join(ported, 'config.json'), 'utf8'), readFileSync(join(outputDir, 'config.json'), 'utf8'));
+  assert.ok(existsSync(join(ported, 'model.safetensors')) && existsSync(join(ported, 'tokenizer.json')));
 
   const svg = readFileSync(join(outputDir, 'training_curves.svg'), 'utf8');
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));

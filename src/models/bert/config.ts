@@ -29,6 +29,8 @@ export interface BertConfig {
   classifier_dropout: number | null;
   /** Class index (as a decimal string, as in the JSON) to label; its size is the number of labels. */
   id2label: Record<string, string>;
+  /** transformers' num_labels: id2label's size, read through a getter (not a field: not written to config.json, not copied by a spread). */
+  readonly num_labels?: number;
   label2id: Record<string, number>;
   problem_type: 'regression' | 'single_label_classification' | 'multi_label_classification' | null;
   architectures: string[] | null;
@@ -198,7 +200,8 @@ export function parseBertConfig(input: unknown, source = 'config.json'): BertCon
   config.torch_dtype = dtype as string | null;
 
   config.extra = raw;
-  return config;
+  // transformers' config.num_labels: read from id2label, not a field of its own (not written to config.json).
+  return Object.defineProperty(config, 'num_labels', { get: () => numLabels(config), enumerable: false });
 }
 
 /** A value for an error message: JSON, except numbers JSON cannot write (1e999 parses as Infinity). */

@@ -265,6 +265,11 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     return labelCount(this.config);
   }
 
+  /** transformers' model.num_labels. */
+  get num_labels(): number {
+    return this.numLabels;
+  }
+
   static fromPretrained(location: ModelLocation, options?: WithSnakeCase<BertLoadOptions>): Promise<BertForSequenceClassification> {
     return loadBert(location, options, 'BertForSequenceClassification', (config) => new BertForSequenceClassification(config));
   }
