@@ -11,7 +11,7 @@
 // logits and labels at once, as transformers' Trainer passes them).
 
 import { IGNORE_INDEX } from '../ops/cross-entropy.js';
-import { checkOptions, type WithSnakeCase } from '../options.js';
+import { camelCase, checkOptions, type WithSnakeCase } from '../options.js';
 
 export type Average = 'binary' | 'macro' | 'weighted' | 'micro';
 
@@ -22,12 +22,18 @@ export interface MetricBatch {
   references: ArrayLike<number>;
 }
 
+/** What `evaluate`'s compute takes besides the batch: f1, precision and recall an average and pos_label (for this result only), accuracy normalize. */
+export interface ComputeOptions extends MetricOptions {
+  /** accuracy: false gives the count of correct examples instead of their fraction (evaluate's normalize=False). */
+  normalize?: boolean;
+}
+
 /** A metric that accumulates over batches, as `evaluate`'s add_batch/compute. */
 export interface Metric {
   readonly name: string;
   addBatch(batch: MetricBatch): void;
-  /** The result over every batch added since the last reset; with `batch`, adds it first. */
-  compute(batch?: MetricBatch): Record<string, number>;
+  /** The result over every batch added since the last reset; with a batch, adds it first; with options (average, pos_label, normalize), for this result. */
+  compute(batch?: Partial<MetricBatch> & WithSnakeCase<ComputeOptions>): Record<string, number>;
   reset(): void;
 }
 
@@ -115,20 +121,40 @@ export class ClassCounts {
 
 class CountingMetric implements Metric {
   private readonly counts = new ClassCounts();
-  constructor(readonly name: string, private readonly result: (counts: ClassCounts) => number) {}
+  constructor(readonly name: MetricName, private readonly defaults: Required<MetricOptions>) {}
 
   addBatch(batch: MetricBatch): void {
-    this.counts.add(batch);
+    const { predictions, references } = checkOptions<MetricBatch>(`${this.name}.addBatch`, batch, ['predictions', 'references']);
+    if (predictions === undefined || references === undefined) throw new Error(`${this.name}.addBatch: a batch needs predictions and references`);
+    this.counts.add({ predictions, references });
   }
 
-  compute(batch?: MetricBatch): Record<string, number> {
-    if (batch) this.addBatch(batch);
-    return { [this.name]: this.result(this.counts) };
+  /** The options compute takes besides the batch. */
+  get computeOptions(): (keyof ComputeOptions)[] {
+    return this.name === 'accuracy' ? ['normalize'] : ['average', 'posLabel'];
+  }
+
+  compute(given?: Partial<MetricBatch> & WithSnakeCase<ComputeOptions>): Record<string, number> {
+    const { predictions, references, ...options } = checkOptions<Partial<MetricBatch> & ComputeOptions>(`${this.name}.compute`, given, ['predictions', 'references', ...this.computeOptions]);
+    if (predictions !== undefined || references !== undefined) this.addBatch({ predictions: predictions!, references: references! });
+    if (this.name === 'accuracy') {
+      if (options.normalize !== undefined && typeof options.normalize !== 'boolean') throw new Error(`accuracy.compute: normalize must be true or false, got ${JSON.stringify(options.normalize)}`);
+      return { accuracy: options.normalize === false ? this.counts.correct : this.counts.accuracy() };
+    }
+    const { average, posLabel } = scoreOptions(`${this.name}.compute`, { ...this.defaults, ...options });
+    return { [this.name]: this.counts.score(this.name, average, posLabel) };
   }
 
   reset(): void {
     this.counts.reset();
   }
+}
+
+/** average and posLabel checked, for `what`. */
+function scoreOptions(what: string, { average, posLabel }: Required<MetricOptions>): Required<MetricOptions> {
+  if (!AVERAGES.includes(average)) throw new Error(`${what}: average must be ${AVERAGES.map((a) => `'${a}'`).join(', ')}, got '${average}'`);
+  if (!Number.isInteger(posLabel)) throw new Error(`${what}: pos_label must be a class index, got ${JSON.stringify(posLabel)}`);
+  return { average, posLabel };
 }
 
 export interface MetricOptions {
@@ -149,29 +175,28 @@ export type MetricName = (typeof METRIC_NAMES)[number];
  */
 export function loadMetric(name: MetricName, options?: WithSnakeCase<MetricOptions>): Metric {
   const known: (keyof MetricOptions)[] = name === 'accuracy' ? [] : ['average', 'posLabel'];
+  if (!METRIC_NAMES.includes(name)) throw new Error(`loadMetric: unknown metric '${String(name)}' (known: ${METRIC_NAMES.join(', ')})`);
   const { average = 'binary', posLabel = 1 } = checkOptions<MetricOptions>(`loadMetric('${name}')`, options, known);
-  if (!AVERAGES.includes(average)) {
-    throw new Error(`loadMetric('${name}'): average must be ${AVERAGES.map((a) => `'${a}'`).join(', ')}, got '${average}'`);
-  }
-  if (!Number.isInteger(posLabel)) throw new Error(`loadMetric('${name}'): pos_label must be a class index, got ${JSON.stringify(posLabel)}`);
-  switch (name) {
-    case 'accuracy':
-      return new CountingMetric('accuracy', (c) => c.accuracy());
-    case 'f1':
-    case 'precision':
-    case 'recall':
-      return new CountingMetric(name, (c) => c.score(name, average, posLabel));
-    default:
-      throw new Error(`loadMetric: unknown metric '${String(name)}' (known: ${METRIC_NAMES.join(', ')})`);
-  }
+  return new CountingMetric(name, scoreOptions(`loadMetric('${name}')`, { average, posLabel }));
 }
 
-/** Several metrics as one: their results merged (a later key with the same name wins). */
-export function combineMetrics(...metrics: Metric[]): Metric {
+/** Several metrics as one, as evaluate.combine: metrics or their names, one by one or in a list; their results merged (a later key with the same name wins). */
+export function combineMetrics(...given: (Metric | MetricName | (Metric | MetricName)[])[]): Metric {
+  const metrics = given.flat().map((m) => (typeof m === 'string' ? loadMetric(m) : m));
+  const bad = metrics.findIndex((m) => !m || typeof (m as Metric).compute !== 'function');
+  if (bad >= 0) throw new Error(`combineMetrics: argument ${bad} is not a metric or a metric name (${METRIC_NAMES.join(', ')})`);
   return {
     name: metrics.map((m) => m.name).join('+'),
     addBatch: (batch) => metrics.forEach((m) => m.addBatch(batch)),
-    compute: (batch) => Object.assign({}, ...metrics.map((m) => m.compute(batch))),
+    // The batch goes to every metric once; each counting metric gets the options it takes (an option none takes is refused).
+    compute: (given) => {
+      const { predictions, references, ...options } = given ?? {};
+      if (predictions !== undefined || references !== undefined) metrics.forEach((m) => m.addBatch({ predictions: predictions!, references: references! }));
+      const takes = (m: Metric, key: string) => !(m instanceof CountingMetric) || m.computeOptions.includes(camelCase(key) as keyof ComputeOptions);
+      const unused = Object.keys(options).find((key) => !metrics.some((m) => takes(m, key)));
+      if (unused !== undefined) throw new Error(`${metrics.map((m) => m.name).join('+')}.compute: no metric takes option '${unused}'`);
+      return Object.assign({}, ...metrics.map((m) => m.compute(Object.fromEntries(Object.entries(options).filter(([key]) => takes(m, key))))));
+    },
     reset: () => metrics.forEach((m) => m.reset()),
   };
 }

@@ -74,6 +74,24 @@ test('combineMetrics merges results', () => {
   assert.equal(m.compute({ predictions: [0, 0], references: [0, 1] }), { accuracy: 0.5, f1: (2 / 3 + 0) / 2 });
 });
 
+test("evaluate's habits: compute(..., average) and normalize for this result; combine(['accuracy', 'f1']) by name; unknown options refused", () => {
+  // sklearn: f1_score([0, 1, 2, 2], [0, 2, 2, 1], average='macro') = (1 + 0 + 0.5) / 3; accuracy 2 correct of 4.
+  const batch = { predictions: [0, 1, 2, 2], references: [0, 2, 2, 1] };
+  const f1 = loadMetric('f1');
+  assert.equal(f1.compute({ ...batch, average: 'macro' }), { f1: 0.5 });
+  f1.reset();
+  assert.equal(loadMetric('precision').compute({ ...batch, average: 'micro' }), { precision: 0.5 });
+  assert.equal(loadMetric('accuracy').compute({ ...batch, normalize: false }), { accuracy: 2 });
+  const combined = combineMetrics(['accuracy', 'f1']);
+  assert.equal(combined.compute({ ...batch, average: 'macro' }), { accuracy: 0.5, f1: 0.5 });
+  assert.equal(combineMetrics('accuracy', loadMetric('recall', { average: 'macro' })).compute(batch), { accuracy: 0.5, recall: 0.5 });
+  assert.throws(() => loadMetric('accuracy').compute({ ...batch, average: 'macro' } as never), /accuracy\.compute: unknown option 'average'; known options: predictions, references, normalize/);
+  assert.throws(() => loadMetric('f1').compute({ ...batch, averages: 'macro' } as never), /f1\.compute: unknown option 'averages'/);
+  assert.throws(() => combineMetrics(['accuracy', 'f1']).compute({ ...batch, sample_weight: [1, 1, 1, 1] } as never), /accuracy\+f1\.compute: no metric takes option 'sample_weight'/);
+  assert.throws(() => combineMetrics(['accuracy', 'bleu' as never]), /unknown metric 'bleu'/);
+  assert.throws(() => loadMetric('accuracy').addBatch({ predictions: [1], refs: [1] } as never), /accuracy\.addBatch: unknown option 'refs'/);
+});
+
 test('errors: unknown metric, bad average, mismatched lengths, non-integer class', () => {
   assert.throws(() => loadMetric('bleu' as never), /unknown metric 'bleu'/);
   assert.throws(() => loadMetric('f1', { average: 'samples' as never }), /average must be/);
