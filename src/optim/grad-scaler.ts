@@ -123,7 +123,9 @@ export class GradScaler {
     if (!this.enabled) return;
     if (this.pending.unscaled) throw new Error('GradScaler.unscale: already called since the last update()');
     if (this.pending.stepped) throw new Error('GradScaler.unscale: called after step(); unscale() comes before step(), once per update()');
+    this.pending.checking = 'unscale';
     this.pending.foundInf = await this.unscaleAndCheck(parametersOf(optimizer));
+    this.pending.checking = null;
     this.pending.unscaled = true;
   }
 
@@ -142,7 +144,11 @@ export class GradScaler {
       return true;
     }
     const fused = !this.pending.unscaled && optimizer instanceof AdamW;
-    if (!this.pending.unscaled) this.pending.foundInf = await (fused ? this.check(parametersOf(optimizer)) : this.unscaleAndCheck(parametersOf(optimizer)));
+    if (!this.pending.unscaled) {
+      this.pending.checking = 'step';
+      this.pending.foundInf = await (fused ? this.check(parametersOf(optimizer)) : this.unscaleAndCheck(parametersOf(optimizer)));
+      this.pending.checking = null;
+    }
     this.pending.stepped = true;
     if (this.pending.foundInf) return false;
     optimizer.step(fused ? { ...options, gradScale: 1 / this.lossScale } : options);
@@ -194,6 +200,10 @@ export class GradScaler {
       this.pending = freshStep();
       return;
     }
+    if (this.pending.checking) {
+      const call = this.pending.checking;
+      throw new Error(`GradScaler.update: ${call}() is still waiting for its inf check; await it first (${call === 'step' ? 'const stepped = await scaler.step(optimizer)' : 'await scaler.unscale(optimizer)'}), then update()`);
+    }
     const found = foundInfOrNewScale ?? this.pending.foundInf;
     if (typeof found !== 'boolean') {
       throw new Error('GradScaler.update: no inf checks were recorded since the last update(); call step(optimizer) first, or pass update(foundInf)');
@@ -238,8 +248,9 @@ export class GradScaler {
 }
 
 /** A step's record before unscale() or step() has run. */
-function freshStep(): { unscaled: boolean; stepped: boolean; foundInf: boolean | null } {
-  return { unscaled: false, stepped: false, foundInf: null };
+/** What happened since the last update(); `checking`: an unscale() or step() is waiting for its inf check (not awaited yet). */
+function freshStep(): { unscaled: boolean; stepped: boolean; foundInf: boolean | null; checking: 'unscale' | 'step' | null } {
+  return { unscaled: false, stepped: false, foundInf: null, checking: null };
 }
 
 /** Every parameter of the optimizer's groups, in order. */

@@ -229,6 +229,21 @@ test("torch's loop: scaler.scale(loss).backward(); await scaler.step(optimizer);
   assert.equal([scaled.scale, scaled.tracker], [2 ** 17, 1], 'grown once after 2 good steps, 1 more counted');
 });
 
+test("torch's loop typed without await: update() says to await step() first (it said step() had not been called)", async () => {
+  const { w, b, loss } = layer(121);
+  const opt = new AdamW([w, b], { lr: 0.01 });
+  const scaler = new GradScaler();
+  tidy(() => scaler.scale(loss()).backward());
+  const stepping = scaler.step(opt);
+  assert.throws(() => scaler.update(), /GradScaler\.update: step\(\) is still waiting for its inf check; await it first \(const stepped = await scaler\.step\(optimizer\)\), then update\(\)/);
+  assert.is(await stepping, true);
+  scaler.update(); // once awaited, as torch's loop
+  assert.is(scaler.growthTracker, 1);
+  opt.dispose();
+  scaler.dispose();
+  for (const t of [w, b]) t.dispose();
+});
+
 test('scaler.step skips an overflowed step (parameters untouched) and update() backs off; another optimizer gets unscaled gradients', async () => {
   const { w, b, loss } = layer(130);
   const opt = new AdamW([w, b], { lr: 0.01 });
