@@ -338,6 +338,21 @@ export class Tensor {
     this.storage = null;
   }
 
+  /** torch's spelling of requiresGrad (`w.requires_grad = true` would otherwise set a property nothing reads). */
+  get requires_grad(): boolean {
+    return this.requiresGrad;
+  }
+  set requires_grad(value: boolean) {
+    if (typeof value !== 'boolean') throw new Error(`requires_grad must be true or false, got ${JSON.stringify(value)}`);
+    this.requiresGrad = value;
+  }
+
+  /** torch's requires_grad_(requires_grad=True): sets it and returns this tensor. */
+  requires_grad_(value = true): this {
+    this.requires_grad = value;
+    return this;
+  }
+
   toString(): string {
     return `Tensor(${this.dtype}[${this.shape.join(', ')}]${this.requiresGrad ? ', requiresGrad' : ''})`;
   }

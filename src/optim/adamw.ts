@@ -58,6 +58,8 @@ export interface ResolvedGroup {
   lr: number;
   initialLr: number;
   weightDecay: number;
+  /** torch's key for weightDecay (an accessor: writing it changes weightDecay), as `for (const g of optimizer.param_groups) g.weight_decay = 0`. */
+  weight_decay: number;
 }
 
 /** Optimizer state in a form safetensors can hold: exp_avg.<name>, exp_avg_sq.<name>, step.<name> ([1]). */
@@ -92,6 +94,11 @@ export interface AdamWStepOptions {
 
 export class AdamW {
   readonly groups: ResolvedGroup[];
+
+  /** torch's name of groups: `for (const g of optimizer.param_groups) g.lr = 1e-5` sets the next step's rate. */
+  get param_groups(): ResolvedGroup[] {
+    return this.groups;
+  }
   readonly betas: [number, number];
   readonly eps: number;
   /** step() calls so far. */
@@ -124,13 +131,20 @@ export class AdamW {
     const entries: Entry[] = [];
     const seen = new Set<Tensor>();
     this.groups = groups.map((g, gi) => {
-      const group: ResolvedGroup = {
+      const group = Object.defineProperty({
         params: g.params,
         names: g.names ?? g.params.map((_, i) => `${gi}.${i}`),
         lr: g.lr ?? lr,
         initialLr: g.lr ?? lr,
         weightDecay: g.weightDecay ?? weightDecay,
-      };
+      }, 'weight_decay', {
+        get(this: ResolvedGroup) { return this.weightDecay; },
+        set(this: ResolvedGroup, value: number) {
+          if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) throw new Error(`AdamW: weight_decay must be a finite number >= 0, got ${JSON.stringify(value)}`);
+          this.weightDecay = value;
+        },
+        enumerable: false,
+      }) as ResolvedGroup;
       if (group.names.length !== g.params.length) throw new Error(`AdamW: group ${gi} has ${g.params.length} params and ${group.names.length} names`);
       g.params.forEach((param, i) => {
         const name = group.names[i];

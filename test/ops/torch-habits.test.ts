@@ -126,4 +126,41 @@ test('crossEntropy takes labels as number[], as torch\'s class indices (they gav
   assert.throws(() => crossEntropy(logits, [2, 0.5]), /crossEntropy: label 0\.5 in row 1 is not an integer class index/);
 });
 
+test('w.requires_grad = true and w.requires_grad_() as torch\'s (the first set a property nothing read: no gradient, silently)', async () => {
+  const w = tensor([1, 2]);
+  w.requires_grad = true;
+  assert.ok(w.requiresGrad && w.requires_grad);
+  sum(mul(w, w)).backward();
+  assert.equal(Array.from(await w.grad!.toArray()), [2, 4]);
+  const v = tensor([3]).requires_grad_();
+  assert.ok(v.requiresGrad);
+  assert.not.ok(v.requires_grad_(false).requiresGrad);
+  assert.throws(() => { w.requires_grad = 'yes' as never; }, /requires_grad must be true or false, got "yes"/);
+});
+
+test('optimizer.param_groups as torch\'s: g.lr and g.weight_decay written there are what the next step uses', async () => {
+  const stepOnce = async (setUp: (o: AdamW) => void, options: { lr: number; weight_decay: number }) => {
+    const w = tensor([1, -2, 3], { requires_grad: true });
+    const optimizer = new AdamW([w], { lr: 0.5, weight_decay: 0.5 });
+    setUp(optimizer);
+    const fresh = tensor([1, -2, 3], { requires_grad: true });
+    const reference = new AdamW([fresh], options);
+    for (const [p, o] of [[w, optimizer], [fresh, reference]] as const) {
+      sum(mul(p, p)).backward();
+      o.step();
+    }
+    const [got, expected] = [Array.from(await w.toArray()), Array.from(await fresh.toArray())];
+    optimizer.dispose();
+    reference.dispose();
+    return { got, expected };
+  };
+  const { got, expected } = await stepOnce((o) => { for (const g of o.param_groups) { g.lr = 0.01; g.weight_decay = 0; } }, { lr: 0.01, weight_decay: 0 });
+  assert.equal(got, expected);
+  const w = tensor([1], { requires_grad: true });
+  const o = new AdamW([w]);
+  assert.is(o.param_groups, o.groups);
+  assert.throws(() => { o.param_groups[0].weight_decay = -1; }, /weight_decay must be a finite number >= 0, got -1/);
+  o.dispose();
+});
+
 test.run();
