@@ -133,8 +133,8 @@ export class BertTokenizer extends Callable {
   readonly unkTokenId: number;
   /** Number of ids, added tokens included (len(tokenizer) in transformers). */
   readonly vocabSize: number;
-  /** model_max_length from tokenizer_config.json, undefined when it sets none. */
-  readonly modelMaxLength: number | undefined;
+  /** model_max_length from tokenizer_config.json, undefined when it sets none; settable as transformers' (tokenizer.model_max_length = 128). */
+  modelMaxLength: number | undefined;
   private readonly single: Template;
   private readonly pair: Template;
 
@@ -259,6 +259,10 @@ export class BertTokenizer extends Callable {
   /** transformers' and transformers.js' names of the special tokens, their ids and the length limit. */
   get model_max_length(): number | undefined {
     return this.modelMaxLength;
+  }
+  set model_max_length(value: number | undefined) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new Error(`model_max_length must be a positive integer, got ${JSON.stringify(value)}`);
+    this.modelMaxLength = value;
   }
   get pad_token_id(): number {
     return this.padTokenId;

@@ -92,6 +92,10 @@ test('the special tokens under transformers\' names: pad_token_id, mask_token, m
   assert.equal([tokenizer.pad_token, tokenizer.cls_token, tokenizer.sep_token, tokenizer.mask_token, tokenizer.unk_token], ['[PAD]', '[CLS]', '[SEP]', '[MASK]', '[UNK]']);
   assert.is(tokenizer.model_max_length, tokenizer.modelMaxLength);
   assert.is(tokenizer.vocab_size, TINY_VOCAB.length);
+  // Set as in transformers: the length limit truncation uses.
+  tokenizer.model_max_length = 3;
+  assert.equal(tokenizer.encode('hello world the', { truncation: true }), [id('[CLS]'), id('hello'), id('[SEP]')]);
+  assert.throws(() => { tokenizer.model_max_length = 0; }, /model_max_length must be a positive integer, got 0/);
 });
 
 test('encode: sentence pairs, token types, longest_first truncation', async () => {
