@@ -20,13 +20,19 @@ export function camelCase(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** How checkOptions names the keys in its errors: 'option' by default ('field', 'input'), and what it says is known instead of the list. */
+export interface KeyWording {
+  noun?: string;
+  knownAs?: string;
+}
+
 /**
  * Checks `options` (camelCase or snake_case keys) against the camelCase keys
  * in `known` and returns it with camelCase keys, undefined values dropped.
  * An unknown key, or one key given in both spellings, throws with `what`
  * (the function or class it was passed to), the key and the known ones.
  */
-export function checkOptions<T extends object>(what: string, options: WithSnakeCase<T> | undefined, known: readonly (keyof T & string)[]): T {
+export function checkOptions<T extends object>(what: string, options: WithSnakeCase<T> | undefined, known: readonly (keyof T & string)[], { noun = 'option', knownAs }: KeyWording = {}): T {
   if (options === undefined) return {} as T;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new Error(`${what}: options must be an object, got ${JSON.stringify(options) ?? String(options)}`);
@@ -37,10 +43,10 @@ export function checkOptions<T extends object>(what: string, options: WithSnakeC
     const name = camelCase(key);
     if (!(known as readonly string[]).includes(name)) {
       const list = known.map((k) => (snakeCase(k) === k ? k : `${k} (${snakeCase(k)})`)).join(', ');
-      throw new Error(`${what}: unknown option '${key}'; known options: ${list || 'none'}`);
+      throw new Error(`${what}: unknown ${noun} '${key}'; ${knownAs ?? `known ${noun}s: ${list || 'none'}`}`);
     }
     if (value === undefined) continue;
-    if (name in spelt) throw new Error(`${what}: option '${name}' given twice, as '${spelt[name]}' and '${key}'`);
+    if (name in spelt) throw new Error(`${what}: ${noun} '${name}' given twice, as '${spelt[name]}' and '${key}'`);
     spelt[name] = key;
     out[name] = value;
   }

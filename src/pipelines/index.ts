@@ -125,19 +125,27 @@ function batching(what: string, options: WithSnakeCase<PipelineOptions>, tokeniz
   return { ...sizes, dtype };
 }
 
-export class TextClassificationPipeline {
-  private readonly batching: Required<PipelineOptions>;
+/** What every pipeline holds: its model, its tokenizer and its batching options, checked; forward runs the model under the dtype asked for. */
+abstract class BertPipeline<M extends BertModel | BertForSequenceClassification | BertForMaskedLM> {
+  protected readonly batching: Required<PipelineOptions>;
 
-  constructor(
-    readonly model: BertForSequenceClassification,
-    readonly tokenizer: BertTokenizer,
-    options: WithSnakeCase<PipelineOptions> = {},
-  ) {
+  constructor(task: Task, readonly model: M, readonly tokenizer: BertTokenizer, options: WithSnakeCase<PipelineOptions>) {
+    this.batching = batching(`${task} pipeline`, options, tokenizer, model.config.max_position_embeddings);
+  }
+
+  /** run(model), under autocast with dtype 'fp16'. */
+  protected forward<R>(run: (model: M) => R): R {
+    return autocast(() => run(this.model), { enabled: this.batching.dtype === 'fp16' });
+  }
+}
+
+export class TextClassificationPipeline extends BertPipeline<BertForSequenceClassification> {
+  constructor(model: BertForSequenceClassification, tokenizer: BertTokenizer, options: WithSnakeCase<PipelineOptions> = {}) {
     const { problem_type: problem } = model.config;
     if (model.numLabels < 2 || (problem !== undefined && problem !== null && problem !== 'single_label_classification')) {
       throw new Error(`text-classification: only single-label classification is implemented (num_labels ${model.numLabels}, problem_type ${problem})`);
     }
-    this.batching = batching('text-classification pipeline', options, tokenizer, model.config.max_position_embeddings);
+    super('text-classification', model, tokenizer, options);
   }
 
   /** One list of the topK {label, score} per text, best first (topK defaults to 1, as transformers; null: every label). */
@@ -149,7 +157,7 @@ export class TextClassificationPipeline {
     this.model.eval();
     for (let start = 0; start < texts.length; start += batchSize) {
       const batch = this.tokenizer(texts.slice(start, start + batchSize), { padding: true, truncation: true, maxLength });
-      const probs = noGrad(() => tidy(() => softmax(autocast(() => this.model.forward(batch), { enabled: this.batching.dtype === 'fp16' }).logits)));
+      const probs = noGrad(() => tidy(() => softmax(this.forward((m) => m.forward(batch)).logits)));
       const values = await probs.toArray();
       probs.dispose();
       const classes = probs.shape[1];
@@ -162,15 +170,9 @@ export class TextClassificationPipeline {
   }
 }
 
-export class FillMaskPipeline {
-  private readonly batching: Required<PipelineOptions>;
-
-  constructor(
-    readonly model: BertForMaskedLM,
-    readonly tokenizer: BertTokenizer,
-    options: WithSnakeCase<PipelineOptions> = {},
-  ) {
-    this.batching = batching('fill-mask pipeline', options, tokenizer, model.config.max_position_embeddings);
+export class FillMaskPipeline extends BertPipeline<BertForMaskedLM> {
+  constructor(model: BertForMaskedLM, tokenizer: BertTokenizer, options: WithSnakeCase<PipelineOptions> = {}) {
+    super('fill-mask', model, tokenizer, options);
   }
 
   /** For each text, one list per [MASK] in it of its topK fillings (default 5, as transformers). */
@@ -193,7 +195,7 @@ export class FillMaskPipeline {
       });
       const probs = noGrad(() =>
         tidy(() => {
-          const logits = autocast(() => this.model.forward(batch), { enabled: this.batching.dtype === 'fp16' }).logits; // [B, T, V]
+          const logits = this.forward((m) => m.forward(batch)).logits; // [B, T, V]
           const flat = reshape(logits, [B * T, logits.shape[2]]);
           return masks.flatMap((positions, b) => positions.map((pos) => softmax(select(flat, 0, b * T + pos))));
         }),
@@ -229,15 +231,9 @@ export class FillMaskPipeline {
   }
 }
 
-export class FeatureExtractionPipeline {
-  private readonly batching: Required<PipelineOptions>;
-
-  constructor(
-    readonly model: BertModel,
-    readonly tokenizer: BertTokenizer,
-    options: WithSnakeCase<PipelineOptions> = {},
-  ) {
-    this.batching = batching('feature-extraction pipeline', options, tokenizer, model.config.max_position_embeddings);
+export class FeatureExtractionPipeline extends BertPipeline<BertModel> {
+  constructor(model: BertModel, tokenizer: BertTokenizer, options: WithSnakeCase<PipelineOptions> = {}) {
+    super('feature-extraction', model, tokenizer, options);
   }
 
   /** The texts' hidden states [B, T, H] (T the longest text), or pooled [B, H]; normalized when asked. */
@@ -258,7 +254,7 @@ export class FeatureExtractionPipeline {
       const part = (x: Int32Array) => x.subarray(start * T, (start + rows) * T);
       const batch = { inputIds: part(all.inputIds), attentionMask: part(attentionMask), tokenTypeIds: part(all.tokenTypeIds!), shape: [rows, T] as [number, number] };
       const hidden = noGrad(() => tidy(() => {
-        const { lastHiddenState, pooled } = autocast(() => this.model.forward(batch), { enabled: this.batching.dtype === 'fp16' });
+        const { lastHiddenState, pooled } = this.forward((m) => m.forward(batch));
         pooled?.dispose();
         return lastHiddenState;
       }));

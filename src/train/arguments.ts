@@ -3,7 +3,7 @@
 // front so that a bad value fails before any work with the field's name.
 
 import { SCHEDULE_NAMES, type ScheduleName } from '../optim/schedules.js';
-import { camelCase, snakeCase, type SnakeCase } from '../options.js';
+import { checkOptions, snakeCase, type SnakeCase, type WithSnakeCase } from '../options.js';
 
 export type IntervalStrategy = 'no' | 'steps' | 'epoch';
 /** transformers' lr_scheduler_type: the schedules src/optim/schedules.ts builds. */
@@ -166,18 +166,8 @@ export class TrainingArguments {
   constructor(given: TrainingArgumentsInit | TrainingArgumentsSnakeCase) {
     if (!given || typeof given !== 'object') throw new Error('TrainingArguments: expected an object with at least outputDir (output_dir)');
     // Each field under its camelCase name or transformers' snake_case one (output_dir, num_train_epochs).
-    const spelt: Record<string, string> = {};
-    const init = {} as TrainingArgumentsInit & Record<string, unknown>;
-    for (const [key, value] of Object.entries(given)) {
-      const name = camelCase(key);
-      if (!KNOWN_FIELDS.has(name)) {
-        throw new Error(`TrainingArguments: unknown field '${key}'; known fields: ${[...KNOWN_FIELDS].map((f) => (snakeCase(f) === f ? f : `${f} (${snakeCase(f)})`)).join(', ')}`);
-      }
-      if (name in spelt) throw new Error(`TrainingArguments: field '${name}' given twice, as '${spelt[name]}' and '${key}'`);
-      spelt[name] = key;
-      init[name] = value;
-    }
-    const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(init).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & TrainingArgumentsInit;
+    const init = checkOptions<TrainingArgumentsInit>('TrainingArguments', given as WithSnakeCase<TrainingArgumentsInit>, [...KNOWN_FIELDS] as (keyof TrainingArgumentsInit)[], { noun: 'field' });
+    const o = { ...DEFAULTS, ...init } as typeof DEFAULTS & TrainingArgumentsInit; // checkOptions drops undefined values
 
     if (typeof o.outputDir !== 'string' || o.outputDir === '') fail('outputDir', o.outputDir, 'a non-empty path');
     this.outputDir = o.outputDir;

@@ -8,7 +8,7 @@
 // error that names it, as is a value that is not an integer, named by field and position.
 
 import { Tensor } from '../../tensor.js';
-import { camelCase, snakeCase } from '../../options.js';
+import { checkOptions, snakeCase } from '../../options.js';
 
 /** Ids, masks or labels: a flat row-major array (shape given beside it), rows of numbers, or an i32 tensor. */
 export type InputValues = Int32Array | BigInt64Array | ArrayLike<number> | readonly (ArrayLike<number>)[] | Tensor;
@@ -77,19 +77,11 @@ function integer(field: Field, v: unknown, at: string): number {
 
 /** The batch in either spelling -> every field an Int32Array or a tensor, with the shape [B, T] (given, or read from rows of ids or an i32 [B, T] tensor). */
 export function checkInputs(inputs: BertInputs | BertInputsSnakeCase | CheckedInputs): CheckedInputs {
-  if (inputs === null || typeof inputs !== 'object') throw new Error(`${WHAT}: inputs must be an object with input_ids, got ${JSON.stringify(inputs)}`);
-  const given: Partial<Record<Field | 'shape', unknown>> = {};
-  const spelt: Record<string, string> = {};
-  for (const [key, value] of Object.entries(inputs)) {
-    const name = camelCase(key) as Field | 'shape';
-    if (!(FIELDS as readonly string[]).includes(name) && name !== 'shape') {
-      throw new Error(`${WHAT}: unknown input '${key}'; the models take ${FIELDS.map(snakeCase).join(', ')} (or inputIds, ...) and shape`);
-    }
-    if (value === undefined) continue;
-    if (name in spelt) throw new Error(`${WHAT}: input '${name}' given twice, as '${spelt[name]}' and '${key}'`);
-    spelt[name] = key;
-    given[name] = value;
-  }
+  if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs)) throw new Error(`${WHAT}: inputs must be an object with input_ids, got ${JSON.stringify(inputs)}`);
+  const given = checkOptions<Partial<Record<Field | 'shape', unknown>>>(WHAT, inputs as object, [...FIELDS, 'shape'], {
+    noun: 'input',
+    knownAs: `the models take ${FIELDS.map(snakeCase).join(', ')} (or inputIds, ...) and shape`,
+  });
   if (given.inputIds === undefined) throw new Error(`${WHAT}: inputs have no input_ids (inputIds)`);
   const out: Partial<CheckedInputs> = {};
   let rows: [number, number] | undefined;
