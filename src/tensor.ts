@@ -133,6 +133,24 @@ export class Tensor {
     return this.shape.length;
   }
 
+  /** torch's numel(): the number of elements (this.size). */
+  numel(): number {
+    return this.size;
+  }
+
+  /** torch's dim() and ndim: the number of axes. */
+  dim(): number {
+    return this.shape.length;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** transformers.js's dims: the shape. */
+  get dims(): number[] {
+    return [...this.shape];
+  }
+
   get disposed(): boolean {
     return this.storage === null;
   }

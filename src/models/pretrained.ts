@@ -7,6 +7,7 @@
 
 import { hasDevice, init, gpu } from '../gpu/device.js';
 import { Module } from '../nn/module.js';
+import type { Tensor } from '../tensor.js';
 import { readCheckpointConfig, readCheckpointWeights, writeCheckpoint, CONFIG_NAME, type WeightTensor } from '../io/checkpoint.js';
 import { resolveSource, resolveTarget, type FileTarget, type ModelLocation, type SourceOptions } from '../io/sources.js';
 import { describeMatch, matchWeights, stripPrefix, type WeightMatch } from './weights.js';
@@ -36,7 +37,19 @@ export abstract class PreTrainedModel extends Module {
 
   /** Parameters tied to another (transformers' _tied_weights_keys): never loaded, never saved. */
   get tiedWeights(): readonly string[] {
-    return [];
+    return Object.keys(this.tiedTo);
+  }
+
+  /** Each tied name with the name of the parameter it is. */
+  protected get tiedTo(): Readonly<Record<string, string>> {
+    return {};
+  }
+
+  /** torch's state_dict(), tied names included as transformers' models list them (the same tensors). */
+  override stateDict(): Record<string, Tensor> {
+    const state = super.stateDict();
+    for (const [tied, source] of Object.entries(this.tiedTo)) state[tied] = state[source];
+    return state;
   }
 
   /** The config.json text save_pretrained writes for this model. */

@@ -6,6 +6,8 @@
 
 import { Tensor, graphScope, keep, splitmix32 } from '../tensor.js';
 import { Callable } from '../callable.js';
+import { gpu } from '../gpu/device.js';
+import { checkOptions } from '../options.js';
 
 // Seeds for parameter initialisation: one seeded stream for the process, as
 // PyTorch's global generator is for Hugging Face's _init_weights.
@@ -74,11 +76,11 @@ export abstract class Module extends Callable {
    * module). A tensor reachable twice (tied weights) appears once, under the
    * first path, as in PyTorch.
    */
-  namedParameters(prefix = '', seen = new Set<Tensor>()): Map<string, Tensor> {
+  namedParameters(prefix = '', seen: Set<Tensor> | null = new Set<Tensor>()): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     for (const [key, value] of Object.entries(this)) {
-      if (value instanceof Tensor && this.ownParameters.has(value) && !seen.has(value)) {
-        seen.add(value);
+      if (value instanceof Tensor && this.ownParameters.has(value) && !seen?.has(value)) {
+        seen?.add(value);
         out.set(prefix + key, value);
       }
     }
@@ -95,6 +97,53 @@ export abstract class Module extends Callable {
 
   parameters(): Tensor[] {
     return [...this.namedParameters().values()];
+  }
+
+  /**
+   * torch's state_dict(): every parameter by its dotted name, tied ones under each of their names
+   * (null seen: no deduplication), as the parameter tensors themselves (torch's share storage too).
+   */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries(this.namedParameters('', null));
+  }
+
+  state_dict(): Record<string, Tensor> {
+    return this.stateDict();
+  }
+
+  /**
+   * torch's load_state_dict(state, strict=True): copies each entry (a tensor of the parameter's
+   * dtype and shape, or its values as a Float32Array or number[]) into the parameter of that
+   * name. Everything is checked before anything is copied: a shape or dtype mismatch is an error;
+   * so are missing and unexpected names unless strict is false. Returns the names, as torch.
+   */
+  loadStateDict(state: StateDict, options?: { strict?: boolean }): { missing_keys: string[]; unexpected_keys: string[] } {
+    const { strict = true } = checkOptions<{ strict?: boolean }>('load_state_dict', options, ['strict']);
+    if (state === null || typeof state !== 'object') throw new Error(`load_state_dict: expected a state dict (names to tensors), got ${String(state)}`);
+    const entries = state instanceof Map ? [...state] : Object.entries(state);
+    const params = this.namedParameters('', null);
+    const given = new Set(entries.map(([name]) => name));
+    const missing = [...params.keys()].filter((name) => !given.has(name));
+    const unexpected = entries.map(([name]) => name).filter((name) => !params.has(name));
+    const problems = entries.flatMap(([name, value]) => {
+      const p = params.get(name);
+      return p ? stateEntryProblem(name, value, p) : [];
+    });
+    if (strict && missing.length) problems.push(`Missing key(s) in state_dict: ${missing.map((n) => `"${n}"`).join(', ')}.`);
+    if (strict && unexpected.length) problems.push(`Unexpected key(s) in state_dict: ${unexpected.map((n) => `"${n}"`).join(', ')}.`);
+    if (problems.length) throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${problems.join('\n\t')}`);
+    const runtime = gpu();
+    for (const [name, value] of entries) {
+      const p = params.get(name);
+      if (!p) continue;
+      if (value instanceof Tensor) runtime.copy(value.buffer, p.buffer, p.byteLength, value.byteOffset, p.byteOffset);
+      else runtime.upload(value instanceof Float32Array ? value : Float32Array.from(value), p.buffer, p.byteOffset);
+    }
+    return { missing_keys: missing, unexpected_keys: unexpected };
+  }
+
+  load_state_dict(state: StateDict, options?: { strict?: boolean }): { missing_keys: string[]; unexpected_keys: string[] } {
+    return this.loadStateDict(state, options);
   }
 
   /** Sets the training flag on this module and every descendant. */
@@ -124,4 +173,24 @@ export abstract class Module extends Callable {
     this.zeroGrad();
     for (const p of this.parameters()) p.dispose();
   }
+}
+
+/** What load_state_dict takes: names to tensors, or to their values in row-major order. */
+export type StateDict = Record<string, Tensor | Float32Array | number[]> | Map<string, Tensor | Float32Array | number[]>;
+
+/** Why `value` cannot be copied into the parameter `p` named `name` (torch's wording), or nothing. */
+function stateEntryProblem(name: string, value: unknown, p: Tensor): string[] {
+  if (value instanceof Tensor) {
+    if (value.disposed) return [`${name}: the tensor given was disposed.`];
+    if (value.shape.length !== p.shape.length || value.shape.some((d, i) => d !== p.shape[i])) {
+      return [`size mismatch for ${name}: copying a param with shape [${value.shape.join(', ')}] from checkpoint, the shape in current model is [${p.shape.join(', ')}].`];
+    }
+    return value.dtype === p.dtype ? [] : [`dtype mismatch for ${name}: copying a ${value.dtype} tensor into a ${p.dtype} parameter.`];
+  }
+  if (value instanceof Float32Array || Array.isArray(value)) {
+    if (p.dtype !== 'f32') return [`${name}: values as an array fit an f32 parameter only; this one is ${p.dtype}.`];
+    if (value.length !== p.size) return [`size mismatch for ${name}: ${value.length} values for a parameter of shape [${p.shape.join(', ')}] (${p.size}).`];
+    return Array.isArray(value) && value.some((v) => typeof v !== 'number') ? [`${name}: the array holds a value that is not a number.`] : [];
+  }
+  return [`${name}: expected a Tensor, Float32Array or number[], got ${value === null ? 'null' : typeof value}.`];
 }

@@ -124,4 +124,20 @@ test('a model is called as transformers\' model(**inputs) and a layer as torch\'
   model.dispose();
 });
 
+test('state_dict() names every weight as transformers\' does (tied decoder too); load_state_dict() into another model gives its outputs', async () => {
+  const mlm = await BertForMaskedLM.from_pretrained(FIXTURE, { log: null });
+  const state = mlm.state_dict();
+  assert.is(state['cls.predictions.decoder.weight'], state['bert.embeddings.word_embeddings.weight']);
+  assert.is(state['cls.predictions.decoder.bias'], state['cls.predictions.bias']);
+  const classifier = (await BertForSequenceClassification.from_pretrained(FIXTURE, { log: null, num_labels: 5 })).eval();
+  const other = new BertForSequenceClassification(classifier.config).eval();
+  assert.equal(other.load_state_dict(classifier.state_dict()), { missing_keys: [], unexpected_keys: [] });
+  assert.equal(await values(() => other(FLAT)), await values(() => classifier(FLAT)));
+  const { missing_keys, unexpected_keys } = other.load_state_dict(state, { strict: false });
+  assert.equal(missing_keys, ['bert.pooler.dense.weight', 'bert.pooler.dense.bias', 'classifier.weight', 'classifier.bias']);
+  assert.ok(unexpected_keys.includes('cls.predictions.decoder.weight'));
+  assert.throws(() => other.load_state_dict(state), /Error\(s\) in loading state_dict for BertForSequenceClassification:\n\tMissing key\(s\) in state_dict: "bert\.pooler\.dense\.weight"/);
+  for (const m of [mlm, classifier, other]) m.dispose();
+});
+
 test.run();

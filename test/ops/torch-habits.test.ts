@@ -163,4 +163,34 @@ test('optimizer.param_groups as torch\'s: g.lr and g.weight_decay written there 
   o.dispose();
 });
 
+test('x.numel(), x.dim(), x.ndim as torch\'s; x.dims as transformers.js\'s', () => {
+  const x = zeros([2, 3, 4]);
+  assert.is(x.numel(), 24);
+  assert.is(x.dim(), 3);
+  assert.is(x.ndim, 3);
+  assert.equal(x.dims, [2, 3, 4]);
+  assert.is(tensor(5).numel(), 1);
+  assert.is(tensor(5).dim(), 0);
+});
+
+test('state_dict() and load_state_dict() as torch\'s: names to tensors, copied in after every entry is checked', async () => {
+  const a = new Linear(3, 2);
+  const b = new Linear(3, 2);
+  const sd = a.state_dict();
+  assert.equal(Object.keys(sd), ['weight', 'bias']);
+  assert.equal(b.load_state_dict(sd), { missing_keys: [], unexpected_keys: [] });
+  const x = tensor([[1, -2, 0.5]]);
+  assert.equal(Array.from(await b.forward(x).toArray()), Array.from(await a.forward(x).toArray()));
+  b.load_state_dict({ weight: [1, 0, 0, 0, 1, 0], bias: new Float32Array([10, 20]) });
+  assert.equal(Array.from(await b.forward(x).toArray()), [11, 18]);
+  const before = Array.from(await b.weight.toArray());
+  assert.throws(() => b.load_state_dict({ weight: zeros([3, 2]), bias: zeros([2]) }), /Error\(s\) in loading state_dict for Linear:\n\tsize mismatch for weight: copying a param with shape \[3, 2\] from checkpoint, the shape in current model is \[2, 3\]/);
+  assert.throws(() => b.load_state_dict({ weight: zeros([2, 3]), bais: zeros([2]) }), /Missing key\(s\) in state_dict: "bias"\.\n\tUnexpected key\(s\) in state_dict: "bais"\./);
+  assert.equal(Array.from(await b.weight.toArray()), before, 'nothing was copied');
+  assert.equal(b.load_state_dict(new Map([['bias', zeros([2])], ['extra', zeros([1])]]), { strict: false }), { missing_keys: ['weight'], unexpected_keys: ['extra'] });
+  assert.equal(Array.from(await b.bias.toArray()), [0, 0]);
+  assert.throws(() => b.load_state_dict({}, { strcit: false } as never), /load_state_dict: unknown option 'strcit'; known options: strict/);
+  assert.throws(() => b.load_state_dict({ weight: 'w' as never }, { strict: false }), /weight: expected a Tensor, Float32Array or number\[\], got string/);
+});
+
 test.run();

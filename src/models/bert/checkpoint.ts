@@ -7,8 +7,11 @@ import type { TensorData } from '../../io/safetensors.js';
 import { resolveSource, resolveTarget, type FileTarget, type ModelLocation } from '../../io/sources.js';
 import { parseBertConfig, serializeBertConfig, type BertConfig } from './config.js';
 
-/** BertForMaskedLM._tied_weights_keys: its decoder is the word embeddings; never loaded, never saved. */
-export const TIED_WEIGHTS: readonly string[] = ['cls.predictions.decoder.weight', 'cls.predictions.decoder.bias'];
+/** BertForMaskedLM._tied_weights_keys, each with the parameter it is: its decoder is the word embeddings; never loaded, never saved. */
+export const TIED_WEIGHTS: Readonly<Record<string, string>> = {
+  'cls.predictions.decoder.weight': 'bert.embeddings.word_embeddings.weight',
+  'cls.predictions.decoder.bias': 'cls.predictions.bias',
+};
 
 export interface Checkpoint extends CheckpointWeights {
   config: BertConfig;
@@ -23,6 +26,6 @@ export async function loadCheckpoint(location: ModelLocation): Promise<Checkpoin
 
 /** Writes model.safetensors (tied duplicates left out) then config.json (torch_dtype float32), each whole. */
 export async function saveCheckpoint(location: string | FileTarget, config: BertConfig, tensors: ReadonlyMap<string, TensorData>): Promise<void> {
-  const kept = [...tensors].filter(([name]) => !TIED_WEIGHTS.includes(name.replace(/^bert\./, '')));
+  const kept = [...tensors].filter(([name]) => !(name.replace(/^bert\./, '') in TIED_WEIGHTS));
   await writeCheckpoint(resolveTarget(location), serializeBertConfig({ ...config, torch_dtype: 'float32' }), kept);
 }

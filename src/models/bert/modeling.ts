@@ -371,7 +371,7 @@ export class BertForMaskedLM extends BertPreTrainedModel {
   }
 
   /** The decoder is the word embeddings, its bias cls.predictions.bias. */
-  override get tiedWeights(): readonly string[] {
+  protected override get tiedTo(): Readonly<Record<string, string>> {
     return TIED_WEIGHTS;
   }
 
