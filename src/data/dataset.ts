@@ -8,6 +8,7 @@ import { checkOptions, type WithSnakeCase } from '../options.js';
 import { splitmix32 } from '../tensor.js';
 import { checkTableName, parseTable, repeatedName, type Row, type Table } from './loaders.js';
 import type { PickedFile } from '../io/sources.js';
+import type { TokenizerLists, TokenizerOutput } from './tokenizer.js';
 
 export type { Row } from './loaders.js';
 
@@ -29,12 +30,51 @@ export interface SplitOptions {
 }
 
 export class Dataset<R extends Row = Row> {
+  /** ds[i] is row i, as datasets' (get(i)); ds[name] a column's values where no property has that name. */
+  readonly [index: number]: R;
   readonly features: Features;
   private readonly rows: readonly R[];
 
   constructor(rows: readonly R[], features: Features = {}) {
+    if (!Array.isArray(rows)) throw new Error(`Dataset: expected an array of rows, got ${typeof rows}; Dataset.from_dict({ column: values }) takes columns`);
     this.rows = rows;
     this.features = features;
+    return new Proxy(this, {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && !(key in target)) {
+          if (/^(0|[1-9]\d*)$/.test(key)) return target.get(Number(key));
+          if (target.rows.length && key in target.rows[0]) return target.column(key as keyof R & string);
+        }
+        return Reflect.get(target, key, receiver);
+      },
+    });
+  }
+
+  /** datasets' Dataset.from_list: rows as objects. */
+  static fromList<R extends Row>(rows: readonly R[], features?: Features): Dataset<R> {
+    return new Dataset([...rows], features);
+  }
+
+  static from_list<R extends Row>(rows: readonly R[], features?: Features): Dataset<R> {
+    return Dataset.fromList(rows, features);
+  }
+
+  /** datasets' Dataset.from_dict: columns of equal length -> rows. */
+  static fromDict(columns: Record<string, ArrayLike<unknown>>, features?: Features): Dataset<Row> {
+    if (columns === null || typeof columns !== 'object' || Array.isArray(columns)) throw new Error('Dataset.from_dict: expected an object of columns ({ text: [...], label: [...] })');
+    const entries = Object.entries(columns);
+    for (const [name, values] of entries) {
+      if (values === null || typeof values !== 'object' || typeof values.length !== 'number') throw new Error(`Dataset.from_dict: column ${JSON.stringify(name)} is not an array`);
+      if (values.length !== entries[0][1].length) {
+        throw new Error(`Dataset.from_dict: column ${JSON.stringify(name)} has ${values.length} values where ${JSON.stringify(entries[0][0])} has ${entries[0][1].length}`);
+      }
+    }
+    const n = entries.length ? entries[0][1].length : 0;
+    return new Dataset(Array.from({ length: n }, (_, i) => Object.fromEntries(entries.map(([name, values]) => [name, values[i]])) as Row), features);
+  }
+
+  static from_dict(columns: Record<string, ArrayLike<unknown>>, features?: Features): Dataset<Row> {
+    return Dataset.fromDict(columns, features);
   }
 
   get length(): number {
@@ -87,6 +127,64 @@ export class Dataset<R extends Row = Row> {
     return new Dataset(this.rows.filter(keep), this.features);
   }
 
+  /** datasets' rename_column: the column `from` under the name `to` (the features follow). */
+  renameColumn(from: string, to: string): Dataset<Row> {
+    return this.renameColumns({ [from]: to });
+  }
+
+  rename_column(from: string, to: string): Dataset<Row> {
+    return this.renameColumn(from, to);
+  }
+
+  /** datasets' rename_columns: { old: new, … }; an unknown column or a name taken is an error. */
+  renameColumns(mapping: Record<string, string>): Dataset<Row> {
+    const names = this.columnNames;
+    for (const [from, to] of Object.entries(mapping)) {
+      this.checkColumns('rename_columns', [from]);
+      if (typeof to !== 'string' || to === '') throw new Error(`rename_columns: the new name of ${JSON.stringify(from)} must be a non-empty string, got ${JSON.stringify(to)}`);
+      if (names.includes(to) && !(to in mapping)) throw new Error(`rename_columns: column ${JSON.stringify(to)} already exists (columns: ${names.join(', ')})`);
+    }
+    const renamed = (name: string) => mapping[name] ?? name;
+    const rows = this.rows.map((row) => Object.fromEntries(Object.entries(row).map(([name, value]) => [renamed(name), value])) as Row);
+    const f = this.features;
+    const features: Features = { ...f };
+    for (const key of ['textColumn', 'textPairColumn', 'labelColumn'] as const) if (f[key] !== undefined) features[key] = renamed(f[key]!);
+    return new Dataset(rows, features);
+  }
+
+  rename_columns(mapping: Record<string, string>): Dataset<Row> {
+    return this.renameColumns(mapping);
+  }
+
+  /** datasets' remove_columns: one name or several; an unknown column is an error. */
+  removeColumns(names: string | string[]): Dataset<Row> {
+    const drop = typeof names === 'string' ? [names] : names;
+    this.checkColumns('remove_columns', drop);
+    return new Dataset(this.rows.map((row) => Object.fromEntries(Object.entries(row).filter(([name]) => !drop.includes(name))) as Row), this.features);
+  }
+
+  remove_columns(names: string | string[]): Dataset<Row> {
+    return this.removeColumns(names);
+  }
+
+  /** datasets' select_columns: only these columns, in this order. */
+  selectColumns(names: string | string[]): Dataset<Row> {
+    const keep = typeof names === 'string' ? [names] : names;
+    this.checkColumns('select_columns', keep);
+    return new Dataset(this.rows.map((row) => Object.fromEntries(keep.map((name) => [name, row[name]])) as Row), this.features);
+  }
+
+  select_columns(names: string | string[]): Dataset<Row> {
+    return this.selectColumns(names);
+  }
+
+  private checkColumns(what: string, names: unknown[]): void {
+    if (!Array.isArray(names)) throw new Error(`${what}: expected a column name or a list of them, got ${JSON.stringify(names)}`);
+    const columns = this.columnNames;
+    const unknown = names.filter((n) => typeof n !== 'string' || (this.rows.length > 0 && !columns.includes(n)));
+    if (unknown.length) throw new Error(`${what}: no column ${unknown.map((n) => JSON.stringify(n)).join(', ')} (columns: ${columns.join(', ')})`);
+  }
+
   /**
    * Each row updated with the columns fn returns (as datasets' map). With
    * batched, fn gets batchSize rows at a time as columns ({text: [...], label: [...]})
@@ -97,8 +195,13 @@ export class Dataset<R extends Row = Row> {
     fn: (batch: { [K in keyof R]: R[K][] }, indices: number[]) => { [K in keyof U]: U[K][] },
     options: WithSnakeCase<{ batched: true; batchSize?: number }>,
   ): Dataset<Omit<R, keyof U> & U>;
+  /** A batched map of the tokenizer: its columns (inputIds, attentionMask, tokenTypeIds) added to each row. */
   map(
-    fn: (input: never, index: never) => Row, // one of the two overloads above
+    fn: (batch: { [K in keyof R]: R[K][] }, indices: number[]) => TokenizerOutput | TokenizerLists<number[][]>,
+    options: WithSnakeCase<{ batched: true; batchSize?: number }>,
+  ): Dataset<R & Row>;
+  map(
+    fn: (input: never, index: never) => object, // one of the overloads above
     given?: WithSnakeCase<{ batched?: boolean; batchSize?: number }>,
   ): Dataset<Row> {
     const options = checkOptions<{ batched?: boolean; batchSize?: number }>('Dataset.map', given, ['batched', 'batchSize']);
@@ -110,14 +213,14 @@ export class Dataset<R extends Row = Row> {
       const update = fn as unknown as (row: R, index: number) => Row;
       return new Dataset(this.rows.map((row, i) => ({ ...row, ...update(row, i) })), this.features);
     }
-    const update = fn as unknown as (batch: Record<string, unknown[]>, indices: number[]) => Record<string, unknown[]>;
+    const update = fn as unknown as (batch: Record<string, unknown[]>, indices: number[]) => Record<string, unknown>;
     const batchSize = options.batchSize ?? 1000;
     const out: Row[] = [];
     for (let start = 0; start < this.rows.length; start += batchSize) {
       const rows = this.rows.slice(start, start + batchSize);
       const batch: Record<string, unknown[]> = {};
       for (const name of this.columnNames) batch[name] = rows.map((r) => r[name]);
-      const columns = Object.entries(update(batch, rows.map((_, i) => start + i)));
+      const columns = batchColumns(update(batch, rows.map((_, i) => start + i)), rows.length);
       for (const [name, values] of columns) {
         if (values.length !== rows.length) {
           throw new Error(`map: column ${name} of the batch at row ${start} has ${values.length} values for ${rows.length} rows`);
@@ -150,6 +253,26 @@ export class Dataset<R extends Row = Row> {
   train_test_split(options: WithSnakeCase<SplitOptions>): { train: Dataset<R>; test: Dataset<R> } {
     return this.trainTestSplit(options);
   }
+}
+
+/**
+ * What a batched map's function returned, as columns of one value per row. A tokenizer's batch
+ * (flat [B, T] arrays with shape, as tokenizer(batch.text, { padding: true }) gives) is cut into
+ * its rows; `shape` is not a column then.
+ */
+function batchColumns(returned: Record<string, unknown>, rows: number): [string, unknown[]][] {
+  if (returned === null || typeof returned !== 'object') throw new Error(`map: a batched function must return columns ({ name: values }), got ${JSON.stringify(returned)}`);
+  const shape = returned.shape;
+  const flat = Array.isArray(shape) && shape.length === 2 && shape[0] === rows && ArrayBuffer.isView(returned.inputIds ?? returned.input_ids);
+  return Object.entries(returned).flatMap(([name, values]): [string, unknown[]][] => {
+    if (flat && name === 'shape') return [];
+    if (flat && values instanceof Int32Array) {
+      const T = shape[1] as number;
+      return [[name, Array.from({ length: rows }, (_, b) => values.slice(b * T, (b + 1) * T))]];
+    }
+    if (!Array.isArray(values) && !ArrayBuffer.isView(values)) throw new Error(`map: column ${name} of a batched function's result is not an array of values, one per row`);
+    return [[name, Array.from(values as ArrayLike<unknown>)]];
+  });
 }
 
 /**

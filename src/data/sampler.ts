@@ -7,6 +7,7 @@
 // shows at step 1, not hours later).
 
 import { permutation, type Dataset, type Row } from './dataset.js';
+import { tokenColumn } from './collator.js';
 
 /**
  * Row order for one epoch: `lengths[i]` is row i's length in tokens; `seed`
@@ -28,11 +29,11 @@ export function lengthGroupedPermutation(lengths: ArrayLike<number>, batchSize: 
   return order;
 }
 
-/** Each row's length in tokens: its inputIds (as tokenizeDataset makes them), as transformers reads input_ids. */
+/** Each row's length in tokens: its inputIds (as tokenizeDataset makes them) or input_ids, as transformers reads them. */
 export function rowLengths(dataset: Dataset<Row>): Uint32Array {
   const out = new Uint32Array(dataset.length);
   for (let i = 0; i < dataset.length; i++) {
-    const ids = dataset.get(i).inputIds;
+    const ids = tokenColumn(dataset.get(i), 'inputIds');
     if (!(ids instanceof Int32Array || Array.isArray(ids))) {
       throw new Error(`groupByLength: training row ${i} has no inputIds (columns: ${Object.keys(dataset.get(i)).join(', ')}); tokenize the data set first (tokenizeDataset)`);
     }

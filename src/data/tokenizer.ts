@@ -24,6 +24,19 @@ import { hasDevice, init } from '../gpu/device.js';
 import { readJson, readText, resolveSource, resolveTarget, type FileTarget, type ModelLocation, type SourceOptions } from '../io/sources.js';
 import { resolveTemplates, tokenContent, wordPieceTokenizerJson, type Template, type TokenizerJson } from './tokenizer-json.js';
 
+/**
+ * What tokenizer(texts, { return_tensor: false }) returns: a list per text (T is a number[] per
+ * text; a single text's call gives its number[] alone), under camelCase and transformers' names.
+ */
+export interface TokenizerLists<T> {
+  inputIds: T;
+  attentionMask?: T;
+  tokenTypeIds?: T;
+  readonly input_ids: T;
+  readonly attention_mask?: T;
+  readonly token_type_ids?: T;
+}
+
 /** One text, or a sentence pair (A, B) encoded as [CLS] A [SEP] B [SEP]. */
 export type TextInput = string | [string, string];
 
@@ -50,6 +63,18 @@ export interface EncodeTextOptions extends EncodeOptions {
 export interface TokenizerCallOptions extends EncodeOptions {
   /** Second texts of pairs: a string when the text is one string, else one per text. */
   textPair?: string | string[];
+  /**
+   * false: plain arrays of ids, one per text (a single text: one array), as transformers.js'
+   * return_tensor: false and Python's default; texts of different lengths need no padding then
+   * (the rows of a datasets map). Default true: one rectangular batch, see TokenizerOutput.
+   */
+  returnTensor?: boolean;
+  /**
+   * transformers' return_tensors: 'pt' or 'np' give the default batch (flat [B, T] arrays with
+   * shape, what model() takes, as model(**tokenizer(text, return_tensors="pt")) does); other
+   * frameworks are refused.
+   */
+  returnTensors?: 'pt' | 'np';
   /** Include tokenTypeIds (default true, as BERT's tokenizer). */
   returnTokenTypeIds?: boolean;
   /** Include attentionMask (default true). */
@@ -99,10 +124,11 @@ export interface BatchEncoding {
   shape: [number, number];
 }
 
-/** One unpadded sequence. */
+/** One sequence: unpadded, or with its own attentionMask (a row padded when it was tokenized: 0 on its padding). */
 export interface EncodedText {
   inputIds: Int32Array;
   tokenTypeIds: Int32Array;
+  attentionMask?: Int32Array;
 }
 
 /** The JSON files of a tokenizer folder, already parsed (browser-friendly entry point). */
@@ -122,8 +148,14 @@ const NO_MODEL_MAX_LENGTH = 1e29;
 
 /** tokenizer(text | texts | pairs, options): see BertTokenizer.call. */
 export interface BertTokenizer {
+  (text: string, options: WithSnakeCase<TokenizerCallOptions> & ListsWanted): TokenizerLists<number[]>;
+  (text: TextInput[], options: WithSnakeCase<TokenizerCallOptions> & ListsWanted): TokenizerLists<number[][]>;
   (text: string | TextInput[], options?: WithSnakeCase<TokenizerCallOptions>): TokenizerOutput;
+  (text: string | string[], textPair: string | string[], options?: WithSnakeCase<Omit<TokenizerCallOptions, 'textPair'>>): TokenizerOutput;
 }
+
+/** The options that ask tokenizer() for lists (either spelling). */
+type ListsWanted = { returnTensor: false } | { return_tensor: false };
 
 export class BertTokenizer extends Callable {
   readonly clsTokenId: number;
@@ -180,10 +212,23 @@ export class BertTokenizer extends Callable {
    * array of pairs [a, b] (or texts with options.textPair) -> one batch [B, T]; see TokenizerOutput.
    * As in transformers.js, texts of different lengths need padding (true pads to the longest).
    */
-  call(text: string | TextInput[], options?: WithSnakeCase<TokenizerCallOptions>): TokenizerOutput {
-    const { textPair, returnTokenTypeIds = true, returnAttentionMask = true, ...encodeOptions } = checkOptions<TokenizerCallOptions>(
-      'tokenizer()', options, [...ENCODE_OPTIONS, 'textPair', 'returnTokenTypeIds', 'returnAttentionMask'],
+  call(text: string | TextInput[], ...rest: unknown[]): TokenizerOutput | TokenizerLists<number[] | number[][]> {
+    // tokenizer(texts, textPairs, options), as transformers' tokenizer(batch["a"], batch["b"]).
+    const positionalPair = typeof rest[0] === 'string' || Array.isArray(rest[0]);
+    const given = (positionalPair ? rest[1] : rest[0]) as WithSnakeCase<TokenizerCallOptions> | undefined;
+    if (rest.length > (positionalPair ? 2 : 1)) throw new Error(`tokenizer(): takes (text, options) or (text, textPair, options), got ${rest.length + 1} arguments`);
+    const checked = checkOptions<TokenizerCallOptions>(
+      'tokenizer()', given, [...ENCODE_OPTIONS, 'textPair', 'returnTensor', 'returnTensors', 'returnTokenTypeIds', 'returnAttentionMask'],
     );
+    const { returnTensors } = checked;
+    if (returnTensors !== undefined && returnTensors !== 'pt' && returnTensors !== 'np') {
+      throw new Error(`tokenizer(): returnTensors (return_tensors) ${JSON.stringify(returnTensors)} is not available: 'pt' or 'np' give the batch model() takes`);
+    }
+    if (returnTensors !== undefined && checked.returnTensor === false) throw new Error('tokenizer(): returnTensors with returnTensor: false (lists) contradict each other; pass one');
+    delete checked.returnTensors;
+    if (positionalPair && checked.textPair !== undefined) throw new Error('tokenizer(): the text pair given twice, as the second argument and as textPair');
+    const { textPair = positionalPair ? (rest[0] as string | string[]) : undefined, returnTensor = true, returnTokenTypeIds = true, returnAttentionMask = true, ...encodeOptions } = checked;
+    if (typeof returnTensor !== 'boolean') throw new Error(`tokenizer(): returnTensor must be true or false, got ${JSON.stringify(returnTensor)}`);
     let texts: TextInput[] = typeof text === 'string' ? [text] : text;
     if (!Array.isArray(texts) || texts.length === 0) throw new Error(`tokenizer(): expected a string or a non-empty array of texts, got ${JSON.stringify(text)}`);
     if (textPair !== undefined) {
@@ -194,13 +239,26 @@ export class BertTokenizer extends Callable {
       if (texts.some((t) => typeof t !== 'string')) throw new Error('tokenizer(): textPair with texts that are already pairs');
       texts = texts.map((t, i) => [t as string, pairs[i]]);
     }
+    const wanted = (name: (typeof SNAKE_CASE_OUTPUTS)[number][0]) => name === 'inputIds' || (name === 'attentionMask' ? returnAttentionMask : returnTokenTypeIds);
+    if (!returnTensor) {
+      const { rows, length } = this.encodeRows(texts, encodeOptions, { ragged: true });
+      // Padded: the batch's rows; unpadded: each text's own (its mask all ones).
+      const padded = length === null ? null : padBatch(rows, length, this.padTokenId);
+      const out: Record<string, number[] | number[][]> = {};
+      for (const [name] of SNAKE_CASE_OUTPUTS) {
+        if (!wanted(name)) continue;
+        const lists = rows.map((row, b) => padded
+          ? Array.from(padded[name].subarray(b * length!, (b + 1) * length!))
+          : name === 'attentionMask' ? new Array<number>(row.inputIds.length).fill(1) : Array.from(row[name]));
+        out[name] = typeof text === 'string' ? lists[0] : lists;
+      }
+      return withSnakeCaseNames(out) as unknown as TokenizerLists<number[] | number[][]>;
+    }
     const batch = this.encodeChecked(texts, encodeOptions);
-    const out: Partial<BatchEncoding> = { inputIds: batch.inputIds };
-    if (returnAttentionMask) out.attentionMask = batch.attentionMask;
-    if (returnTokenTypeIds) out.tokenTypeIds = batch.tokenTypeIds;
+    const out: Record<string, unknown> = {};
+    for (const [name] of SNAKE_CASE_OUTPUTS) if (wanted(name)) out[name] = batch[name];
     out.shape = batch.shape;
-    for (const [name, alias] of SNAKE_CASE_OUTPUTS) if (out[name]) Object.defineProperty(out, alias, { value: out[name], enumerable: false });
-    return out as unknown as TokenizerOutput;
+    return withSnakeCaseNames(out) as unknown as TokenizerOutput;
   }
 
   /** Tokens of one text (or pair), without special tokens unless asked (for inspection). */
@@ -301,6 +359,12 @@ export class BertTokenizer extends Callable {
   }
 
   private encodeChecked(batch: TextInput[], options: EncodeOptions): BatchEncoding {
+    const { rows, length } = this.encodeRows(batch, options, { ragged: false });
+    return padBatch(rows, length!, this.padTokenId);
+  }
+
+  /** The texts' rows and the length to pad them to (null: unpadded rows, which `ragged` allows to differ in length). */
+  private encodeRows(batch: TextInput[], options: EncodeOptions, { ragged: raggedAllowed }: { ragged: boolean }): { rows: EncodedText[]; length: number | null } {
     const { padding = false, truncation, maxLength } = options;
     if (!PADDING.includes(padding)) throw new Error(`padding must be true, false, 'longest' or 'max_length', got ${JSON.stringify(padding)}`);
     if (truncation !== undefined && typeof truncation !== 'boolean') throw new Error(`truncation must be true or false, got ${JSON.stringify(truncation)}`);
@@ -311,26 +375,29 @@ export class BertTokenizer extends Callable {
     const truncate = truncation ?? (padding === false && maxLength !== undefined);
     const rows = batch.map((text) => this.encodeRow(text, { ...options, truncation: truncate }));
     const longest = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0);
-    let length: number;
+    let length: number | null;
     if (padding === 'max_length') {
-      length = this.lengthLimit(maxLength, "padding 'max_length'");
-      const over = rows.findIndex((r) => r.inputIds.length > length);
+      const limit = this.lengthLimit(maxLength, "padding 'max_length'");
+      const over = rows.findIndex((r) => r.inputIds.length > limit);
       if (over >= 0) {
-        throw new Error(`text ${over} has ${rows[over].inputIds.length} tokens, more than maxLength ${length}: pass truncation: true`);
+        throw new Error(`text ${over} has ${rows[over].inputIds.length} tokens, more than maxLength ${limit}: pass truncation: true`);
       }
+      length = limit;
     } else if (padding) {
       length = longest;
+    } else if (raggedAllowed) {
+      length = null;
     } else {
       const ragged = rows.findIndex((r) => r.inputIds.length !== longest);
       if (ragged >= 0) {
         throw new Error(
           `texts have different lengths (text ${ragged}: ${rows[ragged].inputIds.length} tokens, longest ${longest}) and padding is off: ` +
-            `pass padding: true, or use encodeOne for unpadded sequences`,
+            `pass padding: true for one batch, or returnTensor: false (return_tensor) for one list of ids per text (as in a datasets map)`,
         );
       }
       length = longest;
     }
-    return padBatch(rows, length, this.padTokenId);
+    return { rows, length };
   }
 
   /** Ids -> text; skipSpecialTokens drops [CLS], [SEP], [PAD], ... */
@@ -363,6 +430,20 @@ export class BertTokenizer extends Callable {
 
   convertTokensToIds(tokens: string[]): number[] {
     return tokens.map((t) => this.impl.token_to_id(t) ?? this.unkTokenId);
+  }
+
+  /** transformers' spelling of convertIdsToTokens; one id gives one token, as there. */
+  convert_ids_to_tokens(ids: number): string;
+  convert_ids_to_tokens(ids: ArrayLike<number>): string[];
+  convert_ids_to_tokens(ids: number | ArrayLike<number>): string | string[] {
+    return typeof ids === 'number' ? this.convertIdsToTokens([ids])[0] : this.convertIdsToTokens(ids);
+  }
+
+  /** transformers' spelling of convertTokensToIds; one token gives one id, as there. */
+  convert_tokens_to_ids(tokens: string): number;
+  convert_tokens_to_ids(tokens: string[]): number[];
+  convert_tokens_to_ids(tokens: string | string[]): number | number[] {
+    return typeof tokens === 'string' ? this.convertTokensToIds([tokens])[0] : this.convertTokensToIds(tokens);
   }
 
   /**
@@ -418,6 +499,12 @@ export class BertTokenizer extends Callable {
   }
 }
 
+/** `out` with transformers' names of its outputs as non-enumerable aliases (spreading or JSON shows each once). */
+function withSnakeCaseNames<T extends Record<string, unknown>>(out: T): T {
+  for (const [name, alias] of SNAKE_CASE_OUTPUTS) if (name in out) Object.defineProperty(out, alias, { value: out[name], enumerable: false });
+  return out;
+}
+
 /** Rows -> [B, T] arrays padded on the right with padId (attention 0, token type 0). */
 export function padBatch(rows: EncodedText[], length: number, padId: number): BatchEncoding {
   const B = rows.length;
@@ -428,7 +515,8 @@ export function padBatch(rows: EncodedText[], length: number, padId: number): Ba
     const n = row.inputIds.length;
     if (n > length) throw new Error(`row ${b} has ${n} tokens, more than the batch length ${length}`);
     inputIds.set(row.inputIds, b * length);
-    attentionMask.fill(1, b * length, b * length + n);
+    if (row.attentionMask) attentionMask.set(row.attentionMask, b * length);
+    else attentionMask.fill(1, b * length, b * length + n);
     tokenTypeIds.set(row.tokenTypeIds, b * length);
   });
   return { inputIds, attentionMask, tokenTypeIds, shape: [B, length] };

@@ -7,6 +7,8 @@
 
 import { hasDevice, init, gpu } from '../gpu/device.js';
 import { Module } from '../nn/module.js';
+import { Embedding } from '../nn/embedding.js';
+import { checkOptions, type WithSnakeCase } from '../options.js';
 import type { Tensor } from '../tensor.js';
 import { readCheckpointConfig, readCheckpointWeights, writeCheckpoint, CONFIG_NAME, type WeightTensor } from '../io/checkpoint.js';
 import { resolveSource, resolveTarget, type FileTarget, type ModelLocation, type SourceOptions } from '../io/sources.js';
@@ -43,6 +45,27 @@ export abstract class PreTrainedModel extends Module {
   /** Each tied name with the name of the parameter it is. */
   protected get tiedTo(): Readonly<Record<string, string>> {
     return {};
+  }
+
+  /**
+   * transformers' num_parameters(): elements of every parameter (tied ones once); onlyTrainable
+   * counts those with requiresGrad, excludeEmbeddings leaves out the Embedding layers' weights.
+   */
+  numParameters(options?: WithSnakeCase<{ onlyTrainable?: boolean; excludeEmbeddings?: boolean }>): number {
+    const { onlyTrainable = false, excludeEmbeddings = false } = checkOptions<{ onlyTrainable?: boolean; excludeEmbeddings?: boolean }>('num_parameters', options, ['onlyTrainable', 'excludeEmbeddings']);
+    const embeddings = new Set<Tensor>();
+    const walk = (m: Module): void => {
+      if (m instanceof Embedding) embeddings.add(m.weight);
+      for (const [, child] of m.children()) walk(child);
+    };
+    if (excludeEmbeddings) walk(this);
+    return this.parameters()
+      .filter((p) => (!onlyTrainable || p.requiresGrad) && !embeddings.has(p))
+      .reduce((n, p) => n + p.size, 0);
+  }
+
+  num_parameters(options?: WithSnakeCase<{ onlyTrainable?: boolean; excludeEmbeddings?: boolean }>): number {
+    return this.numParameters(options);
   }
 
   /** torch's state_dict(), tied names included as transformers' models list them (the same tensors). */

@@ -39,7 +39,9 @@ export interface TrainingArgumentsInit {
   evaluationStrategy?: IntervalStrategy;
   /** Steps between evaluations (evalStrategy 'steps'); defaults to loggingSteps. A value < 1 is a ratio of the total steps. */
   evalSteps?: number;
-  /** Steps between training-loss logs; a value < 1 is a ratio of the total steps. */
+  /** When the training loss is logged: every loggingSteps ('steps'), at each epoch's end ('epoch'), or never ('no'). */
+  loggingStrategy?: IntervalStrategy;
+  /** Steps between training-loss logs (loggingStrategy 'steps'); a value < 1 is a ratio of the total steps. */
   loggingSteps?: number;
   saveStrategy?: IntervalStrategy;
   /** Steps between checkpoints (saveStrategy 'steps'); a value < 1 is a ratio of the total steps. */
@@ -66,6 +68,25 @@ export interface TrainingArgumentsInit {
   fp16?: boolean;
   /** bfloat16 is refused: WGSL has no bfloat16 type (fp16 is the mixed precision on offer). */
   bf16?: boolean;
+  /**
+   * transformers' report_to: the experiment trackers to log to. There are none here (the logs go
+   * to trainer_log.jsonl, stdout and the model card), so 'none', 'all' or [] only; a tracker's
+   * name ('wandb', 'tensorboard') is refused.
+   */
+  reportTo?: string | string[];
+  /** Uploading to the Hub is not built: false only. */
+  pushToHub?: boolean;
+  /**
+   * Recorded in training_args.json and otherwise unused, as transformers' Trainer leaves them to
+   * the scripts that call it (do_train, do_eval, do_predict, overwrite_output_dir), to trackers
+   * (logging_dir) or to worker processes (dataloader_num_workers: rows are collated in-process).
+   */
+  doTrain?: boolean;
+  doEval?: boolean;
+  doPredict?: boolean;
+  overwriteOutputDir?: boolean;
+  loggingDir?: string | null;
+  dataloaderNumWorkers?: number;
 }
 
 const DEFAULTS = {
@@ -94,6 +115,15 @@ const DEFAULTS = {
   groupByLength: false,
   fp16: false,
   bf16: false,
+  loggingStrategy: 'steps' as IntervalStrategy,
+  reportTo: 'none' as string | string[],
+  pushToHub: false,
+  doTrain: false,
+  doEval: false,
+  doPredict: false,
+  overwriteOutputDir: false,
+  loggingDir: null as string | null,
+  dataloaderNumWorkers: 0,
 };
 
 const KNOWN_FIELDS = new Set<string>([
@@ -162,6 +192,15 @@ export class TrainingArguments {
   readonly groupByLength: boolean;
   readonly fp16: boolean;
   readonly bf16: boolean;
+  readonly loggingStrategy: IntervalStrategy;
+  readonly reportTo: string[];
+  readonly pushToHub: boolean;
+  readonly doTrain: boolean;
+  readonly doEval: boolean;
+  readonly doPredict: boolean;
+  readonly overwriteOutputDir: boolean;
+  readonly loggingDir: string | null;
+  readonly dataloaderNumWorkers: number;
 
   constructor(given: TrainingArgumentsInit | TrainingArgumentsSnakeCase) {
     if (!given || typeof given !== 'object') throw new Error('TrainingArguments: expected an object with at least outputDir (output_dir)');
@@ -194,6 +233,7 @@ export class TrainingArguments {
     }
     const evalStrategy = init.evalStrategy ?? init.evaluationStrategy ?? DEFAULTS.evalStrategy;
     this.evalStrategy = oneOf(init.evalStrategy !== undefined ? 'evalStrategy' : 'evaluationStrategy', evalStrategy, STRATEGIES);
+    this.loggingStrategy = oneOf('loggingStrategy', o.loggingStrategy, STRATEGIES);
     this.loggingSteps = interval('loggingSteps', o.loggingSteps);
     // transformers: eval_steps defaults to logging_steps.
     this.evalSteps = o.evalSteps === undefined ? this.loggingSteps : interval('evalSteps', o.evalSteps);
@@ -228,6 +268,20 @@ export class TrainingArguments {
     if (typeof o.bf16 !== 'boolean') fail('bf16', o.bf16, 'true or false');
     if (o.bf16) fail('bf16', true, 'false: bfloat16 is not available (WGSL has no bfloat16 type); use fp16 for mixed precision');
     this.bf16 = false;
+    const trackers = typeof o.reportTo === 'string' ? [o.reportTo] : o.reportTo;
+    if (!Array.isArray(trackers) || trackers.some((t) => typeof t !== 'string')) fail('reportTo', o.reportTo, "'none', 'all' or a list of tracker names");
+    const named = trackers.filter((t) => t !== 'none' && t !== 'all');
+    if (named.length) fail('reportTo', o.reportTo, `'none' or 'all': no experiment tracker is built in (${named.join(', ')} is not); the logs go to trainer_log.jsonl and stdout`);
+    this.reportTo = [];
+    if (o.pushToHub !== false) fail('pushToHub', o.pushToHub, 'false: uploading to the Hub is not built (save_model() writes the folder to upload)');
+    this.pushToHub = false;
+    for (const field of ['doTrain', 'doEval', 'doPredict', 'overwriteOutputDir'] as const) {
+      if (typeof o[field] !== 'boolean') fail(field, o[field], 'true or false');
+    }
+    [this.doTrain, this.doEval, this.doPredict, this.overwriteOutputDir] = [o.doTrain, o.doEval, o.doPredict, o.overwriteOutputDir];
+    if (o.loggingDir !== null && typeof o.loggingDir !== 'string') fail('loggingDir', o.loggingDir, 'a path');
+    this.loggingDir = o.loggingDir;
+    this.dataloaderNumWorkers = integer('dataloaderNumWorkers', o.dataloaderNumWorkers, 0);
   }
 
   /** Per-device batch times accumulation: the batch one optimizer step sees. */

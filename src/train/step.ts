@@ -51,7 +51,7 @@ export function microBatches(
     } catch (e) {
       throw new Error(`Trainer: could not build the batch of training rows ${rows.join(', ')}: ${(e as Error).message}`);
     }
-    if (!batch.labels) throw new Error(`Trainer: the batch of training rows ${rows.join(', ')} has no labels (no 'label' column?)`);
+    if (!batch.labels) throw new Error(`Trainer: the batch of training rows ${rows.join(', ')} has no labels (no 'label', 'labels' or 'label_ids' column in every row?)`);
     out.push({ rows, batch, labelled: countLabelled(batch.labels) });
   }
   return out;

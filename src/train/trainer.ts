@@ -102,6 +102,9 @@ export interface TrainOutput {
   trainingLoss: number;
   /** train_runtime, train_samples_per_second, train_steps_per_second, total_flos, train_loss, epoch. */
   metrics: Record<string, number>;
+  /** transformers' names of globalStep and trainingLoss (not enumerable). */
+  readonly global_step: number;
+  readonly training_loss: number;
 }
 
 /** transformers' PredictionOutput. */
@@ -285,7 +288,9 @@ export class Trainer {
           while (pending.length >= MAX_STEPS_IN_FLIGHT) await settle();
 
           const last = this.state.globalStep + 1 >= maxSteps;
-          const logging = (this.state.globalStep + 1) % loggingSteps === 0 || last;
+          const epochEnd = stepInEpoch + 1 === stepsPerEpoch;
+          const logging = args.loggingStrategy !== 'no' &&
+            ((args.loggingStrategy === 'steps' && (this.state.globalStep + 1) % loggingSteps === 0) || (args.loggingStrategy === 'epoch' && epochEnd) || last);
           const scaleBefore = scaler?.getScale();
           const { loss, gradNorm, skipped } = await trainingStep(this.model, args, this.state.globalStep, micro, optimizer, schedule, params, logging, scaler);
           lastGradNorm?.dispose();
@@ -305,7 +310,6 @@ export class Trainer {
           this.progress.update({ step, loss: lastLoss, learningRate: nextLr, tokens });
           await runCallbacks(this.callbacks, 'onStepEnd', ctx);
 
-          const epochEnd = stepInEpoch + 1 === stepsPerEpoch;
           if (logging) {
             await drain();
             lastLoss = windowLoss / Math.max(1, windowSteps);
@@ -363,7 +367,10 @@ export class Trainer {
     await this.saveState();
     await this.writeModelCard();
     await runCallbacks(this.callbacks, 'onTrainEnd', ctx);
-    return { globalStep: this.state.globalStep, trainingLoss, metrics };
+    return Object.defineProperties({ globalStep: this.state.globalStep, trainingLoss, metrics }, {
+      global_step: { value: this.state.globalStep, enumerable: false },
+      training_loss: { value: trainingLoss, enumerable: false },
+    }) as unknown as TrainOutput;
   }
 
   // ---------------------------------------------------------- evaluation ----

@@ -192,7 +192,7 @@ test('tokenizer(): pairs, text_pair, max_length, add_special_tokens, return_toke
 
 test('an unknown or twice-given option throws naming it and the known ones; camelCase and snake_case both work', async () => {
   const tokenizer = await AutoTokenizer.fromPretrained(tinyModelDir('tiny-uncased'));
-  assert.throws(() => tokenizer('hello', { padding: true, return_tensors: 'pt' } as never), /tokenizer\(\): unknown option 'return_tensors'; known options: padding, truncation, maxLength \(max_length\)/);
+  assert.throws(() => tokenizer('hello', { padding: true, return_offsets_mapping: true } as never), /tokenizer\(\): unknown option 'return_offsets_mapping'; known options: padding, truncation, maxLength \(max_length\)/);
   assert.throws(() => tokenizer('hello', { padding: 'right' as never }), /padding must be true, false, 'longest' or 'max_length', got "right"/);
   const ids = tokenizer('hello').inputIds;
   assert.throws(() => tokenizer.decode(ids, { skip_special_token: true } as never), /decode: unknown option 'skip_special_token'; known options: skipSpecialTokens \(skip_special_tokens\)/);

@@ -137,6 +137,12 @@ test('state_dict() names every weight as transformers\' does (tied decoder too);
   assert.equal(missing_keys, ['bert.pooler.dense.weight', 'bert.pooler.dense.bias', 'classifier.weight', 'classifier.bias']);
   assert.ok(unexpected_keys.includes('cls.predictions.decoder.weight'));
   assert.throws(() => other.load_state_dict(state), /Error\(s\) in loading state_dict for BertForSequenceClassification:\n\tMissing key\(s\) in state_dict: "bert\.pooler\.dense\.weight"/);
+  // transformers' num_parameters(): tied weights once; exclude_embeddings drops the three embedding tables.
+  const total = Object.values(mlm.state_dict()).reduce((n, t) => n + t.size, 0) - state['cls.predictions.decoder.weight'].size - state['cls.predictions.bias'].size;
+  assert.is(mlm.num_parameters(), total);
+  const { vocab_size: V, hidden_size: H, max_position_embeddings: P, type_vocab_size: T } = mlm.config;
+  assert.is(mlm.num_parameters({ exclude_embeddings: true }), total - (V + P + T) * H);
+  assert.throws(() => mlm.num_parameters({ trainable: true } as never), /num_parameters: unknown option 'trainable'/);
   for (const m of [mlm, classifier, other]) m.dispose();
 });
 

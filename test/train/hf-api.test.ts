@@ -17,8 +17,9 @@ import { AutoTokenizer } from '../../src/data/tokenizer.js';
 import { DataCollatorWithPadding } from '../../src/data/collator.js';
 import { lengthGroupedPermutation, rowLengths } from '../../src/data/sampler.js';
 import { EarlyStoppingCallback, Trainer, predictedLabels, type EvalPrediction, type TrainerCallback, type TrainerOptions } from '../../src/train/index.js';
-import type { TrainingArgumentsInit } from '../../src/train/arguments.js';
-import { syntheticDataset, syntheticTokenizer, tempDir, tinyConfig } from './synthetic.js';
+import { TrainingArguments, type TrainingArgumentsInit } from '../../src/train/arguments.js';
+import { Dataset } from '../../src/data/dataset.js';
+import { syntheticDataset, syntheticRows, syntheticTokenizer, tempDir, tinyConfig } from './synthetic.js';
 import '../../src/node/sources.js'; // fromPretrained and savePretrained on local folders
 
 test.before(setupDevice);
@@ -210,6 +211,33 @@ test('Trainer options: unknown keys throw naming the known ones; snake_case acce
   const t = new Trainer({ model, args: { outputDir: 'x' }, processing_class: tokenizer, compute_metrics: accuracy });
   assert.is(t.tokenizer, tokenizer);
   assert.throws(() => new Trainer({ model, args: { outputDir: 'x' }, tokenizer, computeMetrics: 42 as never }), /computeMetrics must be a function of \{ predictions, labelIds \}/);
+});
+
+test('the datasets tutorial\'s data trains as tokenizeDataset\'s: map(tokenizer, batched), rename_column(label, labels), DataCollatorWithPadding({ tokenizer }); report_to none, logging_strategy epoch, training_loss', async () => {
+  const args = { output_dir: tempDir('tutorial'), num_train_epochs: 2, per_device_train_batch_size: 8, learning_rate: 5e-3, save_strategy: 'no' as const, disable_tqdm: true };
+  const run = async (trainDataset: Dataset, extra: object, collator?: DataCollatorWithPadding) => {
+    setInitSeed(3);
+    const trainer = new Trainer({
+      model: new BertForSequenceClassification(tinyConfig(tokenizer.vocabSize, NUM_LABELS)),
+      args: new TrainingArguments({ ...args, ...extra }), trainDataset, tokenizer, dataCollator: collator, progressStream: { write: () => true },
+    });
+    return { out: await trainer.train(), logged: trainer.state.logHistory.filter((e) => 'loss' in e).map((e) => e.step) };
+  };
+  const raw = Dataset.from_list(syntheticRows(24, 5, NUM_LABELS));
+  const tutorial = raw
+    .map((batch) => tokenizer(batch.text, { truncation: true, return_tensor: false }), { batched: true })
+    .rename_column('label', 'labels')
+    .remove_columns(['text']);
+  const theirs = await run(tutorial, { report_to: 'none', logging_strategy: 'epoch' }, new DataCollatorWithPadding({ tokenizer }));
+  const ours = await run(syntheticDataset(24, 5, tokenizer, NUM_LABELS), { logging_steps: 1 });
+  assert.is(theirs.out.global_step, 6);
+  assert.ok(Number.isFinite(theirs.out.training_loss));
+  assert.is(theirs.out.training_loss, ours.out.trainingLoss, 'the same rows, labels and ids: the same losses');
+  assert.equal(theirs.logged, [3, 6], 'logging_strategy epoch: one loss line per epoch');
+  assert.equal(ours.logged, [1, 2, 3, 4, 5, 6]);
+  assert.throws(() => new TrainingArguments({ output_dir: 'o', report_to: 'wandb' }), /reportTo: expected 'none' or 'all': no experiment tracker is built in \(wandb is not\)/);
+  assert.throws(() => new TrainingArguments({ output_dir: 'o', push_to_hub: true }), /pushToHub: expected false: uploading to the Hub is not built/);
+  assert.throws(() => new TrainingArguments({ output_dir: 'o', logging_strategy: 'epochs' as never }), /loggingStrategy: expected one of 'no', 'steps', 'epoch'/);
 });
 
 test.run();
