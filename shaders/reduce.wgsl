@@ -8,6 +8,8 @@
 // sum_rows_vec4: the same for cols a multiple of 4, four columns per thread as vec4s (cols and
 //   the dispatch count vec4s: `elements: cols / 4`); each column's sum in the same order.
 // broadcast_scalar: s [1] -> out [n], out[i] = alpha * s[0]. Dispatch: grid-stride over n (`elements: n`).
+// argmax_rows: x [rows, cols] -> index [rows] (i32), the first c with x[r, c] maximal (torch.argmax's
+//   tie rule), read in column order by one thread per row. Dispatch: grid-stride over rows (`elements: rows`).
 // WG (a power of two, for the tree) and CHUNK (a multiple of WG) are set by src/ops/reduce.ts.
 
 struct ScaledParams {
@@ -28,6 +30,7 @@ override CHUNK: u32;
 @group(0) @binding(0) var<uniform> rowsParams: RowsParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> index: array<i32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> out4: array<vec4f>;
 
@@ -69,5 +72,19 @@ fn sum_rows_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 fn broadcast_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   for (var i = flat_index(wid, nwg, lid); i < params.n; i += grid_stride(nwg)) {
     out[i] = params.alpha * x[0];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn argmax_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  for (var r = flat_index(wid, nwg, lid); r < rowsParams.rows; r += grid_stride(nwg)) {
+    let row = r * rowsParams.cols;
+    var best = x[row];
+    var at = 0u;
+    for (var c = 1u; c < rowsParams.cols; c++) {
+      let v = x[row + c];
+      if (v > best) { best = v; at = c; }
+    }
+    index[r] = i32(at);
   }
 }

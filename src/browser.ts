@@ -67,6 +67,8 @@ export { gelu, tanh } from './ops/activation.js';
 export type { GeluOptions } from './ops/activation.js';
 export { select, slice } from './ops/slice.js';
 export { softmax } from './ops/softmax.js';
+export { argmax } from './ops/argmax.js';
+export type { ArgmaxOptions } from './ops/argmax.js';
 export type { SoftmaxOptions } from './ops/softmax.js';
 export { dropout } from './ops/dropout.js';
 export type { DropoutOptions } from './ops/dropout.js';
