@@ -83,8 +83,8 @@ export { Module, Linear, LayerNorm, Embedding, Dropout, DropoutRng, setInitSeed 
 export { BertModel, BertForSequenceClassification, BertForMaskedLM } from './models/bert/modeling.js';
 export { AutoModel, AutoModelForSequenceClassification, AutoModelForMaskedLM } from './models/auto.js';
 export type { BertInputs, BertInputsSnakeCase, InputValues, BertOutput } from './models/bert/modeling.js';
-export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule } from './optim/index.js';
-export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions } from './optim/index.js';
+export { AdamW, hfParameterGroups, clipGradNorm, linearSchedule, cosineSchedule, constantSchedule, constantScheduleWithWarmup, getScheduler, applySchedule, LambdaLR, get_scheduler, get_linear_schedule_with_warmup, get_cosine_schedule_with_warmup, get_constant_schedule_with_warmup } from './optim/index.js';
+export type { AdamWOptions, ParamGroup, AdamWState, Schedule, ScheduleName, ScheduleOptions, ScheduledOptimizer } from './optim/index.js';
 export { GradScaler } from './optim/index.js';
 export type { GradScalerOptions, GradScalerState, ScaledOptimizer } from './optim/index.js';
 

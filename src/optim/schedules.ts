@@ -53,24 +53,101 @@ export function constantScheduleWithWarmup(options: ScheduleOptions): Schedule {
   return (step) => (step < warmup ? step / Math.max(1, warmup) : 1);
 }
 
-/** The schedule by its transformers name (TrainingArguments.lr_scheduler_type). */
-export function getScheduler(name: ScheduleName, given: WithSnakeCase<Partial<ScheduleOptions>>): Schedule {
-  // transformers' get_scheduler(name, optimizer, num_warmup_steps, num_training_steps) spelling is taken too.
-  const options = checkOptions<Partial<ScheduleOptions>>('getScheduler', given, ['numTrainingSteps', 'numWarmupSteps', 'warmupRatio']) as ScheduleOptions;
-  if (name !== 'constant' && !(Number.isInteger(options.numTrainingSteps) && options.numTrainingSteps >= 0)) {
+/** What a scheduler drives: an optimizer's groups (AdamW's), each lr set from its initialLr. */
+export interface ScheduledOptimizer {
+  groups: { lr: number; initialLr: number }[];
+}
+
+/**
+ * torch's LambdaLR over a schedule, as transformers' get_scheduler(name, optimizer, ...) returns:
+ * built, it sets each group's lr to initialLr × schedule(0); each step() (after optimizer.step(),
+ * as torch's loop calls it) moves to the next step's factor.
+ */
+export class LambdaLR {
+  /** Steps taken: torch's last_epoch. */
+  lastEpoch = 0;
+
+  constructor(readonly optimizer: ScheduledOptimizer, readonly schedule: Schedule) {
+    if (!optimizer || !Array.isArray(optimizer.groups)) throw new Error('LambdaLR: expected an optimizer (new AdamW(...)) with its parameter groups');
+    applySchedule(optimizer, schedule, 0);
+  }
+
+  step(): void {
+    this.lastEpoch++;
+    applySchedule(this.optimizer, this.schedule, this.lastEpoch);
+  }
+
+  /** Each group's current learning rate (torch's get_last_lr()). */
+  getLastLr(): number[] {
+    return this.optimizer.groups.map((g) => g.lr);
+  }
+
+  get_last_lr(): number[] {
+    return this.getLastLr();
+  }
+
+  state_dict(): { last_epoch: number } {
+    return { last_epoch: this.lastEpoch };
+  }
+
+  /** Restores the step count (and the learning rates it gives). */
+  load_state_dict(state: { last_epoch: number }): void {
+    if (!Number.isInteger(state?.last_epoch) || state.last_epoch < 0) throw new Error(`LambdaLR.load_state_dict: last_epoch must be a non-negative integer, got ${JSON.stringify(state?.last_epoch)}`);
+    this.lastEpoch = state.last_epoch;
+    applySchedule(this.optimizer, this.schedule, this.lastEpoch);
+  }
+}
+
+/**
+ * The schedule by its transformers name (TrainingArguments.lr_scheduler_type), as a function of
+ * the step; with an optimizer among the options, transformers' get_scheduler(name, optimizer,
+ * num_warmup_steps, num_training_steps): a LambdaLR driving that optimizer's learning rates.
+ */
+export function getScheduler(name: ScheduleName, given: WithSnakeCase<Partial<ScheduleOptions>> & { optimizer: ScheduledOptimizer }): LambdaLR;
+export function getScheduler(name: ScheduleName, given: WithSnakeCase<Partial<ScheduleOptions>>): Schedule;
+export function getScheduler(name: ScheduleName, given: WithSnakeCase<Partial<ScheduleOptions>> & { optimizer?: ScheduledOptimizer }): Schedule | LambdaLR {
+  const { optimizer, ...rest } = checkOptions<Partial<ScheduleOptions> & { optimizer?: ScheduledOptimizer }>('getScheduler', given, ['optimizer', 'numTrainingSteps', 'numWarmupSteps', 'warmupRatio']);
+  const schedule = scheduleByName(name, rest);
+  return optimizer === undefined ? schedule : new LambdaLR(optimizer, schedule);
+}
+
+/** transformers' spelling of getScheduler. */
+export const get_scheduler = getScheduler;
+
+/** transformers' get_linear_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps). */
+export function get_linear_schedule_with_warmup(optimizer: ScheduledOptimizer, numWarmupSteps: number, numTrainingSteps: number): LambdaLR {
+  return new LambdaLR(optimizer, scheduleByName('linear', { numWarmupSteps, numTrainingSteps }));
+}
+
+/** transformers' get_cosine_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps) (half a cosine). */
+export function get_cosine_schedule_with_warmup(optimizer: ScheduledOptimizer, numWarmupSteps: number, numTrainingSteps: number): LambdaLR {
+  return new LambdaLR(optimizer, scheduleByName('cosine', { numWarmupSteps, numTrainingSteps }));
+}
+
+/** transformers' get_constant_schedule_with_warmup(optimizer, num_warmup_steps). */
+export function get_constant_schedule_with_warmup(optimizer: ScheduledOptimizer, numWarmupSteps: number): LambdaLR {
+  return new LambdaLR(optimizer, scheduleByName('constant_with_warmup', { numWarmupSteps, numTrainingSteps: numWarmupSteps }));
+}
+
+function scheduleByName(name: ScheduleName, options: Partial<ScheduleOptions>): Schedule {
+  if (options.numWarmupSteps !== undefined && !(Number.isInteger(options.numWarmupSteps) && options.numWarmupSteps >= 0)) {
+    throw new Error(`getScheduler('${name}'): numWarmupSteps (num_warmup_steps) must be a non-negative integer, got ${JSON.stringify(options.numWarmupSteps)}`);
+  }
+  if (name !== 'constant' && !(Number.isInteger(options.numTrainingSteps) && options.numTrainingSteps! >= 0)) {
     throw new Error(`getScheduler('${name}'): numTrainingSteps (num_training_steps) must be a non-negative integer, got ${JSON.stringify(options.numTrainingSteps)}`);
   }
+  const checked = options as ScheduleOptions;
   switch (name) {
-    case 'linear': return linearSchedule(options);
-    case 'cosine': return cosineSchedule(options);
+    case 'linear': return linearSchedule(checked);
+    case 'cosine': return cosineSchedule(checked);
     case 'constant': return constantSchedule();
-    case 'constant_with_warmup': return constantScheduleWithWarmup(options);
+    case 'constant_with_warmup': return constantScheduleWithWarmup(checked);
     default: throw new Error(`unknown learning-rate schedule '${name as string}' (linear, cosine, constant, constant_with_warmup)`);
   }
 }
 
 /** Sets each group's lr to initialLr × schedule(step) before the optimizer's (step + 1)-th step. */
-export function applySchedule(optimizer: { groups: { lr: number; initialLr: number }[] }, schedule: Schedule, step: number): void {
+export function applySchedule(optimizer: ScheduledOptimizer, schedule: Schedule, step: number): void {
   const factor = schedule(step);
   for (const g of optimizer.groups) g.lr = g.initialLr * factor;
 }

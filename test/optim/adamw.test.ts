@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tensor, keep, tidy } from '../../src/index.js';
+import { tensor, keep, tidy, mul } from '../../src/index.js';
 import { gpu } from '../../src/gpu/device.js';
-import { AdamW, clipGradNorm, getScheduler, applySchedule, hfParameterGroups } from '../../src/optim/index.js';
+import { AdamW, clipGradNorm, getScheduler, applySchedule, hfParameterGroups, get_linear_schedule_with_warmup, get_scheduler, LambdaLR } from '../../src/optim/index.js';
 import type { Tensor } from '../../src/tensor.js';
 import { setupDevice, randomArray, toF32, assertClose } from '../helpers.js';
 
@@ -248,6 +248,31 @@ test('schedules match transformers get_scheduler', () => {
   applySchedule(opt, getScheduler('linear', { numTrainingSteps: 3 }), 1);
   assert.ok(Math.abs(opt.groups[0].lr - 1e-3 * (2 / 3)) < 1e-15);
   assert.throws(() => getScheduler('polynomial' as 'linear', { numTrainingSteps: 3 }), /unknown learning-rate schedule 'polynomial'/);
+});
+
+test('torch\'s loop with a scheduler: get_linear_schedule_with_warmup(optimizer, 2, 4) and get_scheduler(name, { optimizer, … }) set the lr of each step', () => {
+  const w = tensor([1, 2], { requires_grad: true });
+  const optimizer = new AdamW([{ params: [w], lr: 0.1 }]);
+  const scheduler = get_linear_schedule_with_warmup(optimizer, 2, 4);
+  const lrs: number[][] = [];
+  for (let step = 0; step < 5; step++) {
+    lrs.push(scheduler.get_last_lr()); // the lr the next optimizer.step() uses
+    tidy(() => mul(w, w).backward(tensor([1, 1])));
+    optimizer.step();
+    scheduler.step();
+    optimizer.zero_grad();
+  }
+  assert.equal(lrs.map(([lr]) => Number(lr.toFixed(6))), [0, 0.05, 0.1, 0.05, 0]);
+  assert.is(scheduler.lastEpoch, 5);
+  const other = get_scheduler('cosine', { optimizer: new AdamW([tensor([1], { requires_grad: true })], { lr: 1 }), num_warmup_steps: 0, num_training_steps: 4 });
+  assert.ok(other instanceof LambdaLR);
+  other.step();
+  assert.equal(other.get_last_lr().map((lr) => Number(lr.toFixed(6))), [Number((0.5 * (1 + Math.cos(Math.PI / 4))).toFixed(6))]);
+  other.load_state_dict({ last_epoch: 4 });
+  assert.equal(other.get_last_lr(), [0]);
+  assert.throws(() => get_linear_schedule_with_warmup(optimizer, -1, 4), /numWarmupSteps \(num_warmup_steps\) must be a non-negative integer, got -1/);
+  assert.throws(() => new LambdaLR({} as never, () => 1), /LambdaLR: expected an optimizer/);
+  optimizer.dispose();
 });
 
 test.run();
