@@ -60,8 +60,9 @@ test('embedding, tokenizeDataset and DataCollatorWithPadding check their options
   assert.equal(tokenizeDataset(rows, tokenizer, { max_length: 4 }).get(0).inputIds.length, 4, 'max_length as transformers spells it');
   assert.throws(() => tokenizeDataset(rows, tokenizer, { maxlength: 4 } as never), /tokenizeDataset: unknown option 'maxlength'; known options: textColumn \(text_column\), textPairColumn \(text_pair_column\), maxLength \(max_length\)/);
   assert.equal(new DataCollatorWithPadding(tokenizer, { max_length: 5 }).collate([{ text: 'a b a b a b' }]).shape, [1, 5]);
-  assert.throws(() => new DataCollatorWithPadding(tokenizer, { pad_to_multiple_of: 8 } as never), /DataCollatorWithPadding: unknown option 'pad_to_multiple_of'/);
-  assert.throws(() => new DataCollatorWithPadding(tokenizer, { padding: true } as never), /padding must be 'longest' or 'max_length', got true/);
+  assert.equal(new DataCollatorWithPadding(tokenizer, { pad_to_multiple_of: 8 }).collate([{ text: 'a b' }]).shape, [1, 8]);
+  assert.throws(() => new DataCollatorWithPadding(tokenizer, { pad_to_multiple: 8 } as never), /DataCollatorWithPadding: unknown option 'pad_to_multiple'/);
+  assert.throws(() => new DataCollatorWithPadding(tokenizer, { padding: 'left' } as never), /padding must be true, 'longest' or 'max_length', got "left"/);
   for (const t of [weight, ids]) t.dispose();
 });
 
