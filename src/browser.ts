@@ -103,7 +103,7 @@ export type { FromPretrainedOptions } from './data/tokenizer.js';
 export type { BatchEncoding, EncodeOptions, TokenizerFiles, TokenizerCallOptions, TokenizerOutput, DecodeOptions, TokenizeOptions } from './data/tokenizer.js';
 export type { WithSnakeCase } from './options.js';
 export { pipeline, TextClassificationPipeline, FillMaskPipeline, FeatureExtractionPipeline } from './pipelines/index.js';
-export type { TextClassifier, MaskFiller, FeatureExtractor } from './pipelines/index.js';
+export type { TextClassifier, MaskFiller, FeatureExtractor, PipelineParts } from './pipelines/index.js';
 
 // Data and training: loadDataset takes picked File objects here (paths and Hub ids in Node);
 // the Trainer keeps its files in memoryStorage() or opfsStorage() (the file system in Node).

@@ -289,30 +289,42 @@ export class FeatureExtractionPipeline extends BertPipeline<BertModel> {
  * for topK 1); texts with topK 1 -> one {label, score} per text (a flat list); texts with another
  * topK -> one list per text.
  */
-export interface TextClassifier {
+export interface TextClassifier extends PipelineParts {
   (text: string, options?: WithSnakeCase<TextClassificationOptions>): Promise<ClassificationResult[]>;
   (texts: string[], options?: WithSnakeCase<{ topK?: 1 }>): Promise<ClassificationResult[]>;
   (texts: string[], options: WithSnakeCase<TextClassificationOptions>): Promise<ClassificationResult[][]>;
   readonly pipeline: TextClassificationPipeline;
+  readonly model: BertForSequenceClassification;
 }
 
 /**
  * fill-mask, as transformers.js: a text with one [MASK] -> its topK fillings; texts -> one such
  * list per text. For texts with several masks, `.pipeline.run(texts)` gives one list per mask.
  */
-export interface MaskFiller {
+export interface MaskFiller extends PipelineParts {
   (text: string, options?: WithSnakeCase<FillMaskOptions>): Promise<FillMaskResult[]>;
   (texts: string[], options?: WithSnakeCase<FillMaskOptions>): Promise<FillMaskResult[][]>;
   readonly pipeline: FillMaskPipeline;
+  readonly model: BertForMaskedLM;
 }
 
 /** feature-extraction, as transformers.js: a text or texts -> one FeatureExtractionOutput ([B, T, H], or [B, H] pooled). */
-export interface FeatureExtractor {
+export interface FeatureExtractor extends PipelineParts {
   (texts: string | string[], options?: WithSnakeCase<FeatureExtractionOptions>): Promise<FeatureExtractionOutput>;
   readonly pipeline: FeatureExtractionPipeline;
+  readonly model: BertModel;
+}
+
+/** What every pipeline callable carries besides itself, as transformers.js' pipelines: its task, tokenizer, and dispose() (frees the model's GPU memory). */
+export interface PipelineParts {
+  readonly task: string;
+  readonly tokenizer: BertTokenizer;
+  dispose(): Promise<void>;
 }
 
 type Parts<M> = { model: M; tokenizer: BertTokenizer } & WithSnakeCase<PipelineOptions>;
+/** pipeline(task, { model: 'folder or Hub id', tokenizer?, ...load options }), as transformers' keyword form. */
+type Names = { model: string; tokenizer?: string | BertTokenizer } & WithSnakeCase<PipelineLoadOptions>;
 type AnyModel = BertForSequenceClassification | BertForMaskedLM | BertModel;
 type AnyPipeline = TextClassifier | MaskFiller | FeatureExtractor;
 type ClassificationTask = 'text-classification' | 'sentiment-analysis';
@@ -333,9 +345,12 @@ export function pipeline(task: ClassificationTask, model: string, options?: With
 export function pipeline(task: 'fill-mask', model: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<MaskFiller>;
 export function pipeline(task: 'feature-extraction', parts: Parts<BertModel>): FeatureExtractor;
 export function pipeline(task: 'feature-extraction', model: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<FeatureExtractor>;
+export function pipeline(task: ClassificationTask, names: Names): Promise<TextClassifier>;
+export function pipeline(task: 'fill-mask', names: Names): Promise<MaskFiller>;
+export function pipeline(task: 'feature-extraction', names: Names): Promise<FeatureExtractor>;
 export function pipeline(
   task: Task,
-  source: string | Parts<AnyModel>,
+  source: string | Parts<AnyModel> | Names,
   options?: WithSnakeCase<PipelineLoadOptions>,
 ): AnyPipeline | Promise<AnyPipeline> {
   if (typeof source === 'string') return loadPipeline(task, source, options);
@@ -345,12 +360,14 @@ export function pipeline(
   }
   if (options !== undefined) throw new Error(`pipeline('${task}', { model, tokenizer, ... }): give the options in that object, not as a third argument`);
   const { model, tokenizer, ...rest } = source;
+  // transformers' pipeline(task=..., model="folder", tokenizer="folder"): names to load from.
+  if (typeof model === 'string') return loadPipeline(task, model, rest as WithSnakeCase<PipelineLoadOptions>, tokenizer as BertTokenizer | string | undefined);
   if (!(tokenizer instanceof BertTokenizer)) throw new Error(`pipeline('${task}'): tokenizer must be a BertTokenizer (AutoTokenizer.fromPretrained), got ${describe(tokenizer)}`);
   if (kind === 'feature-extraction') {
     if (!(model instanceof BertModel)) throw new Error(`pipeline('feature-extraction'): model must be a BertModel (AutoModel.fromPretrained), got ${describe(model)}`);
     const p = new FeatureExtractionPipeline(model, tokenizer, rest);
     const extract = (input: string | string[], opts?: WithSnakeCase<FeatureExtractionOptions>) => p.run(textsOf('feature-extraction', input), opts);
-    return Object.assign(extract, { pipeline: p }) as FeatureExtractor;
+    return withParts(extract, p, kind) as FeatureExtractor;
   }
   if (kind === 'fill-mask') {
     if (!(model instanceof BertForMaskedLM)) throw new Error(`pipeline('fill-mask'): model must be a BertForMaskedLM, got ${describe(model)}`);
@@ -363,7 +380,7 @@ export function pipeline(
       });
       return typeof input === 'string' ? perText[0] : perText;
     };
-    return Object.assign(fill, { pipeline: p }) as MaskFiller;
+    return withParts(fill, p, kind) as MaskFiller;
   }
   if (!(model instanceof BertForSequenceClassification)) throw new Error(`pipeline('${task}'): model must be a BertForSequenceClassification, got ${describe(model)}`);
   const p = new TextClassificationPipeline(model, tokenizer, rest);
@@ -373,11 +390,16 @@ export function pipeline(
     if (topK === 1) return perText.flat();
     return typeof input === 'string' ? perText[0] : perText;
   };
-  return Object.assign(classify, { pipeline: p }) as TextClassifier;
+  return withParts(classify, p, kind) as TextClassifier;
+}
+
+/** The callable with transformers.js' fields: task, model, tokenizer, dispose() (frees the model); `.pipeline` is the object itself. */
+function withParts<F extends object>(call: F, p: BertPipeline<AnyModel>, task: Task): F & PipelineParts {
+  return Object.assign(call, { pipeline: p, task, model: p.model, tokenizer: p.tokenizer, dispose: async () => p.model.dispose() });
 }
 
 /** pipeline(task, modelIdOrFolder, options): device, model and tokenizer; a folder that does not load is an error naming it. */
-async function loadPipeline(task: Task, source: string, options?: WithSnakeCase<PipelineLoadOptions>): Promise<AnyPipeline> {
+async function loadPipeline(task: Task, source: string, options?: WithSnakeCase<PipelineLoadOptions>, tokenizerSource?: BertTokenizer | string): Promise<AnyPipeline> {
   const kind = taskOf(task);
   const { device, revision, cacheDir, localFilesOnly, ...rest } = checkOptions<PipelineLoadOptions>(
     `pipeline('${task}')`, options, ['batchSize', 'maxLength', 'dtype', 'device', 'revision', 'cacheDir', 'localFilesOnly'],
@@ -388,7 +410,12 @@ async function loadPipeline(task: Task, source: string, options?: WithSnakeCase<
   let parts: Parts<AnyModel>;
   try {
     const Model = { 'fill-mask': BertForMaskedLM, 'feature-extraction': BertModel }[kind as string] ?? BertForSequenceClassification;
-    parts = { model: await Model.fromPretrained(source, { hub }), tokenizer: await AutoTokenizer.fromPretrained(source, { hub }), ...rest };
+    if (tokenizerSource !== undefined && typeof tokenizerSource !== 'string' && !(tokenizerSource instanceof BertTokenizer)) {
+      throw new Error(`tokenizer must be a folder, a Hub id or a BertTokenizer, got ${describe(tokenizerSource)}`);
+    }
+    const model = await Model.fromPretrained(source, { hub });
+    const tokenizer = tokenizerSource instanceof BertTokenizer ? tokenizerSource : await AutoTokenizer.fromPretrained(tokenizerSource ?? source, { hub });
+    parts = { model, tokenizer, ...rest };
   } catch (e) {
     throw new Error(`pipeline('${task}'): cannot load ${JSON.stringify(source)}: ${(e as Error).message}`, { cause: e });
   }

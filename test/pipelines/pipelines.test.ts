@@ -120,6 +120,24 @@ test("text-classification: one text -> [{ label, score }]; top_k k -> k labels; 
   assert.is(nested[1].length, 2);
 });
 
+test("pipeline(task, { model: folder, tokenizer }) as transformers' keyword form; the callable carries task, model, tokenizer and dispose() as transformers.js'", async () => {
+  const { classifierDir, mlmDir } = await tinyFolders();
+  const byName = await pipeline('text-classification', { model: classifierDir, batch_size: 4 });
+  const byPath = await pipeline('text-classification', classifierDir);
+  assert.equal(await byName('oil price report', { top_k: null }), await byPath('oil price report', { top_k: null }));
+  assert.is(byName.task, 'text-classification');
+  assert.is(byName.model, byName.pipeline.model);
+  assert.is(byName.tokenizer, byName.pipeline.tokenizer);
+  const withTokenizer = await pipeline('fill-mask', { model: mlmDir, tokenizer: byName.tokenizer });
+  assert.is(withTokenizer.tokenizer, byName.tokenizer);
+  await rejects(pipeline('fill-mask', { model: mlmDir, tokenizer: 42 } as never) as unknown as Promise<unknown>, /tokenizer must be a folder, a Hub id or a BertTokenizer, got 42/);
+  await rejects(pipeline('fill-mask', { model: mlmDir, quantized: true } as never) as unknown as Promise<unknown>, /unknown option 'quantized'/);
+  await byName.dispose();
+  assert.ok(byName.model.classifier.weight.disposed, 'dispose() frees the model');
+  await byPath.dispose();
+  await withTokenizer.dispose();
+});
+
 test('text-classification: unknown options and bad top_k throw naming them', async () => {
   const { classifierDir } = await tinyFolders();
   const classifier = await pipeline('text-classification', classifierDir);
