@@ -378,15 +378,15 @@ export class Tensor {
     if (fn) freeGraph(fn);
   }
 
-  /**
-   * Internal (graphScope): drops this handle on the storage (the buffer goes back to the pool once
-   * no view holds it) but keeps the graph node, of which backward needs only the shape.
-   */
   /** Internal (tidy, graphScope): this tensor leaves every scope for its caller's hands. */
   escape(): void {
     this.storage?.weigh();
   }
 
+  /**
+   * Internal (graphScope): drops this handle on the storage (the buffer goes back to the pool once
+   * no view holds it) but keeps the graph node, of which backward needs only the shape.
+   */
   releaseStorage(): void {
     if (!this.storage) return;
     undisposed.unregister(this);

@@ -210,7 +210,8 @@ export class BertTokenizer extends Callable {
   /**
    * What `tokenizer(text, options)` runs, as transformers.js: a string, an array of texts, or an
    * array of pairs [a, b] (or texts with options.textPair) -> one batch [B, T]; see TokenizerOutput.
-   * As in transformers.js, texts of different lengths need padding (true pads to the longest).
+   * As in transformers.js, texts of different lengths need padding (true pads to the longest), or
+   * returnTensor: false for one list of ids per text (TokenizerLists).
    */
   call(text: string | TextInput[], ...rest: unknown[]): TokenizerOutput | TokenizerLists<number[] | number[][]> {
     // tokenizer(texts, textPairs, options), as transformers' tokenizer(batch["a"], batch["b"]).
@@ -220,15 +221,13 @@ export class BertTokenizer extends Callable {
     const checked = checkOptions<TokenizerCallOptions>(
       'tokenizer()', given, [...ENCODE_OPTIONS, 'textPair', 'returnTensor', 'returnTensors', 'returnTokenTypeIds', 'returnAttentionMask'],
     );
-    const { returnTensors } = checked;
+    if (positionalPair && checked.textPair !== undefined) throw new Error('tokenizer(): the text pair given twice, as the second argument and as textPair');
+    const { textPair = positionalPair ? (rest[0] as string | string[]) : undefined, returnTensor = true, returnTensors, returnTokenTypeIds = true, returnAttentionMask = true, ...encodeOptions } = checked;
+    if (typeof returnTensor !== 'boolean') throw new Error(`tokenizer(): returnTensor must be true or false, got ${JSON.stringify(returnTensor)}`);
     if (returnTensors !== undefined && returnTensors !== 'pt' && returnTensors !== 'np') {
       throw new Error(`tokenizer(): returnTensors (return_tensors) ${JSON.stringify(returnTensors)} is not available: 'pt' or 'np' give the batch model() takes`);
     }
-    if (returnTensors !== undefined && checked.returnTensor === false) throw new Error('tokenizer(): returnTensors with returnTensor: false (lists) contradict each other; pass one');
-    delete checked.returnTensors;
-    if (positionalPair && checked.textPair !== undefined) throw new Error('tokenizer(): the text pair given twice, as the second argument and as textPair');
-    const { textPair = positionalPair ? (rest[0] as string | string[]) : undefined, returnTensor = true, returnTokenTypeIds = true, returnAttentionMask = true, ...encodeOptions } = checked;
-    if (typeof returnTensor !== 'boolean') throw new Error(`tokenizer(): returnTensor must be true or false, got ${JSON.stringify(returnTensor)}`);
+    if (returnTensors !== undefined && !returnTensor) throw new Error('tokenizer(): returnTensors with returnTensor: false (lists) contradict each other; pass one');
     let texts: TextInput[] = typeof text === 'string' ? [text] : text;
     if (!Array.isArray(texts) || texts.length === 0) throw new Error(`tokenizer(): expected a string or a non-empty array of texts, got ${JSON.stringify(text)}`);
     if (textPair !== undefined) {

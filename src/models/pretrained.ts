@@ -30,6 +30,12 @@ export interface PretrainedLoadOptions extends WeightLoadOptions {
   hub?: SourceOptions;
 }
 
+/** num_parameters()'s options, as transformers' only_trainable and exclude_embeddings. */
+export interface NumParametersOptions {
+  onlyTrainable?: boolean;
+  excludeEmbeddings?: boolean;
+}
+
 export abstract class PreTrainedModel extends Module {
   /** transformers' class name, written to config.json's architectures. */
   abstract get architecture(): string;
@@ -51,8 +57,8 @@ export abstract class PreTrainedModel extends Module {
    * transformers' num_parameters(): elements of every parameter (tied ones once); onlyTrainable
    * counts those with requiresGrad, excludeEmbeddings leaves out the Embedding layers' weights.
    */
-  numParameters(options?: WithSnakeCase<{ onlyTrainable?: boolean; excludeEmbeddings?: boolean }>): number {
-    const { onlyTrainable = false, excludeEmbeddings = false } = checkOptions<{ onlyTrainable?: boolean; excludeEmbeddings?: boolean }>('num_parameters', options, ['onlyTrainable', 'excludeEmbeddings']);
+  numParameters(options?: WithSnakeCase<NumParametersOptions>): number {
+    const { onlyTrainable = false, excludeEmbeddings = false } = checkOptions<NumParametersOptions>('num_parameters', options, ['onlyTrainable', 'excludeEmbeddings']);
     const embeddings = new Set<Tensor>();
     const walk = (m: Module): void => {
       if (m instanceof Embedding) embeddings.add(m.weight);
@@ -64,7 +70,7 @@ export abstract class PreTrainedModel extends Module {
       .reduce((n, p) => n + p.size, 0);
   }
 
-  num_parameters(options?: WithSnakeCase<{ onlyTrainable?: boolean; excludeEmbeddings?: boolean }>): number {
+  num_parameters(options?: WithSnakeCase<NumParametersOptions>): number {
     return this.numParameters(options);
   }
 
