@@ -224,6 +224,7 @@ test('GPU memory stays flat over 50 training iterations; one submission per step
   const target = randn([32, 4], { seed: 6 });
   const runtime = gpu();
   let inUseAt2 = 0;
+  let createdAt2 = 0;
   let pipelinesAt2 = 0;
   let firstLoss = 0;
   let lastLoss = 0;
@@ -249,11 +250,15 @@ test('GPU memory stays flat over 50 training iterations; one submission per step
     if (step === 50) lastLoss = await loss.item();
     loss.dispose();
     if (step === 2) {
-      inUseAt2 = runtime.pool.snapshot().bytesInUse;
+      ({ bytesInUse: inUseAt2, buffersCreated: createdAt2 } = runtime.pool.snapshot());
       pipelinesAt2 = runtime.pipelines.created;
     }
   }
-  assert.is(runtime.pool.snapshot().bytesInUse, inUseAt2, 'pool bytes in use after step 50 equal those after step 2');
+  // The garbage collector may return, meanwhile, buffers of tensors earlier tests left undisposed
+  // (src/tensor.ts, undisposed): the figure can fall, never rise, and no buffer is created.
+  const after = runtime.pool.snapshot();
+  assert.ok(after.bytesInUse <= inUseAt2, `pool bytes in use after step 50 (${after.bytesInUse}) at most those after step 2 (${inUseAt2})`);
+  assert.is(after.buffersCreated, createdAt2, 'no buffer created after step 2');
   assert.is(runtime.pipelines.created, pipelinesAt2, 'no pipeline created after warm-up');
   assert.ok(lastLoss < firstLoss * 0.8, `training reduced the loss (${firstLoss} -> ${lastLoss})`);
 });
